@@ -1,1 +1,14 @@
-export {}
+/**
+ * Testing kit for effect-codex.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * A scripted local OpenAI Responses API server for fully offline
+ * `codex app-server` runs: `MockModel.layer`, `MockModel.MockModel`,
+ * `MockModel.text(...)`, `MockModel.shellCall(...)`, ...
+ *
+ * @since 0.1.0
+ */
+export * as MockModel from "./MockModel.js"
