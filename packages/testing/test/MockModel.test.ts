@@ -114,8 +114,8 @@ describe("MockModel", () => {
   it.live("answers GET /v1/models and 404s unknown paths, recording both", () =>
     Effect.gen(function*() {
       const mock = yield* MockModel.MockModel
-      const models = yield* Effect.promise(() => fetch(`${mock.baseUrl}/models`).then((r) => r.json()))
-      expect(models.data[0].id).toBe("mock-model")
+      const models = yield* Effect.promise(() => fetch(`${mock.baseUrl}/models`).then((r) => r.json() as Promise<{ data: Array<{ id: string }> }>))
+      expect(models.data[0]?.id).toBe("mock-model")
       const missing = yield* Effect.promise(() => fetch(`${mock.baseUrl}/nope?x=1`))
       expect(missing.status).toBe(404)
       const recorded = yield* mock.requests
