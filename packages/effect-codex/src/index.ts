@@ -1,1 +1,10 @@
-export {}
+/**
+ * effect-codex: an Effect 4 SDK for OpenAI's `codex app-server`.
+ *
+ * @since 0.1.0
+ */
+export * as CodexBinary from "./CodexBinary.js"
+export * as Errors from "./Errors.js"
+export * as LineFramer from "./LineFramer.js"
+export * as RpcPeer from "./RpcPeer.js"
+export * as Transport from "./Transport.js"

@@ -1,0 +1,312 @@
+/**
+ * A connected, initialized `codex app-server`: the layer spawns the server, performs the `initialize` /
+ * `initialized` handshake, and offers requests typed by the generated protocol (params and result types
+ * are inferred from the method string), decoded notifications and typed server-request handling.
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { AppServer } from "effect-codex"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* AppServer.AppServer
+ *   const { data } = yield* server.request("model/list", {})
+ *   yield* Effect.log(data.map((model) => model.id))
+ * })
+ *
+ * program.pipe(Effect.provide(AppServer.layerNode()), NodeRuntime.runMain)
+ * ```
+ * @since 0.1.0
+ */
+import { NodeServices } from "@effect/platform-node"
+import {
+  ClientRequests,
+  type ClientRequestMethod,
+  type ClientRequestParams,
+  type ClientRequestResponse,
+  CODEX_VERSION,
+  InitializeResponse,
+  type ServerNotification,
+  ServerNotifications,
+  type ServerRequest,
+  ServerRequests
+} from "@effect-codex/protocol"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { ChildProcessSpawner } from "effect/process"
+import {
+  type AppServerExitedError,
+  ErrorCode,
+  excerpt,
+  InvalidParamsError,
+  ProtocolError,
+  type RequestError,
+  type RpcErrorObject,
+  type StartError
+} from "./Errors.js"
+import * as RpcPeer from "./RpcPeer.js"
+import * as Transport from "./Transport.js"
+
+/** A notification of a method the pinned protocol does not know, or whose params did not decode: passed through as is. */
+export interface UnknownNotification {
+  readonly _tag: "UnknownNotification"
+  readonly method: string
+  readonly params: unknown
+  readonly emittedAtMs?: number
+  /** Why it is not typed: the method is unknown, or the decode error. */
+  readonly reason: string
+}
+
+/** A decoded notification of a known method. */
+export type KnownNotification = ServerNotification & { readonly _tag: "Notification"; readonly emittedAtMs?: number }
+
+/** Every notification the server sends: decoded when known, passed through otherwise. */
+export type Notification = KnownNotification | UnknownNotification
+
+/** A server→client request of a known method, with decoded params. */
+export type KnownServerRequest = ServerRequest & { readonly id: RpcPeer.RequestId }
+
+/**
+ * Answers typed server→client requests. The result is encoded with the method's response schema before
+ * it is sent; failing with a JSON-RPC error object sends that error.
+ */
+export type ServerRequestHandler = (request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject>
+
+/** Arguments of `request`: params are optional where the method accepts `null`. */
+export type RequestArgs<M extends ClientRequestMethod> = null extends ClientRequestParams<M>
+  ? [params?: ClientRequestParams<M>, options?: RpcPeer.RequestOptions]
+  : [params: ClientRequestParams<M>, options?: RpcPeer.RequestOptions]
+
+/** The connected server. */
+export interface Service {
+  /** What the server answered to `initialize` (user agent, `codexHome`, platform). */
+  readonly metadata: typeof InitializeResponse.Type
+  /** The server's process id, when it is a process. */
+  readonly pid: number | undefined
+  /**
+   * Sends a request; params are checked against the method's schema before sending (a mismatch is an
+   * `InvalidParamsError` with code -32602 that never reaches the server) and the result is decoded.
+   */
+  readonly request: <M extends ClientRequestMethod>(
+    method: M,
+    ...args: RequestArgs<M>
+  ) => Effect.Effect<ClientRequestResponse<M>, RequestError>
+  /** Sends a client notification. */
+  readonly notify: (method: string, params?: unknown) => Effect.Effect<void, AppServerExitedError>
+  /** Subscribes now, in the current scope, to every notification from now on (see `RpcPeer.Peer.subscribe`). */
+  readonly subscribe: Effect.Effect<Stream.Stream<Notification, AppServerExitedError>, never, Scope.Scope>
+  /** Every notification from when the stream starts. */
+  readonly notifications: Stream.Stream<Notification, AppServerExitedError>
+  /** Installs the handler of server→client requests (approvals, user input, ...). */
+  readonly setRequestHandler: (handler: ServerRequestHandler) => Effect.Effect<void>
+  /** Messages that could not be parsed or routed. */
+  readonly protocolErrors: Stream.Stream<ProtocolError>
+  /** Waits until the server has gone. */
+  readonly closed: Effect.Effect<AppServerExitedError>
+}
+
+/** The app-server service. */
+export class AppServer extends Context.Service<AppServer, Service>()("effect-codex/AppServer") {}
+
+/** Client identity sent in `initialize`. */
+export interface ClientInfo {
+  readonly name: string
+  readonly title?: string | null | undefined
+  readonly version: string
+}
+
+/** Options of the handshake and the peer. */
+export interface HandshakeOptions extends RpcPeer.PeerOptions {
+  /** Sent as `clientInfo`. Default `{ name: "effect-codex", title: "effect-codex", version: "0.1.0" }`. */
+  readonly clientInfo?: ClientInfo | undefined
+  /** Opt into experimental API methods and fields (`capabilities.experimentalApi`). Default false. */
+  readonly experimentalApi?: boolean | undefined
+  /** Notification methods the server should not send at all. */
+  readonly optOutNotificationMethods?: ReadonlyArray<string> | undefined
+  /** Timeout of the `initialize` request. Default 30 seconds. */
+  readonly initializeTimeout?: Duration.Input | undefined
+}
+
+/** Options of {@link layer}: how to start the server and how to greet it. */
+export interface Options extends Transport.StdioOptions, HandshakeOptions {}
+
+/** The version of effect-codex, sent in `clientInfo` by default. */
+export const SDK_VERSION = "0.1.0"
+
+const clientRequestSchemas = ClientRequests as Record<string, { readonly params: Schema.Top; readonly response: Schema.Top }>
+const notificationSchemas = ServerNotifications as Record<string, Schema.Top>
+const serverRequestSchemas = ServerRequests as Record<string, { readonly params: Schema.Top; readonly response: Schema.Top }>
+
+/** Compiles a decoder once per schema, on first use. */
+const memo = <A>(build: (schema: Schema.Top) => A) => {
+  const cache = new Map<Schema.Top, A>()
+  return (schema: Schema.Top): A => {
+    let value = cache.get(schema)
+    if (value === undefined) {
+      value = build(schema)
+      cache.set(schema, value)
+    }
+    return value
+  }
+}
+const decoderOf = memo((schema) => Schema.decodeUnknownExit(schema as Schema.Codec<unknown, unknown>))
+const encoderOf = memo((schema) => Schema.encodeUnknownExit(schema as Schema.Codec<unknown, unknown>))
+
+const issueMessage = <A>(exit: Exit.Exit<A, Schema.SchemaError>): string =>
+  Exit.isFailure(exit) ? String(exit.cause) : ""
+
+/** Decodes one raw notification with the generated schema of its method. */
+export const decodeNotification = (raw: RpcPeer.IncomingNotification): Notification => {
+  const emitted = raw.emittedAtMs === undefined ? {} : { emittedAtMs: raw.emittedAtMs }
+  const schema = notificationSchemas[raw.method]
+  if (schema === undefined) {
+    return { _tag: "UnknownNotification", method: raw.method, params: raw.params, ...emitted, reason: "unknown method" }
+  }
+  const decoded = decoderOf(schema)(raw.params)
+  if (Exit.isSuccess(decoded)) {
+    return { _tag: "Notification", method: raw.method, params: decoded.value, ...emitted } as KnownNotification
+  }
+  return {
+    _tag: "UnknownNotification",
+    method: raw.method,
+    params: raw.params,
+    ...emitted,
+    reason: `params did not decode: ${issueMessage(decoded)}`
+  }
+}
+
+/**
+ * Builds the typed server over an `RpcPeer`: performs the handshake and returns the service.
+ */
+export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
+  peer: RpcPeer.Peer,
+  pid: number | undefined,
+  options: HandshakeOptions = {}
+) {
+  const request = <M extends ClientRequestMethod>(
+    method: M,
+    ...[params, requestOptions]: RequestArgs<M>
+  ): Effect.Effect<ClientRequestResponse<M>, RequestError> =>
+    Effect.suspend(() => {
+      const schemas = clientRequestSchemas[method]
+      if (schemas === undefined) {
+        return peer.request(method, params ?? null, requestOptions) as Effect.Effect<ClientRequestResponse<M>, RequestError>
+      }
+      const encoded = encoderOf(schemas.params)(params ?? null)
+      if (Exit.isFailure(encoded)) {
+        return Effect.fail(
+          new InvalidParamsError({
+            method,
+            code: ErrorCode.InvalidParams,
+            message: `params of "${method}" do not match the protocol schema (not sent): ${issueMessage(encoded)}`
+          })
+        )
+      }
+      return peer.request(method, encoded.value, requestOptions).pipe(
+        Effect.flatMap((result) => {
+          const decoded = decoderOf(schemas.response)(result)
+          return Exit.isSuccess(decoded)
+            ? Effect.succeed(decoded.value as ClientRequestResponse<M>)
+            : Effect.fail(
+              new ProtocolError({
+                method,
+                reason: `result does not match the protocol schema: ${issueMessage(decoded)}`,
+                excerpt: excerpt(JSON.stringify(result) ?? "undefined")
+              })
+            )
+        })
+      )
+    }).pipe(Effect.withSpan("AppServer.request", { attributes: { method } }))
+
+  const clientInfo = options.clientInfo ?? { name: "effect-codex", title: "effect-codex", version: SDK_VERSION }
+  const metadata = yield* request("initialize", {
+    clientInfo: { name: clientInfo.name, title: clientInfo.title ?? null, version: clientInfo.version },
+    capabilities: {
+      experimentalApi: options.experimentalApi ?? false,
+      ...(options.optOutNotificationMethods === undefined
+        ? {}
+        : { optOutNotificationMethods: [...options.optOutNotificationMethods] })
+    }
+  } as ClientRequestParams<"initialize">, { timeout: options.initializeTimeout ?? Duration.seconds(30) })
+  yield* peer.notify("initialized")
+
+  const setRequestHandler = (handler: ServerRequestHandler) =>
+    peer.setRequestHandler((incoming) => {
+      const schemas = serverRequestSchemas[incoming.method]
+      if (schemas === undefined) return RpcPeer.unhandledRequest(incoming)
+      const params = decoderOf(schemas.params)(incoming.params)
+      if (Exit.isFailure(params)) {
+        return Effect.fail({
+          code: ErrorCode.InvalidParams,
+          message: `effect-codex could not decode the params of "${incoming.method}": ${issueMessage(params)}`
+        })
+      }
+      const typed = { id: incoming.id, method: incoming.method, params: params.value } as KnownServerRequest
+      return handler(typed).pipe(
+        Effect.flatMap((result) => {
+          const encoded = encoderOf(schemas.response)(result)
+          return Exit.isSuccess(encoded)
+            ? Effect.succeed(encoded.value)
+            : Effect.fail({
+              code: ErrorCode.InternalError,
+              message: `the handler's answer to "${incoming.method}" does not match the protocol: ${issueMessage(encoded)}`
+            })
+        })
+      )
+    })
+
+  return AppServer.of({
+    metadata,
+    pid,
+    request,
+    notify: peer.notify,
+    subscribe: Effect.map(peer.subscribe, Stream.map(decodeNotification)),
+    notifications: Stream.map(peer.notifications, decodeNotification),
+    setRequestHandler,
+    protocolErrors: peer.protocolErrors,
+    closed: peer.closed
+  })
+})
+
+/** Builds the server over the `Transport` service in the current scope. */
+export const make = Effect.fn("AppServer.make")(function*(options: HandshakeOptions = {}) {
+  const connection = yield* Transport.Transport
+  const peer = yield* RpcPeer.make(connection, options)
+  return yield* fromPeer(peer, connection.pid, options)
+})
+
+/** The server over whatever `Transport` is provided (for example an in-memory one in tests). */
+export const layerTransport = (
+  options: HandshakeOptions = {}
+): Layer.Layer<AppServer, RequestError, Transport.Transport> => Layer.effect(AppServer)(make(options))
+
+/**
+ * Spawns `codex app-server` (see `Transport.StdioOptions`) and connects; the process lives exactly as
+ * long as the layer. Needs a `ChildProcessSpawner` (use {@link layerNode} on Node).
+ */
+export const layer = (options: Options = {}): Layer.Layer<AppServer, StartError, ChildProcessSpawner.ChildProcessSpawner> =>
+  layerTransport(options).pipe(Layer.provide(Transport.layerStdio(options)))
+
+/** {@link layer} with Node's child-process spawner included. */
+export const layerNode = (options: Options = {}): Layer.Layer<AppServer, StartError> =>
+  layer(options).pipe(Layer.provide(NodeServices.layer))
+
+/** Sends a typed request through the `AppServer` in context. */
+export const request = <M extends ClientRequestMethod>(
+  method: M,
+  ...args: RequestArgs<M>
+): Effect.Effect<ClientRequestResponse<M>, RequestError, AppServer> =>
+  Effect.gen(function*() {
+    const server = yield* AppServer
+    return yield* server.request(method, ...args)
+  })
+
+/** The codex version the protocol was generated from. */
+export const PROTOCOL_VERSION: string = CODEX_VERSION

@@ -1,0 +1,100 @@
+/**
+ * Finding the `codex` executable: an explicit path, then `CODEX_BIN`, then the native binary bundled
+ * with the pinned `@openai/codex` npm package, then `codex` on `PATH`.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { accessSync, constants, statSync } from "node:fs"
+import { createRequire } from "node:module"
+import * as path from "node:path"
+import { AppServerNotFoundError } from "./Errors.js"
+
+/** Rust target triples of the platform packages `@openai/codex` ships, by `process.platform`/`process.arch`. */
+const targetTriples: Record<string, string> = {
+  "linux-x64": "x86_64-unknown-linux-musl",
+  "android-x64": "x86_64-unknown-linux-musl",
+  "linux-arm64": "aarch64-unknown-linux-musl",
+  "android-arm64": "aarch64-unknown-linux-musl",
+  "darwin-x64": "x86_64-apple-darwin",
+  "darwin-arm64": "aarch64-apple-darwin",
+  "win32-x64": "x86_64-pc-windows-msvc",
+  "win32-arm64": "aarch64-pc-windows-msvc"
+}
+
+const executableName = process.platform === "win32" ? "codex.exe" : "codex"
+
+const isExecutable = (file: string): boolean => {
+  try {
+    accessSync(file, constants.X_OK)
+    return statSync(file).isFile()
+  } catch {
+    return false
+  }
+}
+
+/** The native binary inside the installed `@openai/codex` platform package, if there is one. */
+const bundledBinary = (): Option.Option<string> => {
+  const key = `${process.platform === "android" ? "linux" : process.platform}-${process.arch}`
+  const triple = targetTriples[`${process.platform}-${process.arch}`]
+  if (triple === undefined) return Option.none()
+  try {
+    const codexPackage = createRequire(import.meta.url).resolve("@openai/codex/package.json")
+    const platformPackage = createRequire(codexPackage).resolve(`@openai/codex-${key}/package.json`)
+    return Option.some(path.join(path.dirname(platformPackage), "vendor", triple, "bin", executableName))
+  } catch {
+    return Option.none()
+  }
+}
+
+/** Options for {@link find}. */
+export interface FindOptions {
+  /** An explicit path to the codex executable; when given, nothing else is tried. */
+  readonly codexPath?: string | undefined
+}
+
+/**
+ * Resolves the codex executable: `codexPath` > env `CODEX_BIN` > the bundled `@openai/codex` binary >
+ * `codex` on `PATH`. Fails with `AppServerNotFoundError` listing every place tried.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CodexBinary } from "effect-codex"
+ *
+ * const program = CodexBinary.find().pipe(Effect.tap((file) => Effect.log(`using ${file}`)))
+ * ```
+ */
+export const find = Effect.fn("CodexBinary.find")(function*(options: FindOptions = {}) {
+  const searched: Array<string> = []
+  const attempt = (file: string, source: string): Option.Option<string> => {
+    searched.push(`${file} (${source})`)
+    return isExecutable(file) ? Option.some(path.resolve(file)) : Option.none()
+  }
+  if (options.codexPath !== undefined) {
+    return yield* Option.match(attempt(options.codexPath, "option codexPath"), {
+      onNone: () => Effect.fail(new AppServerNotFoundError({ searched })),
+      onSome: Effect.succeed
+    })
+  }
+  const fromEnv = yield* Config.option(Config.String("CODEX_BIN")).pipe(Effect.orElseSucceed(() => Option.none()))
+  if (Option.isSome(fromEnv)) {
+    const found = attempt(fromEnv.value, "env CODEX_BIN")
+    if (Option.isSome(found)) return found.value
+  }
+  const bundled = bundledBinary()
+  if (Option.isSome(bundled)) {
+    const found = attempt(bundled.value, "bundled @openai/codex")
+    if (Option.isSome(found)) return found.value
+  } else {
+    searched.push(`@openai/codex for ${process.platform}-${process.arch} (not installed)`)
+  }
+  const pathVariable = yield* Config.String("PATH").pipe(Config.withDefault(""), Effect.orElseSucceed(() => ""))
+  for (const dir of pathVariable.split(path.delimiter).filter((entry) => entry !== "")) {
+    const found = attempt(path.join(dir, executableName), "PATH")
+    if (Option.isSome(found)) return found.value
+  }
+  return yield* new AppServerNotFoundError({ searched })
+})

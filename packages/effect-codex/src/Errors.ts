@@ -1,0 +1,213 @@
+/**
+ * Every failure a user of effect-codex can meet, as tagged, schema-backed errors.
+ *
+ * JSON-RPC errors answered by `codex app-server` are classified by their code (never only by `data`),
+ * client-side failures (timeouts, a dead server, an undecodable message) have their own tags, and all of
+ * them carry the method they belong to, so `Effect.catchTag` narrows exhaustively.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AppServer } from "effect-codex"
+ *
+ * const models = AppServer.request("model/list", {}).pipe(
+ *   Effect.catchTag("ServerBusyError", (error) => Effect.logWarning(error.message))
+ * )
+ * ```
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/** JSON-RPC error codes the app-server uses. */
+export const ErrorCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  ServerOverloaded: -32001
+} as const
+
+const rpcFields = {
+  /** The JSON-RPC method of the request that failed. */
+  method: Schema.String,
+  /** The JSON-RPC error code the server answered. */
+  code: Schema.Number,
+  /** The server's message. */
+  message: Schema.String,
+  /** The server's `data`, when it sent any. */
+  data: Schema.optional(Schema.Unknown)
+}
+
+/** The server could not parse what was sent (JSON-RPC -32700). */
+export class ParseError extends Schema.TaggedError<ParseError>()("ParseError", rpcFields) {}
+
+/** The server rejected the request's shape (JSON-RPC -32600). */
+export class InvalidRequestError extends Schema.TaggedError<InvalidRequestError>()("InvalidRequestError", rpcFields) {}
+
+/** The server does not know the method (JSON-RPC -32601). */
+export class MethodNotFoundError extends Schema.TaggedError<MethodNotFoundError>()("MethodNotFoundError", rpcFields) {}
+
+/** The server rejected the request's params (JSON-RPC -32602). */
+export class InvalidParamsError extends Schema.TaggedError<InvalidParamsError>()("InvalidParamsError", rpcFields) {}
+
+/** The server failed while handling the request (JSON-RPC -32603). */
+export class InternalRpcError extends Schema.TaggedError<InternalRpcError>()("InternalRpcError", rpcFields) {}
+
+/**
+ * The server is overloaded and asks to retry later (JSON-RPC -32001, or an overload marker in
+ * `data.codex_error_info`). Retried by `Retry.retryOnOverload`.
+ */
+export class ServerBusyError extends Schema.TaggedError<ServerBusyError>()("ServerBusyError", rpcFields) {}
+
+/** Any other JSON-RPC error code. */
+export class JsonRpcError extends Schema.TaggedError<JsonRpcError>()("JsonRpcError", rpcFields) {}
+
+/** No response arrived within the request's timeout; the request was abandoned. */
+export class RequestTimeoutError extends Schema.TaggedError<RequestTimeoutError>()("RequestTimeoutError", {
+  method: Schema.String,
+  timeoutMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `No response to "${this.method}" within ${this.timeoutMillis} ms; the request was abandoned`
+  }
+}
+
+/** The app-server process ended (or its output closed) while the request was pending or before it was sent. */
+export class AppServerExitedError extends Schema.TaggedError<AppServerExitedError>()("AppServerExitedError", {
+  /** The method of the request that was pending, when there was one. */
+  method: Schema.optional(Schema.String),
+  exitCode: Schema.NullOr(Schema.Number),
+  signal: Schema.NullOr(Schema.String),
+  /** The last lines the server wrote to stderr. */
+  stderrTail: Schema.Array(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    const how = this.signal !== null
+      ? `killed by ${this.signal}`
+      : this.exitCode !== null
+      ? `exited with code ${this.exitCode}`
+      : "is gone"
+    const during = this.method === undefined ? "" : ` while "${this.method}" was pending`
+    const tail = this.stderrTail.length === 0 ? "" : `; last stderr lines:\n${this.stderrTail.join("\n")}`
+    return `codex app-server ${how}${during} (${this.reason})${tail}`
+  }
+}
+
+/** No codex binary was found; `searched` lists every place that was tried, in order. */
+export class AppServerNotFoundError extends Schema.TaggedError<AppServerNotFoundError>()("AppServerNotFoundError", {
+  searched: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `No codex binary found. Pass \`codexPath\`, set CODEX_BIN, or install @openai/codex. Tried:\n  ${
+      this.searched.join("\n  ")
+    }`
+  }
+}
+
+/** The codex binary was found but could not be started (permissions, bad cwd, ...). */
+export class AppServerSpawnError extends Schema.TaggedError<AppServerSpawnError>()("AppServerSpawnError", {
+  command: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Could not start ${this.command}: ${this.reason}`
+  }
+}
+
+/** A message from the server could not be parsed or did not match the protocol schema. */
+export class ProtocolError extends Schema.TaggedError<ProtocolError>()("ProtocolError", {
+  /** The method the message belongs to, when known. */
+  method: Schema.optional(Schema.String),
+  reason: Schema.String,
+  /** The start of the offending line (at most 500 characters). */
+  excerpt: Schema.String
+}) {
+  override get message(): string {
+    const where = this.method === undefined ? "" : ` for "${this.method}"`
+    return `Protocol error${where}: ${this.reason} (message: ${this.excerpt})`
+  }
+}
+
+/** Overload retries were exhausted; `lastError` is the last `ServerBusyError`. */
+export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceededError>()("RetryLimitExceededError", {
+  attempts: Schema.Number,
+  lastError: ServerBusyError
+}) {
+  override get message(): string {
+    return `Still overloaded after ${this.attempts} attempts: ${this.lastError.message}`
+  }
+}
+
+/** An error answered by the server in a JSON-RPC error response. */
+export type RpcError =
+  | ParseError
+  | InvalidRequestError
+  | MethodNotFoundError
+  | InvalidParamsError
+  | InternalRpcError
+  | ServerBusyError
+  | JsonRpcError
+
+/** Every way one request to the app-server can fail. */
+export type RequestError = RpcError | RequestTimeoutError | AppServerExitedError | ProtocolError
+
+/** Every way starting the app-server can fail. */
+export type StartError = AppServerNotFoundError | AppServerSpawnError | RequestError
+
+/** The JSON-RPC error object of a response. */
+export interface RpcErrorObject {
+  readonly code: number
+  readonly message: string
+  readonly data?: unknown
+}
+
+const overloadMarkers = ["serveroverloaded", "server_overloaded", "overloaded"]
+
+/** True when `data.codex_error_info` marks the error as an overload, whatever the code. */
+const hasOverloadMarker = (data: unknown): boolean => {
+  if (typeof data !== "object" || data === null || !("codex_error_info" in data)) return false
+  const info = JSON.stringify((data as { codex_error_info: unknown }).codex_error_info).toLowerCase()
+  return overloadMarkers.some((marker) => info.includes(marker))
+}
+
+/** serde's wording for params that do not fit the method's params type. */
+const paramsProblem = /invalid type|invalid value|missing field|unknown field|invalid length|expected /
+
+/**
+ * Turns a JSON-RPC error object into its tagged error, classified by code first (an overload is
+ * recognised by code -32001 even without `data`), then by overload markers in `data`. codex answers
+ * an unknown method and params of the wrong shape with -32600 ("Invalid request: unknown variant …",
+ * "Invalid request: invalid type …"): those become `MethodNotFoundError` and `InvalidParamsError`,
+ * keeping the original `code`.
+ */
+export const fromRpcError = (method: string, error: RpcErrorObject): RpcError => {
+  const fields = {
+    method,
+    code: error.code,
+    message: error.message,
+    ...(error.data === undefined ? {} : { data: error.data })
+  }
+  if (error.code === ErrorCode.ServerOverloaded || hasOverloadMarker(error.data)) return new ServerBusyError(fields)
+  switch (error.code) {
+    case ErrorCode.ParseError:
+      return new ParseError(fields)
+    case ErrorCode.InvalidRequest:
+      // codex deserializes method and params together and reports both failures as -32600.
+      if (error.message.includes(`unknown variant \`${method}\``)) return new MethodNotFoundError(fields)
+      if (paramsProblem.test(error.message)) return new InvalidParamsError(fields)
+      return new InvalidRequestError(fields)
+    case ErrorCode.MethodNotFound:
+      return new MethodNotFoundError(fields)
+    case ErrorCode.InvalidParams:
+      return new InvalidParamsError(fields)
+    case ErrorCode.InternalError:
+      return new InternalRpcError(fields)
+    default:
+      return new JsonRpcError(fields)
+  }
+}
+
+/** Cuts a line to at most 500 characters for error messages. */
+export const excerpt = (line: string): string => line.length <= 500 ? line : `${line.slice(0, 500)}…`

@@ -1,0 +1,317 @@
+/**
+ * The JSON-RPC peer of a `codex app-server` connection: newline framing, request ids and correlation,
+ * per-request timeouts, notifications as `Stream`s, answers to server→client requests, and failing every
+ * pending call with `AppServerExitedError` when the connection ends.
+ *
+ * The wire format is the app-server's own: one JSON object per line and **no** `"jsonrpc"` field.
+ * The peer is untyped (params and results are `unknown`); `AppServer` adds the generated schemas.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import {
+  AppServerExitedError,
+  ErrorCode,
+  excerpt,
+  fromRpcError,
+  ProtocolError,
+  RequestTimeoutError,
+  type RpcError,
+  type RpcErrorObject
+} from "./Errors.js"
+import * as LineFramer from "./LineFramer.js"
+import { type Connection, type ExitInfo, Transport } from "./Transport.js"
+
+/** A JSON-RPC request id. */
+export type RequestId = string | number
+
+/** A notification from the server, as received. */
+export interface IncomingNotification {
+  readonly method: string
+  readonly params: unknown
+  /** When the server emitted it (milliseconds since the epoch), if it said. */
+  readonly emittedAtMs?: number
+}
+
+/** A request from the server that the client must answer. */
+export interface IncomingRequest {
+  readonly id: RequestId
+  readonly method: string
+  readonly params: unknown
+}
+
+/**
+ * Answers server→client requests: succeed with the result, or fail with a JSON-RPC error object that is
+ * sent back as the error response. A defect is answered as an internal error (-32603).
+ */
+export type ServerRequestHandler = (request: IncomingRequest) => Effect.Effect<unknown, RpcErrorObject>
+
+/** Options of a single request. */
+export interface RequestOptions {
+  /** Overrides the peer's default timeout for this call; `Duration.infinity` waits forever. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/** Options of the peer. */
+export interface PeerOptions {
+  /** Default timeout of every request. Default 60 seconds. */
+  readonly requestTimeout?: Duration.Input | undefined
+  /** The longest line accepted from the server, in characters; longer lines are dropped as a `ProtocolError`. Default 64 MiB. */
+  readonly maxLineLength?: number | undefined
+}
+
+/** The peer's interface. */
+export interface Peer {
+  /** Sends a request and waits for its result (`unknown`, not yet decoded). */
+  readonly request: (
+    method: string,
+    params: unknown,
+    options?: RequestOptions
+  ) => Effect.Effect<unknown, RpcError | RequestTimeoutError | AppServerExitedError>
+  /** Sends a notification. */
+  readonly notify: (method: string, params?: unknown) => Effect.Effect<void, AppServerExitedError>
+  /**
+   * Subscribes now, in the current scope, to every notification that arrives from now on, and returns
+   * them as a `Stream` that fails with `AppServerExitedError` when the connection ends. Subscribe before
+   * sending a request whose notifications you need: nothing is lost in between.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<IncomingNotification, AppServerExitedError>, never, Scope.Scope>
+  /** Every notification from when the stream starts running (a convenience over `subscribe`). */
+  readonly notifications: Stream.Stream<IncomingNotification, AppServerExitedError>
+  /** Messages that could not be parsed or routed; each is also logged as a warning. */
+  readonly protocolErrors: Stream.Stream<ProtocolError>
+  /** Replaces the handler of server→client requests. */
+  readonly setRequestHandler: (handler: ServerRequestHandler) => Effect.Effect<void>
+  /** Waits until the connection has ended. */
+  readonly closed: Effect.Effect<AppServerExitedError>
+}
+
+/** The peer service. */
+export class RpcPeer extends Context.Service<RpcPeer, Peer>()("effect-codex/RpcPeer") {}
+
+/** The handler used until another is set: every server request is answered "method not found". */
+export const unhandledRequest: ServerRequestHandler = (request) =>
+  Effect.fail({
+    code: ErrorCode.MethodNotFound,
+    message: `effect-codex has no handler for server request "${request.method}"; provide one (for example an Approvals layer)`
+  })
+
+type Event =
+  | { readonly _tag: "Notification"; readonly notification: IncomingNotification }
+  | { readonly _tag: "Closed"; readonly error: AppServerExitedError }
+
+interface Pending {
+  readonly method: string
+  readonly response: Deferred.Deferred<unknown, RpcError | AppServerExitedError>
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+const isRequestId = (value: unknown): value is RequestId => typeof value === "string" || typeof value === "number"
+
+const isRpcErrorObject = (value: unknown): value is RpcErrorObject =>
+  isObject(value) && typeof value.code === "number" && typeof value.message === "string"
+
+/**
+ * Builds a peer over a connection, within the current scope (its reader and the server-request handlers
+ * run in that scope).
+ */
+export const make = Effect.fn("RpcPeer.make")(function*(connection: Connection, options: PeerOptions = {}) {
+  const defaultTimeout = options.requestTimeout ?? Duration.seconds(60)
+  const framer = LineFramer.make(options.maxLineLength ?? 64 * 1024 * 1024)
+  const pending = new Map<RequestId, Pending>()
+  const events = yield* PubSub.unbounded<Event>()
+  const protocolErrors = yield* PubSub.unbounded<ProtocolError>()
+  const handler = yield* Ref.make<ServerRequestHandler>(unhandledRequest)
+  const closedSignal = yield* Deferred.make<AppServerExitedError>()
+  const scope = yield* Effect.scope
+  let nextId = 1
+  let closedWith: AppServerExitedError | undefined
+
+  const exitedError = (info: ExitInfo, method?: string) =>
+    new AppServerExitedError({
+      ...(method === undefined ? {} : { method }),
+      exitCode: info.exitCode,
+      signal: info.signal,
+      stderrTail: [...info.stderrTail],
+      reason: info.reason
+    })
+
+  const reportProtocolError = (error: ProtocolError) =>
+    Effect.logWarning(error.message).pipe(Effect.andThen(PubSub.publish(protocolErrors, error)), Effect.asVoid)
+
+  const send = (message: Record<string, unknown>) => connection.write(`${JSON.stringify(message)}\n`)
+
+  const answer = Effect.fnUntraced(function*(request: IncomingRequest) {
+    const handle = yield* Ref.get(handler)
+    const reply = yield* handle(request).pipe(
+      Effect.map((result) => ({ id: request.id, result: result ?? null })),
+      Effect.catch((error) => Effect.succeed({ id: request.id, error })),
+      Effect.catchDefect((defect) =>
+        Effect.succeed({
+          id: request.id,
+          error: { code: ErrorCode.InternalError, message: `effect-codex handler failed: ${String(defect)}` }
+        })
+      )
+    )
+    yield* send(reply)
+  })
+
+  const dispatch = (line: string): Effect.Effect<void> => {
+    let message: unknown
+    try {
+      message = JSON.parse(line)
+    } catch (error) {
+      return reportProtocolError(
+        new ProtocolError({ reason: `invalid JSON: ${(error as Error).message}`, excerpt: excerpt(line) })
+      )
+    }
+    if (!isObject(message)) {
+      return reportProtocolError(new ProtocolError({ reason: "not a JSON object", excerpt: excerpt(line) }))
+    }
+    const { id, method } = message
+    if (typeof method === "string") {
+      if (isRequestId(id)) {
+        return Effect.asVoid(Effect.forkIn(answer({ id, method, params: message.params }), scope))
+      }
+      const notification: IncomingNotification = typeof message.emittedAtMs === "number"
+        ? { method, params: message.params, emittedAtMs: message.emittedAtMs }
+        : { method, params: message.params }
+      return Effect.asVoid(PubSub.publish(events, { _tag: "Notification", notification }))
+    }
+    if (isRequestId(id) && ("result" in message || "error" in message)) {
+      const entry = pending.get(id)
+      if (entry === undefined) {
+        return reportProtocolError(
+          new ProtocolError({ reason: `response to unknown or abandoned request id ${id}`, excerpt: excerpt(line) })
+        )
+      }
+      if ("error" in message) {
+        if (!isRpcErrorObject(message.error)) {
+          return reportProtocolError(
+            new ProtocolError({ method: entry.method, reason: "malformed error object", excerpt: excerpt(line) })
+          ).pipe(Effect.andThen(Deferred.fail(entry.response, fromRpcError(entry.method, {
+            code: ErrorCode.InternalError,
+            message: `malformed error response: ${excerpt(line)}`
+          }))), Effect.asVoid)
+        }
+        return Effect.asVoid(Deferred.fail(entry.response, fromRpcError(entry.method, message.error)))
+      }
+      return Effect.asVoid(Deferred.succeed(entry.response, message.result))
+    }
+    return reportProtocolError(
+      new ProtocolError({ reason: "neither a request, a response nor a notification", excerpt: excerpt(line) })
+    )
+  }
+
+  const close = (info: ExitInfo) =>
+    Effect.suspend(() => {
+      if (closedWith !== undefined) return Effect.void
+      const error = exitedError(info)
+      closedWith = error
+      const failures = [...pending.values()].map((entry) =>
+        Deferred.fail(entry.response, exitedError(info, entry.method))
+      )
+      pending.clear()
+      return Effect.all(failures, { discard: true }).pipe(
+        Effect.andThen(PubSub.publish(events, { _tag: "Closed", error })),
+        Effect.andThen(Deferred.succeed(closedSignal, error)),
+        Effect.asVoid
+      )
+    })
+
+  const reader = yield* connection.incoming.pipe(
+    Stream.runForEach((chunk) =>
+      Effect.forEach(framer.push(chunk), (frame) =>
+        frame._tag === "Line"
+          ? dispatch(frame.line)
+          : reportProtocolError(
+            new ProtocolError({
+              reason: `line longer than ${frame.limit} characters dropped`,
+              excerpt: excerpt(frame.start)
+            })
+          ), { discard: true })
+    ),
+    Effect.forkScoped
+  )
+  // When the server's output ends, the process is exiting: wait briefly for its exit status.
+  yield* Fiber.await(reader).pipe(
+    Effect.andThen(connection.exit.pipe(Effect.timeoutOption(Duration.millis(500)))),
+    Effect.flatMap((exit) =>
+      close(exit._tag === "Some"
+        ? exit.value
+        : { exitCode: null, signal: null, stderrTail: [], reason: "server closed its output" })
+    ),
+    Effect.forkScoped
+  )
+  // A server that exits while something still holds its output open: let the reader drain, then close.
+  yield* connection.exit.pipe(
+    Effect.tap(() => Fiber.await(reader).pipe(Effect.timeoutOption(Duration.millis(200)))),
+    Effect.flatMap(close),
+    Effect.forkScoped
+  )
+  yield* Effect.addFinalizer(() =>
+    close({ exitCode: null, signal: null, stderrTail: [], reason: "the client closed the connection" })
+  )
+
+  const request: Peer["request"] = (method, params, requestOptions) =>
+    Effect.suspend(() => {
+      if (closedWith !== undefined) return Effect.fail(new AppServerExitedError({ ...closedWith, method }))
+      const id = nextId++
+      const response = Deferred.makeUnsafe<unknown, RpcError | AppServerExitedError>()
+      pending.set(id, { method, response })
+      const timeout = requestOptions?.timeout ?? defaultTimeout
+      return send(params === undefined ? { id, method } : { id, method, params }).pipe(
+        Effect.andThen(Deferred.await(response)),
+        Effect.timeoutOrElse({
+          duration: timeout,
+          orElse: () => Effect.fail(new RequestTimeoutError({ method, timeoutMillis: Duration.toMillis(timeout) }))
+        }),
+        Effect.ensuring(Effect.sync(() => pending.delete(id)))
+      )
+    })
+
+  const notify: Peer["notify"] = (method, params) =>
+    Effect.suspend(() =>
+      closedWith !== undefined
+        ? Effect.fail(new AppServerExitedError({ ...closedWith, method }))
+        : send(params === undefined ? { method } : { method, params })
+    )
+
+  const subscribe: Peer["subscribe"] = Effect.map(PubSub.subscribe(events), (subscription) => {
+    const live = Stream.fromSubscription(subscription).pipe(
+      Stream.mapEffect((event) =>
+        event._tag === "Closed" ? Effect.fail(event.error) : Effect.succeed(event.notification)
+      )
+    )
+    // A subscriber that arrives after the end must not wait forever.
+    return closedWith === undefined ? live : Stream.fail(closedWith)
+  })
+
+  return RpcPeer.of({
+    request,
+    notify,
+    subscribe,
+    notifications: Stream.unwrap(subscribe),
+    protocolErrors: Stream.fromPubSub(protocolErrors),
+    setRequestHandler: (next) => Ref.set(handler, next),
+    closed: Deferred.await(closedSignal)
+  })
+})
+
+/** The peer as a layer over the `Transport` service. */
+export const layer = (options: PeerOptions = {}): Layer.Layer<RpcPeer, never, Transport> =>
+  Layer.effect(RpcPeer)(Effect.gen(function*() {
+    return yield* make(yield* Transport, options)
+  }))
+

@@ -1,0 +1,248 @@
+/**
+ * The byte pipe to a `codex app-server`: a scoped connection that carries text both ways and reports how
+ * the server ended. Two implementations: the real child process over stdio ({@link layerStdio}) and an
+ * in-memory pair for tests ({@link makeInMemory}).
+ *
+ * The stdio transport never leaves an orphan: when its scope closes (normally, on failure or on
+ * interruption) it closes the child's stdin, waits `closeTimeout`, sends SIGTERM to the process group,
+ * then SIGKILL after `killTimeout`.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import * as CodexBinary from "./CodexBinary.js"
+import type { AppServerNotFoundError } from "./Errors.js"
+import { AppServerSpawnError } from "./Errors.js"
+
+/** How the server side of a connection ended. */
+export interface ExitInfo {
+  readonly exitCode: number | null
+  readonly signal: string | null
+  /** The last lines the server wrote to stderr (empty for in-memory transports). */
+  readonly stderrTail: ReadonlyArray<string>
+  readonly reason: string
+}
+
+/** A live connection to an app-server. */
+export interface Connection {
+  /** Text from the server, in order, as it arrives (not split into lines). Ends when the server's output closes. */
+  readonly incoming: Stream.Stream<string>
+  /** Sends text to the server. Text sent after the server has gone is dropped. */
+  readonly write: (text: string) => Effect.Effect<void>
+  /** Waits until the server has ended and tells how. */
+  readonly exit: Effect.Effect<ExitInfo>
+  /** The process id of the server, when it is a process. */
+  readonly pid: number | undefined
+}
+
+/** The transport service: one connection per layer. */
+export class Transport extends Context.Service<Transport, Connection>()("effect-codex/Transport") {}
+
+/** Options of the stdio transport. */
+export interface StdioOptions extends CodexBinary.FindOptions {
+  /** `-c key=value` overrides passed to `codex app-server` (the value is TOML). */
+  readonly config?: Readonly<Record<string, string>> | ReadonlyArray<string> | undefined
+  /** Features to enable (`--enable NAME`). */
+  readonly enable?: ReadonlyArray<string> | undefined
+  /** Features to disable (`--disable NAME`). */
+  readonly disable?: ReadonlyArray<string> | undefined
+  /** Extra arguments after `app-server`, passed as given. */
+  readonly args?: ReadonlyArray<string> | undefined
+  /** Extra environment variables (merged over the parent's environment). */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** `CODEX_HOME` for the server (where it keeps config, auth and threads). */
+  readonly codexHome?: string | undefined
+  /** An API key for the server, passed as `OPENAI_API_KEY`; kept redacted. */
+  readonly apiKey?: Redacted.Redacted<string> | undefined
+  /** Working directory of the server process. */
+  readonly cwd?: string | undefined
+  /** How many stderr lines to keep for exit errors. Default 50. */
+  readonly stderrLines?: number | undefined
+  /** How long to wait for a clean exit after closing stdin. Default 2 seconds. */
+  readonly closeTimeout?: Duration.Input | undefined
+  /** How long to wait after SIGTERM before SIGKILL. Default 2 seconds. */
+  readonly killTimeout?: Duration.Input | undefined
+}
+
+/** The `codex` arguments for the given options: `app-server`, then `-c`, `--enable`, `--disable` and extra args. */
+export const appServerArgs = (options: StdioOptions): Array<string> => {
+  const config = options.config === undefined
+    ? []
+    : Array.isArray(options.config)
+    ? options.config
+    : Object.entries(options.config).map(([key, value]) => `${key}=${value}`)
+  return [
+    "app-server",
+    ...config.flatMap((entry) => ["-c", entry]),
+    ...(options.enable ?? []).flatMap((feature) => ["--enable", feature]),
+    ...(options.disable ?? []).flatMap((feature) => ["--disable", feature]),
+    ...(options.args ?? [])
+  ]
+}
+
+const signalPattern = /signal: '([A-Z0-9]+)'/
+
+/** Keeps the last `size` items pushed. */
+const ringBuffer = (size: number) => {
+  const items: Array<string> = []
+  return {
+    push: (item: string) => {
+      items.push(item)
+      if (items.length > size) items.shift()
+    },
+    snapshot: (): ReadonlyArray<string> => [...items]
+  }
+}
+
+/**
+ * Spawns `codex app-server` as a child process and connects to its stdio, within the current scope.
+ *
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Transport } from "effect-codex"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const connection = yield* Transport.stdio({ codexHome: "/tmp/codex-home" })
+ *     yield* connection.write(JSON.stringify({ id: 1, method: "initialize", params: { clientInfo: { name: "demo", title: null, version: "0" } } }) + "\n")
+ *   })
+ * ).pipe(Effect.provide(NodeServices.layer))
+ * ```
+ */
+export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOptions = {}) {
+  const binary = yield* CodexBinary.find(options)
+  const args = appServerArgs(options)
+  const env: Record<string, string | Redacted.Redacted<string>> = { ...options.env }
+  if (options.codexHome !== undefined) env.CODEX_HOME = options.codexHome
+  if (options.apiKey !== undefined) env.OPENAI_API_KEY = options.apiKey
+  const command = ChildProcess.make(binary, args, {
+    env,
+    extendEnv: true,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    killSignal: "SIGTERM",
+    forceKillAfter: options.killTimeout ?? Duration.seconds(2)
+  })
+  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  const handle = yield* spawner.spawn(command).pipe(
+    Effect.mapError((error) => new AppServerSpawnError({ command: `${binary} ${args.join(" ")}`, reason: error.message }))
+  )
+  yield* Effect.annotateCurrentSpan("pid", handle.pid)
+
+  const outgoing = yield* Queue.unbounded<string, Cause.Done>()
+  yield* Stream.fromQueue(outgoing).pipe(
+    Stream.encodeText,
+    Stream.run(handle.stdin),
+    Effect.ignore,
+    Effect.forkScoped
+  )
+
+  const stderr = ringBuffer(options.stderrLines ?? 50)
+  const stderrDone = yield* Stream.decodeText(handle.stderr).pipe(
+    Stream.splitLines,
+    Stream.runForEach((line) => Effect.sync(() => stderr.push(line))),
+    Effect.ignore,
+    Effect.forkScoped
+  )
+
+  const exited = yield* Deferred.make<ExitInfo>()
+  yield* handle.exitCode.pipe(
+    Effect.map((code) => ({ exitCode: code as number, signal: null })),
+    Effect.catch((error) =>
+      Effect.succeed({ exitCode: null, signal: signalPattern.exec(error.message)?.[1] ?? null })
+    ),
+    // Let the last stderr lines arrive before reporting the exit.
+    Effect.tap(() => Fiber.await(stderrDone).pipe(Effect.timeoutOption(Duration.millis(200)))),
+    Effect.flatMap((status) =>
+      Deferred.succeed(exited, { ...status, stderrTail: stderr.snapshot(), reason: "process exited" })
+    ),
+    Effect.forkScoped
+  )
+
+  // Runs before the spawner's own release (finalizers run in reverse order): close stdin and give the
+  // server `closeTimeout` to exit by itself; the spawner then sends SIGTERM and, later, SIGKILL.
+  yield* Effect.addFinalizer(() =>
+    Queue.end(outgoing).pipe(
+      Effect.andThen(Deferred.await(exited)),
+      Effect.timeoutOption(options.closeTimeout ?? Duration.seconds(2)),
+      Effect.asVoid
+    )
+  )
+
+  return Transport.of({
+    pid: handle.pid,
+    incoming: Stream.decodeText(handle.stdout).pipe(Stream.catch(() => Stream.empty)),
+    write: (text) => Queue.offer(outgoing, text).pipe(Effect.asVoid),
+    exit: Deferred.await(exited)
+  })
+})
+
+/** A layer with the stdio transport; the child process lives as long as the layer. */
+export const layerStdio = (
+  options: StdioOptions = {}
+): Layer.Layer<Transport, AppServerSpawnError | AppServerNotFoundError, ChildProcessSpawner.ChildProcessSpawner> =>
+  Layer.effect(Transport)(stdio(options))
+
+/** The server end of an in-memory connection, driven by a test. */
+export interface InMemoryServer {
+  /** Text the client wrote, as written. */
+  readonly received: Stream.Stream<string>
+  /** Sends text to the client. */
+  readonly send: (text: string) => Effect.Effect<void>
+  /** Ends the connection as if the server exited. */
+  readonly close: (info?: Partial<ExitInfo>) => Effect.Effect<void>
+}
+
+/**
+ * An in-memory connection: the client end (a `Transport` service value) and the server end for a test
+ * to script. Closing the scope closes the connection.
+ */
+export const makeInMemory: Effect.Effect<
+  { readonly client: Connection; readonly server: InMemoryServer },
+  never,
+  Scope.Scope
+> = Effect.gen(function*() {
+  const toServer = yield* Queue.unbounded<string, Cause.Done>()
+  const toClient = yield* Queue.unbounded<string, Cause.Done>()
+  const exited = yield* Deferred.make<ExitInfo>()
+  const close = (info: Partial<ExitInfo> = {}) =>
+    Effect.all([
+      Queue.end(toClient),
+      Queue.end(toServer),
+      Deferred.succeed(exited, {
+        exitCode: info.exitCode ?? 0,
+        signal: info.signal ?? null,
+        stderrTail: info.stderrTail ?? [],
+        reason: info.reason ?? "in-memory server closed"
+      })
+    ], { discard: true })
+  yield* Effect.addFinalizer(() => close({ reason: "scope closed" }))
+  return {
+    client: {
+      pid: undefined,
+      incoming: Stream.fromQueue(toClient),
+      write: (text) => Queue.offer(toServer, text).pipe(Effect.asVoid),
+      exit: Deferred.await(exited)
+    },
+    server: {
+      received: Stream.fromQueue(toServer),
+      send: (text) => Queue.offer(toClient, text).pipe(Effect.asVoid),
+      close
+    }
+  }
+})
