@@ -152,8 +152,8 @@ export const make = Effect.fn("RpcPeer.make")(function*(connection: Connection, 
 
   const send = (message: Record<string, unknown>) => connection.write(`${JSON.stringify(message)}\n`)
 
-  const answer = Effect.fnUntraced(function*(request: IncomingRequest) {
-    const handle = yield* Ref.get(handler)
+  // The handler in place when the request arrives answers it, even if another is set meanwhile.
+  const answer = Effect.fnUntraced(function*(request: IncomingRequest, handle: ServerRequestHandler) {
     const reply = yield* handle(request).pipe(
       Effect.map((result) => ({ id: request.id, result: result ?? null })),
       Effect.catch((error) => Effect.succeed({ id: request.id, error })),
@@ -182,7 +182,11 @@ export const make = Effect.fn("RpcPeer.make")(function*(connection: Connection, 
     const { id, method } = message
     if (typeof method === "string") {
       if (isRequestId(id)) {
-        return Effect.asVoid(Effect.forkIn(answer({ id, method, params: message.params }), scope))
+        const request = { id, method, params: message.params }
+        return Ref.get(handler).pipe(
+          Effect.flatMap((handle) => Effect.forkIn(answer(request, handle), scope)),
+          Effect.asVoid
+        )
       }
       const notification: IncomingNotification = typeof message.emittedAtMs === "number"
         ? { method, params: message.params, emittedAtMs: message.emittedAtMs }
