@@ -1,0 +1,82 @@
+/**
+ * Project lint, with the TypeScript compiler API (no extra linter):
+ * - every exported declaration of the SDK packages has a JSDoc comment;
+ * - no import of the retired Effect 3 package `@effect/schema`;
+ * - no `console.*` in library code (use Effect's logger) and no `.only` left in tests.
+ * Prints each finding as `file:line: message` and exits 1 when there is any.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs"
+import * as path from "node:path"
+import ts from "typescript"
+
+const root = path.resolve(import.meta.dirname, "..")
+
+const walk = (dir: string): Array<string> =>
+  readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name)
+    if (name === "node_modules" || name.startsWith(".")) return []
+    return statSync(full).isDirectory() ? walk(full) : full.endsWith(".ts") ? [full] : []
+  })
+
+const findings: Array<string> = []
+const report = (file: string, source: ts.SourceFile, node: ts.Node, message: string) => {
+  const { line } = source.getLineAndCharacterOfPosition(node.getStart(source))
+  findings.push(`${path.relative(root, file)}:${line + 1}: ${message}`)
+}
+
+const isExported = (node: ts.Node): boolean =>
+  ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
+
+const hasJsDoc = (node: ts.Node): boolean => (node as { jsDoc?: ReadonlyArray<unknown> }).jsDoc?.length !== undefined
+
+const declarationName = (node: ts.Node): string => {
+  if (ts.isVariableStatement(node)) return node.declarationList.declarations.map((d) => d.name.getText()).join(", ")
+  const name = (node as { name?: ts.Node }).name
+  return name === undefined ? "(anonymous)" : name.getText()
+}
+
+const libraryFiles = walk(path.join(root, "packages")).filter((file) => file.includes(`${path.sep}src${path.sep}`))
+const allFiles = ["packages", "scripts", "test", "bench", "examples"]
+  .map((dir) => path.join(root, dir))
+  .filter((dir) => {
+    try {
+      return statSync(dir).isDirectory()
+    } catch {
+      return false
+    }
+  })
+  .flatMap(walk)
+
+for (const file of allFiles) {
+  const text = readFileSync(file, "utf8")
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true)
+  const isLibrary = libraryFiles.includes(file)
+  const visit = (node: ts.Node): void => {
+    if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) {
+      const specifier = node.moduleSpecifier?.getText(source).slice(1, -1)
+      if (specifier !== undefined && (specifier === "@effect/schema" || specifier.startsWith("@effect/schema/"))) {
+        report(file, source, node, "imports the retired Effect 3 package @effect/schema; use effect/Schema")
+      }
+    }
+    if (isLibrary && node.parent === source && isExported(node) && !hasJsDoc(node)) {
+      report(file, source, node, `exported ${declarationName(node)} has no JSDoc comment`)
+    }
+    if (ts.isPropertyAccessExpression(node)) {
+      const target = node.expression.getText(source)
+      const member = node.name.getText(source)
+      if (isLibrary && target === "console") report(file, source, node, `console.${member} in library code; use Effect.log*`)
+      if (!isLibrary && member === "only" && /^(it|describe|test)(\.\w+)?$/.test(target)) {
+        report(file, source, node, `${target}.only left in a test`)
+      }
+    }
+    ts.forEachChild(node, visit)
+  }
+  visit(source)
+}
+
+if (findings.length > 0) {
+  console.error(findings.join("\n"))
+  console.error(`\nlint: ${findings.length} finding(s) in ${allFiles.length} files`)
+  process.exit(1)
+}
+console.log(`lint: ${allFiles.length} files clean`)
