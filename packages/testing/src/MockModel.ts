@@ -557,7 +557,8 @@ export const make = Effect.fnUntraced(function*(options: LayerOptions = {}) {
   const model = options.model ?? "mock-model"
   const providerId = options.providerId ?? "mock"
   const usage = options.usage ?? defaultUsage
-  let defaultReply: Reply = options.defaultReply ?? text("Mock reply.")
+  // dynamic: fresh item and response ids for every default reply
+  let defaultReply: Reply = options.defaultReply ?? dynamic(() => text("Mock reply."))
   const queue: Array<Reply> = []
   const recorded: Array<RecordedRequest> = []
   let defaults = 0
