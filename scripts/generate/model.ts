@@ -63,7 +63,12 @@ const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 
 const sortStrings = (xs: Iterable<string>): Array<string> => [...xs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
 
-export const buildModel = (bundle: Json, standalone: Readonly<Record<string, Json>>): Model => {
+export interface BuildOptions {
+  readonly clientResponseExceptions?: Readonly<Record<string, string>> | undefined
+  readonly serverResponseExceptions?: Readonly<Record<string, string>> | undefined
+}
+
+export const buildModel = (bundle: Json, standalone: Readonly<Record<string, Json>>, options: BuildOptions = {}): Model => {
   if (!isObject(bundle) || !isObject(bundle["definitions"])) throw new GenerateError("#", "bundle without definitions")
   const rootDefs: Record<string, Json> = { ...bundle["definitions"] }
   const v2Defs = rootDefs["v2"]
@@ -218,8 +223,8 @@ export const buildModel = (bundle: Json, standalone: Readonly<Record<string, Jso
     })
   }
 
-  const clientRequests = requests("ClientRequest", CLIENT_RESPONSE_EXCEPTIONS)
-  const serverRequests = requests("ServerRequest", SERVER_RESPONSE_EXCEPTIONS)
+  const clientRequests = requests("ClientRequest", options.clientResponseExceptions ?? CLIENT_RESPONSE_EXCEPTIONS)
+  const serverRequests = requests("ServerRequest", options.serverResponseExceptions ?? SERVER_RESPONSE_EXCEPTIONS)
   const serverNotifications = notifications("ServerNotification")
   const clientNotifications = notifications("ClientNotification")
 

@@ -1,0 +1,380 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+import {
+  ClientNotifications,
+  ClientRequests,
+  CODEX_VERSION,
+  InitializeResponse,
+  ServerNotification,
+  ServerNotifications,
+  ServerRequest,
+  ServerRequests,
+  ThreadItem,
+  ThreadStartResponse,
+  TurnCompletedNotification
+} from "../../generated/src/index.js"
+import type {
+  ClientRequestMethodWithOptionalParams,
+  ClientRequestParams,
+  ClientRequestResponse,
+  ServerNotificationParams,
+  Thread,
+  Turn
+} from "../../generated/src/index.js"
+import { checkAgainst, GENERATED_DIR, generateTree, REPO_ROOT } from "../../scripts/generate.js"
+import { Converter, GenerateError, type Json } from "../../scripts/generate/ir.js"
+import { buildModel } from "../../scripts/generate/model.js"
+import { renderSchemas } from "../../scripts/generate/render.js"
+
+const snapshotMethods = (file: string): Array<string> => {
+  const json = JSON.parse(fs.readFileSync(path.join(GENERATED_DIR, "schema", file), "utf8")) as {
+    oneOf: Array<{ properties: { method: { enum: Array<string> } } }>
+  }
+  return json.oneOf.map((v) => v.properties.method.enum[0]!).sort()
+}
+
+describe("generated method maps", () => {
+  it("cover exactly the methods of the committed snapshot", () => {
+    const clientRequests = snapshotMethods("ClientRequest.json")
+    const serverNotifications = snapshotMethods("ServerNotification.json")
+    const serverRequests = snapshotMethods("ServerRequest.json")
+    const clientNotifications = snapshotMethods("ClientNotification.json")
+    expect(clientRequests.length).toBe(109)
+    expect(serverNotifications.length).toBe(86)
+    expect(serverRequests.length).toBe(10)
+    expect(Object.keys(ClientRequests).sort()).toEqual(clientRequests)
+    expect(Object.keys(ServerNotifications).sort()).toEqual(serverNotifications)
+    expect(Object.keys(ServerRequests).sort()).toEqual(serverRequests)
+    expect(Object.keys(ClientNotifications).sort()).toEqual(clientNotifications)
+    expect(clientNotifications).toEqual(["initialized"])
+  })
+
+  it("are labelled with the codex version of the package", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(GENERATED_DIR, "package.json"), "utf8")) as { version: string }
+    expect(CODEX_VERSION).toBe(pkg.version)
+    expect(CODEX_VERSION).toBe("0.169.0")
+  })
+
+  it("give every request a params and a response schema", () => {
+    for (const entry of [...Object.values(ClientRequests), ...Object.values(ServerRequests)]) {
+      expect(Schema.isSchema(entry.params)).toBe(true)
+      expect(Schema.isSchema(entry.response)).toBe(true)
+    }
+    // exceptions to the FooParams -> FooResponse convention
+    expect(ClientRequests["config/value/write"].response).toBe(ClientRequests["config/batchWrite"].response)
+  })
+
+  it("let methods with null params be called without params", () => {
+    const noParams: ClientRequestParams<"account/logout"> = undefined
+    const optional: ClientRequestMethodWithOptionalParams = "account/rateLimits/read"
+    expect(optional).toBe("account/rateLimits/read")
+    expect(Schema.decodeUnknownSync(ClientRequests["account/logout"].params)(noParams)).toBeUndefined()
+    expect(Schema.decodeUnknownSync(ClientRequests["account/logout"].params)(null)).toBeNull()
+    expect(Schema.decodeUnknownSync(ClientRequests["account/rateLimits/read"].params)(undefined)).toBeUndefined()
+    expect(Schema.decodeUnknownSync(ClientNotifications.initialized)(undefined)).toBeUndefined()
+    expect(() => Schema.decodeUnknownSync(ClientRequests["account/logout"].params)({ x: 1 })).toThrow()
+    expect(() => Schema.decodeUnknownSync(ClientRequests["thread/start"].params)(undefined)).toThrow()
+  })
+})
+
+const roundTrip = <T>(schema: Schema.Codec<T>, value: unknown): T => {
+  const decoded = Schema.decodeUnknownSync(schema)(value)
+  expect(decoded).toEqual(value)
+  expect(Schema.encodeSync(schema)(decoded)).toEqual(value)
+  return decoded
+}
+
+const turn: Turn = {
+  id: "turn-1",
+  items: [
+    { type: "userMessage", id: "item-1", content: [{ type: "text", text: "hi", text_elements: [] }] },
+    { type: "agentMessage", id: "item-2", text: "hello", phase: null }
+  ],
+  status: "completed",
+  error: null,
+  startedAt: 1764000000,
+  completedAt: 1764000001,
+  durationMs: 1000
+}
+
+const thread: Thread = {
+  id: "thr-1",
+  sessionId: "sess-1",
+  cliVersion: "0.169.0",
+  createdAt: 1764000000,
+  updatedAt: 1764000001,
+  cwd: "/tmp/work",
+  ephemeral: false,
+  modelProvider: "openai",
+  preview: "hi",
+  projectId: null,
+  source: "appServer",
+  status: { type: "active", activeFlags: [] },
+  turns: [],
+  name: null
+}
+
+describe("generated schemas", () => {
+  it("round-trip InitializeResponse", () => {
+    roundTrip(InitializeResponse, {
+      userAgent: "codex_cli_rs/0.169.0",
+      codexHome: "/home/me/.codex",
+      platformFamily: "unix",
+      platformOs: "linux"
+    })
+  })
+
+  it("round-trip ThreadStartResponse (via the ClientRequests map)", () => {
+    const value: ClientRequestResponse<"thread/start"> = {
+      thread,
+      model: "gpt-5",
+      modelProvider: "openai",
+      cwd: "/tmp/work",
+      approvalPolicy: "never",
+      approvalsReviewer: "user",
+      sandbox: { type: "workspaceWrite", writableRoots: ["/tmp/work"], networkAccess: false },
+      reasoningEffort: null
+    }
+    roundTrip(ThreadStartResponse, value)
+    roundTrip(ClientRequests["thread/start"].response, value)
+  })
+
+  it("round-trip TurnCompletedNotification and decode it as a whole message", () => {
+    const params: ServerNotificationParams<"turn/completed"> = { threadId: "thr-1", turn }
+    roundTrip(TurnCompletedNotification, params)
+    roundTrip(ServerNotifications["turn/completed"], params)
+    const message = Schema.decodeUnknownSync(ServerNotification)({ method: "turn/completed", params, emittedAtMs: 1 })
+    expect(message.method).toBe("turn/completed")
+    if (message.method === "turn/completed") expect(message.params.turn.id).toBe("turn-1")
+  })
+
+  it("decode a tagged union by its `type` and reject unknown tags", () => {
+    const item = roundTrip(ThreadItem, { type: "agentMessage", id: "i", text: "t" })
+    expect(item.type).toBe("agentMessage")
+    roundTrip(ThreadItem, { type: "reasoning", id: "r", summary: ["s"], content: [] })
+    expect(() => Schema.decodeUnknownSync(ThreadItem)({ type: "noSuchItem", id: "x" })).toThrow()
+    expect(() => Schema.decodeUnknownSync(ThreadItem)({ type: "agentMessage", id: "i" })).toThrow(/text/)
+  })
+
+  it("round-trip a map (additionalProperties) inside a server request", () => {
+    const params: Schema.Schema.Type<typeof ServerRequests["applyPatchApproval"]["params"]> = {
+      conversationId: "thr-1",
+      callId: "call-1",
+      fileChanges: {
+        "a.txt": { type: "add", content: "new" },
+        "b.txt": { type: "update", unified_diff: "@@", move_path: null }
+      },
+      reason: null
+    }
+    roundTrip(ServerRequests["applyPatchApproval"].params, params)
+    const request = Schema.decodeUnknownSync(ServerRequest)({ id: 7, method: "applyPatchApproval", params })
+    expect(request.id).toBe(7)
+    expect(() =>
+      Schema.decodeUnknownSync(ServerRequests["applyPatchApproval"].params)({
+        ...params,
+        fileChanges: { "a.txt": { type: "add" } }
+      })
+    ).toThrow()
+  })
+
+  it("accept (and drop) unknown extra fields; accept missing optional fields", () => {
+    const decoded = Schema.decodeUnknownSync(InitializeResponse)({
+      userAgent: "ua",
+      codexHome: "/h",
+      platformFamily: "unix",
+      platformOs: "linux",
+      someFutureField: { nested: true }
+    })
+    expect(decoded).toEqual({ userAgent: "ua", codexHome: "/h", platformFamily: "unix", platformOs: "linux" })
+    expect(Schema.decodeUnknownSync(ThreadStartResponse)({
+      thread,
+      model: "m",
+      modelProvider: "p",
+      cwd: "/",
+      approvalPolicy: { granular: { mcp_elicitations: true, rules: false, sandbox_approval: true } },
+      approvalsReviewer: "user",
+      sandbox: { type: "readOnly" }
+    }).model).toBe("m")
+  })
+
+  it.effect("fail to decode a wrong value (Effect API)", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(
+        Schema.decodeUnknownEffect(InitializeResponse)({ userAgent: 1, codexHome: "/h", platformFamily: "unix" })
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(String(exit)).toMatch(/userAgent|platformOs/)
+      const ok = yield* Schema.decodeUnknownEffect(ClientRequests["initialize"].params)({
+        clientInfo: { name: "effect-codex", title: null, version: "0.0.0" }
+      })
+      expect(ok.clientInfo.name).toBe("effect-codex")
+    }))
+
+  it("check integer formats", () => {
+    const schema = ClientRequests["command/exec/resize"].params
+    const valid = Schema.decodeUnknownSync(schema)({ processId: "p", size: { rows: 24, cols: 80 } })
+    expect(valid.size).toEqual({ rows: 24, cols: 80 })
+    expect(() => Schema.decodeUnknownSync(schema)({ processId: "p", size: { rows: 2.5, cols: 80 } })).toThrow()
+    expect(() => Schema.decodeUnknownSync(schema)({ processId: "p", size: { rows: -1, cols: 80 } })).toThrow()
+  })
+})
+
+// The protocol currently has no recursive definitions: exercise the generator's `Schema.suspend` path on a small
+// synthetic bundle, evaluating the emitted module.
+const envelope = (variants: Array<Json>): Json => ({ oneOf: variants })
+const syntheticBundle = (extra: Record<string, Json> = {}): Json => ({
+  definitions: {
+    ClientRequest: envelope([{
+      type: "object",
+      properties: {
+        id: { $ref: "#/definitions/RequestId" },
+        method: { type: "string", enum: ["tree/get"] },
+        params: { $ref: "#/definitions/TreeGetParams" }
+      },
+      required: ["id", "method", "params"]
+    }]),
+    ClientNotification: envelope([]),
+    ServerNotification: envelope([]),
+    ServerRequest: envelope([]),
+    RequestId: { anyOf: [{ type: "string" }, { type: "integer", format: "int64" }] },
+    TreeGetParams: { type: "object", properties: { depth: { type: ["integer", "null"], format: "uint32", minimum: 0 } } },
+    TreeGetResponse: {
+      type: "object",
+      properties: { root: { $ref: "#/definitions/v2/Tree" } },
+      required: ["root"]
+    },
+    ...extra,
+    v2: {
+      // mutual recursion Tree -> Forest -> Tree, plus self recursion via Tree.parent
+      Tree: {
+        type: "object",
+        properties: {
+          value: { type: "string" },
+          children: { $ref: "#/definitions/v2/Forest" },
+          parent: { anyOf: [{ $ref: "#/definitions/v2/Tree" }, { type: "null" }] },
+          labels: { type: "object", additionalProperties: { $ref: "#/definitions/v2/Tree" } }
+        },
+        required: ["value", "children"]
+      },
+      Forest: { type: "array", items: { $ref: "#/definitions/v2/Tree" } }
+    }
+  }
+})
+const noExceptions = { clientResponseExceptions: {}, serverResponseExceptions: {} }
+const syntheticStandalone = (bundle: Json): Record<string, Json> => {
+  const defs = (bundle as { definitions: Record<string, Json> }).definitions
+  return {
+    "ClientRequest.json": defs["ClientRequest"]!,
+    "ClientNotification.json": defs["ClientNotification"]!,
+    "ServerNotification.json": defs["ServerNotification"]!,
+    "ServerRequest.json": defs["ServerRequest"]!
+  }
+}
+
+describe("generator", () => {
+  it("emits Schema.suspend for recursive definitions (decodes a recursive value)", async () => {
+    const bundle = syntheticBundle()
+    const model = buildModel(bundle, syntheticStandalone(bundle), noExceptions)
+    const source = renderSchemas(model, "test")
+    expect(source).toContain("Schema.suspend(")
+    const dir = path.join(REPO_ROOT, ".tmp", `generate-test-${process.pid}-${Date.now()}`)
+    fs.mkdirSync(dir, { recursive: true })
+    try {
+      const file = path.join(dir, "schemas.ts")
+      fs.writeFileSync(file, source)
+      const mod = (await import(pathToFileURL(file).href)) as Record<string, Schema.Codec<unknown>>
+      const value = {
+        value: "root",
+        children: [{ value: "a", children: [], parent: null }, { value: "b", children: [{ value: "c", children: [] }] }],
+        labels: { self: { value: "x", children: [] } }
+      }
+      roundTrip(mod["Tree"]!, value)
+      roundTrip(mod["TreeGetResponse"]!, { root: value })
+      expect(() => Schema.decodeUnknownSync(mod["Tree"]!)({ value: "r", children: [{ value: 1, children: [] }] })).toThrow()
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("fails with the schema path on unsupported keywords", () => {
+    const converter = new Converter({
+      refName: () => "X",
+      refSchema: () => true
+    })
+    expect(() =>
+      converter.convert(
+        { type: "object", properties: { bar: { type: "object", patternProperties: {} } } },
+        "#/definitions/Foo"
+      )
+    ).toThrow("#/definitions/Foo/properties/bar: unsupported keyword \"patternProperties\"")
+    expect(() => converter.convert({ type: "string", format: "date-time" }, "#/x")).toThrow(GenerateError)
+    expect(() => converter.convert(false, "#/y")).toThrow("#/y: unsupported `false` schema")
+  })
+
+  it("fails loudly when a client method has no response definition", () => {
+    const bundle = syntheticBundle() as { definitions: Record<string, Json> }
+    const defs = { ...bundle.definitions }
+    delete defs["TreeGetResponse"]
+    const broken: Json = { definitions: defs }
+    expect(() => buildModel(broken, syntheticStandalone(broken), noExceptions)).toThrow(
+      /no response definition for method tree\/get/
+    )
+    // an exception naming a missing definition, an unnecessary exception, an exception for an unknown method
+    expect(() => buildModel(broken, syntheticStandalone(broken), { clientResponseExceptions: { "tree/get": "Nope" } }))
+      .toThrow(/names a non-existent definition Nope/)
+    expect(() => buildModel(bundle, syntheticStandalone(bundle), { clientResponseExceptions: { "tree/get": "TreeGetResponse" } }))
+      .toThrow(/unnecessary/)
+    expect(() => buildModel(bundle, syntheticStandalone(bundle), { clientResponseExceptions: { "no/such": "TreeGetResponse" } }))
+      .toThrow(/unknown method no\/such/)
+  })
+
+  it("records deliberate Unknown fallbacks", () => {
+    const converter = new Converter({ refName: () => "X", refSchema: () => true })
+    converter.convert({ type: "object", properties: { a: true, b: {} } }, "#/definitions/Foo")
+    expect(converter.fallbacks.map((f) => f.path)).toEqual([
+      "#/definitions/Foo/properties/a",
+      "#/definitions/Foo/properties/b"
+    ])
+    const committed = fs.readFileSync(path.join(GENERATED_DIR, "FALLBACKS.md"), "utf8")
+    expect(committed).toMatch(/Total: \d+/)
+  })
+})
+
+describe("drift check", () => {
+  const copyTree = (from: string, to: string): void => {
+    for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+      if (entry.name === "node_modules") continue
+      const src = path.join(from, entry.name)
+      const dst = path.join(to, entry.name)
+      if (entry.isDirectory()) {
+        fs.mkdirSync(dst, { recursive: true })
+        copyTree(src, dst)
+      } else fs.copyFileSync(src, dst)
+    }
+  }
+
+  it("passes on an untouched copy and reports a hand edit, a missing and an extra file", () => {
+    const { tree } = generateTree()
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-codex-drift-"))
+    try {
+      copyTree(GENERATED_DIR, dir)
+      expect(checkAgainst(dir, tree)).toEqual({ missing: [], extra: [], differing: [] })
+
+      fs.appendFileSync(path.join(dir, "src", "schemas.ts"), "\n// hand edit\n")
+      fs.rmSync(path.join(dir, "schema", "v2", "ThreadStartResponse.json"))
+      fs.writeFileSync(path.join(dir, "src", "extra.ts"), "export {}\n")
+      expect(checkAgainst(dir, tree)).toEqual({
+        missing: ["schema/v2/ThreadStartResponse.json"],
+        extra: ["src/extra.ts"],
+        differing: ["src/schemas.ts"]
+      })
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
