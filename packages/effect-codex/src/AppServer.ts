@@ -32,6 +32,7 @@ import {
   type ServerRequest,
   ServerRequests
 } from "@effect-codex/protocol"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -79,8 +80,8 @@ export type KnownServerRequest = ServerRequest & { readonly id: RpcPeer.RequestI
  */
 export type ServerRequestHandler = (request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject>
 
-/** Arguments of `request`: params are optional where the method accepts `null`. */
-export type RequestArgs<M extends ClientRequestMethod> = null extends ClientRequestParams<M>
+/** Arguments of `request`: params may be left out where the protocol allows no params. */
+export type RequestArgs<M extends ClientRequestMethod> = undefined extends ClientRequestParams<M>
   ? [params?: ClientRequestParams<M>, options?: RpcPeer.RequestOptions]
   : [params: ClientRequestParams<M>, options?: RpcPeer.RequestOptions]
 
@@ -160,7 +161,7 @@ const decoderOf = memo((schema) => Schema.decodeUnknownExit(schema as Schema.Cod
 const encoderOf = memo((schema) => Schema.encodeUnknownExit(schema as Schema.Codec<unknown, unknown>))
 
 const issueMessage = <A>(exit: Exit.Exit<A, Schema.SchemaError>): string =>
-  Exit.isFailure(exit) ? String(exit.cause) : ""
+  Exit.isFailure(exit) ? (Cause.squash(exit.cause) as Error).message.replace(/\s+/g, " ") : ""
 
 /** Decodes one raw notification with the generated schema of its method. */
 export const decodeNotification = (raw: RpcPeer.IncomingNotification): Notification => {
@@ -197,9 +198,9 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
     Effect.suspend(() => {
       const schemas = clientRequestSchemas[method]
       if (schemas === undefined) {
-        return peer.request(method, params ?? null, requestOptions) as Effect.Effect<ClientRequestResponse<M>, RequestError>
+        return peer.request(method, params, requestOptions) as Effect.Effect<ClientRequestResponse<M>, RequestError>
       }
-      const encoded = encoderOf(schemas.params)(params ?? null)
+      const encoded = encoderOf(schemas.params)(params)
       if (Exit.isFailure(encoded)) {
         return Effect.fail(
           new InvalidParamsError({

@@ -164,7 +164,8 @@ export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOption
   yield* handle.exitCode.pipe(
     Effect.map((code) => ({ exitCode: code as number, signal: null })),
     Effect.catch((error) =>
-      Effect.succeed({ exitCode: null, signal: signalPattern.exec(error.message)?.[1] ?? null })
+      // The spawner reports a death by signal only as the text of the underlying error.
+      Effect.succeed({ exitCode: null, signal: signalPattern.exec(String(error.reason.cause))?.[1] ?? null })
     ),
     // Let the last stderr lines arrive before reporting the exit.
     Effect.tap(() => Fiber.await(stderrDone).pipe(Effect.timeoutOption(Duration.millis(200)))),

@@ -1,0 +1,123 @@
+/**
+ * Answering the requests codex sends to the client during a turn: command and file-change approvals,
+ * permission requests, questions to the user, MCP elicitations, dynamic tool calls (and the legacy
+ * `execCommandApproval` / `applyPatchApproval`).
+ *
+ * The default policy ({@link declineAll}) declines every approval and says so in the log: nothing runs
+ * unless you opt in, with {@link acceptAll} or your own handlers ({@link make}).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Approvals } from "effect-codex"
+ *
+ * // Accept `ls` and `cat`, decline everything else.
+ * const readOnlyCommands = Approvals.layer({
+ *   "item/commandExecution/requestApproval": (params) =>
+ *     Effect.succeed({ decision: /^(ls|cat)\b/.test(params.command ?? "") ? "accept" : "decline" })
+ * })
+ * ```
+ * @since 0.1.0
+ */
+import type {
+  ServerRequestMethod,
+  ServerRequestParams,
+  ServerRequestResponse
+} from "@effect-codex/protocol"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { KnownServerRequest } from "./AppServer.js"
+import { ErrorCode, type RpcErrorObject } from "./Errors.js"
+
+/** A handler for one server-request method: typed params in, the typed answer out. */
+export type MethodHandler<M extends ServerRequestMethod> = (
+  params: ServerRequestParams<M>,
+  request: Extract<KnownServerRequest, { readonly method: M }>
+) => Effect.Effect<ServerRequestResponse<M>, RpcErrorObject>
+
+/** Handlers by method; methods left out get the default (declining) answer. */
+export type Handlers = { readonly [M in ServerRequestMethod]?: MethodHandler<M> }
+
+/** The approvals service: answers every server request. */
+export interface Service {
+  readonly handle: (request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject>
+}
+
+/** The approvals service tag. Provide one of {@link declineAll}, {@link acceptAll}, {@link layer}. */
+export class Approvals extends Context.Service<Approvals, Service>()("effect-codex/Approvals") {}
+
+const declined = (message: string): Effect.Effect<never, RpcErrorObject> =>
+  Effect.fail({ code: ErrorCode.MethodNotFound, message })
+
+/** The answer that refuses a request of each method, without side effects. */
+const declineAnswer = (request: KnownServerRequest): Effect.Effect<unknown, RpcErrorObject> => {
+  switch (request.method) {
+    case "item/commandExecution/requestApproval":
+    case "item/fileChange/requestApproval":
+      return Effect.succeed({ decision: "decline" })
+    case "execCommandApproval":
+    case "applyPatchApproval":
+      return Effect.succeed({ decision: "denied" })
+    case "item/permissions/requestApproval":
+      return Effect.succeed({ permissions: {}, scope: "turn" })
+    case "item/tool/requestUserInput":
+      return Effect.succeed({ answers: {} })
+    case "mcpServer/elicitation/request":
+      return Effect.succeed({ action: "decline" })
+    case "item/tool/call":
+      return Effect.succeed({
+        success: false,
+        contentItems: [{ type: "inputText", text: "effect-codex: no handler for dynamic tool calls" }]
+      })
+    default:
+      return declined(`effect-codex has no handler for "${request.method}"`)
+  }
+}
+
+/** The answer that approves a request of each approval method (the rest are declined). */
+const acceptAnswer = (request: KnownServerRequest): Effect.Effect<unknown, RpcErrorObject> => {
+  switch (request.method) {
+    case "item/commandExecution/requestApproval":
+    case "item/fileChange/requestApproval":
+      return Effect.succeed({ decision: "accept" })
+    case "execCommandApproval":
+    case "applyPatchApproval":
+      return Effect.succeed({ decision: "approved" })
+    case "item/permissions/requestApproval":
+      return Effect.succeed({ permissions: request.params.permissions, scope: "turn" })
+    default:
+      return declineAnswer(request)
+  }
+}
+
+/** Builds the service from per-method handlers, falling back to `fallback` for the others. */
+export const make = (
+  handlers: Handlers,
+  fallback: (request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject> = declineWithLog
+): Service => ({
+  handle: (request) => {
+    const handler = handlers[request.method] as
+      | ((params: unknown, request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject>)
+      | undefined
+    return handler === undefined ? fallback(request) : handler(request.params, request)
+  }
+})
+
+/** Declines, with a log line that says what was declined and how to allow it. */
+const declineWithLog = (request: KnownServerRequest): Effect.Effect<unknown, RpcErrorObject> =>
+  Effect.logInfo(
+    `effect-codex declined "${request.method}" (default policy). Provide Approvals.acceptAll or Approvals.layer({...}) to decide otherwise.`
+  ).pipe(Effect.andThen(declineAnswer(request)))
+
+/** The default policy: decline every approval, answer questions with nothing, log each refusal. */
+export const declineAll: Layer.Layer<Approvals> = Layer.succeed(Approvals)(make({}))
+
+/**
+ * Accepts every command, file change and permission request (an explicit opt-in: the agent then runs
+ * commands within its sandbox without asking). Questions and elicitations are still declined.
+ */
+export const acceptAll: Layer.Layer<Approvals> = Layer.succeed(Approvals)(make({}, acceptAnswer))
+
+/** Your handlers as the approvals layer; methods without a handler are declined (and logged). */
+export const layer = (handlers: Handlers): Layer.Layer<Approvals> => Layer.succeed(Approvals)(make(handlers))
