@@ -27,6 +27,7 @@ import type {
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type { KnownServerRequest } from "./AppServer.js"
 import { ErrorCode, type RpcErrorObject } from "./Errors.js"
 
@@ -121,3 +122,32 @@ export const acceptAll: Layer.Layer<Approvals> = Layer.succeed(Approvals)(make({
 
 /** Your handlers as the approvals layer; methods without a handler are declined (and logged). */
 export const layer = (handlers: Handlers): Layer.Layer<Approvals> => Layer.succeed(Approvals)(make(handlers))
+
+/** Approvals that can be overridden per thread for the length of a scope (a turn's per-turn handlers). */
+export interface Router {
+  /** Answers with the override of the request's thread if there is one, else with the base service. */
+  readonly service: Service
+  /** Uses `handlers` (falling back to the base service) for requests of `threadId` until the scope closes. */
+  readonly override: (threadId: string, handlers: Handlers) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/** Builds a {@link Router} over a base service. */
+export const makeRouter = (base: Service): Router => {
+  const overrides = new Map<string, Service>()
+  const threadOf = (request: KnownServerRequest): unknown =>
+    (request.params as { readonly threadId?: unknown } | null)?.threadId
+  return {
+    service: {
+      handle: (request) => {
+        const threadId = threadOf(request)
+        const override = typeof threadId === "string" ? overrides.get(threadId) : undefined
+        return (override ?? base).handle(request)
+      }
+    },
+    override: (threadId, handlers) =>
+      Effect.acquireRelease(
+        Effect.sync(() => overrides.set(threadId, make(handlers, base.handle))),
+        () => Effect.sync(() => overrides.delete(threadId))
+      ).pipe(Effect.asVoid)
+  }
+}

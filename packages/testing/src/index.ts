@@ -12,3 +12,10 @@
  * @since 0.1.0
  */
 export * as MockModel from "./MockModel.js"
+
+/**
+ * The real codex binary wired to a `MockModel` with a temporary `CODEX_HOME`: `CodexTest.layer()`.
+ *
+ * @since 0.1.0
+ */
+export * as CodexTest from "./CodexTest.js"

@@ -1,0 +1,246 @@
+/**
+ * The entry point: a `Codex` service over one `codex app-server`, with threads, models, account and
+ * login. Build it with {@link layerNode} (spawns the pinned binary) or {@link layerConfig} (reads the
+ * environment), and answer approvals with an `Approvals` layer (declined by default).
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Codex } from "effect-codex"
+ *
+ * const program = Effect.gen(function*() {
+ *   const codex = yield* Codex.Codex
+ *   const thread = yield* codex.threadStart()
+ *   const result = yield* thread.run("Say hello")
+ *   yield* Effect.log(result.finalResponse)
+ * })
+ *
+ * program.pipe(Effect.provide(Codex.layerNode()), NodeRuntime.runMain)
+ * ```
+ * @since 0.1.0
+ */
+import type {
+  AccountLoginCompletedNotification,
+  GetAccountResponse,
+  ModelListParams,
+  ModelListResponse,
+  Thread as ThreadInfo,
+  ThreadForkParams,
+  ThreadListParams,
+  ThreadListResponse,
+  ThreadResumeParams,
+  ThreadStartParams
+} from "@effect-codex/protocol"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as AppServer from "./AppServer.js"
+import * as Approvals from "./Approvals.js"
+import type { AppServerExitedError, RequestError, StartError } from "./Errors.js"
+import * as Thread from "./Thread.js"
+import type * as Turn from "./Turn.js"
+
+/** Sandbox presets for `sandbox` in thread options. */
+export const Sandbox = {
+  /** Read files, run read-only commands; no writes, no network. */
+  readOnly: "read-only",
+  /** Write inside the workspace (cwd); no network. */
+  workspace: "workspace-write",
+  /** No sandbox at all. Only where you trust the agent fully. */
+  fullAccess: "danger-full-access"
+} as const
+
+/** A thread that was just started, resumed or forked: its handle and what the server said about it. */
+export interface OpenedThread extends Thread.Thread {
+  readonly info: ThreadInfo
+}
+
+/** A login in progress (`account/login/start` for ChatGPT or device code). */
+export interface LoginHandle {
+  readonly loginId: string
+  /** For browser login: the URL to open. */
+  readonly authUrl?: string
+  /** For device-code login: the URL to visit and the code to enter. */
+  readonly verificationUrl?: string
+  readonly userCode?: string
+  /** Waits for this login's own `account/login/completed` (not another login's). */
+  readonly wait: Effect.Effect<AccountLoginCompletedNotification, AppServerExitedError>
+  /** Cancels this login. */
+  readonly cancel: Effect.Effect<void, RequestError>
+}
+
+/** The Codex service. */
+export interface Service {
+  /** The underlying server, for requests the service does not wrap. */
+  readonly server: AppServer.Service
+  /** Starts a new thread. */
+  readonly threadStart: (options?: ThreadStartParams) => Effect.Effect<OpenedThread, RequestError>
+  /** A handle on an existing thread id (no request is sent). */
+  readonly thread: (id: string) => Thread.Thread
+  /** Loads a stored thread into the server (`thread/resume`), with optional overrides. */
+  readonly threadResume: (
+    id: string,
+    overrides?: Omit<ThreadResumeParams, "threadId">
+  ) => Effect.Effect<OpenedThread, RequestError>
+  /** Forks a thread into a new one. */
+  readonly threadFork: (id: string, options?: Omit<ThreadForkParams, "threadId">) => Effect.Effect<OpenedThread, RequestError>
+  /** One page of stored threads. */
+  readonly threadList: (params?: ThreadListParams) => Effect.Effect<ThreadListResponse, RequestError>
+  /** Every stored thread, following `nextCursor` page by page. */
+  readonly threads: (params?: Omit<ThreadListParams, "cursor">) => Stream.Stream<ThreadInfo, RequestError>
+  /** Archives a thread. */
+  readonly threadArchive: (id: string) => Effect.Effect<void, RequestError>
+  /** Brings an archived thread back. */
+  readonly threadUnarchive: (id: string) => Effect.Effect<ThreadInfo, RequestError>
+  /** The models the server offers. */
+  readonly models: (params?: ModelListParams) => Effect.Effect<ModelListResponse, RequestError>
+  /** The signed-in account, if any. */
+  readonly account: Effect.Effect<GetAccountResponse, RequestError>
+  /** Signs in with an API key (the key never appears in spans or logs). */
+  readonly loginApiKey: (apiKey: Redacted.Redacted<string>) => Effect.Effect<void, RequestError>
+  /** Starts a browser (ChatGPT) login. */
+  readonly loginChatgpt: Effect.Effect<LoginHandle, RequestError, Scope.Scope>
+  /** Starts a device-code login. */
+  readonly loginDeviceCode: Effect.Effect<LoginHandle, RequestError, Scope.Scope>
+  /** Signs out. */
+  readonly logout: Effect.Effect<void, RequestError>
+}
+
+/** The Codex service tag. */
+export class Codex extends Context.Service<Codex, Service>()("effect-codex/Codex") {}
+
+/** Options of the Codex service itself (the turn watchdog defaults). */
+export interface ServiceOptions extends Turn.WatchOptions {}
+
+/** Builds the service over the `AppServer` in context; answers server requests with `Approvals` (default: decline). */
+export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = {}) {
+  const server = yield* AppServer.AppServer
+  const approvals = Approvals.makeRouter(
+    Option.getOrElse(yield* Effect.serviceOption(Approvals.Approvals), () => Approvals.make({}))
+  )
+  yield* server.setRequestHandler(approvals.service.handle)
+  const context: Thread.Context = { server, approvals, watch: options }
+  const thread = (id: string) => Thread.make(context, id)
+  const opened = (info: ThreadInfo): OpenedThread => ({ ...thread(info.id), info })
+
+  const login = (params: { readonly type: "chatgpt" } | { readonly type: "chatgptDeviceCode" }) =>
+    Effect.gen(function*() {
+      // Subscribe before starting, so a quick completion is not missed.
+      const notifications = yield* server.subscribe
+      const response = yield* server.request("account/login/start", params)
+      if (response.type !== "chatgpt" && response.type !== "chatgptDeviceCode") {
+        return yield* Effect.die(new Error(`unexpected login response type "${response.type}"`))
+      }
+      const loginId = response.loginId
+      const wait = notifications.pipe(
+        Stream.filter((event): event is Extract<AppServer.KnownNotification, { method: "account/login/completed" }> =>
+          event._tag === "Notification" && event.method === "account/login/completed" &&
+          event.params.loginId === loginId
+        ),
+        Stream.map((event) => event.params),
+        Stream.runHead,
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.die(new Error("notification stream ended")),
+          onSome: Effect.succeed
+        }))
+      )
+      return {
+        loginId,
+        ...(response.type === "chatgpt"
+          ? { authUrl: response.authUrl }
+          : { verificationUrl: response.verificationUrl, userCode: response.userCode }),
+        wait,
+        cancel: server.request("account/login/cancel", { loginId }).pipe(Effect.asVoid)
+      } satisfies LoginHandle
+    }).pipe(Effect.withSpan("Codex.login", { attributes: { type: params.type } }))
+
+  const threadList = (params: ThreadListParams = {}) => server.request("thread/list", params)
+
+  return Codex.of({
+    server,
+    thread,
+    threadStart: (options = {}) =>
+      server.request("thread/start", options).pipe(
+        Effect.map((response) => opened(response.thread)),
+        Effect.withSpan("Codex.threadStart")
+      ),
+    threadResume: (id, overrides = {}) =>
+      server.request("thread/resume", { ...overrides, threadId: id }).pipe(
+        Effect.map((response) => opened(response.thread)),
+        Effect.withSpan("Codex.threadResume", { attributes: { threadId: id } })
+      ),
+    threadFork: (id, options = {}) =>
+      server.request("thread/fork", { ...options, threadId: id }).pipe(
+        Effect.map((response) => opened(response.thread)),
+        Effect.withSpan("Codex.threadFork", { attributes: { threadId: id } })
+      ),
+    threadList: (params) => threadList(params).pipe(Effect.withSpan("Codex.threadList")),
+    threads: (params = {}) =>
+      Stream.paginate(undefined as string | undefined, (cursor) =>
+        threadList(cursor === undefined ? params : { ...params, cursor }).pipe(
+          Effect.map((page) =>
+            [page.data, page.nextCursor == null ? Option.none() : Option.some(page.nextCursor)] as const
+          )
+        )),
+    threadArchive: (id) =>
+      server.request("thread/archive", { threadId: id }).pipe(
+        Effect.asVoid,
+        Effect.withSpan("Codex.threadArchive", { attributes: { threadId: id } })
+      ),
+    threadUnarchive: (id) =>
+      server.request("thread/unarchive", { threadId: id }).pipe(
+        Effect.map((response) => response.thread),
+        Effect.withSpan("Codex.threadUnarchive", { attributes: { threadId: id } })
+      ),
+    models: (params = {}) => server.request("model/list", params).pipe(Effect.withSpan("Codex.models")),
+    account: server.request("account/read", {}).pipe(Effect.withSpan("Codex.account")),
+    loginApiKey: (apiKey) =>
+      server.request("account/login/start", { type: "apiKey", apiKey: Redacted.value(apiKey) }).pipe(
+        Effect.asVoid,
+        Effect.withSpan("Codex.loginApiKey")
+      ),
+    loginChatgpt: login({ type: "chatgpt" }),
+    loginDeviceCode: login({ type: "chatgptDeviceCode" }),
+    logout: server.request("account/logout").pipe(Effect.asVoid, Effect.withSpan("Codex.logout"))
+  })
+})
+
+/** The service over an `AppServer` provided elsewhere. */
+export const layer = (options: ServiceOptions = {}): Layer.Layer<Codex, never, AppServer.AppServer> =>
+  Layer.effect(Codex)(make(options))
+
+/** Options of {@link layerNode}: how to start the server, greet it, and watch turns. */
+export interface Options extends AppServer.Options, ServiceOptions {}
+
+/**
+ * Spawns the app-server (see `AppServer.Options`: `codexPath`, `codexHome`, `config`, `apiKey`, ...) and
+ * builds the service; the process lives as long as the layer.
+ */
+export const layerNode = (options: Options = {}): Layer.Layer<Codex, StartError> =>
+  layer(options).pipe(Layer.provide(AppServer.layerNode(options)))
+
+/**
+ * {@link layerNode} configured from the environment: `CODEX_BIN` (binary), `CODEX_HOME`, `OPENAI_API_KEY`
+ * (kept redacted), `CODEX_MODEL` (passed as `-c model=...`), over the given options.
+ */
+export const layerConfig = (options: Options = {}): Layer.Layer<Codex, StartError | Config.ConfigError> =>
+  Layer.unwrap(Effect.gen(function*() {
+    const codexHome = yield* Config.option(Config.String("CODEX_HOME"))
+    const apiKey = yield* Config.option(Config.Redacted("OPENAI_API_KEY"))
+    const model = yield* Config.option(Config.String("CODEX_MODEL"))
+    const config = Array.isArray(options.config)
+      ? options.config
+      : Object.entries(options.config ?? {}).map(([key, value]) => `${key}=${value}`)
+    return layerNode({
+      ...options,
+      ...(Option.isSome(codexHome) && options.codexHome === undefined ? { codexHome: codexHome.value } : {}),
+      ...(Option.isSome(apiKey) && options.apiKey === undefined ? { apiKey: apiKey.value } : {}),
+      config: Option.isSome(model) ? [`model=${JSON.stringify(model.value)}`, ...config] : config
+    })
+  }))

@@ -1,0 +1,40 @@
+/**
+ * What a turn is given: text, images (by URL or local path), skills and mentions. A plain string is
+ * text; an array mixes items.
+ *
+ * @example
+ * ```ts
+ * import { Input } from "effect-codex"
+ *
+ * const input: Input.Input = ["Describe this screenshot", Input.localImage("./screen.png")]
+ * ```
+ * @since 0.1.0
+ */
+import type { UserInput } from "@effect-codex/protocol"
+
+/** One input item of the protocol (`UserInput`). */
+export type Item = UserInput
+
+/** Turn input: a string, one item, or several. */
+export type Input = string | Item | ReadonlyArray<string | Item>
+
+/** A text item. */
+export const text = (value: string): Item => ({ type: "text", text: value })
+
+/** An image by URL (http(s) or a data URL). */
+export const image = (url: string): Item => ({ type: "image", url })
+
+/** An image read by codex from a local path. */
+export const localImage = (path: string): Item => ({ type: "localImage", path })
+
+/** A skill to use, by name and path of its SKILL.md. */
+export const skill = (name: string, path: string): Item => ({ type: "skill", name, path })
+
+/** A mention of a file or resource, by name and path. */
+export const mention = (name: string, path: string): Item => ({ type: "mention", name, path })
+
+/** Normalizes any input to the protocol's list of items. */
+export const toItems = (input: Input): Array<Item> =>
+  (typeof input === "string" || !Array.isArray(input) ? [input as string | Item] : [...input]).map((item) =>
+    typeof item === "string" ? text(item) : item
+  )

@@ -1,0 +1,148 @@
+/**
+ * A conversation with codex: run turns on it (`run`, `turn`, `stream`, `runStructured`), read it,
+ * rename it, compact it. A handle is only an id plus the connection; it costs nothing to make.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Codex } from "effect-codex"
+ *
+ * const program = Effect.gen(function*() {
+ *   const codex = yield* Codex.Codex
+ *   const thread = yield* codex.threadStart({ sandbox: Codex.Sandbox.readOnly })
+ *   const result = yield* thread.run("Summarize README.md in one sentence")
+ *   yield* Effect.log(result.finalResponse)
+ * })
+ * ```
+ * @since 0.1.0
+ */
+import type { Thread as ThreadInfo, TurnStartParams } from "@effect-codex/protocol"
+import * as OpenAiStructuredOutput from "effect/ai/OpenAiStructuredOutput"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as AppServer from "./AppServer.js"
+import type * as Approvals from "./Approvals.js"
+import type { RequestError } from "./Errors.js"
+import * as Input from "./Input.js"
+import * as Turn from "./Turn.js"
+
+/** Options of one turn: the `turn/start` params (model, effort, sandbox, ...), watchdog times and approvals. */
+export interface TurnOptions extends Omit<TurnStartParams, "threadId" | "input">, Turn.WatchOptions {
+  /** Handlers for this turn's server requests, over the Codex-wide `Approvals`. */
+  readonly approvals?: Approvals.Handlers | undefined
+}
+
+/** The final response did not match the requested schema (or was not JSON). */
+export class StructuredOutputError extends Schema.TaggedError<StructuredOutputError>()("StructuredOutputError", {
+  threadId: Schema.String,
+  turnId: Schema.optional(Schema.String),
+  /** The final response as received, if any. */
+  response: Schema.NullOr(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Structured output of thread ${this.threadId} is not usable: ${this.reason}`
+  }
+}
+
+/** A thread handle. */
+export interface Thread {
+  readonly id: string
+  /** Starts a turn and returns its handle; the turn is followed in the current scope. */
+  readonly turn: (input: Input.Input, options?: TurnOptions) => Effect.Effect<Turn.TurnHandle, RequestError, Scope.Scope>
+  /** Runs a turn to its end. A failed turn is a `TurnFailedError` carrying the whole result. */
+  readonly run: (
+    input: Input.Input,
+    options?: TurnOptions
+  ) => Effect.Effect<Turn.TurnResult, Turn.TurnFailedError | Turn.StreamError>
+  /** Runs a turn and streams its events, ending with `turn/completed`. */
+  readonly stream: (input: Input.Input, options?: TurnOptions) => Stream.Stream<Turn.TurnEvent, Turn.StreamError>
+  /**
+   * Runs a turn whose final response must match `schema`: its JSON Schema is sent as `outputSchema`
+   * and the response is decoded with it.
+   */
+  readonly runStructured: <A, I>(
+    schema: Schema.Codec<A, I>,
+    input: Input.Input,
+    options?: TurnOptions
+  ) => Effect.Effect<
+    { readonly value: A; readonly result: Turn.TurnResult },
+    StructuredOutputError | Turn.TurnFailedError | Turn.StreamError
+  >
+  /** Reads the thread (`thread/read`), with its turns unless `includeTurns` is false. */
+  readonly read: (options?: { readonly includeTurns?: boolean }) => Effect.Effect<ThreadInfo, RequestError>
+  /** Renames the thread. */
+  readonly setName: (name: string) => Effect.Effect<void, RequestError>
+  /** Starts compaction of the thread's history. */
+  readonly compact: Effect.Effect<void, RequestError>
+}
+
+/** What a thread handle needs from its `Codex`. */
+export interface Context {
+  readonly server: AppServer.Service
+  readonly approvals: Approvals.Router
+  readonly watch: Turn.WatchOptions
+}
+
+/** Makes the handle of thread `id`. */
+export const make = (context: Context, id: string): Thread => {
+  const { server } = context
+  const turn = Effect.fn("Thread.turn")(function*(input: Input.Input, options: TurnOptions = {}) {
+    const { approvals, idleTimeout, interruptGrace, ...params } = options
+    if (approvals !== undefined) yield* context.approvals.override(id, approvals)
+    return yield* Turn.start(server, { ...params, threadId: id, input: Input.toItems(input) }, {
+      idleTimeout: idleTimeout ?? context.watch.idleTimeout,
+      interruptGrace: interruptGrace ?? context.watch.interruptGrace
+    })
+  })
+
+  const run = Effect.fn("Thread.run")(function*(input: Input.Input, options?: TurnOptions) {
+    return yield* Effect.scoped(Effect.flatMap(turn(input, options), (handle) => handle.run))
+  })
+
+  const runStructured = <A, I>(schema: Schema.Codec<A, I>, input: Input.Input, options: TurnOptions = {}) =>
+    Effect.gen(function*() {
+      const { codec, jsonSchema } = yield* Effect.try({
+        try: () => OpenAiStructuredOutput.toCodecOpenAI(schema),
+        catch: (error) =>
+          new StructuredOutputError({ threadId: id, response: null, reason: `unsupported schema: ${String(error)}` })
+      })
+      const result = yield* run(input, { ...options, outputSchema: jsonSchema })
+      const fail = (reason: string) =>
+        new StructuredOutputError({ threadId: id, turnId: result.id, response: result.finalResponse, reason })
+      if (result.finalResponse === null) return yield* fail("the turn produced no final response")
+      const json = yield* Effect.try({
+        try: () => JSON.parse(result.finalResponse!) as unknown,
+        catch: (error) => fail(`not JSON: ${(error as Error).message}`)
+      })
+      const value = yield* Schema.decodeUnknownEffect(codec)(json).pipe(
+        Effect.mapError((error) => fail(`does not match the schema: ${error.message}`))
+      )
+      return { value, result }
+    }).pipe(Effect.withSpan("Thread.runStructured", { attributes: { threadId: id } }))
+
+  return {
+    id,
+    turn,
+    run,
+    stream: (input, options) =>
+      Stream.unwrap(Effect.map(turn(input, options), (handle) => handle.stream)),
+    runStructured,
+    read: (options = {}) =>
+      server.request("thread/read", { threadId: id, includeTurns: options.includeTurns ?? true }).pipe(
+        Effect.map((response) => response.thread),
+        Effect.withSpan("Thread.read", { attributes: { threadId: id } })
+      ),
+    setName: (name) =>
+      server.request("thread/name/set", { threadId: id, name }).pipe(
+        Effect.asVoid,
+        Effect.withSpan("Thread.setName", { attributes: { threadId: id } })
+      ),
+    compact: server.request("thread/compact/start", { threadId: id }).pipe(
+      Effect.asVoid,
+      Effect.withSpan("Thread.compact", { attributes: { threadId: id } })
+    )
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * One turn of a thread: its events as a `Stream`, its result, and the controls `steer` and `interrupt`.
+ *
+ * Events are routed by thread and turn id from a subscription opened **before** `turn/start` is sent,
+ * so notifications that overtake the `turn/start` response are kept. Each turn has its own buffer: a
+ * slow consumer of one turn never holds up another. A turn always settles: it completes with
+ * `turn/completed`, fails with `AppServerExitedError` if the server dies, and a turn that goes silent
+ * for `idleTimeout` is reconciled with `thread/read` (completed there → completed here; still running →
+ * `TurnStalledError`).
+ *
+ * @since 0.1.0
+ */
+import {
+  ThreadItem,
+  ThreadTokenUsage,
+  type Turn as TurnInfo,
+  TurnError,
+  type TurnStartParams,
+  TurnStatus
+} from "@effect-codex/protocol"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as AppServer from "./AppServer.js"
+import type { AppServerExitedError, RequestError } from "./Errors.js"
+import * as Input from "./Input.js"
+
+/** The outcome of a finished turn. */
+export const TurnResult = Schema.Struct({
+  id: Schema.String,
+  threadId: Schema.String,
+  status: TurnStatus,
+  error: Schema.NullOr(TurnError),
+  /** Unix seconds. */
+  startedAt: Schema.NullOr(Schema.Number),
+  /** Unix seconds. */
+  completedAt: Schema.NullOr(Schema.Number),
+  durationMs: Schema.NullOr(Schema.Number),
+  /** The text of the last agent message (the final answer when codex marks one). */
+  finalResponse: Schema.NullOr(Schema.String),
+  items: Schema.Array(ThreadItem),
+  /** Token usage reported during the turn (the last report). */
+  usage: Schema.NullOr(ThreadTokenUsage)
+})
+
+/** The outcome of a finished turn. */
+export type TurnResult = typeof TurnResult.Type
+
+/** The turn ended with status `failed`; `result` has the server's `error` and everything that happened. */
+export class TurnFailedError extends Schema.TaggedError<TurnFailedError>()("TurnFailedError", {
+  result: TurnResult
+}) {
+  override get message(): string {
+    return `Turn ${this.result.id} of thread ${this.result.threadId} failed: ${
+      this.result.error?.message ?? "no error message"
+    }`
+  }
+}
+
+/** The turn sent nothing for `idleMillis` and `thread/read` says it is still running. */
+export class TurnStalledError extends Schema.TaggedError<TurnStalledError>()("TurnStalledError", {
+  threadId: Schema.String,
+  turnId: Schema.String,
+  idleMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `Turn ${this.turnId} of thread ${this.threadId} sent nothing for ${this.idleMillis} ms and is still in progress on the server`
+  }
+}
+
+/** Every way following a turn can fail (besides the turn itself failing). */
+export type StreamError = AppServerExitedError | TurnStalledError | RequestError
+
+/** A notification that belongs to this turn (or to its thread, such as `thread/status/changed`). */
+export type TurnEvent = AppServer.Notification
+
+/** Options of one turn, besides the `turn/start` params. */
+export interface WatchOptions {
+  /** Silence after which the turn is reconciled with `thread/read`. Default 5 minutes. */
+  readonly idleTimeout?: Duration.Input | undefined
+  /** After `interrupt`, how long to wait for `turn/completed` before reconciling. Default 10 seconds. */
+  readonly interruptGrace?: Duration.Input | undefined
+}
+
+/** A running turn. */
+export interface TurnHandle {
+  readonly id: string
+  readonly threadId: string
+  /** The turn as `turn/start` answered it (status `inProgress`). */
+  readonly started: TurnInfo
+  /**
+   * This turn's events, in order, from the first (possibly before the `turn/start` response) to
+   * `turn/completed` included, where it ends. Read it once.
+   */
+  readonly stream: Stream.Stream<TurnEvent, StreamError>
+  /** Waits for the end and gives the result, whatever the status (the stream need not be read). */
+  readonly result: Effect.Effect<TurnResult, StreamError>
+  /** {@link result}, failing with `TurnFailedError` when the status is `failed`. */
+  readonly run: Effect.Effect<TurnResult, TurnFailedError | StreamError>
+  /** Adds input to the running turn (`turn/steer`). */
+  readonly steer: (input: Input.Input) => Effect.Effect<void, RequestError>
+  /** Asks the server to stop the turn and waits until it has settled. */
+  readonly interrupt: Effect.Effect<TurnResult, StreamError>
+}
+
+const stringField = (value: unknown, key: string): string | undefined => {
+  if (typeof value !== "object" || value === null) return undefined
+  const field = (value as Record<string, unknown>)[key]
+  return typeof field === "string" ? field : undefined
+}
+
+/** The thread and turn a notification speaks of, from `threadId`, `turnId` or `turn.id` in its params. */
+export const routeOf = (event: TurnEvent): { readonly threadId?: string; readonly turnId?: string } => {
+  const params = event.params
+  const threadId = stringField(params, "threadId")
+  const turnId = stringField(params, "turnId") ??
+    stringField(typeof params === "object" && params !== null ? (params as { turn?: unknown }).turn : undefined, "id")
+  return { ...(threadId === undefined ? {} : { threadId }), ...(turnId === undefined ? {} : { turnId }) }
+}
+
+/** The text of the final answer among the items: the last agent message marked final, else the last one. */
+const finalResponseOf = (items: ReadonlyArray<ThreadItem>): string | null => {
+  const messages = items.filter((item): item is Extract<ThreadItem, { type: "agentMessage" }> =>
+    item.type === "agentMessage"
+  )
+  const final = messages.filter((message) => message.phase === "final_answer")
+  return (final.at(-1) ?? messages.at(-1))?.text ?? null
+}
+
+/** Builds the result from the server's final turn and what was seen on the way. */
+export const resultOf = (
+  threadId: string,
+  turn: TurnInfo,
+  seenItems: ReadonlyArray<ThreadItem>,
+  usage: ThreadTokenUsage | null
+): TurnResult => {
+  const items = turn.items.length > 0 ? turn.items : seenItems
+  return {
+    id: turn.id,
+    threadId,
+    status: turn.status,
+    error: turn.error ?? null,
+    startedAt: turn.startedAt ?? null,
+    completedAt: turn.completedAt ?? null,
+    durationMs: turn.durationMs ?? null,
+    finalResponse: finalResponseOf(items),
+    items,
+    usage
+  }
+}
+
+/**
+ * Starts a turn: subscribes, sends `turn/start`, and follows the turn in the current scope. Closing the
+ * scope before the turn has ended interrupts it on the server (best effort).
+ */
+export const start = Effect.fn("Turn.start")(function*(
+  server: AppServer.Service,
+  params: TurnStartParams,
+  options: WatchOptions = {}
+): Effect.fn.Return<TurnHandle, RequestError, Scope.Scope> {
+  const threadId = params.threadId
+  const subscription = yield* server.subscribe
+  const { turn: started } = yield* server.request("turn/start", params)
+  const turnId = started.id
+  yield* Effect.annotateCurrentSpan({ threadId, turnId })
+
+  const events = yield* Queue.unbounded<TurnEvent, StreamError | Cause.Done>()
+  const done = yield* Deferred.make<TurnResult, StreamError>()
+  const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Duration.minutes(5))
+  const interruptGrace = Duration.fromInputUnsafe(options.interruptGrace ?? Duration.seconds(10))
+  const seenItems: Array<ThreadItem> = []
+  let usage: ThreadTokenUsage | null = null
+
+  const finish = (result: TurnResult) =>
+    Deferred.succeed(done, result).pipe(Effect.andThen(Queue.end(events)), Effect.asVoid)
+  const abort = (error: StreamError) =>
+    Deferred.fail(done, error).pipe(Effect.andThen(Queue.fail(events, error)), Effect.asVoid)
+
+  /** Asks the server where the turn stands after a silence. */
+  const reconcile = (idle: Duration.Duration) =>
+    server.request("thread/read", { threadId, includeTurns: true }).pipe(
+      Effect.flatMap(({ thread }) => {
+        const turn = thread.turns.find((candidate) => candidate.id === turnId)
+        return turn !== undefined && turn.status !== "inProgress"
+          ? finish(resultOf(threadId, turn, seenItems, usage))
+          : abort(new TurnStalledError({ threadId, turnId, idleMillis: Duration.toMillis(idle) }))
+      }),
+      Effect.catch(abort)
+    )
+
+  /** Handles one event of this turn; true when it ends the turn. */
+  const accept = (event: TurnEvent): Effect.Effect<boolean> => {
+    if (event._tag === "Notification") {
+      switch (event.method) {
+        case "item/completed":
+          seenItems.push(event.params.item)
+          break
+        case "thread/tokenUsage/updated":
+          usage = event.params.tokenUsage
+          break
+        case "turn/completed":
+          return Queue.offer(events, event).pipe(
+            Effect.andThen(finish(resultOf(threadId, event.params.turn, seenItems, usage))),
+            Effect.as(true)
+          )
+      }
+    }
+    return Queue.offer(events, event).pipe(Effect.as(false))
+  }
+
+  const belongs = (event: TurnEvent): boolean => {
+    const route = routeOf(event)
+    return route.threadId === threadId && (route.turnId === undefined || route.turnId === turnId)
+  }
+
+  const follow = Effect.gen(function*() {
+    const pull = yield* Stream.toPull(subscription)
+    while (true) {
+      const next = yield* Effect.timeoutOption(pull, idleTimeout)
+      if (Option.isNone(next)) return yield* reconcile(idleTimeout)
+      for (const event of next.value) {
+        if (belongs(event) && (yield* accept(event))) return
+      }
+    }
+  }).pipe(
+    Effect.catch((error) => Cause.isDone(error) ? Effect.void : abort(error)),
+    Effect.scoped
+  )
+  yield* Effect.forkScoped(follow)
+
+  // Leaving the scope early stops the turn on the server too, so nothing keeps running unseen.
+  yield* Effect.addFinalizer(() =>
+    Deferred.isDone(done).pipe(
+      Effect.flatMap((settled) =>
+        settled
+          ? Effect.void
+          : server.request("turn/interrupt", { threadId, turnId }, { timeout: Duration.seconds(5) }).pipe(Effect.ignore)
+      )
+    )
+  )
+
+  const result = Deferred.await(done)
+  return {
+    id: turnId,
+    threadId,
+    started,
+    stream: Stream.fromQueue(events),
+    result,
+    run: Effect.flatMap(result, (turn) =>
+      turn.status === "failed" ? Effect.fail(new TurnFailedError({ result: turn })) : Effect.succeed(turn)),
+    steer: (input) =>
+      server.request("turn/steer", { threadId, expectedTurnId: turnId, input: Input.toItems(input) }).pipe(
+        Effect.asVoid,
+        Effect.withSpan("Turn.steer", { attributes: { threadId, turnId } })
+      ),
+    // Settles even if the server never confirms: after `interruptGrace` the turn is reconciled.
+    interrupt: server.request("turn/interrupt", { threadId, turnId }).pipe(
+      Effect.ignore,
+      Effect.andThen(Effect.timeoutOption(result, interruptGrace)),
+      Effect.flatMap((settled) => Option.isSome(settled) ? Effect.void : reconcile(interruptGrace)),
+      Effect.andThen(result),
+      Effect.withSpan("Turn.interrupt", { attributes: { threadId, turnId } })
+    )
+  }
+})
