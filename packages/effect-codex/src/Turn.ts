@@ -140,7 +140,9 @@ export const resultOf = (
   seenItems: ReadonlyArray<ThreadItem>,
   usage: ThreadTokenUsage | null
 ): TurnResult => {
-  const items = turn.items.length > 0 ? turn.items : seenItems
+  // Items as they completed, then any the final turn lists that were not seen (e.g. after a reconcile).
+  const seen = new Set(seenItems.map((item) => item.id))
+  const items = [...seenItems, ...turn.items.filter((item) => !seen.has(item.id))]
   return {
     id: turn.id,
     threadId,

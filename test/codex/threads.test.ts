@@ -1,0 +1,85 @@
+/**
+ * Thread lifecycle on the real codex binary: resume in a new server on the same CODEX_HOME, fork,
+ * list (paged as a Stream), read, rename, archive and unarchive.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { Codex } from "effect-codex"
+import { CodexTest, MockModel } from "@effect-codex/testing"
+
+/** A Codex on its own server process, over the MockModel and CodexHome in context. */
+const codexOnSharedHome = Codex.layer().pipe(Layer.provide(CodexTest.appServerLayer()))
+const sharedHome = Layer.merge(MockModel.layer, CodexTest.codexHomeLayer)
+
+describe("thread lifecycle", () => {
+  it.live("resumes a thread in a new server on the same CODEX_HOME", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockModel.MockModel
+      yield* mock.enqueue(MockModel.text("first answer"), MockModel.text("second answer"))
+      const firstPid = { value: 0 }
+      const threadId = yield* Effect.gen(function*() {
+        const codex = yield* Codex.Codex
+        firstPid.value = codex.server.pid!
+        const thread = yield* codex.threadStart()
+        yield* thread.run("remember this")
+        return thread.id
+      }).pipe(Effect.provide(codexOnSharedHome))
+
+      const { pid, turns, finalResponse } = yield* Effect.gen(function*() {
+        const codex = yield* Codex.Codex
+        const thread = yield* codex.threadResume(threadId)
+        const result = yield* thread.run("and now?")
+        const info = yield* thread.read()
+        return { pid: codex.server.pid!, turns: info.turns.length, finalResponse: result.finalResponse }
+      }).pipe(Effect.provide(codexOnSharedHome))
+
+      expect(pid).not.toBe(firstPid.value)
+      expect(turns).toBe(2)
+      expect(finalResponse).toBe("second answer")
+      const requests = yield* mock.responsesRequests
+      // The resumed thread sent the first exchange along with the new prompt.
+      expect(JSON.stringify(requests[1]!.body)).toContain("remember this")
+    }).pipe(Effect.provide(sharedHome)))
+
+  it.live("forks, lists, renames, archives and unarchives threads", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockModel.MockModel
+      yield* mock.setDefaultReply(MockModel.text("ok"))
+      const codex = yield* Codex.Codex
+      const original = yield* codex.threadStart()
+      yield* original.run("hello")
+      const fork = yield* codex.threadFork(original.id)
+      expect(fork.id).not.toBe(original.id)
+      expect(fork.info.forkedFromId).toBe(original.id)
+
+      yield* original.setName("the original")
+      const read = yield* original.read()
+      expect(read.name).toBe("the original")
+      expect(read.turns).toHaveLength(1)
+
+      const listed = yield* codex.threads({ limit: 1 }).pipe(Stream.map((thread) => thread.id), Stream.runCollect)
+      expect(new Set(listed)).toEqual(new Set([original.id, fork.id]))
+
+      yield* codex.threadArchive(fork.id)
+      const active = yield* codex.threads().pipe(Stream.map((thread) => thread.id), Stream.runCollect)
+      expect(active).toEqual([original.id])
+      const archived = yield* codex.threadList({ archived: true })
+      expect(archived.data.map((thread) => thread.id)).toEqual([fork.id])
+
+      const restored = yield* codex.threadUnarchive(fork.id)
+      expect(restored.id).toBe(fork.id)
+      const all = yield* codex.threads().pipe(Stream.runCollect)
+      expect(all).toHaveLength(2)
+    }).pipe(Effect.provide(CodexTest.layer())))
+
+  it.live("lists models and reads the (signed-out) account", () =>
+    Effect.gen(function*() {
+      const codex = yield* Codex.Codex
+      const models = yield* codex.models()
+      expect(models.data.length).toBeGreaterThan(0)
+      const account = yield* codex.account
+      expect(account.account).toBeNull()
+    }).pipe(Effect.provide(CodexTest.layer())))
+})
