@@ -19,3 +19,12 @@ export * as MockModel from "./MockModel.js"
  * @since 0.1.0
  */
 export * as CodexTest from "./CodexTest.js"
+
+/**
+ * An in-memory fake `codex app-server` for fault injection: canned replies and JSON-RPC errors,
+ * delays, garbage lines, notifications, server→client requests, crashes mid-turn, and a record of
+ * every client message: `FakeAppServer.layer()`, `FakeAppServer.layerCodex()`, `FakeAppServer.FakeAppServer`.
+ *
+ * @since 0.1.0
+ */
+export * as FakeAppServer from "./FakeAppServer.js"
