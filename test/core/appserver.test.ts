@@ -12,15 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { AppServer, RpcPeer, Transport } from "effect-codex"
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+import { Processes } from "@effect-codex/testing"
 
 /** A fresh CODEX_HOME for one test, removed with the scope. */
 const tempHome = Effect.acquireRelease(
@@ -103,7 +95,7 @@ describe("AppServer on the real codex binary", () => {
     Effect.gen(function*() {
       // Normal close.
       const normal = yield* Effect.scoped(Effect.map(startServer, ({ server }) => server.pid!))
-      expect(isAlive(normal)).toBe(false)
+      expect(Processes.isRunning(normal)).toBe(false)
 
       // Interruption while the server is in use.
       let interruptedPid = 0
@@ -115,9 +107,9 @@ describe("AppServer on the real codex binary", () => {
         })
       ).pipe(Effect.forkChild)
       while (interruptedPid === 0) yield* Effect.sleep("20 millis")
-      expect(isAlive(interruptedPid)).toBe(true)
+      expect(Processes.isRunning(interruptedPid)).toBe(true)
       yield* Fiber.interrupt(fiber)
-      expect(isAlive(interruptedPid)).toBe(false)
+      expect(Processes.isRunning(interruptedPid)).toBe(false)
 
       // Failure inside the scope.
       let failedPid = 0
@@ -129,6 +121,6 @@ describe("AppServer on the real codex binary", () => {
         })
       ).pipe(Effect.exit)
       expect(Exit.isFailure(exit)).toBe(true)
-      expect(isAlive(failedPid)).toBe(false)
+      expect(Processes.isRunning(failedPid)).toBe(false)
     }))
 })

@@ -28,3 +28,10 @@ export * as CodexTest from "./CodexTest.js"
  * @since 0.1.0
  */
 export * as FakeAppServer from "./FakeAppServer.js"
+
+/**
+ * Process checks for "nothing left running" assertions: `Processes.isRunning(pid)`.
+ *
+ * @since 0.1.0
+ */
+export * as Processes from "./Processes.js"

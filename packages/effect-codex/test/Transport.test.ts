@@ -1,0 +1,132 @@
+import { NodeServices } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
+import { AppServer, CodexBinary, Transport } from "effect-codex"
+import { Processes } from "@effect-codex/testing"
+
+/** A directory with executable shell scripts standing in for codex, removed with the scope. */
+const scripts = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(path.join(tmpdir(), "effect-codex-bin-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+).pipe(Effect.map((dir) => ({
+  dir,
+  write: (name: string, body: string) => {
+    const file = path.join(dir, name)
+    writeFileSync(file, `#!/bin/sh\n${body}\n`)
+    chmodSync(file, 0o755)
+    return file
+  }
+})))
+
+const withEnv = (env: Record<string, string>) =>
+  Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env)))
+
+describe("CodexBinary.find", () => {
+  it.effect("prefers the option, then CODEX_BIN, then the bundled binary, then PATH", () =>
+    Effect.gen(function*() {
+      const bin = yield* scripts
+      const explicit = bin.write("explicit-codex", "exit 0")
+      const fromEnv = bin.write("env-codex", "exit 0")
+      const onPath = bin.write("codex", "exit 0")
+      expect(yield* CodexBinary.find({ codexPath: explicit }).pipe(withEnv({ CODEX_BIN: fromEnv }))).toBe(explicit)
+      expect(yield* CodexBinary.find().pipe(withEnv({ CODEX_BIN: fromEnv, PATH: bin.dir }))).toBe(fromEnv)
+      const bundled = yield* CodexBinary.find().pipe(withEnv({ PATH: bin.dir }))
+      expect(bundled).toMatch(/@openai\/codex-linux-x64\/vendor\/x86_64-unknown-linux-musl\/bin\/codex$/)
+      expect(bundled).not.toBe(onPath)
+    }))
+
+  it.effect("fails with AppServerNotFoundError listing every place tried", () =>
+    Effect.gen(function*() {
+      const bin = yield* scripts
+      const missing = path.join(bin.dir, "nope")
+      const explicit = yield* CodexBinary.find({ codexPath: missing }).pipe(Effect.flip)
+      expect(explicit).toMatchObject({ _tag: "AppServerNotFoundError", searched: [`${missing} (option codexPath)`] })
+      const notExecutable = path.join(bin.dir, "plain")
+      writeFileSync(notExecutable, "")
+      const error = yield* CodexBinary.find({ codexPath: notExecutable }).pipe(Effect.flip)
+      expect(error.message).toContain("Pass `codexPath`, set CODEX_BIN")
+    }))
+})
+
+describe("Transport.stdio", () => {
+  it("builds app-server arguments from config, features and extra args", () => {
+    expect(Transport.appServerArgs({
+      config: { model: `"o3"`, "features.x": "true" },
+      enable: ["a"],
+      disable: ["b"],
+      args: ["--strict-config"]
+    })).toEqual([
+      "app-server",
+      "-c",
+      `model="o3"`,
+      "-c",
+      "features.x=true",
+      "--enable",
+      "a",
+      "--disable",
+      "b",
+      "--strict-config"
+    ])
+    expect(Transport.appServerArgs({ config: ["k=v"] })).toEqual(["app-server", "-c", "k=v"])
+  })
+
+  it.live("passes env, CODEX_HOME, cwd and args to the process", () =>
+    Effect.gen(function*() {
+      const bin = yield* scripts
+      const out = path.join(bin.dir, "seen.txt")
+      const fake = bin.write("record", `echo "$CODEX_HOME|$OPENAI_API_KEY|$EXTRA|$(pwd)|$*" > ${out}`)
+      const connection = yield* Transport.stdio({
+        codexPath: fake,
+        codexHome: "/tmp/home-x",
+        env: { EXTRA: "yes" },
+        cwd: bin.dir,
+        config: ["a=1"]
+      })
+      yield* connection.exit
+      expect(readFileSync(out, "utf8").trim()).toBe(`/tmp/home-x||yes|${bin.dir}|app-server -c a=1`)
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.live("reports the exit code and the last stderr lines of a server that dies during the handshake", () =>
+    Effect.gen(function*() {
+      const bin = yield* scripts
+      const lines = Array.from({ length: 80 }, (_, index) => `echo "line ${index}" >&2`).join("\n")
+      const fake = bin.write("dying", `${lines}\necho "fatal: broken config" >&2\nexit 3`)
+      const error = yield* Layer.build(AppServer.layer({ codexPath: fake, stderrLines: 5 })).pipe(Effect.flip)
+      expect(error).toMatchObject({ _tag: "AppServerExitedError", exitCode: 3, signal: null, method: "initialize" })
+      if (error._tag !== "AppServerExitedError") return
+      expect(error.stderrTail).toEqual(["line 76", "line 77", "line 78", "line 79", "fatal: broken config"])
+      expect(error.message).toContain("exited with code 3")
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.live("kills a server that ignores stdin EOF and SIGTERM, and its children, when the scope closes", () =>
+    Effect.gen(function*() {
+      const bin = yield* scripts
+      const childPidFile = path.join(bin.dir, "child.pid")
+      const stubborn = bin.write(
+        "stubborn",
+        `trap '' TERM\nsleep 300 &\necho $! > ${childPidFile}\nwhile true; do sleep 0.1; done`
+      )
+      const started = Date.now()
+      const pids = yield* Effect.scoped(
+        Effect.gen(function*() {
+          const connection = yield* Transport.stdio({
+            codexPath: stubborn,
+            closeTimeout: Duration.millis(200),
+            killTimeout: Duration.millis(300)
+          })
+          yield* Effect.sleep("300 millis")
+          return { server: connection.pid!, child: Number(readFileSync(childPidFile, "utf8")) }
+        })
+      )
+      expect(Processes.isRunning(pids.server)).toBe(false)
+      expect(Processes.isRunning(pids.child)).toBe(false)
+      // It took the close grace plus the SIGTERM grace, not forever.
+      expect(Date.now() - started).toBeLessThan(10_000)
+    }).pipe(Effect.provide(NodeServices.layer)))
+})
