@@ -1,0 +1,195 @@
+/**
+ * effect-codex benchmark: `npm run bench` (full) or `npm run bench -- --quick` (tiny N, for CI).
+ *
+ *   --quick              tiny N everywhere (well under a minute)
+ *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream
+ *   --driver NAME        turn driver for cases 4-5 (default: appserver; see bench/drivers.ts)
+ *   --no-write           do not write bench/results/
+ *
+ * Prints a table and PASS/MISS per target, writes bench/results/<timestamp>.json and latest.json.
+ * Everything runs offline: real codex binary (pinned), MockModel on 127.0.0.1, a fresh CODEX_HOME per server.
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { drivers } from "./drivers.js"
+import * as Decode from "./cases/decode.js"
+import * as Handshake from "./cases/handshake.js"
+import * as Roundtrip from "./cases/roundtrip.js"
+import * as Stream from "./cases/stream.js"
+import * as Turns from "./cases/turns.js"
+import { CODEX_BINARY, reapSpawned, removeAllTempDirs } from "./lib.js"
+
+const argv = process.argv.slice(2)
+const flag = (name: string) => argv.includes(name)
+const option = (name: string): string | undefined => {
+  const i = argv.indexOf(name)
+  return i === -1 ? undefined : argv[i + 1]
+}
+const quick = flag("--quick")
+const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream"] as const
+const only = option("--only")?.split(",") ?? [...ALL]
+const driverName = option("--driver") ?? "appserver"
+const makeDriver = drivers[driverName]
+if (makeDriver === undefined) throw new Error(`unknown driver ${driverName}; known: ${Object.keys(drivers).join(", ")}`)
+
+const N = quick
+  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, concurrent: 5, stream: 2_000 }
+  : { handshake: 10, roundtrip: 300, decode: 100_000, decodeRepeats: 3, turns: 20, concurrent: 50, stream: 100_000 }
+
+/** Direct children of this process still alive (covers `codex exec` spawned by @openai/codex-sdk too). */
+const liveChildren = (): Array<number> => {
+  const pids: Array<number> = []
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, "utf8")
+      const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1])
+      const state = /^State:\s+(\S)/m.exec(status)?.[1]
+      if (ppid === process.pid && state !== "Z") pids.push(Number(entry))
+    } catch {
+      // gone
+    }
+  }
+  return pids
+}
+
+/** Children that exist before any case (tsx's esbuild service): not ours to judge or kill. */
+const preexisting = new Set(liveChildren())
+const newChildren = () => liveChildren().filter((pid) => !preexisting.has(pid))
+
+const results: Record<string, unknown> = {}
+const errors: Record<string, string> = {}
+
+const step = async <A>(name: (typeof ALL)[number], f: () => Promise<A>): Promise<A | undefined> => {
+  if (!only.includes(name)) return undefined
+  const t0 = performance.now()
+  process.stderr.write(`[bench] ${name} ...`)
+  try {
+    const value = await f()
+    results[name] = value
+    process.stderr.write(` ${((performance.now() - t0) / 1000).toFixed(1)} s\n`)
+    return value
+  } catch (error) {
+    errors[name] = String(error instanceof Error ? error.stack ?? error.message : error)
+    process.stderr.write(` FAILED: ${errors[name]}\n`)
+    return undefined
+  } finally {
+    const leaked = newChildren()
+    if (leaked.length > 0) {
+      process.stderr.write(`[bench] ${name}: child processes still alive after the case: ${leaked.join(", ")}\n`)
+    }
+  }
+}
+
+const started = new Date()
+const loadAtStart = os.loadavg()
+const handshake = await step("handshake", () => Handshake.run(N.handshake))
+const roundtrip = await step("roundtrip", () => Roundtrip.run(N.roundtrip))
+const decode = await step("decode", () => Decode.run(N.decode, N.decodeRepeats))
+const turns = await step("turns", () => Turns.sequential(N.turns, makeDriver))
+const concurrent = await step("concurrent", () => Turns.concurrent(N.concurrent, makeDriver))
+const stream = await step("stream", () => Stream.run(N.stream, makeDriver))
+
+// Nothing may survive the bench.
+const stillAlive = newChildren()
+for (const pid of stillAlive) {
+  try {
+    process.kill(pid, "SIGKILL")
+  } catch {
+    // gone meanwhile
+  }
+}
+const survivors = [...new Set([...reapSpawned(), ...stillAlive])]
+removeAllTempDirs()
+
+// ---------------------------------------------------------------------------
+// Table and targets
+// ---------------------------------------------------------------------------
+
+type Row = [string, string, string, string, string]
+const rows: Array<Row> = []
+const targets: Array<{ name: string; target: string; value: number | null; pass: boolean | null }> = []
+const target = (name: string, text: string, value: number | undefined, pass: (v: number) => boolean) => {
+  const v = value === undefined || Number.isNaN(value) ? null : value
+  targets.push({ name, target: text, value: v, pass: v === null ? null : pass(v) })
+}
+const fmt = (x: number, digits = 2) => x.toLocaleString("en-US", { maximumFractionDigits: digits })
+const status = (pass: boolean | undefined) => (pass === undefined ? "" : pass ? "PASS" : "MISS")
+
+if (handshake) {
+  const pass = handshake.ratio <= 1.05
+  rows.push([`1 handshake: spawn → initialize (median of ${handshake.n})`, `${fmt(handshake.sdkMedianMs)} ms`, `${fmt(handshake.rawMedianMs)} ms`, `${fmt(handshake.ratio, 3)}×`, `${status(pass)} (≤ 1.05×)`])
+  target("handshake", "SDK ≤ 1.05 × raw", handshake.ratio, (v) => v <= 1.05)
+}
+if (roundtrip) {
+  const pass = roundtrip.ratioP50 <= 1.1
+  rows.push([`2 round trip ${roundtrip.method} p50 (n=${roundtrip.n})`, `${fmt(roundtrip.sdkP50Ms, 3)} ms`, `${fmt(roundtrip.rawP50Ms, 3)} ms`, `${fmt(roundtrip.ratioP50, 3)}×`, `${status(pass)} (≤ 1.1×)`])
+  rows.push([`2 round trip ${roundtrip.method} p99`, `${fmt(roundtrip.sdkP99Ms, 3)} ms`, `${fmt(roundtrip.rawP99Ms, 3)} ms`, `${fmt(roundtrip.ratioP99, 3)}×`, ""])
+  target("roundtrip", "SDK p50 ≤ 1.1 × raw p50", roundtrip.ratioP50, (v) => v <= 1.1)
+}
+if (decode) {
+  const pass = decode.ratio >= 0.5
+  rows.push([`3 decode ${fmt(decode.total)} notifications (${fmt(decode.bytes / 1024 / 1024, 1)} MB)`, `${fmt(decode.sdk.perSecond, 0)}/s`, `${fmt(decode.raw.perSecond, 0)}/s`, `${fmt(decode.ratio, 3)}×`, `${status(pass)} (≥ 0.5×)`])
+  rows.push([`3 decode: peer only, no schema decode`, `${fmt(decode.peerOnly.perSecond, 0)}/s`, "", `${fmt(decode.peerOnlyRatio, 3)}×`, ""])
+  rows.push([`3 decode: peak heap / RSS delta`, `${decode.sdk.peakHeapDeltaMB} / ${decode.sdk.peakRssDeltaMB} MB`, `${decode.raw.peakHeapDeltaMB} / ${decode.raw.peakRssDeltaMB} MB`, "", ""])
+  target("decode", "SDK ≥ 0.5 × raw JSON.parse", decode.ratio, (v) => v >= 0.5)
+}
+if (turns) {
+  const pass = turns.speedup >= 3
+  rows.push([`4a ${turns.n} sequential turns, one thread (total)`, `${fmt(turns.sdkTotalMs, 0)} ms`, `${fmt(turns.codexSdkTotalMs, 0)} ms (codex-sdk)`, `${fmt(turns.speedup, 2)}× faster`, `${status(pass)} (≥ 3×)`])
+  rows.push([`4a mean turn`, `${fmt(turns.sdkMeanTurnMs)} ms`, `${fmt(turns.codexSdkMeanTurnMs)} ms (codex-sdk)`, "", ""])
+  target("turns", "SDK ≥ 3 × faster than @openai/codex-sdk", turns.speedup, (v) => v >= 3)
+}
+if (concurrent) {
+  rows.push([`4b ${concurrent.n} concurrent turns on ${concurrent.n} threads (wall)`, `${fmt(concurrent.turnsWallMs, 0)} ms`, `${fmt(concurrent.rawTurnsWallMs, 0)} ms`, `${fmt(concurrent.turnsRatio, 3)}×`, ""])
+  rows.push([`4b ${concurrent.n} concurrent thread/start (wall)`, `${fmt(concurrent.threadStartWallMs, 0)} ms`, `${fmt(concurrent.rawThreadStartWallMs, 0)} ms`, "", ""])
+  rows.push([`4b peak RSS (node / codex)`, `${concurrent.peakRssMB} / ${concurrent.codexPeakRssMB} MB`, "", "", ""])
+}
+if (stream) {
+  rows.push([`5 stream ${fmt(stream.deltasSent)} deltas: received`, `${fmt(stream.sdk.deltasReceived)}`, `${fmt(stream.raw.deltasReceived)}`, "", ""])
+  rows.push([`5 stream throughput (turn/start → completed)`, `${fmt(stream.sdk.deltasPerSecond, 0)}/s`, `${fmt(stream.raw.deltasPerSecond, 0)}/s`, `${fmt(stream.ratio, 3)}×`, ""])
+  rows.push([`5 stream RSS p10/p50/p90 during stream`, `${stream.sdk.rss.p10MB}/${stream.sdk.rss.p50MB}/${stream.sdk.rss.p90MB} MB`, "", "", ""])
+  rows.push([`5 MockModel serve rate (plain HTTP reader)`, `${fmt(stream.mockServe.eventsPerSecond, 0)} events/s`, "", "", ""])
+}
+
+const header: Row = ["case", "effect-codex", "baseline (raw)", "ratio", "target"]
+const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)))
+const line = (r: Row) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`
+console.log()
+console.log(`effect-codex bench ${quick ? "(quick)" : "(full)"}, driver: ${driverName}, codex 0.169.0 (pinned binary), node ${process.version}, ${os.cpus().length} cores, load average ${loadAtStart.map((x) => x.toFixed(1)).join("/")} at start`)
+console.log(line(header))
+console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`)
+for (const r of rows) console.log(line(r))
+console.log()
+for (const t of targets) console.log(`${t.pass === null ? "N/A " : t.pass ? "PASS" : "MISS"}  ${t.name}: ${t.target} (measured ${t.value})`)
+for (const [name, error] of Object.entries(errors)) console.log(`ERROR ${name}: ${error.split("\n")[0]}`)
+if (survivors.length > 0) console.log(`LEAK: processes still alive at the end (killed): ${survivors.join(", ")}`)
+
+const report = {
+  startedAt: started.toISOString(),
+  mode: quick ? "quick" : "full",
+  driver: driverName,
+  node: process.version,
+  platform: `${process.platform}-${process.arch}`,
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model,
+  /** 1/5/15-minute load averages: other work on the machine makes the numbers noisy. */
+  loadAverage: { start: loadAtStart, end: os.loadavg() },
+  codexBinary: path.relative(process.cwd(), CODEX_BINARY),
+  n: N,
+  targets,
+  results,
+  errors,
+  leakedProcesses: survivors
+}
+if (!flag("--no-write")) {
+  const dir = path.resolve(import.meta.dirname, "results")
+  mkdirSync(dir, { recursive: true })
+  const stamp = started.toISOString().replace(/[:.]/g, "-")
+  const text = `${JSON.stringify(report, null, 2)}\n`
+  writeFileSync(path.join(dir, `${stamp}${quick ? "-quick" : ""}.json`), text)
+  writeFileSync(path.join(dir, "latest.json"), text)
+  console.log(`\nwrote bench/results/${stamp}${quick ? "-quick" : ""}.json and bench/results/latest.json`)
+}
+process.exitCode = Object.keys(errors).length > 0 || survivors.length > 0 ? 1 : 0
