@@ -19,7 +19,7 @@
  * ```
  * @since 0.1.0
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import {
   ClientRequests,
   type ClientRequestMethod,
@@ -187,7 +187,7 @@ export const decodeNotification = (raw: RpcPeer.IncomingNotification): Notificat
  * Builds the typed server over an `RpcPeer`: performs the handshake and returns the service.
  */
 export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
-  peer: RpcPeer.Peer,
+  peer: RpcPeer.Peer<Notification>,
   pid: number | undefined,
   options: HandshakeOptions = {}
 ) {
@@ -268,8 +268,8 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
     pid,
     request,
     notify: peer.notify,
-    subscribe: Effect.map(peer.subscribe, Stream.map(decodeNotification)),
-    notifications: Stream.map(peer.notifications, decodeNotification),
+    subscribe: peer.subscribe,
+    notifications: peer.notifications,
     setRequestHandler,
     protocolErrors: peer.protocolErrors,
     closed: peer.closed
@@ -279,7 +279,8 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
 /** Builds the server over the `Transport` service in the current scope. */
 export const make = Effect.fn("AppServer.make")(function*(options: HandshakeOptions = {}) {
   const connection = yield* Transport.Transport
-  const peer = yield* RpcPeer.make(connection, options)
+  // Notifications are decoded once, for every subscriber.
+  const peer = yield* RpcPeer.make(connection, options, decodeNotification)
   return yield* fromPeer(peer, connection.pid, options)
 })
 

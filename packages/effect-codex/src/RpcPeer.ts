@@ -12,6 +12,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
@@ -69,8 +70,8 @@ export interface PeerOptions {
   readonly maxLineLength?: number | undefined
 }
 
-/** The peer's interface. */
-export interface Peer {
+/** The peer's interface; `N` is the notification type (raw, or decoded once for every subscriber). */
+export interface Peer<N = IncomingNotification> {
   /** Sends a request and waits for its result (`unknown`, not yet decoded). */
   readonly request: (
     method: string,
@@ -84,9 +85,9 @@ export interface Peer {
    * them as a `Stream` that fails with `AppServerExitedError` when the connection ends. Subscribe before
    * sending a request whose notifications you need: nothing is lost in between.
    */
-  readonly subscribe: Effect.Effect<Stream.Stream<IncomingNotification, AppServerExitedError>, never, Scope.Scope>
+  readonly subscribe: Effect.Effect<Stream.Stream<N, AppServerExitedError>, never, Scope.Scope>
   /** Every notification from when the stream starts running (a convenience over `subscribe`). */
-  readonly notifications: Stream.Stream<IncomingNotification, AppServerExitedError>
+  readonly notifications: Stream.Stream<N, AppServerExitedError>
   /** Messages that could not be parsed or routed; each is also logged as a warning. */
   readonly protocolErrors: Stream.Stream<ProtocolError>
   /** Replaces the handler of server→client requests. */
@@ -105,8 +106,8 @@ export const unhandledRequest: ServerRequestHandler = (request) =>
     message: `effect-codex has no handler for server request "${request.method}"; provide one (for example an Approvals layer)`
   })
 
-type Event =
-  | { readonly _tag: "Notification"; readonly notification: IncomingNotification }
+type Event<N> =
+  | { readonly _tag: "Notification"; readonly notification: N }
   | { readonly _tag: "Closed"; readonly error: AppServerExitedError }
 
 interface Pending {
@@ -124,13 +125,25 @@ const isRpcErrorObject = (value: unknown): value is RpcErrorObject =>
 
 /**
  * Builds a peer over a connection, within the current scope (its reader and the server-request handlers
- * run in that scope).
+ * run in that scope). `decode` turns each raw notification into `N` once, before it is published.
  */
-export const make = Effect.fn("RpcPeer.make")(function*(connection: Connection, options: PeerOptions = {}) {
+export const make: {
+  (connection: Connection, options?: PeerOptions): Effect.Effect<Peer, never, Scope.Scope>
+  <N>(
+    connection: Connection,
+    options: PeerOptions,
+    decode: (notification: IncomingNotification) => N
+  ): Effect.Effect<Peer<N>, never, Scope.Scope>
+} = Effect.fn("RpcPeer.make")(function*(
+  connection: Connection,
+  options: PeerOptions = {},
+  decode: (notification: IncomingNotification) => unknown = (notification) => notification
+): Effect.fn.Return<Peer<any>, never, Scope.Scope> {
+  type N = unknown
   const defaultTimeout = options.requestTimeout ?? Duration.seconds(60)
   const framer = LineFramer.make(options.maxLineLength ?? 64 * 1024 * 1024)
   const pending = new Map<RequestId, Pending>()
-  const events = yield* PubSub.unbounded<Event>()
+  const events = yield* PubSub.unbounded<Event<N>>()
   const protocolErrors = yield* PubSub.unbounded<ProtocolError>()
   const handler = yield* Ref.make<ServerRequestHandler>(unhandledRequest)
   const closedSignal = yield* Deferred.make<AppServerExitedError>()
@@ -167,55 +180,74 @@ export const make = Effect.fn("RpcPeer.make")(function*(connection: Connection, 
     yield* send(reply)
   })
 
-  const dispatch = (line: string): Effect.Effect<void> => {
-    let message: unknown
-    try {
-      message = JSON.parse(line)
-    } catch (error) {
-      return reportProtocolError(
-        new ProtocolError({ reason: `invalid JSON: ${(error as Error).message}`, excerpt: excerpt(line) })
-      )
-    }
-    if (!isObject(message)) {
-      return reportProtocolError(new ProtocolError({ reason: "not a JSON object", excerpt: excerpt(line) }))
-    }
-    const { id, method } = message
-    if (typeof method === "string") {
-      if (isRequestId(id)) {
-        const request = { id, method, params: message.params }
-        return Ref.get(handler).pipe(
-          Effect.flatMap((handle) => Effect.forkIn(answer(request, handle), scope)),
-          Effect.asVoid
-        )
+  /**
+   * Routes the lines of one chunk synchronously: responses settle their pending call at once,
+   * notifications are published as one batch, and only server requests and protocol errors need effects.
+   */
+  const route = (frames: ReadonlyArray<LineFramer.Frame>): Effect.Effect<void> => {
+    const batch: Array<Event<N>> = []
+    const effects: Array<Effect.Effect<void>> = []
+    const protocolError = (reason: string, line: string, method?: string) =>
+      effects.push(reportProtocolError(
+        new ProtocolError({ ...(method === undefined ? {} : { method }), reason, excerpt: excerpt(line) })
+      ))
+    for (const frame of frames) {
+      if (frame._tag === "Oversized") {
+        protocolError(`line longer than ${frame.limit} characters dropped`, frame.start)
+        continue
       }
-      const notification: IncomingNotification = typeof message.emittedAtMs === "number"
-        ? { method, params: message.params, emittedAtMs: message.emittedAtMs }
-        : { method, params: message.params }
-      return Effect.asVoid(PubSub.publish(events, { _tag: "Notification", notification }))
-    }
-    if (isRequestId(id) && ("result" in message || "error" in message)) {
-      const entry = pending.get(id)
-      if (entry === undefined) {
-        return reportProtocolError(
-          new ProtocolError({ reason: `response to unknown or abandoned request id ${id}`, excerpt: excerpt(line) })
-        )
+      const line = frame.line
+      let message: unknown
+      try {
+        message = JSON.parse(line)
+      } catch (error) {
+        protocolError(`invalid JSON: ${(error as Error).message}`, line)
+        continue
       }
-      if ("error" in message) {
-        if (!isRpcErrorObject(message.error)) {
-          return reportProtocolError(
-            new ProtocolError({ method: entry.method, reason: "malformed error object", excerpt: excerpt(line) })
-          ).pipe(Effect.andThen(Deferred.fail(entry.response, fromRpcError(entry.method, {
+      if (!isObject(message)) {
+        protocolError("not a JSON object", line)
+        continue
+      }
+      const { id, method } = message
+      if (typeof method === "string") {
+        if (isRequestId(id)) {
+          const request = { id, method, params: message.params }
+          effects.push(Effect.asVoid(Effect.flatMap(Ref.get(handler), (handle) => Effect.forkIn(answer(request, handle), scope))))
+        } else {
+          const raw: IncomingNotification = typeof message.emittedAtMs === "number"
+            ? { method, params: message.params, emittedAtMs: message.emittedAtMs }
+            : { method, params: message.params }
+          batch.push({ _tag: "Notification", notification: decode(raw) })
+        }
+        continue
+      }
+      const entry = isRequestId(id) ? pending.get(id) : undefined
+      if (entry === undefined || !("result" in message || "error" in message)) {
+        protocolError(
+          entry === undefined && isRequestId(id)
+            ? `response to unknown or abandoned request id ${id}`
+            : "neither a request, a response nor a notification",
+          line
+        )
+        continue
+      }
+      if (!("error" in message)) {
+        Deferred.doneUnsafe(entry.response, Exit.succeed(message.result))
+      } else if (isRpcErrorObject(message.error)) {
+        Deferred.doneUnsafe(entry.response, Exit.fail(fromRpcError(entry.method, message.error)))
+      } else {
+        protocolError("malformed error object", line, entry.method)
+        Deferred.doneUnsafe(
+          entry.response,
+          Exit.fail(fromRpcError(entry.method, {
             code: ErrorCode.InternalError,
             message: `malformed error response: ${excerpt(line)}`
-          }))), Effect.asVoid)
-        }
-        return Effect.asVoid(Deferred.fail(entry.response, fromRpcError(entry.method, message.error)))
+          }))
+        )
       }
-      return Effect.asVoid(Deferred.succeed(entry.response, message.result))
     }
-    return reportProtocolError(
-      new ProtocolError({ reason: "neither a request, a response nor a notification", excerpt: excerpt(line) })
-    )
+    if (batch.length > 0) effects.unshift(Effect.asVoid(PubSub.publishAll(events, batch)))
+    return effects.length === 0 ? Effect.void : Effect.all(effects, { discard: true })
   }
 
   const close = (info: ExitInfo) =>
@@ -235,17 +267,7 @@ export const make = Effect.fn("RpcPeer.make")(function*(connection: Connection, 
     })
 
   const reader = yield* connection.incoming.pipe(
-    Stream.runForEach((chunk) =>
-      Effect.forEach(framer.push(chunk), (frame) =>
-        frame._tag === "Line"
-          ? dispatch(frame.line)
-          : reportProtocolError(
-            new ProtocolError({
-              reason: `line longer than ${frame.limit} characters dropped`,
-              excerpt: excerpt(frame.start)
-            })
-          ), { discard: true })
-    ),
+    Stream.runForEach((chunk) => route(framer.push(chunk))),
     Effect.forkScoped
   )
   // When the server's output ends, the process is exiting: wait briefly for its exit status.
@@ -268,7 +290,7 @@ export const make = Effect.fn("RpcPeer.make")(function*(connection: Connection, 
     close({ exitCode: null, signal: null, stderrTail: [], reason: "the client closed the connection" })
   )
 
-  const request: Peer["request"] = (method, params, requestOptions) =>
+  const request: Peer<N>["request"] = (method, params, requestOptions) =>
     Effect.suspend(() => {
       if (closedWith !== undefined) return Effect.fail(new AppServerExitedError({ ...closedWith, method }))
       const id = nextId++
@@ -285,24 +307,25 @@ export const make = Effect.fn("RpcPeer.make")(function*(connection: Connection, 
       )
     })
 
-  const notify: Peer["notify"] = (method, params) =>
+  const notify: Peer<N>["notify"] = (method, params) =>
     Effect.suspend(() =>
       closedWith !== undefined
         ? Effect.fail(new AppServerExitedError({ ...closedWith, method }))
         : send(params === undefined ? { method } : { method, params })
     )
 
-  const subscribe: Peer["subscribe"] = Effect.map(PubSub.subscribe(events), (subscription) => {
+  // "Closed" is the last event ever published, so the stream ends there and fails with the reason.
+  const subscribe: Peer<N>["subscribe"] = Effect.map(PubSub.subscribe(events), (subscription) => {
     const live = Stream.fromSubscription(subscription).pipe(
-      Stream.mapEffect((event) =>
-        event._tag === "Closed" ? Effect.fail(event.error) : Effect.succeed(event.notification)
-      )
+      Stream.takeWhile((event) => event._tag === "Notification"),
+      Stream.map((event) => (event as Extract<Event<N>, { _tag: "Notification" }>).notification),
+      Stream.concat(Stream.suspend(() => Stream.fail(closedWith!)))
     )
     // A subscriber that arrives after the end must not wait forever.
     return closedWith === undefined ? live : Stream.fail(closedWith)
   })
 
-  return RpcPeer.of({
+  const peer: Peer<N> = {
     request,
     notify,
     subscribe,
@@ -310,12 +333,13 @@ export const make = Effect.fn("RpcPeer.make")(function*(connection: Connection, 
     protocolErrors: Stream.fromPubSub(protocolErrors),
     setRequestHandler: (next) => Ref.set(handler, next),
     closed: Deferred.await(closedSignal)
-  })
+  }
+  return peer
 })
 
 /** The peer as a layer over the `Transport` service. */
 export const layer = (options: PeerOptions = {}): Layer.Layer<RpcPeer, never, Transport> =>
   Layer.effect(RpcPeer)(Effect.gen(function*() {
-    return yield* make(yield* Transport, options)
+    return RpcPeer.of(yield* make(yield* Transport, options))
   }))
 

@@ -226,7 +226,7 @@ export const makeInMemory: Effect.Effect<
       Queue.end(toClient),
       Queue.end(toServer),
       Deferred.succeed(exited, {
-        exitCode: info.exitCode ?? 0,
+        exitCode: info.exitCode === undefined ? 0 : info.exitCode,
         signal: info.signal ?? null,
         stderrTail: info.stderrTail ?? [],
         reason: info.reason ?? "in-memory server closed"
