@@ -774,12 +774,10 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       return Effect.andThen(effect, wake)
     })
 
-  // `Transport.makeInMemory` reports `exitCode: null` as 0 (it fills defaults with `??`), so a death by
-  // signal could not be told apart: the client end reports the fake's own exit info instead.
   yield* Effect.addFinalizer(() =>
     Deferred.succeed(closed, { exitCode: 0, signal: null, stderrTail: [], reason: "scope closed" })
   )
-  const connection: Transport.Connection = { ...client, exit: Deferred.await(closed) }
+  const connection: Transport.Connection = client
 
   yield* server.received.pipe(
     Stream.splitLines,
