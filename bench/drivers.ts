@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { AppServer } from "effect-codex"
+import { AppServer, Codex } from "effect-codex"
 import { CODEX_BINARY, tempDir, trackPid } from "./lib.js"
 
 /** What one turn produced, as seen by the client. */
@@ -102,7 +102,47 @@ export const appServerDriver = (options: DriverOptions): Effect.Effect<TurnDrive
     } satisfies TurnDriver
   })
 
-/** Drivers by name (`--driver NAME`). Add the Thread/Turn-API driver here when it exists. */
+/** The driver over the public API: `Codex.threadStart`, then `Thread.stream` of each turn. */
+export const codexDriver = (options: DriverOptions): Effect.Effect<TurnDriver, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const server = yield* sdkServer(options)
+    const codex = Context.get(yield* Layer.build(Codex.layer().pipe(Layer.provide(Layer.succeed(AppServer.AppServer)(server)))), Codex.Codex)
+    const runTurn = (threadId: string, prompt: string) =>
+      Effect.gen(function*() {
+        let deltas = 0
+        let notifications = 0
+        let firstDeltaAt = Number.NaN
+        let lastDeltaAt = Number.NaN
+        let turnId = ""
+        let status = "unknown"
+        yield* codex.thread(threadId).stream(prompt).pipe(
+          Stream.runForEach((event) =>
+            Effect.sync(() => {
+              notifications++
+              if (event._tag !== "Notification") return
+              if (event.method === "item/agentMessage/delta") {
+                deltas++
+                lastDeltaAt = performance.now()
+                if (deltas === 1) firstDeltaAt = lastDeltaAt
+              } else if (event.method === "turn/completed") {
+                turnId = event.params.turn.id
+                status = event.params.turn.status
+              }
+            })
+          )
+        )
+        return { turnId, status, deltas, notifications, firstDeltaAt, lastDeltaAt } satisfies TurnOutcome
+      })
+    return {
+      name: "effect-codex (Codex/Thread)",
+      pid: server.pid,
+      startThread: Effect.map(codex.threadStart({ cwd: options.cwd }), (thread) => thread.id),
+      runTurn
+    } satisfies TurnDriver
+  })
+
+/** Drivers by name (`--driver NAME`); the default is the public API. */
 export const drivers: Record<string, (options: DriverOptions) => Effect.Effect<TurnDriver, unknown, Scope.Scope>> = {
+  codex: codexDriver,
   appserver: appServerDriver
 }

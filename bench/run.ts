@@ -3,7 +3,7 @@
  *
  *   --quick              tiny N everywhere (well under a minute)
  *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream
- *   --driver NAME        turn driver for cases 4-5 (default: appserver; see bench/drivers.ts)
+ *   --driver NAME        turn driver for cases 4-5 (default: codex, the public API; or appserver; see bench/drivers.ts)
  *   --no-write           do not write bench/results/
  *
  * Prints a table and PASS/MISS per target, writes bench/results/<timestamp>.json and latest.json.
@@ -29,7 +29,7 @@ const option = (name: string): string | undefined => {
 const quick = flag("--quick")
 const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream"] as const
 const only = option("--only")?.split(",") ?? [...ALL]
-const driverName = option("--driver") ?? "appserver"
+const driverName = option("--driver") ?? "codex"
 const makeDriver = drivers[driverName]
 if (makeDriver === undefined) throw new Error(`unknown driver ${driverName}; known: ${Object.keys(drivers).join(", ")}`)
 
