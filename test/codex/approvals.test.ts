@@ -4,6 +4,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
@@ -62,6 +63,22 @@ describe("Approvals", () => {
       // The override ended with the turn: the next turn is declined again.
       const again = yield* touchTurn()
       expect(again.created).toBe(false)
+    }).pipe(Effect.provide(CodexTest.layer())))
+
+  it.live("a per-turn handler runs with the caller's context (its logger here)", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const recorder = Logger.make((options) => {
+        lines.push(String(options.message))
+      })
+      const { created } = yield* touchTurn({
+        approvals: {
+          "item/commandExecution/requestApproval": (params) =>
+            Effect.logInfo(`asked to run ${params.command}`).pipe(Effect.as({ decision: "accept" as const }))
+        }
+      }).pipe(Effect.provide(Logger.layer([recorder])))
+      expect(created).toBe(true)
+      expect(lines.some((line) => line.includes("asked to run") && line.includes("touch made-by-agent.txt"))).toBe(true)
     }).pipe(Effect.provide(CodexTest.layer())))
 
   it.live("a per-turn handler overrides an accepting layer", () =>

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { Codex, type Turn } from "effect-codex"
+import { Codex, Turn } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
 
 const deltasOf = (events: ReadonlyArray<Turn.TurnEvent>): Array<string> =>
@@ -24,7 +24,8 @@ describe("Thread.run and Thread.stream", () => {
       const mock = yield* MockModel.MockModel
       yield* mock.enqueue(MockModel.text("The answer is 42."))
       const codex = yield* Codex.Codex
-      const thread = yield* codex.threadStart()
+      const thread = yield* codex.threadStart({ sandbox: Codex.Sandbox.readOnly })
+      expect(thread.response).toMatchObject({ model: "mock-model", modelProvider: "mock", sandbox: { type: "readOnly" } })
       const result = yield* thread.run("What is the answer?")
       expect(result).toMatchObject({ threadId: thread.id, status: "completed", error: null })
       expect(result.finalResponse).toBe("The answer is 42.")
@@ -43,6 +44,7 @@ describe("Thread.run and Thread.stream", () => {
       const thread = yield* codex.threadStart()
       const events = yield* thread.stream("stream please").pipe(Stream.runCollect)
       expect(deltasOf(events)).toEqual(deltas)
+      expect(yield* Turn.textDeltas(Stream.fromIterable(events)).pipe(Stream.runCollect)).toEqual(deltas)
       const methods = events.map((event) => event.method)
       expect(methods.at(-1)).toBe("turn/completed")
       expect(methods.indexOf("turn/started")).toBeLessThan(methods.indexOf("item/agentMessage/delta"))

@@ -144,10 +144,14 @@ export const makeRouter = (base: Service): Router => {
         return (override ?? base).handle(request)
       }
     },
+    // The handlers run with the context of the caller that set them (its Console, Logger, span, ...).
     override: (threadId, handlers) =>
       Effect.acquireRelease(
-        Effect.sync(() => overrides.set(threadId, make(handlers, base.handle))),
+        Effect.map(Effect.context<never>(), (context) => {
+          const service = make(handlers, base.handle)
+          overrides.set(threadId, { handle: (request) => Effect.provideContext(service.handle(request), context) })
+        }),
         () => Effect.sync(() => overrides.delete(threadId))
-      ).pipe(Effect.asVoid)
+      )
   }
 }

@@ -27,10 +27,13 @@ import type {
   ModelListResponse,
   Thread as ThreadInfo,
   ThreadForkParams,
+  ThreadForkResponse,
   ThreadListParams,
   ThreadListResponse,
   ThreadResumeParams,
-  ThreadStartParams
+  ThreadResumeResponse,
+  ThreadStartParams,
+  ThreadStartResponse
 } from "@effect-codex/protocol"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -56,9 +59,16 @@ export const Sandbox = {
   fullAccess: "danger-full-access"
 } as const
 
-/** A thread that was just started, resumed or forked: its handle and what the server said about it. */
+/** The server's whole answer when a thread is opened (start, resume and fork share these fields). */
+export type OpenResponse = ThreadStartResponse | ThreadResumeResponse | ThreadForkResponse
+
+/**
+ * A thread that was just started, resumed or forked: its handle, the thread, and the server's whole
+ * answer (the effective `model`, `approvalPolicy`, `sandbox`, `cwd`, `reasoningEffort`, ...).
+ */
 export interface OpenedThread extends Thread.Thread {
   readonly info: ThreadInfo
+  readonly response: OpenResponse
 }
 
 /** A login in progress (`account/login/start` for ChatGPT or device code). */
@@ -127,7 +137,11 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
   yield* server.setRequestHandler(approvals.service.handle)
   const context: Thread.Context = { server, approvals, watch: options }
   const thread = (id: string) => Thread.make(context, id)
-  const opened = (info: ThreadInfo): OpenedThread => ({ ...thread(info.id), info })
+  const opened = (response: OpenResponse): OpenedThread => ({
+    ...thread(response.thread.id),
+    info: response.thread,
+    response
+  })
 
   const login = (params: { readonly type: "chatgpt" } | { readonly type: "chatgptDeviceCode" }) =>
     Effect.gen(function*() {
@@ -167,17 +181,17 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
     thread,
     threadStart: (options = {}) =>
       server.request("thread/start", options).pipe(
-        Effect.map((response) => opened(response.thread)),
+        Effect.map(opened),
         Effect.withSpan("Codex.threadStart")
       ),
     threadResume: (id, overrides = {}) =>
       server.request("thread/resume", { ...overrides, threadId: id }).pipe(
-        Effect.map((response) => opened(response.thread)),
+        Effect.map(opened),
         Effect.withSpan("Codex.threadResume", { attributes: { threadId: id } })
       ),
     threadFork: (id, options = {}) =>
       server.request("thread/fork", { ...options, threadId: id }).pipe(
-        Effect.map((response) => opened(response.thread)),
+        Effect.map(opened),
         Effect.withSpan("Codex.threadFork", { attributes: { threadId: id } })
       ),
     threadList: (params) => threadList(params).pipe(Effect.withSpan("Codex.threadList")),

@@ -21,8 +21,15 @@ export type Input = string | Item | ReadonlyArray<string | Item>
 /** A text item. */
 export const text = (value: string): Item => ({ type: "text", text: value })
 
-/** An image by URL (http(s) or a data URL). */
+/**
+ * An image by URL. codex 0.169.0 accepts `data:` URLs and rejects remote http(s) URLs at `turn/start`
+ * (an `InvalidRequestError`); use {@link imageData} or {@link localImage} for image bytes.
+ */
 export const image = (url: string): Item => ({ type: "image", url })
+
+/** An image from its bytes, sent inline as a `data:` URL. */
+export const imageData = (bytes: Uint8Array, mimeType: string): Item =>
+  image(`data:${mimeType};base64,${Buffer.from(bytes).toString("base64")}`)
 
 /** An image read by codex from a local path. */
 export const localImage = (path: string): Item => ({ type: "localImage", path })

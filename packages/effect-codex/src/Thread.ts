@@ -60,8 +60,9 @@ export interface Thread {
   /** Runs a turn and streams its events, ending with `turn/completed`. */
   readonly stream: (input: Input.Input, options?: TurnOptions) => Stream.Stream<Turn.TurnEvent, Turn.StreamError>
   /**
-   * Runs a turn whose final response must match `schema`: its JSON Schema is sent as `outputSchema`
-   * and the response is decoded with it.
+   * Runs a turn whose final response must match `schema`: its JSON Schema (OpenAI's strict subset,
+   * root an object) is sent as `outputSchema` and the response is decoded with it. Prefer `Schema.Int`
+   * or `Schema.Finite` to `Schema.Number`, whose JSON Schema also admits "NaN"/"Infinity" strings.
    */
   readonly runStructured: <A, I>(
     schema: Schema.Codec<A, I>,

@@ -88,6 +88,15 @@ export interface WatchOptions {
   readonly interruptGrace?: Duration.Input | undefined
 }
 
+/** The agent's text as it is written: the `item/agentMessage/delta` texts among a turn's events. */
+export const textDeltas = <E, R>(events: Stream.Stream<TurnEvent, E, R>): Stream.Stream<string, E, R> =>
+  events.pipe(
+    Stream.filter((event): event is Extract<AppServer.KnownNotification, { method: "item/agentMessage/delta" }> =>
+      event._tag === "Notification" && event.method === "item/agentMessage/delta"
+    ),
+    Stream.map((event) => event.params.delta)
+  )
+
 /** A running turn. */
 export interface TurnHandle {
   readonly id: string

@@ -279,7 +279,10 @@ export interface ShellCallOptions extends StreamOptions {
   readonly callId?: string | undefined
   /** Working directory (default: the turn cwd). */
   readonly workdir?: string | undefined
-  /** How long codex waits for output before yielding (default 1000 ms here). */
+  /**
+   * How long codex waits for the command before yielding it to the background (default 10 s here, so a
+   * slow machine still sees the command finish within the turn).
+   */
   readonly yieldTimeMs?: number | undefined
   /** Ask for unsandboxed execution (`sandbox_permissions: "require_escalated"`). */
   readonly escalated?: boolean | undefined
@@ -306,7 +309,7 @@ export interface ShellCallOptions extends StreamOptions {
  */
 export const shellCall = (options: ShellCallOptions): StreamReply => {
   const cmd = typeof options.command === "string" ? options.command : options.command.map(shellQuote).join(" ")
-  const args: Record<string, unknown> = { cmd, yield_time_ms: options.yieldTimeMs ?? 1000 }
+  const args: Record<string, unknown> = { cmd, yield_time_ms: options.yieldTimeMs ?? 10_000 }
   if (options.workdir !== undefined) args.workdir = options.workdir
   if (options.escalated) args.sandbox_permissions = "require_escalated"
   if (options.justification !== undefined) args.justification = options.justification
