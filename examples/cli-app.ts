@@ -12,14 +12,13 @@ import * as Effect from "effect/Effect"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
 import * as Terminal from "effect/Terminal"
-import { Codex, type Thread } from "effect-codex"
+import { Codex, type Thread, Turn } from "effect-codex"
 import { runMain } from "./runtime.js"
-import { textDeltas } from "./support.js"
 
 /** Streams the answer to `prompt` to stdout, delta by delta. */
 const answer = Effect.fn("answer")(function*(thread: Thread.Thread, prompt: string) {
   const stdio = yield* Stdio.Stdio
-  yield* thread.stream(prompt).pipe(textDeltas, Stream.run(stdio.stdout()))
+  yield* thread.stream(prompt).pipe(Turn.textDeltas, Stream.run(stdio.stdout()))
   yield* Console.log("")
 })
 

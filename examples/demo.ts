@@ -14,9 +14,8 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
-import { Codex } from "effect-codex"
+import { Codex, Turn } from "effect-codex"
 import { type MockScript, runMain } from "./runtime.js"
-import { textDeltas } from "./support.js"
 
 const prompt = [
   "You are answering inside the effect-codex demo: a TypeScript program built on Effect 4 just spawned",
@@ -33,7 +32,7 @@ export const program = Effect.gen(function*() {
   yield* Console.log(`thread ${thread.id}, model ${thread.info.model ?? "(default)"}\n`)
 
   const turn = yield* thread.turn(prompt)
-  yield* turn.stream.pipe(textDeltas, Stream.run(stdio.stdout()))
+  yield* turn.stream.pipe(Turn.textDeltas, Stream.run(stdio.stdout()))
   const result = yield* turn.run
   const tokens = result.usage === null ? "" : `, ${result.usage.last.totalTokens} tokens`
   yield* Console.log(`\n\nturn ${result.status} in ${result.durationMs ?? "?"} ms${tokens}; shutting codex down.`)

@@ -12,7 +12,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Codex, Input } from "effect-codex"
 import { runMain } from "./runtime.js"
-import { pngDataUrl, redDiscPng } from "./support.js"
+import { redDiscPng } from "./support.js"
 
 const question = "What is in this image? Answer in one sentence."
 
@@ -24,7 +24,7 @@ export const program = Effect.gen(function*() {
     Effect.catchTag("InvalidRequestError", (error) => Console.log(`remote URL refused: ${error.message}`))
   )
 
-  const result = yield* thread.run([question, Input.image(pngDataUrl(redDiscPng()))])
+  const result = yield* thread.run([question, Input.imageData(redDiscPng(), "image/png")])
   yield* Console.log(result.finalResponse)
 })
 

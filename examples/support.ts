@@ -1,19 +1,9 @@
 /**
- * Small helpers the examples share: the text deltas of a turn's event stream, a one-line description
- * of an event, and a tiny PNG made in memory (so the image examples need no file from anywhere).
+ * Small helpers the examples share: a one-line description of an event, and a tiny PNG made in
+ * memory (so the image examples need no file from anywhere).
  */
-import * as Result from "effect/Result"
-import * as Stream from "effect/Stream"
 import type { Turn } from "effect-codex"
 import { crc32, deflateSync } from "node:zlib"
-
-/** The answer's text as it streams: the `delta` of each `item/agentMessage/delta` event. */
-export const textDeltas = <E, R>(events: Stream.Stream<Turn.TurnEvent, E, R>): Stream.Stream<string, E, R> =>
-  events.pipe(Stream.filterMap((event) =>
-    event._tag === "Notification" && event.method === "item/agentMessage/delta"
-      ? Result.succeed(event.params.delta)
-      : Result.fail(event)
-  ))
 
 /** One short line about an event: its method and what matters in it. */
 export const describeEvent = (event: Turn.TurnEvent): string => {
@@ -74,5 +64,3 @@ export const redDiscPng = (size = 64): Uint8Array => {
   ])
 }
 
-/** The PNG as a `data:` URL, the form `Input.image` needs (codex refuses remote image URLs). */
-export const pngDataUrl = (png: Uint8Array): string => `data:image/png;base64,${Buffer.from(png).toString("base64")}`

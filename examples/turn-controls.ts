@@ -8,14 +8,13 @@ import { MockModel } from "@effect-codex/testing"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { Codex, type Thread } from "effect-codex"
+import { Codex, type Thread, Turn } from "effect-codex"
 import { runMain } from "./runtime.js"
-import { textDeltas } from "./support.js"
 
 /** Steers the turn as soon as the answer starts, then waits for its end. */
 const steer = Effect.fn("steer")(function*(thread: Thread.Thread) {
   const turn = yield* thread.turn("Write a two-line poem about the sea.")
-  yield* turn.stream.pipe(textDeltas, Stream.take(1), Stream.runDrain)
+  yield* turn.stream.pipe(Turn.textDeltas, Stream.take(1), Stream.runDrain)
   yield* turn.steer("Change of plan: make the poem about mountains.").pipe(
     Effect.andThen(Console.log("steered: asked for mountains instead")),
     Effect.catch((error) => Console.log(`too late to steer: ${error.message}`))
@@ -27,7 +26,7 @@ const steer = Effect.fn("steer")(function*(thread: Thread.Thread) {
 /** Interrupts the turn once a few deltas have arrived. */
 const interrupt = Effect.fn("interrupt")(function*(thread: Thread.Thread) {
   const turn = yield* thread.turn("Count from 1 to 100, one number per line.")
-  const seen = yield* turn.stream.pipe(textDeltas, Stream.take(3), Stream.runCollect)
+  const seen = yield* turn.stream.pipe(Turn.textDeltas, Stream.take(3), Stream.runCollect)
   yield* Console.log(`received ${JSON.stringify(seen.join(""))}, interrupting`)
   const result = yield* turn.interrupt
   yield* Console.log(`interrupted turn ${result.status}`)
