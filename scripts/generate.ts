@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { renderGuards } from "./generate/guards.js"
 import { GenerateError, type Json } from "./generate/ir.js"
 import { buildModel, BUNDLE_FILE, type Model } from "./generate/model.js"
 import { renderFallbacks, renderIndex, renderMethods, renderPackageJson, renderReadme, renderSchemas } from "./generate/render.js"
@@ -84,6 +85,7 @@ export const generateTree = (): Generated => {
     tree.set("FALLBACKS.md", text(renderFallbacks(model, version)))
     tree.set("src/schemas.ts", text(renderSchemas(model, version)))
     tree.set("src/methods.ts", text(renderMethods(model, version)))
+    tree.set("src/guards.ts", text(renderGuards(model, version)))
     tree.set("src/index.ts", text(renderIndex(version)))
     return { version, model, tree: new Map([...tree.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) }
   } finally {

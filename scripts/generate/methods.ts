@@ -9,6 +9,8 @@
  * The generator fails if an entry here is unnecessary (the convention already finds a response), names a
  * method that does not exist, or names a response definition that does not exist.
  */
+import { GUARD_MAP_NAMES } from "./guards.js"
+
 export const CLIENT_RESPONSE_EXCEPTIONS: Readonly<Record<string, string>> = {
   "account/gatewayOAuth/cancel": "GatewayOAuthCancelResponse",
   "account/logout": "LogoutAccountResponse",
@@ -25,7 +27,7 @@ export const CLIENT_RESPONSE_EXCEPTIONS: Readonly<Record<string, string>> = {
 /** Same for server → client requests (currently none needed). */
 export const SERVER_RESPONSE_EXCEPTIONS: Readonly<Record<string, string>> = {}
 
-/** Names exported by methods.ts / index.ts; a schema definition with one of these names is an error. */
+/** Names exported by methods.ts / guards.ts / index.ts; a schema definition with one of these names is an error. */
 export const RESERVED_NAMES = new Set([
   "Schema",
   "S",
@@ -49,5 +51,6 @@ export const RESERVED_NAMES = new Set([
   "ServerRequestResponse",
   "ServerRequest",
   "ClientRequest",
-  "ClientNotification"
+  "ClientNotification",
+  ...GUARD_MAP_NAMES
 ])

@@ -136,7 +136,7 @@ export const renderMethods = (model: Model, version: string): string => {
 }
 
 export const renderIndex = (version: string): string =>
-  [tsHeader(version), "export * from \"./methods.js\"", "export * from \"./schemas.js\"", ""].join("\n")
+  [tsHeader(version), "export * from \"./guards.js\"", "export * from \"./methods.js\"", "export * from \"./schemas.js\"", ""].join("\n")
 
 export const renderPackageJson = (version: string): string =>
   JSON.stringify(
@@ -193,7 +193,11 @@ export const renderReadme = (model: Model, version: string): string => {
     "  `export const Foo: Schema.Codec<Foo>`. Ordered so references point backwards; cycles use `Schema.suspend`.",
     "- `src/methods.ts`: `ClientRequests`, `ServerNotifications`, `ServerRequests`, `ClientNotifications`, the",
     "  `ServerNotification` / `ServerRequest` message unions, helper types and `CODEX_VERSION`.",
-    "- `src/index.ts`: re-exports both.",
+    "- `src/guards.ts`: for each `Foo` a compiled type guard `isFoo(u: unknown): u is Foo`, true exactly when",
+    "  `Schema.decodeUnknownExit(Foo)(u)` succeeds (straight-line checks, no allocation; unknown keys are accepted and",
+    "  kept), and the maps `ServerNotificationGuards`, `ClientResponseGuards`, `ServerRequestParamsGuards` (method →",
+    "  guard of the params / response) for the hot path where validation without decoding is enough.",
+    "- `src/index.ts`: re-exports all three.",
     "- `FALLBACKS.md`: every place that decodes as `Schema.Unknown`.",
     "",
     "## Mapping rules",
