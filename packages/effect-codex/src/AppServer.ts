@@ -22,14 +22,17 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import {
   ClientRequests,
+  ClientResponseGuards,
   type ClientRequestMethod,
   type ClientRequestParams,
   type ClientRequestResponse,
   CODEX_VERSION,
   InitializeResponse,
   type ServerNotification,
+  ServerNotificationGuards,
   ServerNotifications,
   type ServerRequest,
+  ServerRequestParamsGuards,
   ServerRequests
 } from "@effect-codex/protocol"
 import * as Cause from "effect/Cause"
@@ -38,6 +41,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -145,6 +149,11 @@ const clientRequestSchemas = ClientRequests as Record<string, { readonly params:
 const notificationSchemas = ServerNotifications as Record<string, Schema.Top>
 const serverRequestSchemas = ServerRequests as Record<string, { readonly params: Schema.Top; readonly response: Schema.Top }>
 
+type Guard = (value: unknown) => boolean
+const notificationGuards = ServerNotificationGuards as Record<string, Guard>
+const responseGuards = ClientResponseGuards as Record<string, Guard>
+const serverRequestGuards = ServerRequestParamsGuards as Record<string, Guard>
+
 /** Compiles a decoder once per schema, on first use. */
 const memo = <A>(build: (schema: Schema.Top) => A) => {
   const cache = new Map<Schema.Top, A>()
@@ -160,6 +169,18 @@ const memo = <A>(build: (schema: Schema.Top) => A) => {
 const decoderOf = memo((schema) => Schema.decodeUnknownExit(schema as Schema.Codec<unknown, unknown>))
 const encoderOf = memo((schema) => Schema.encodeUnknownExit(schema as Schema.Codec<unknown, unknown>))
 
+/**
+ * Checks a value received from the server against its schema. The generated guard (a compiled check,
+ * 20-30× faster than decoding) decides; only a rejected value is decoded, for the error message. An
+ * accepted value is kept as received: all protocol schemas decode to the same shape they encode, so the
+ * value has the schema's type (with any fields a newer server adds still on it).
+ */
+const checkReceived = (guard: Guard | undefined, schema: Schema.Top, value: unknown): Result.Result<unknown, string> => {
+  if (guard !== undefined && guard(value)) return Result.succeed(value)
+  const decoded = decoderOf(schema)(value)
+  return Exit.isSuccess(decoded) ? Result.succeed(decoded.value) : Result.fail(issueMessage(decoded))
+}
+
 const issueMessage = <A>(exit: Exit.Exit<A, Schema.SchemaError>): string =>
   Exit.isFailure(exit) ? (Cause.squash(exit.cause) as Error).message.replace(/\s+/g, " ") : ""
 
@@ -170,16 +191,16 @@ export const decodeNotification = (raw: RpcPeer.IncomingNotification): Notificat
   if (schema === undefined) {
     return { _tag: "UnknownNotification", method: raw.method, params: raw.params, ...emitted, reason: "unknown method" }
   }
-  const decoded = decoderOf(schema)(raw.params)
-  if (Exit.isSuccess(decoded)) {
-    return { _tag: "Notification", method: raw.method, params: decoded.value, ...emitted } as KnownNotification
+  const checked = checkReceived(notificationGuards[raw.method], schema, raw.params)
+  if (Result.isSuccess(checked)) {
+    return { _tag: "Notification", method: raw.method, params: checked.success, ...emitted } as KnownNotification
   }
   return {
     _tag: "UnknownNotification",
     method: raw.method,
     params: raw.params,
     ...emitted,
-    reason: `params did not decode: ${issueMessage(decoded)}`
+    reason: `params did not decode: ${checked.failure}`
   }
 }
 
@@ -212,13 +233,13 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
       }
       return peer.request(method, encoded.value, requestOptions).pipe(
         Effect.flatMap((result) => {
-          const decoded = decoderOf(schemas.response)(result)
-          return Exit.isSuccess(decoded)
-            ? Effect.succeed(decoded.value as ClientRequestResponse<M>)
+          const checked = checkReceived(responseGuards[method], schemas.response, result)
+          return Result.isSuccess(checked)
+            ? Effect.succeed(checked.success as ClientRequestResponse<M>)
             : Effect.fail(
               new ProtocolError({
                 method,
-                reason: `result does not match the protocol schema: ${issueMessage(decoded)}`,
+                reason: `result does not match the protocol schema: ${checked.failure}`,
                 excerpt: excerpt(JSON.stringify(result) ?? "undefined")
               })
             )
@@ -242,14 +263,14 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
     peer.setRequestHandler((incoming) => {
       const schemas = serverRequestSchemas[incoming.method]
       if (schemas === undefined) return RpcPeer.unhandledRequest(incoming)
-      const params = decoderOf(schemas.params)(incoming.params)
-      if (Exit.isFailure(params)) {
+      const params = checkReceived(serverRequestGuards[incoming.method], schemas.params, incoming.params)
+      if (Result.isFailure(params)) {
         return Effect.fail({
           code: ErrorCode.InvalidParams,
-          message: `effect-codex could not decode the params of "${incoming.method}": ${issueMessage(params)}`
+          message: `effect-codex could not decode the params of "${incoming.method}": ${params.failure}`
         })
       }
-      const typed = { id: incoming.id, method: incoming.method, params: params.value } as KnownServerRequest
+      const typed = { id: incoming.id, method: incoming.method, params: params.success } as KnownServerRequest
       return handler(typed).pipe(
         Effect.flatMap((result) => {
           const encoded = encoderOf(schemas.response)(result)

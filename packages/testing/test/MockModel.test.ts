@@ -83,7 +83,7 @@ describe("MockModel", () => {
       expect(a.find((e) => e.event === "response.output_item.done")!.data.item.content[0].text).toBe("one")
       const call = b.find((e) => e.event === "response.output_item.done")!.data.item
       expect(call).toMatchObject({ type: "function_call", name: "exec_command", call_id: "call-1" })
-      expect(JSON.parse(call.arguments)).toEqual({ cmd: "touch 'a b'", yield_time_ms: 1000 })
+      expect(JSON.parse(call.arguments)).toEqual({ cmd: "touch 'a b'", yield_time_ms: 10_000 })
       expect(c.find((e) => e.event === "response.output_item.done")!.data.item.content[0].text).toBe("three")
       expect(yield* mock.pending).toBe(0)
       expect((yield* mock.requests).map((r) => r.answer)).toEqual(["scripted", "scripted", "scripted"])
