@@ -186,22 +186,19 @@ const issueMessage = <A>(exit: Exit.Exit<A, Schema.SchemaError>): string =>
 
 /** Decodes one raw notification with the generated schema of its method. */
 export const decodeNotification = (raw: RpcPeer.IncomingNotification): Notification => {
-  const emitted = raw.emittedAtMs === undefined ? {} : { emittedAtMs: raw.emittedAtMs }
   const schema = notificationSchemas[raw.method]
-  if (schema === undefined) {
-    return { _tag: "UnknownNotification", method: raw.method, params: raw.params, ...emitted, reason: "unknown method" }
-  }
-  const checked = checkReceived(notificationGuards[raw.method], schema, raw.params)
-  if (Result.isSuccess(checked)) {
-    return { _tag: "Notification", method: raw.method, params: checked.success, ...emitted } as KnownNotification
-  }
-  return {
-    _tag: "UnknownNotification",
-    method: raw.method,
-    params: raw.params,
-    ...emitted,
-    reason: `params did not decode: ${checked.failure}`
-  }
+  const checked = schema === undefined
+    ? Result.fail("unknown method")
+    : checkReceived(notificationGuards[raw.method], schema, raw.params)
+  const notification = Result.isSuccess(checked)
+    ? { _tag: "Notification", method: raw.method, params: checked.success } as Notification
+    : {
+      _tag: "UnknownNotification" as const,
+      method: raw.method,
+      params: raw.params,
+      reason: schema === undefined ? checked.failure : `params did not decode: ${checked.failure}`
+    }
+  return raw.emittedAtMs === undefined ? notification : Object.assign(notification, { emittedAtMs: raw.emittedAtMs })
 }
 
 /**

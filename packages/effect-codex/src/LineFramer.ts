@@ -16,6 +16,8 @@ export interface LineFramer {
   readonly push: (chunk: string) => ReadonlyArray<Frame>
 }
 
+const nonBlank = /\S/
+
 /** Makes a framer that accepts lines of at most `maxLineLength` characters. */
 export const make = (maxLineLength: number): LineFramer => {
   let buffer = ""
@@ -35,7 +37,8 @@ export const make = (maxLineLength: number): LineFramer => {
           frames.push({ _tag: "Oversized", start: buffer.slice(start, start + 200), limit: maxLineLength })
         } else if (end > start) {
           const line = buffer.slice(start, end)
-          if (line.trim() !== "") frames.push({ _tag: "Line", line })
+          // A JSON message starts with "{": test for blank lines only when it does not.
+          if (line.charCodeAt(0) === 123 || nonBlank.test(line)) frames.push({ _tag: "Line", line })
         }
         start = newline + 1
       }
