@@ -3,6 +3,7 @@
  * list (paged as a Stream), read, rename, archive and unarchive.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
@@ -82,4 +83,22 @@ describe("thread lifecycle", () => {
       const account = yield* codex.account
       expect(account.account).toBeNull()
     }).pipe(Effect.provide(CodexTest.layer())))
+})
+
+describe("Codex.layerConfig", () => {
+  it.live("reads CODEX_HOME and CODEX_MODEL from the environment", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockModel.MockModel
+      const home = yield* CodexTest.CodexHome
+      const { metadata, model } = yield* Effect.gen(function*() {
+        const codex = yield* Codex.Codex
+        const thread = yield* codex.threadStart()
+        return { metadata: codex.server.metadata, model: thread.response.model }
+      }).pipe(
+        Effect.provide(Codex.layerConfig({ config: mock.codexConfig.filter((entry) => !entry.startsWith("model=")) })),
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ CODEX_HOME: home.path, CODEX_MODEL: "env-model" })))
+      )
+      expect(metadata.codexHome).toBe(home.path)
+      expect(model).toBe("env-model")
+    }).pipe(Effect.provide(sharedHome)))
 })
