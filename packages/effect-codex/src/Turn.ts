@@ -22,10 +22,11 @@ import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "./AppServer.js"
 import type { AppServerExitedError, RequestError } from "./Errors.js"
@@ -176,8 +177,13 @@ export const start = Effect.fn("Turn.start")(function*(
   options: WatchOptions = {}
 ): Effect.fn.Return<TurnHandle, RequestError, Scope.Scope> {
   const threadId = params.threadId
-  const subscription = yield* server.subscribe
-  const { turn: started } = yield* server.request("turn/start", params)
+  // The subscription lives until the turn has settled (not until the caller's scope closes): a
+  // long-lived scope running many turns does not keep a subscriber per finished turn.
+  const subscriptionScope = yield* Scope.fork(yield* Effect.scope)
+  const subscription = yield* Scope.provide(server.subscribe, subscriptionScope)
+  const { turn: started } = yield* server.request("turn/start", params).pipe(
+    Effect.onError(() => Scope.close(subscriptionScope, Exit.void))
+  )
   const turnId = started.id
   yield* Effect.annotateCurrentSpan({ threadId, turnId })
 
@@ -241,7 +247,8 @@ export const start = Effect.fn("Turn.start")(function*(
     }
   }).pipe(
     Effect.catch((error) => Cause.isDone(error) ? Effect.void : abort(error)),
-    Effect.scoped
+    Effect.scoped,
+    Effect.ensuring(Scope.close(subscriptionScope, Exit.void))
   )
   yield* Effect.forkScoped(follow)
 
