@@ -4,6 +4,8 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import * as readline from "node:readline"
+import * as Effect from "effect/Effect"
+import { CODEX_BINARY, tempDir, trackPid } from "./lib.js"
 
 export interface RawNotification {
   readonly method: string
@@ -98,3 +100,21 @@ export const initialize = async (client: RawClient): Promise<any> => {
   client.notify("initialized")
   return result
 }
+
+/**
+ * A raw client on a fresh `CODEX_HOME`, initialized, closed with the scope (its pid is tracked so the
+ * bench can check that nothing survives).
+ */
+export const rawServer = (options: { readonly config?: ReadonlyArray<string>; readonly cwd?: string } = {}) =>
+  Effect.gen(function*() {
+    const codexHome = yield* tempDir("home")
+    return yield* Effect.acquireRelease(
+      Effect.promise(async () => {
+        const client = spawnRaw({ binary: CODEX_BINARY, codexHome, ...options })
+        trackPid(client.pid)
+        await initialize(client)
+        return client
+      }),
+      (client) => Effect.promise(() => client.close())
+    )
+  })

@@ -4,25 +4,16 @@
  * calls are interleaved (SDK, raw, SDK, raw, ...) so that drift affects both alike.
  */
 import * as Effect from "effect/Effect"
-import { initialize, spawnRaw } from "../rawClient.js"
+import { rawServer } from "../rawClient.js"
 import { sdkServer } from "../drivers.js"
-import { CODEX_BINARY, percentile, round, tempDir, trackPid } from "../lib.js"
+import { percentile, round } from "../lib.js"
 
 export const METHOD = "model/list"
 
 export const run = (n: number) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const server = yield* sdkServer()
-    const rawHome = yield* tempDir("home")
-    const raw = yield* Effect.acquireRelease(
-      Effect.promise(async () => {
-        const client = spawnRaw({ binary: CODEX_BINARY, codexHome: rawHome })
-        trackPid(client.pid)
-        await initialize(client)
-        return client
-      }),
-      (client) => Effect.promise(() => client.close())
-    )
+    const raw = yield* rawServer()
     const sdkCall = server.request(METHOD, {})
     // The raw call is timed inside the promise: no Effect on the baseline's clock.
     const rawCall = Effect.promise(async () => {

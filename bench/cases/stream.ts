@@ -9,8 +9,8 @@
 import * as Effect from "effect/Effect"
 import { MockModel } from "@effect-codex/testing"
 import { type DriverOptions, type TurnDriver } from "../drivers.js"
-import { initialize, spawnRaw } from "../rawClient.js"
-import { CODEX_BINARY, gc, MB, type MemorySample, peak, round, startSampler, tempDir, trackPid } from "../lib.js"
+import { rawServer } from "../rawClient.js"
+import { gc, MB, type MemorySample, peak, round, startSampler, tempDir } from "../lib.js"
 import type * as Scope from "effect/Scope"
 
 type MakeDriver = (options: DriverOptions) => Effect.Effect<TurnDriver, unknown, Scope.Scope>
@@ -68,17 +68,8 @@ export const run = (n: number, makeDriver: MakeDriver) =>
     if (outcome.status !== "completed") throw new Error(`5: turn ${outcome.status}`)
 
     // --- raw client, same turn
-    const rawHome = yield* tempDir("home")
     const rawCwd = yield* tempDir("cwd")
-    const raw = yield* Effect.acquireRelease(
-      Effect.promise(async () => {
-        const client = spawnRaw({ binary: CODEX_BINARY, codexHome: rawHome, config: mock.codexConfig, cwd: rawCwd })
-        trackPid(client.pid)
-        await initialize(client)
-        return client
-      }),
-      (client) => Effect.promise(() => client.close())
-    )
+    const raw = yield* rawServer({ config: mock.codexConfig, cwd: rawCwd })
     yield* mock.enqueue(reply(n))
     const rawResult = yield* Effect.promise(async () => {
       const thread = await raw.request("thread/start", { cwd: rawCwd })

@@ -13,8 +13,8 @@ import { Codex } from "@openai/codex-sdk"
 import * as Effect from "effect/Effect"
 import { MockModel } from "@effect-codex/testing"
 import { type DriverOptions, type TurnDriver } from "../drivers.js"
-import { initialize, spawnRaw } from "../rawClient.js"
-import { CODEX_BINARY, MB, mean, peak, procRss, round, startSampler, tempDir, trackPid } from "../lib.js"
+import { rawServer } from "../rawClient.js"
+import { CODEX_BINARY, MB, mean, peak, procRss, round, startSampler, tempDir } from "../lib.js"
 import type * as Scope from "effect/Scope"
 
 type MakeDriver = (options: DriverOptions) => Effect.Effect<TurnDriver, unknown, Scope.Scope>
@@ -117,17 +117,8 @@ export const concurrent = (n: number, makeDriver: MakeDriver) =>
     const { driver, t0, t1, t2, samples, child } = sdk
 
     // The same through the raw client: is codex the bottleneck, or the SDK?
-    const rawHome = yield* tempDir("home")
     const rawCwd = yield* tempDir("cwd")
-    const raw = yield* Effect.acquireRelease(
-      Effect.promise(async () => {
-        const client = spawnRaw({ binary: CODEX_BINARY, codexHome: rawHome, config: mock.codexConfig, cwd: rawCwd })
-        trackPid(client.pid)
-        await initialize(client)
-        return client
-      }),
-      (client) => Effect.promise(() => client.close())
-    )
+    const raw = yield* rawServer({ config: mock.codexConfig, cwd: rawCwd })
     const rawTimes = yield* Effect.promise(async () => {
       const r0 = performance.now()
       const ids: Array<string> = await Promise.all(
