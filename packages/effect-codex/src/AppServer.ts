@@ -242,7 +242,7 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
             )
         })
       )
-    }).pipe(Effect.withSpan("AppServer.request", { attributes: { method }, captureStackTrace: false }))
+    }).pipe(Effect.withSpan("AppServer.request", { attributes: { method } }, { captureStackTrace: false }))
 
   const clientInfo = options.clientInfo ?? { name: "effect-codex", title: "effect-codex", version: SDK_VERSION }
   const metadata = yield* request("initialize", {
