@@ -35,7 +35,7 @@ if (makeDriver === undefined) throw new Error(`unknown driver ${driverName}; kno
 
 const N = quick
   ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, concurrent: 5, stream: 2_000 }
-  : { handshake: 10, roundtrip: 300, decode: 100_000, decodeRepeats: 3, turns: 20, concurrent: 50, stream: 100_000 }
+  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, concurrent: 50, stream: 100_000 }
 
 /** Direct children of this process still alive (covers `codex exec` spawned by @openai/codex-sdk too). */
 const liveChildren = (): Array<number> => {
