@@ -21,6 +21,7 @@ describe("account and login", () => {
       yield* login.cancel
       const completed = yield* login.wait
       expect(completed).toMatchObject({ loginId: login.loginId, success: false })
+      expect(yield* login.wait).toBe(completed)
     }).pipe(Effect.scoped, Effect.provide(CodexTest.layer())))
 
   it.live("traces public calls and never puts the API key in spans or logs", () =>

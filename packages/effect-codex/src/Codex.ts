@@ -152,7 +152,8 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
         return yield* Effect.die(new Error(`unexpected login response type "${response.type}"`))
       }
       const loginId = response.loginId
-      const wait = notifications.pipe(
+      // Cached: waiting twice gives the same completion instead of waiting for another one.
+      const wait = yield* notifications.pipe(
         Stream.filter((event): event is Extract<AppServer.KnownNotification, { method: "account/login/completed" }> =>
           event._tag === "Notification" && event.method === "account/login/completed" &&
           event.params.loginId === loginId
@@ -162,7 +163,8 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
         Effect.flatMap(Option.match({
           onNone: () => Effect.die(new Error("notification stream ended")),
           onSome: Effect.succeed
-        }))
+        })),
+        Effect.cached
       )
       return {
         loginId,
