@@ -19,6 +19,7 @@ import {
   TurnStatus
 } from "@effect-codex/protocol"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -119,21 +120,6 @@ export interface TurnHandle {
   readonly interrupt: Effect.Effect<TurnResult, StreamError>
 }
 
-const stringField = (value: unknown, key: string): string | undefined => {
-  if (typeof value !== "object" || value === null) return undefined
-  const field = (value as Record<string, unknown>)[key]
-  return typeof field === "string" ? field : undefined
-}
-
-/** The thread and turn a notification speaks of, from `threadId`, `turnId` or `turn.id` in its params. */
-export const routeOf = (event: TurnEvent): { readonly threadId?: string; readonly turnId?: string } => {
-  const params = event.params
-  const threadId = stringField(params, "threadId")
-  const turnId = stringField(params, "turnId") ??
-    stringField(typeof params === "object" && params !== null ? (params as { turn?: unknown }).turn : undefined, "id")
-  return { ...(threadId === undefined ? {} : { threadId }), ...(turnId === undefined ? {} : { turnId }) }
-}
-
 /** The text of the final answer among the items: the last agent message marked final, else the last one. */
 const finalResponseOf = (items: ReadonlyArray<ThreadItem>): string | null => {
   const messages = items.filter((item): item is Extract<ThreadItem, { type: "agentMessage" }> =>
@@ -194,10 +180,12 @@ export const start = Effect.fn("Turn.start")(function*(
   const seenItems: Array<ThreadItem> = []
   let usage: ThreadTokenUsage | null = null
 
+  // Settling is uninterruptible: once `done` is set, following is interrupted, and the event queue
+  // must have ended by then.
   const finish = (result: TurnResult) =>
-    Deferred.succeed(done, result).pipe(Effect.andThen(Queue.end(events)), Effect.asVoid)
+    Queue.end(events).pipe(Effect.andThen(Deferred.succeed(done, result)), Effect.asVoid, Effect.uninterruptible)
   const abort = (error: StreamError) =>
-    Deferred.fail(done, error).pipe(Effect.andThen(Queue.fail(events, error)), Effect.asVoid)
+    Queue.fail(events, error).pipe(Effect.andThen(Deferred.fail(done, error)), Effect.asVoid, Effect.uninterruptible)
 
   /** Asks the server where the turn stands after a silence. */
   const reconcile = (idle: Duration.Duration) =>
@@ -211,41 +199,70 @@ export const start = Effect.fn("Turn.start")(function*(
       Effect.catch(abort)
     )
 
-  /** Handles one event of this turn; true when it ends the turn. */
-  const accept = (event: TurnEvent): Effect.Effect<boolean> => {
-    if (event._tag === "Notification") {
-      switch (event.method) {
-        case "item/completed":
-          seenItems.push(event.params.item)
-          break
-        case "thread/tokenUsage/updated":
-          usage = event.params.tokenUsage
-          break
-        case "turn/completed":
-          return Queue.offer(events, event).pipe(
-            Effect.andThen(finish(resultOf(threadId, event.params.turn, seenItems, usage))),
-            Effect.as(true)
-          )
-      }
+  /** Records what the result needs from one of this turn's events; the final turn when it ends it. */
+  const track = (event: TurnEvent): TurnInfo | undefined => {
+    if (event._tag !== "Notification") return undefined
+    switch (event.method) {
+      case "item/completed":
+        seenItems.push(event.params.item)
+        return undefined
+      case "thread/tokenUsage/updated":
+        usage = event.params.tokenUsage
+        return undefined
+      case "turn/completed":
+        return event.params.turn
+      default:
+        return undefined
     }
-    return Queue.offer(events, event).pipe(Effect.as(false))
   }
 
+  /** This turn's events, and its thread's events that name no turn (such as `thread/status/changed`). */
   const belongs = (event: TurnEvent): boolean => {
-    const route = routeOf(event)
-    return route.threadId === threadId && (route.turnId === undefined || route.turnId === turnId)
+    const params = event.params as { readonly threadId?: unknown; readonly turnId?: unknown; readonly turn?: { readonly id?: unknown } }
+    if (typeof params !== "object" || params === null || params.threadId !== threadId) return false
+    const eventTurn = params.turnId ?? params.turn?.id
+    return eventTurn === undefined || eventTurn === turnId
   }
 
-  const follow = Effect.gen(function*() {
+  const clock = yield* Clock.Clock
+  let lastActivity = clock.currentTimeMillisUnsafe()
+  const idleMillis = Duration.toMillis(idleTimeout)
+
+  // Routes whole chunks: one offer per chunk, no timer per event.
+  const route = Effect.gen(function*() {
     const pull = yield* Stream.toPull(subscription)
     while (true) {
-      const next = yield* Effect.timeoutOption(pull, idleTimeout)
-      if (Option.isNone(next)) return yield* reconcile(idleTimeout)
-      for (const event of next.value) {
-        if (belongs(event) && (yield* accept(event))) return
+      const mine: Array<TurnEvent> = []
+      let completed: TurnInfo | undefined
+      for (const event of yield* pull) {
+        if (!belongs(event)) continue
+        mine.push(event)
+        completed = track(event)
+        if (completed !== undefined) break
       }
+      if (mine.length === 0) continue
+      lastActivity = clock.currentTimeMillisUnsafe()
+      yield* Queue.offerAll(events, mine)
+      if (completed !== undefined) return yield* finish(resultOf(threadId, completed, seenItems, usage))
     }
-  }).pipe(
+  })
+
+  // Wakes when the turn could have been silent for `idleTimeout`, and reconciles it if it was.
+  const watchdog = Effect.gen(function*() {
+    let wait = idleMillis
+    while (true) {
+      yield* Effect.sleep(Duration.millis(wait))
+      const silent = clock.currentTimeMillisUnsafe() - lastActivity
+      if (silent >= idleMillis) return yield* reconcile(idleTimeout)
+      wait = idleMillis - silent
+    }
+  })
+
+  // Following ends with the turn, however it settled (completed, reconciled, interrupted).
+  const settled = Effect.ignore(Deferred.await(done))
+  const follow = route.pipe(
+    Effect.raceFirst(watchdog),
+    Effect.raceFirst(settled),
     Effect.catch((error) => Cause.isDone(error) ? Effect.void : abort(error)),
     Effect.scoped,
     Effect.ensuring(Scope.close(subscriptionScope, Exit.void))
