@@ -122,6 +122,14 @@ describe("AppServer on a fake app-server", () => {
       experimentalApi: true
     }))))
 
+  it.effect("AppServer.request reaches the server in context", () =>
+    Effect.gen(function*() {
+      const models = yield* AppServer.request("model/list", {})
+      expect(models.data.length).toBeGreaterThan(0)
+      const fake = yield* FakeAppServer.FakeAppServer
+      expect(yield* fake.requests("model/list")).toHaveLength(1)
+    }).pipe(Effect.provide(FakeAppServer.layerAppServer())))
+
   it.effect("fails only the call whose result does not match the protocol, with ProtocolError", () =>
     Effect.gen(function*() {
       const fake = yield* FakeAppServer.FakeAppServer

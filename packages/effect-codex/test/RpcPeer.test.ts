@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import { RpcPeer, Transport } from "effect-codex"
@@ -170,5 +171,22 @@ describe("RpcPeer", () => {
       expect(long.pollUnsafe()).toBeUndefined()
       yield* TestClock.adjust(Duration.seconds(9))
       expect(yield* Fiber.join(long)).toMatchObject({ _tag: "RequestTimeoutError", method: "slower" })
+    }))
+
+  it.effect("RpcPeer.layer builds the peer over the Transport in context", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* Transport.makeInMemory
+      const answered = yield* server.received.pipe(
+        Stream.splitLines,
+        Stream.map((line) => JSON.parse(line) as Wire),
+        Stream.runForEach((message) => server.send(`${JSON.stringify({ id: message.id, result: "pong" })}\n`)),
+        Effect.forkScoped
+      )
+      const result = yield* Effect.gen(function*() {
+        const peer = yield* RpcPeer.RpcPeer
+        return yield* peer.request("ping", {})
+      }).pipe(Effect.provide(RpcPeer.layer().pipe(Layer.provide(Layer.succeed(Transport.Transport)(client)))))
+      expect(result).toBe("pong")
+      yield* Fiber.interrupt(answered)
     }))
 })
