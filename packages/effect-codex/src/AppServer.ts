@@ -145,9 +145,13 @@ export interface Options extends Transport.StdioOptions, HandshakeOptions {}
 /** The version of effect-codex, sent in `clientInfo` by default. */
 export const SDK_VERSION = "0.1.0"
 
-const clientRequestSchemas = ClientRequests as Record<string, { readonly params: Schema.Top; readonly response: Schema.Top }>
+interface MethodSchemas {
+  readonly params: Schema.Top
+  readonly response: Schema.Top
+}
+const clientRequestSchemas = ClientRequests as Record<string, MethodSchemas>
 const notificationSchemas = ServerNotifications as Record<string, Schema.Top>
-const serverRequestSchemas = ServerRequests as Record<string, { readonly params: Schema.Top; readonly response: Schema.Top }>
+const serverRequestSchemas = ServerRequests as Record<string, MethodSchemas>
 
 type Guard = (value: unknown) => boolean
 const notificationGuards = ServerNotificationGuards as Record<string, Guard>
@@ -175,7 +179,11 @@ const encoderOf = memo((schema) => Schema.encodeUnknownExit(schema as Schema.Cod
  * accepted value is kept as received: all protocol schemas decode to the same shape they encode, so the
  * value has the schema's type (with any fields a newer server adds still on it).
  */
-const checkReceived = (guard: Guard | undefined, schema: Schema.Top, value: unknown): Result.Result<unknown, string> => {
+const checkReceived = (
+  guard: Guard | undefined,
+  schema: Schema.Top,
+  value: unknown
+): Result.Result<unknown, string> => {
   if (guard !== undefined && guard(value)) return Result.succeed(value)
   const decoded = decoderOf(schema)(value)
   return Exit.isSuccess(decoded) ? Result.succeed(decoded.value) : Result.fail(issueMessage(decoded))
@@ -311,7 +319,9 @@ export const layerTransport = (
  * Spawns `codex app-server` (see `Transport.StdioOptions`) and connects; the process lives exactly as
  * long as the layer. Needs a `ChildProcessSpawner` (use {@link layerNode} on Node).
  */
-export const layer = (options: Options = {}): Layer.Layer<AppServer, StartError, ChildProcessSpawner.ChildProcessSpawner> =>
+export const layer = (
+  options: Options = {}
+): Layer.Layer<AppServer, StartError, ChildProcessSpawner.ChildProcessSpawner> =>
   layerTransport(options).pipe(Layer.provide(Transport.layerStdio(options)))
 
 /** {@link layer} with Node's child-process spawner included. */

@@ -99,7 +99,10 @@ export interface Service {
     overrides?: Omit<ThreadResumeParams, "threadId">
   ) => Effect.Effect<OpenedThread, RequestError>
   /** Forks a thread into a new one. */
-  readonly threadFork: (id: string, options?: Omit<ThreadForkParams, "threadId">) => Effect.Effect<OpenedThread, RequestError>
+  readonly threadFork: (
+    id: string,
+    options?: Omit<ThreadForkParams, "threadId">
+  ) => Effect.Effect<OpenedThread, RequestError>
   /** One page of stored threads. */
   readonly threadList: (params?: ThreadListParams) => Effect.Effect<ThreadListResponse, RequestError>
   /** Every stored thread, following `nextCursor` page by page. */

@@ -212,7 +212,8 @@ export const make: {
       if (typeof method === "string") {
         if (isRequestId(id)) {
           const request = { id, method, params: message.params }
-          effects.push(Effect.asVoid(Effect.flatMap(Ref.get(handler), (handle) => Effect.forkIn(answer(request, handle), scope))))
+          const answering = Effect.flatMap(Ref.get(handler), (handle) => Effect.forkIn(answer(request, handle), scope))
+          effects.push(Effect.asVoid(answering))
         } else {
           const raw: IncomingNotification = typeof message.emittedAtMs === "number"
             ? { method, params: message.params, emittedAtMs: message.emittedAtMs }

@@ -51,7 +51,10 @@ export class StructuredOutputError extends Schema.TaggedError<StructuredOutputEr
 export interface Thread {
   readonly id: string
   /** Starts a turn and returns its handle; the turn is followed in the current scope. */
-  readonly turn: (input: Input.Input, options?: TurnOptions) => Effect.Effect<Turn.TurnHandle, RequestError, Scope.Scope>
+  readonly turn: (
+    input: Input.Input,
+    options?: TurnOptions
+  ) => Effect.Effect<Turn.TurnHandle, RequestError, Scope.Scope>
   /** Runs a turn to its end. A failed turn is a `TurnFailedError` carrying the whole result. */
   readonly run: (
     input: Input.Input,

@@ -140,7 +140,9 @@ export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOption
   })
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
   const handle = yield* spawner.spawn(command).pipe(
-    Effect.mapError((error) => new AppServerSpawnError({ command: `${binary} ${args.join(" ")}`, reason: error.message }))
+    Effect.mapError((error) =>
+      new AppServerSpawnError({ command: `${binary} ${args.join(" ")}`, reason: error.message })
+    )
   )
   yield* Effect.annotateCurrentSpan("pid", handle.pid)
 

@@ -218,7 +218,11 @@ export const start = Effect.fn("Turn.start")(function*(
 
   /** This turn's events, and its thread's events that name no turn (such as `thread/status/changed`). */
   const belongs = (event: TurnEvent): boolean => {
-    const params = event.params as { readonly threadId?: unknown; readonly turnId?: unknown; readonly turn?: { readonly id?: unknown } }
+    const params = event.params as {
+      readonly threadId?: unknown
+      readonly turnId?: unknown
+      readonly turn?: { readonly id?: unknown }
+    }
     if (typeof params !== "object" || params === null || params.threadId !== threadId) return false
     const eventTurn = params.turnId ?? params.turn?.id
     return eventTurn === undefined || eventTurn === turnId
