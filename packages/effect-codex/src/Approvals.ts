@@ -85,8 +85,6 @@ const acceptAnswer = (request: KnownServerRequest): Effect.Effect<unknown, RpcEr
     case "execCommandApproval":
     case "applyPatchApproval":
       return Effect.succeed({ decision: "approved" })
-    case "item/permissions/requestApproval":
-      return Effect.succeed({ permissions: request.params.permissions, scope: "turn" })
     default:
       return declineAnswer(request)
   }
@@ -115,8 +113,9 @@ const declineWithLog = (request: KnownServerRequest): Effect.Effect<unknown, Rpc
 export const declineAll: Layer.Layer<Approvals> = Layer.succeed(Approvals)(make({}))
 
 /**
- * Accepts every command, file change and permission request (an explicit opt-in: the agent then runs
- * commands within its sandbox without asking). Questions and elicitations are still declined.
+ * Accepts every command and file change (an explicit opt-in: the agent then runs commands within its
+ * sandbox without asking). It never widens the sandbox: permission requests, questions and
+ * elicitations are still declined; answer those with your own handlers.
  */
 export const acceptAll: Layer.Layer<Approvals> = Layer.succeed(Approvals)(make({}, acceptAnswer))
 
@@ -125,23 +124,43 @@ export const layer = (handlers: Handlers): Layer.Layer<Approvals> => Layer.succe
 
 /** Approvals that can be overridden per thread for the length of a scope (a turn's per-turn handlers). */
 export interface Router {
-  /** Answers with the override of the request's thread if there is one, else with the base service. */
+  /** Answers with the latest override of the request's thread if there is one, else with the base service. */
   readonly service: Service
-  /** Uses `handlers` (falling back to the base service) for requests of `threadId` until the scope closes. */
+  /**
+   * Uses `handlers` (falling back to the base service) for requests of `threadId` until the scope
+   * closes; then the override set before it, if any, applies again.
+   */
   readonly override: (threadId: string, handlers: Handlers) => Effect.Effect<void, never, Scope.Scope>
+  /** How many server requests of `threadId` are being answered right now (a turn waiting on one is not silent). */
+  readonly inFlight: (threadId: string) => number
+}
+
+/** The thread a server request belongs to (`threadId`, or `conversationId` in the legacy requests). */
+const threadOf = (request: KnownServerRequest): string | undefined => {
+  const params = request.params as { readonly threadId?: unknown; readonly conversationId?: unknown } | null
+  const id = params?.threadId ?? params?.conversationId
+  return typeof id === "string" ? id : undefined
 }
 
 /** Builds a {@link Router} over a base service. */
 export const makeRouter = (base: Service): Router => {
-  const overrides = new Map<string, Service>()
-  const threadOf = (request: KnownServerRequest): unknown =>
-    (request.params as { readonly threadId?: unknown } | null)?.threadId
+  const overrides = new Map<string, Array<Service>>()
+  const answering = new Map<string, number>()
+  const count = (threadId: string, delta: number) => {
+    const next = (answering.get(threadId) ?? 0) + delta
+    if (next === 0) answering.delete(threadId)
+    else answering.set(threadId, next)
+  }
   return {
     service: {
       handle: (request) => {
         const threadId = threadOf(request)
-        const override = typeof threadId === "string" ? overrides.get(threadId) : undefined
-        return (override ?? base).handle(request)
+        if (threadId === undefined) return base.handle(request)
+        const service = overrides.get(threadId)?.at(-1) ?? base
+        return Effect.suspend(() => {
+          count(threadId, 1)
+          return service.handle(request)
+        }).pipe(Effect.ensuring(Effect.sync(() => count(threadId, -1))))
       }
     },
     // The handlers run with the context of the caller that set them (its Console, Logger, span, ...).
@@ -149,9 +168,17 @@ export const makeRouter = (base: Service): Router => {
       Effect.acquireRelease(
         Effect.map(Effect.context<never>(), (context) => {
           const service = make(handlers, base.handle)
-          overrides.set(threadId, { handle: (request) => Effect.provideContext(service.handle(request), context) })
+          const entry: Service = { handle: (request) => Effect.provideContext(service.handle(request), context) }
+          overrides.set(threadId, [...(overrides.get(threadId) ?? []), entry])
+          return entry
         }),
-        () => Effect.sync(() => overrides.delete(threadId))
-      )
+        (entry) =>
+          Effect.sync(() => {
+            const remaining = (overrides.get(threadId) ?? []).filter((candidate) => candidate !== entry)
+            if (remaining.length === 0) overrides.delete(threadId)
+            else overrides.set(threadId, remaining)
+          })
+      ).pipe(Effect.asVoid),
+    inFlight: (threadId) => answering.get(threadId) ?? 0
   }
 }

@@ -95,10 +95,13 @@ export const make = (context: Context, id: string): Thread => {
   const { server } = context
   const turn = Effect.fn("Thread.turn")(function*(input: Input.Input, options: TurnOptions = {}) {
     const { approvals, idleTimeout, interruptGrace, ...params } = options
-    if (approvals !== undefined) yield* context.approvals.override(id, approvals)
     return yield* Turn.start(server, { ...params, threadId: id, input: Input.toItems(input) }, {
       idleTimeout: idleTimeout ?? context.watch.idleTimeout,
       interruptGrace: interruptGrace ?? context.watch.interruptGrace
+    }, {
+      // Per-turn approvals last exactly as long as the turn.
+      during: approvals === undefined ? undefined : context.approvals.override(id, approvals),
+      busy: () => context.approvals.inFlight(id) > 0
     })
   })
 

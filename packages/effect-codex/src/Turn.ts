@@ -153,37 +153,55 @@ export const resultOf = (
   }
 }
 
+/** What a turn needs from its thread besides the server: per-turn scoped resources and a busy check. */
+export interface StartHooks {
+  /** Acquired for the life of the turn (until it settles), e.g. per-turn approval handlers. */
+  readonly during?: Effect.Effect<void, never, Scope.Scope> | undefined
+  /** True while the client is answering a server request of the thread: the turn is then not silent. */
+  readonly busy?: (() => boolean) | undefined
+}
+
 /**
  * Starts a turn: subscribes, sends `turn/start`, and follows the turn in the current scope. Closing the
- * scope before the turn has ended interrupts it on the server (best effort).
+ * scope before the server has ended the turn interrupts it there, waits up to `interruptGrace` for the
+ * confirmation, and settles the handle in any case (also when the caller was interrupted while
+ * `turn/start` was in flight: the request is finished in the background and the new turn stopped).
  */
 export const start = Effect.fn("Turn.start")(function*(
   server: AppServer.Service,
   params: TurnStartParams,
-  options: WatchOptions = {}
+  options: WatchOptions = {},
+  hooks: StartHooks = {}
 ): Effect.fn.Return<TurnHandle, RequestError, Scope.Scope> {
   const threadId = params.threadId
-  // The subscription lives until the turn has settled (not until the caller's scope closes): a
-  // long-lived scope running many turns does not keep a subscriber per finished turn.
-  const subscriptionScope = yield* Scope.fork(yield* Effect.scope)
-  const subscription = yield* Scope.provide(server.subscribe, subscriptionScope)
-  const { turn: started } = yield* server.request("turn/start", params).pipe(
-    Effect.onError(() => Scope.close(subscriptionScope, Exit.void))
-  )
-  const turnId = started.id
-  yield* Effect.annotateCurrentSpan({ threadId, turnId })
+  // The subscription (and the per-turn resources) live until the turn has settled, not until the
+  // caller's scope closes: a long-lived scope running many turns keeps nothing per finished turn.
+  const turnScope = yield* Scope.fork(yield* Effect.scope)
+  const subscription = yield* Scope.provide(server.subscribe, turnScope)
+  if (hooks.during !== undefined) yield* Scope.provide(hooks.during, turnScope)
 
+  const startedSignal = yield* Deferred.make<TurnInfo, RequestError>()
   const events = yield* Queue.unbounded<TurnEvent, StreamError | Cause.Done>()
   const done = yield* Deferred.make<TurnResult, StreamError>()
   const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Duration.minutes(5))
   const interruptGrace = Duration.fromInputUnsafe(options.interruptGrace ?? Duration.seconds(10))
   const seenItems: Array<ThreadItem> = []
   let usage: ThreadTokenUsage | null = null
+  let turnId = ""
+  // The server said the turn is over (turn/completed, or thread/read found it finished).
+  let endedOnServer = false
 
   // Settling is uninterruptible: once `done` is set, following is interrupted, and the event queue
   // must have ended by then.
   const finish = (result: TurnResult) =>
-    Queue.end(events).pipe(Effect.andThen(Deferred.succeed(done, result)), Effect.asVoid, Effect.uninterruptible)
+    Effect.sync(() => {
+      endedOnServer = true
+    }).pipe(
+      Effect.andThen(Queue.end(events)),
+      Effect.andThen(Deferred.succeed(done, result)),
+      Effect.asVoid,
+      Effect.uninterruptible
+    )
   const abort = (error: StreamError) =>
     Queue.fail(events, error).pipe(Effect.andThen(Deferred.fail(done, error)), Effect.asVoid, Effect.uninterruptible)
 
@@ -210,7 +228,7 @@ export const start = Effect.fn("Turn.start")(function*(
         usage = event.params.tokenUsage
         return undefined
       case "turn/completed":
-        return event.params.turn
+        return event.params.turn.id === turnId ? event.params.turn : undefined
       default:
         return undefined
     }
@@ -232,8 +250,10 @@ export const start = Effect.fn("Turn.start")(function*(
   let lastActivity = clock.currentTimeMillisUnsafe()
   const idleMillis = Duration.toMillis(idleTimeout)
 
-  // Routes whole chunks: one offer per chunk, no timer per event.
+  // Routes whole chunks: one offer per chunk, no timer per event. Events that arrived before the
+  // turn/start response wait in the subscription until the turn id is known.
   const route = Effect.gen(function*() {
+    yield* Deferred.await(startedSignal)
     const pull = yield* Stream.toPull(subscription)
     while (true) {
       const mine: Array<TurnEvent> = []
@@ -251,38 +271,68 @@ export const start = Effect.fn("Turn.start")(function*(
     }
   })
 
-  // Wakes when the turn could have been silent for `idleTimeout`, and reconciles it if it was.
+  // Wakes when the turn could have been silent for `idleTimeout`, and reconciles it if it was. A turn
+  // waiting on the client (an approval being answered) is not silent.
   const watchdog = Effect.gen(function*() {
+    yield* Deferred.await(startedSignal)
+    lastActivity = clock.currentTimeMillisUnsafe()
     let wait = idleMillis
     while (true) {
       yield* Effect.sleep(Duration.millis(wait))
+      if (hooks.busy?.() === true) lastActivity = clock.currentTimeMillisUnsafe()
       const silent = clock.currentTimeMillisUnsafe() - lastActivity
       if (silent >= idleMillis) return yield* reconcile(idleTimeout)
       wait = idleMillis - silent
     }
   })
 
-  // Following ends with the turn, however it settled (completed, reconciled, interrupted).
+  // Following ends with the turn, however it settled (completed, reconciled, interrupted, failed).
   const settled = Effect.ignore(Deferred.await(done))
   const follow = route.pipe(
     Effect.raceFirst(watchdog),
     Effect.raceFirst(settled),
     Effect.catch((error) => Cause.isDone(error) ? Effect.void : abort(error)),
     Effect.scoped,
-    Effect.ensuring(Scope.close(subscriptionScope, Exit.void))
+    Effect.ensuring(Scope.close(turnScope, Exit.void))
   )
   yield* Effect.forkScoped(follow)
 
-  // Leaving the scope early stops the turn on the server too, so nothing keeps running unseen.
+  /** Asks the server to stop the turn, waits up to `interruptGrace` for it, then reconciles. */
+  const stop = Effect.suspend(() =>
+    server.request("turn/interrupt", { threadId, turnId }, { timeout: interruptGrace })
+  ).pipe(
+    Effect.ignore,
+    Effect.andThen(Effect.timeoutOption(Deferred.await(done), interruptGrace)),
+    Effect.flatMap((outcome) => Option.isSome(outcome) ? Effect.void : reconcile(interruptGrace)),
+    Effect.ignore
+  )
+
+  // Registered before turn/start is sent and run before following stops (finalizers run in reverse):
+  // a turn the server has not ended is interrupted there, and the handle always settles.
   yield* Effect.addFinalizer(() =>
-    Deferred.isDone(done).pipe(
-      Effect.flatMap((settled) =>
-        settled
-          ? Effect.void
-          : server.request("turn/interrupt", { threadId, turnId }, { timeout: Duration.seconds(5) }).pipe(Effect.ignore)
-      )
+    Deferred.await(startedSignal).pipe(
+      Effect.matchEffect({
+        onFailure: () => Effect.void,
+        onSuccess: () => endedOnServer ? Effect.void : stop
+      })
     )
   )
+
+  // Sent from a detached fiber: an interruption of the caller cannot lose the id of a turn the
+  // server starts (the request has its own timeout).
+  yield* server.request("turn/start", params).pipe(
+    Effect.tap(({ turn }) =>
+      Effect.sync(() => {
+        turnId = turn.id
+      })
+    ),
+    Effect.map(({ turn }) => turn),
+    Effect.exit,
+    Effect.flatMap((exit) => Deferred.done(startedSignal, exit)),
+    Effect.forkDetach
+  )
+  const started = yield* Deferred.await(startedSignal)
+  yield* Effect.annotateCurrentSpan({ threadId, turnId })
 
   const result = Deferred.await(done)
   return {
@@ -298,11 +348,8 @@ export const start = Effect.fn("Turn.start")(function*(
         Effect.asVoid,
         Effect.withSpan("Turn.steer", { attributes: { threadId, turnId } })
       ),
-    // Settles even if the server never confirms: after `interruptGrace` the turn is reconciled.
-    interrupt: server.request("turn/interrupt", { threadId, turnId }).pipe(
-      Effect.ignore,
-      Effect.andThen(Effect.timeoutOption(result, interruptGrace)),
-      Effect.flatMap((settled) => Option.isSome(settled) ? Effect.void : reconcile(interruptGrace)),
+    // Settles within about twice `interruptGrace` even if the server never confirms.
+    interrupt: stop.pipe(
       Effect.andThen(result),
       Effect.withSpan("Turn.interrupt", { attributes: { threadId, turnId } })
     )

@@ -106,6 +106,87 @@ describe("Codex on a fake app-server", () => {
     }).pipe(Effect.provide(FakeAppServer.layerCodex())))
 })
 
+describe("turn lifecycle edge cases on a fake app-server", () => {
+  const askApproval = (fake: FakeAppServer.FakeAppServerService, threadId: string, turnId: string) =>
+    fake.request("item/commandExecution/requestApproval", {
+      threadId,
+      turnId,
+      itemId: "i1",
+      startedAtMs: Date.now(),
+      command: "rm -rf ~"
+    })
+
+  it.live("per-turn approvals end with their turn, even when the caller's scope lives on", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeAppServer.FakeAppServer
+      const codex = yield* Codex.Codex
+      const thread = yield* codex.threadStart()
+      yield* fake.enqueueTurn({ hold: true })
+      const first = yield* thread.turn("first", {
+        approvals: { "item/commandExecution/requestApproval": () => Effect.succeed({ decision: "accept" as const }) }
+      })
+      expect(yield* askApproval(fake, thread.id, first.id)).toMatchObject({ result: { decision: "accept" } })
+      yield* first.interrupt
+      yield* fake.enqueueTurn({ hold: true })
+      const second = yield* thread.turn("second")
+      expect(yield* askApproval(fake, thread.id, second.id)).toMatchObject({ result: { decision: "decline" } })
+      yield* second.interrupt
+    }).pipe(Effect.scoped, Effect.provide(FakeAppServer.layerCodex())))
+
+  it.live("a turn waiting on an approval is not silent; a stalled turn is interrupted on the server", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeAppServer.FakeAppServer
+      const codex = yield* Codex.Codex
+      const thread = yield* codex.threadStart()
+      yield* fake.enqueueTurn({ hold: true })
+      const slowApproval = {
+        "item/commandExecution/requestApproval": () =>
+          Effect.sleep("600 millis").pipe(Effect.as({ decision: "decline" as const }))
+      }
+      const handle = yield* thread.turn("hi", { idleTimeout: Duration.millis(300), approvals: slowApproval })
+      const answer = yield* askApproval(fake, thread.id, handle.id)
+      expect(answer).toMatchObject({ result: { decision: "decline" } })
+      expect(yield* fake.requests("thread/read")).toHaveLength(0)
+      const error = yield* handle.result.pipe(Effect.flip)
+      expect(error._tag).toBe("TurnStalledError")
+    }).pipe(Effect.scoped, Effect.andThen(Effect.gen(function*() {
+      const fake = yield* FakeAppServer.FakeAppServer
+      expect(yield* fake.requests("turn/interrupt")).toHaveLength(1)
+    })), Effect.provide(FakeAppServer.layerCodex())))
+
+  it.live("a caller interrupted while turn/start is in flight still stops the turn it started", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeAppServer.FakeAppServer
+      const codex = yield* Codex.Codex
+      const thread = yield* codex.threadStart()
+      yield* fake.enqueueTurn({ hold: true })
+      yield* fake.script("turn/start", FakeAppServer.delayed("300 millis"))
+      const exit = yield* thread.run("hello").pipe(Effect.timeout("50 millis"), Effect.exit)
+      expect(exit._tag).toBe("Failure")
+      const [turn] = yield* fake.awaitTurns(1)
+      const [interrupt] = yield* fake.awaitRequests("turn/interrupt", 1)
+      expect(interrupt?.params).toEqual({ threadId: thread.id, turnId: turn?.turnId })
+    }).pipe(Effect.provide(FakeAppServer.layerCodex())))
+
+  it.live("a handle whose scope closed early settles, with codex's order (answer, then turn/completed)", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeAppServer.FakeAppServer
+      const codex = yield* Codex.Codex
+      const thread = yield* codex.threadStart()
+      yield* fake.enqueueTurn({ hold: true })
+      yield* fake.handle("turn/interrupt", (request) => {
+        const { threadId, turnId } = request.params as { threadId: string; turnId: string }
+        const completed = { id: turnId, items: [], status: "interrupted", error: null }
+        return Effect.forkDetach(
+          Effect.sleep("1 millis").pipe(Effect.andThen(fake.notify("turn/completed", { threadId, turn: completed })))
+        ).pipe(Effect.as(FakeAppServer.result({})))
+      })
+      const handle = yield* Effect.scoped(thread.turn("x"))
+      const result = yield* handle.result.pipe(Effect.timeout("3 seconds"))
+      expect(result.status).toBe("interrupted")
+    }).pipe(Effect.provide(FakeAppServer.layerCodex())))
+})
+
 describe("AppServer on a fake app-server", () => {
   it.effect("sends clientInfo and the experimentalApi capability in initialize", () =>
     Effect.gen(function*() {
