@@ -1,7 +1,8 @@
 /**
  * Newline framing of a text stream: partial lines are kept until their end arrives, `\r\n` is accepted,
  * blank lines are skipped, and a line longer than the limit is dropped (reported once) instead of
- * growing memory without bound.
+ * growing memory without bound. Linear in the input: each chunk is scanned once, and the pieces of a
+ * long line are joined once, when its end arrives.
  *
  * @since 0.1.0
  */
@@ -20,34 +21,46 @@ const nonBlank = /\S/
 
 /** Makes a framer that accepts lines of at most `maxLineLength` characters. */
 export const make = (maxLineLength: number): LineFramer => {
-  let buffer = ""
+  // The pieces of the line whose end has not arrived yet, and their total length.
+  let pieces: Array<string> = []
+  let pending = 0
   // While skipping the rest of an oversized line, everything up to the next newline is dropped.
   let skipping = false
+
+  const emit = (frames: Array<Frame>, last: string) => {
+    const joined = pieces.length === 0 ? last : pieces.join("") + last
+    pieces = []
+    pending = 0
+    const line = joined.charCodeAt(joined.length - 1) === 13 ? joined.slice(0, -1) : joined
+    if (line.length > maxLineLength) {
+      frames.push({ _tag: "Oversized", start: line.slice(0, 200), limit: maxLineLength })
+    } else if (line.length > 0 && (line.charCodeAt(0) === 123 || nonBlank.test(line))) {
+      // A JSON message starts with "{": test for blank lines only when it does not.
+      frames.push({ _tag: "Line", line })
+    }
+  }
+
   return {
     push: (chunk) => {
       const frames: Array<Frame> = []
-      buffer += chunk
       let start = 0
       let newline: number
-      while ((newline = buffer.indexOf("\n", start)) !== -1) {
-        const end = newline > start && buffer.charCodeAt(newline - 1) === 13 ? newline - 1 : newline
-        if (skipping) {
-          skipping = false
-        } else if (end - start > maxLineLength) {
-          frames.push({ _tag: "Oversized", start: buffer.slice(start, start + 200), limit: maxLineLength })
-        } else if (end > start) {
-          const line = buffer.slice(start, end)
-          // A JSON message starts with "{": test for blank lines only when it does not.
-          if (line.charCodeAt(0) === 123 || nonBlank.test(line)) frames.push({ _tag: "Line", line })
-        }
+      while ((newline = chunk.indexOf("\n", start)) !== -1) {
+        if (skipping) skipping = false
+        else emit(frames, chunk.slice(start, newline))
         start = newline + 1
       }
-      buffer = start === 0 ? buffer : buffer.slice(start)
-      if (!skipping && buffer.length > maxLineLength) {
-        frames.push({ _tag: "Oversized", start: buffer.slice(0, 200), limit: maxLineLength })
-        skipping = true
+      if (start < chunk.length && !skipping) {
+        const rest = start === 0 ? chunk : chunk.slice(start)
+        pieces.push(rest)
+        pending += rest.length
+        if (pending > maxLineLength) {
+          frames.push({ _tag: "Oversized", start: pieces.join("").slice(0, 200), limit: maxLineLength })
+          pieces = []
+          pending = 0
+          skipping = true
+        }
       }
-      if (skipping) buffer = ""
       return frames
     }
   }

@@ -143,6 +143,8 @@ export const make: {
   const defaultTimeout = options.requestTimeout ?? Duration.seconds(60)
   const framer = LineFramer.make(options.maxLineLength ?? 64 * 1024 * 1024)
   const pending = new Map<RequestId, Pending>()
+  // Ids of requests given up (timed out or interrupted): their late answers are dropped quietly.
+  const abandoned = new Set<RequestId>()
   const events = yield* PubSub.unbounded<Event<N>>()
   const protocolErrors = yield* PubSub.unbounded<ProtocolError>()
   const handler = yield* Ref.make<ServerRequestHandler>(unhandledRequest)
@@ -223,6 +225,7 @@ export const make: {
         continue
       }
       const entry = isRequestId(id) ? pending.get(id) : undefined
+      if (entry === undefined && isRequestId(id) && abandoned.delete(id)) continue
       if (entry === undefined || !("result" in message || "error" in message)) {
         protocolError(
           entry === undefined && isRequestId(id)
@@ -232,6 +235,7 @@ export const make: {
         )
         continue
       }
+      pending.delete(id as RequestId)
       if (!("error" in message)) {
         Deferred.doneUnsafe(entry.response, Exit.succeed(message.result))
       } else if (isRpcErrorObject(message.error)) {
@@ -304,7 +308,9 @@ export const make: {
           duration: timeout,
           orElse: () => Effect.fail(new RequestTimeoutError({ method, timeoutMillis: Duration.toMillis(timeout) }))
         }),
-        Effect.ensuring(Effect.sync(() => pending.delete(id)))
+        Effect.ensuring(Effect.sync(() => {
+          if (pending.delete(id) && abandoned.size < 10_000) abandoned.add(id)
+        }))
       )
     })
 
@@ -320,7 +326,12 @@ export const make: {
     const live = Stream.fromSubscription(subscription).pipe(
       Stream.takeWhile((event) => event._tag === "Notification"),
       Stream.map((event) => (event as Extract<Event<N>, { _tag: "Notification" }>).notification),
-      Stream.concat(Stream.suspend(() => Stream.fail(closedWith!)))
+      // Ended without "Closed": the subscription's scope closed before the stream was read.
+      Stream.concat(Stream.suspend(() =>
+        closedWith === undefined
+          ? Stream.die(new Error("effect-codex: a notification subscription was read after its scope closed"))
+          : Stream.fail(closedWith)
+      ))
     )
     // A subscriber that arrives after the end must not wait forever.
     return closedWith === undefined ? live : Stream.fail(closedWith)
@@ -331,7 +342,7 @@ export const make: {
     notify,
     subscribe,
     notifications: Stream.unwrap(subscribe),
-    protocolErrors: Stream.fromPubSub(protocolErrors),
+    protocolErrors: Stream.fromPubSub(protocolErrors).pipe(Stream.interruptWhen(Deferred.await(closedSignal))),
     setRequestHandler: (next) => Ref.set(handler, next),
     closed: Deferred.await(closedSignal)
   }
