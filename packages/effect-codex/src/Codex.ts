@@ -37,11 +37,13 @@ import type {
 } from "@effect-codex/protocol"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AppServer from "./AppServer.js"
 import * as Approvals from "./Approvals.js"
@@ -148,15 +150,19 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
 
   const login = (params: { readonly type: "chatgpt" } | { readonly type: "chatgptDeviceCode" }) =>
     Effect.gen(function*() {
-      // Subscribe before starting, so a quick completion is not missed.
-      const notifications = yield* server.subscribe
-      const response = yield* server.request("account/login/start", params)
+      // Subscribe before starting, so a quick completion is not missed; the subscription lives only
+      // until this login's completion has arrived.
+      const watchScope = yield* Scope.fork(yield* Effect.scope)
+      const notifications = yield* Scope.provide(server.subscribe, watchScope)
+      const response = yield* server.request("account/login/start", params).pipe(
+        Effect.onError(() => Scope.close(watchScope, Exit.void))
+      )
       if (response.type !== "chatgpt" && response.type !== "chatgptDeviceCode") {
         return yield* Effect.die(new Error(`unexpected login response type "${response.type}"`))
       }
       const loginId = response.loginId
-      // Cached: waiting twice gives the same completion instead of waiting for another one.
-      const wait = yield* notifications.pipe(
+      const completed = yield* Deferred.make<AccountLoginCompletedNotification, AppServerExitedError>()
+      yield* notifications.pipe(
         Stream.filter((event): event is Extract<AppServer.KnownNotification, { method: "account/login/completed" }> =>
           event._tag === "Notification" && event.method === "account/login/completed" &&
           event.params.loginId === loginId
@@ -167,14 +173,19 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
           onNone: () => Effect.die(new Error("notification stream ended")),
           onSome: Effect.succeed
         })),
-        Effect.cached
+        Effect.exit,
+        Effect.flatMap((exit) => Deferred.done(completed, exit)),
+        // Waiting after the handle's scope closed ends (interrupted) instead of hanging.
+        Effect.onInterrupt(() => Deferred.interrupt(completed)),
+        Effect.ensuring(Scope.close(watchScope, Exit.void)),
+        Effect.forkScoped
       )
       return {
         loginId,
         ...(response.type === "chatgpt"
           ? { authUrl: response.authUrl }
           : { verificationUrl: response.verificationUrl, userCode: response.userCode }),
-        wait,
+        wait: Deferred.await(completed),
         cancel: server.request("account/login/cancel", { loginId }).pipe(Effect.asVoid)
       } satisfies LoginHandle
     }).pipe(Effect.withSpan("Codex.login", { attributes: { type: params.type } }))
