@@ -173,7 +173,7 @@ const hasOverloadMarker = (data: unknown): boolean => {
 }
 
 /** serde's wording for params that do not fit the method's params type. */
-const paramsProblem = /invalid type|invalid value|missing field|unknown field|invalid length|expected /
+const paramsProblem = /invalid type|invalid value|missing field|unknown field|invalid length/
 
 /**
  * Turns a JSON-RPC error object into its tagged error, classified by code first (an overload is

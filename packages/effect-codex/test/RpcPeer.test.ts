@@ -85,6 +85,7 @@ describe("RpcPeer", () => {
         unknown: { code: -32600, message: "Invalid request: unknown variant `unknown`, expected one of `initialize`" },
         params: { code: -32600, message: "Invalid request: invalid type: integer `5`, expected a string" },
         internal: { code: -32603, message: "boom" },
+        state: { code: -32600, message: "expected active turn id `t1` but found `t2`" },
         other: { code: 42, message: "odd", data: { x: 1 } }
       }
       yield* serve(env, (message) => ({ id: message.id, error: errors[message.method as string] }))
@@ -95,9 +96,10 @@ describe("RpcPeer", () => {
         "MethodNotFoundError",
         "InvalidParamsError",
         "InternalRpcError",
+        "InvalidRequestError",
         "JsonRpcError"
       ])
-      const other = tags[4]![1] as { method: string; code: number; data: unknown; message: string }
+      const other = tags[5]![1] as { method: string; code: number; data: unknown; message: string }
       expect(other).toMatchObject({ method: "other", code: 42, data: { x: 1 }, message: "odd" })
     }))
 
