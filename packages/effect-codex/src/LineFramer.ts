@@ -15,6 +15,8 @@ export type Frame =
 /** A stateful framer: push text chunks, get the complete frames they finish. */
 export interface LineFramer {
   readonly push: (chunk: string) => ReadonlyArray<Frame>
+  /** The input ended: the last line, if it had no newline. */
+  readonly end: () => ReadonlyArray<Frame>
 }
 
 const nonBlank = /\S/
@@ -61,6 +63,14 @@ export const make = (maxLineLength: number): LineFramer => {
           skipping = true
         }
       }
+      return frames
+    },
+    end: () => {
+      const frames: Array<Frame> = []
+      if (pieces.length > 0 && !skipping) emit(frames, "")
+      pieces = []
+      pending = 0
+      skipping = false
       return frames
     }
   }

@@ -273,6 +273,8 @@ export const make: {
 
   const reader = yield* connection.incoming.pipe(
     Stream.runForEach((chunk) => route(framer.push(chunk))),
+    // A last message without a trailing newline still counts.
+    Effect.andThen(Effect.suspend(() => route(framer.end()))),
     Effect.forkScoped
   )
   // When the server's output ends, the process is exiting: wait briefly for its exit status.

@@ -35,4 +35,11 @@ describe("LineFramer", () => {
     ]
     expect(lines(frames)).toEqual([`<oversized 19>`, `{"ok":1}`, `<oversized 20>`, `{"ok":2}`])
   })
+
+  it("gives the last line at the end of the input even without a newline", () => {
+    const framer = LineFramer.make(1000)
+    expect(lines(framer.push(`{"a":1}\n{"b":`))).toEqual([`{"a":1}`])
+    expect(lines(framer.end())).toEqual([`{"b":`])
+    expect(framer.end()).toEqual([])
+  })
 })

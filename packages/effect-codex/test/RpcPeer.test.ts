@@ -160,6 +160,22 @@ describe("RpcPeer", () => {
       expect((yield* lateSubscriber.pipe(Stream.runDrain, Effect.flip))._tag).toBe("AppServerExitedError")
     }))
 
+  it.effect("delivers a last message that has no trailing newline before reporting the exit", () =>
+    Effect.gen(function*() {
+      const env = yield* setup()
+      const notes = yield* env.peer.subscribe
+      const seen: Array<string> = []
+      const ended = yield* notes.pipe(
+        Stream.runForEach((note) => Effect.sync(() => seen.push(note.method))),
+        Effect.flip,
+        Effect.forkScoped
+      )
+      yield* env.server.send(`{"method":"first"}\n{"method":"last"}`)
+      yield* env.server.close({ exitCode: 0 })
+      expect((yield* Fiber.join(ended))._tag).toBe("AppServerExitedError")
+      expect(seen).toEqual(["first", "last"])
+    }))
+
   it.effect("times out a request with its own or the default timeout", () =>
     Effect.gen(function*() {
       const env = yield* setup({ requestTimeout: Duration.seconds(10) })
