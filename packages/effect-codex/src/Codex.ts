@@ -49,6 +49,7 @@ import * as AppServer from "./AppServer.js"
 import * as Approvals from "./Approvals.js"
 import type { AppServerExitedError, RequestError, StartError } from "./Errors.js"
 import * as Thread from "./Thread.js"
+import * as Transport from "./Transport.js"
 import type * as Turn from "./Turn.js"
 
 /** Sandbox presets for `sandbox` in thread options. */
@@ -264,9 +265,7 @@ export const layerConfig = (options: Options = {}): Layer.Layer<Codex, StartErro
     const codexHome = yield* Config.option(Config.String("CODEX_HOME"))
     const apiKey = yield* Config.option(Config.Redacted("OPENAI_API_KEY"))
     const model = yield* Config.option(Config.String("CODEX_MODEL"))
-    const config = Array.isArray(options.config)
-      ? options.config
-      : Object.entries(options.config ?? {}).map(([key, value]) => `${key}=${value}`)
+    const config = Transport.configEntries(options.config)
     return layerNode({
       ...options,
       ...(Option.isSome(codexHome) && options.codexHome === undefined ? { codexHome: codexHome.value } : {}),

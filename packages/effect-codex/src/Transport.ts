@@ -75,21 +75,22 @@ export interface StdioOptions extends CodexBinary.FindOptions {
   readonly killTimeout?: Duration.Input | undefined
 }
 
-/** The `codex` arguments for the given options: `app-server`, then `-c`, `--enable`, `--disable` and extra args. */
-export const appServerArgs = (options: StdioOptions): Array<string> => {
-  const config = options.config === undefined
+/** The `-c` overrides of `config` as `key=value` entries, whichever form they were given in. */
+export const configEntries = (config: StdioOptions["config"]): ReadonlyArray<string> =>
+  config === undefined
     ? []
-    : Array.isArray(options.config)
-    ? options.config
-    : Object.entries(options.config).map(([key, value]) => `${key}=${value}`)
-  return [
-    "app-server",
-    ...config.flatMap((entry) => ["-c", entry]),
-    ...(options.enable ?? []).flatMap((feature) => ["--enable", feature]),
-    ...(options.disable ?? []).flatMap((feature) => ["--disable", feature]),
-    ...(options.args ?? [])
-  ]
-}
+    : Array.isArray(config)
+    ? config
+    : Object.entries(config).map(([key, value]) => `${key}=${value}`)
+
+/** The `codex` arguments for the given options: `app-server`, then `-c`, `--enable`, `--disable` and extra args. */
+export const appServerArgs = (options: StdioOptions): Array<string> => [
+  "app-server",
+  ...configEntries(options.config).flatMap((entry) => ["-c", entry]),
+  ...(options.enable ?? []).flatMap((feature) => ["--enable", feature]),
+  ...(options.disable ?? []).flatMap((feature) => ["--disable", feature]),
+  ...(options.args ?? [])
+]
 
 const signalPattern = /signal: '([A-Z0-9]+)'/
 

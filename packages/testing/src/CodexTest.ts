@@ -24,7 +24,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AppServer, Codex, type Errors } from "effect-codex"
+import { AppServer, Codex, type Errors, Transport } from "effect-codex"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
@@ -58,10 +58,8 @@ export const appServerLayer = (
   Layer.unwrap(Effect.gen(function*() {
     const mock = yield* MockModel.MockModel
     const home = yield* CodexHome
-    const extra = Array.isArray(options.config)
-      ? options.config
-      : Object.entries(options.config ?? {}).map(([key, value]) => `${key}=${value}`)
-    return AppServer.layerNode({ ...options, codexHome: home.path, config: [...mock.codexConfig, ...extra] })
+    const config = [...mock.codexConfig, ...Transport.configEntries(options.config)]
+    return AppServer.layerNode({ ...options, codexHome: home.path, config })
   }))
 
 /**
