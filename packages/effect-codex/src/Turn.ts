@@ -228,7 +228,8 @@ export const start = Effect.fn("Turn.start")(function*(
         usage = event.params.tokenUsage
         return undefined
       case "turn/completed":
-        return event.params.turn.id === turnId ? event.params.turn : undefined
+        // `belongs` already matched `turn.id` to this turn.
+        return event.params.turn
       default:
         return undefined
     }
