@@ -220,6 +220,20 @@ interface ScenarioDef {
   readonly run: Scenario
 }
 
+/** The model asks to `touch` a file; the client answers `decision`; the model then replies `answer`. */
+const shellApproval = (decision: "accept" | "decline", answer: MockModel.Reply): Scenario => async (s, mock, notes) => {
+  await Effect.runPromise(mock.enqueue(
+    MockModel.shellCall({ command: "touch created-by-codex.txt", callId: "call_shell_1" }),
+    answer
+  ))
+  s.onServerRequest = () => ({ decision })
+  await s.initialize()
+  const threadId = await s.threadStart({ approvalPolicy: "untrusted", sandbox: "workspace-write" })
+  const { ms } = await s.turn(threadId, "Create a file")
+  notes.push(`turn took ${ms} ms`)
+  notes.push(`file created in cwd: ${Fs.existsSync(Path.join(s.cwd, "created-by-codex.txt"))}`)
+}
+
 const scenarios: Record<string, ScenarioDef> = {
   "text-turn": {
     description: "handshake, thread/start {}, one text turn streamed as deltas [\"Hel\",\"lo\",\" world\"]",
@@ -234,33 +248,11 @@ const scenarios: Record<string, ScenarioDef> = {
   "shell-approval-accept": {
     description:
       "thread/start {approvalPolicy:untrusted, sandbox:workspace-write}; the model calls exec_command `touch created-by-codex.txt`; the client accepts; the model answers text",
-    run: async (s, mock, notes) => {
-      await Effect.runPromise(mock.enqueue(
-        MockModel.shellCall({ command: "touch created-by-codex.txt", callId: "call_shell_1" }),
-        MockModel.text("Created the file.", { deltas: ["Created ", "the file."] })
-      ))
-      s.onServerRequest = () => ({ decision: "accept" })
-      await s.initialize()
-      const threadId = await s.threadStart({ approvalPolicy: "untrusted", sandbox: "workspace-write" })
-      const { ms } = await s.turn(threadId, "Create a file")
-      notes.push(`turn took ${ms} ms`)
-      notes.push(`file created in cwd: ${Fs.existsSync(Path.join(s.cwd, "created-by-codex.txt"))}`)
-    }
+    run: shellApproval("accept", MockModel.text("Created the file.", { deltas: ["Created ", "the file."] }))
   },
   "shell-approval-decline": {
     description: "as shell-approval-accept, but the client answers {decision:\"decline\"}",
-    run: async (s, mock, notes) => {
-      await Effect.runPromise(mock.enqueue(
-        MockModel.shellCall({ command: "touch created-by-codex.txt", callId: "call_shell_1" }),
-        MockModel.text("Okay, I did not create it.")
-      ))
-      s.onServerRequest = () => ({ decision: "decline" })
-      await s.initialize()
-      const threadId = await s.threadStart({ approvalPolicy: "untrusted", sandbox: "workspace-write" })
-      const { ms } = await s.turn(threadId, "Create a file")
-      notes.push(`turn took ${ms} ms`)
-      notes.push(`file created in cwd: ${Fs.existsSync(Path.join(s.cwd, "created-by-codex.txt"))}`)
-    }
+    run: shellApproval("decline", MockModel.text("Okay, I did not create it."))
   },
   "apply-patch-approval": {
     description:
