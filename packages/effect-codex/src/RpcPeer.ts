@@ -29,6 +29,7 @@ import {
   type RpcError,
   type RpcErrorObject
 } from "./Errors.js"
+import * as Deadlines from "./Deadlines.js"
 import * as LineFramer from "./LineFramer.js"
 import { type Connection, type ExitInfo, Transport } from "./Transport.js"
 
@@ -112,7 +113,8 @@ type Event<N> =
 
 interface Pending {
   readonly method: string
-  readonly response: Deferred.Deferred<unknown, RpcError | AppServerExitedError>
+  readonly response: Deferred.Deferred<unknown, RpcError | AppServerExitedError | RequestTimeoutError>
+  readonly timeout: Duration.Duration
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -140,7 +142,7 @@ export const make: {
   decode: (notification: IncomingNotification) => unknown = (notification) => notification
 ): Effect.fn.Return<Peer<any>, never, Scope.Scope> {
   type N = unknown
-  const defaultTimeout = options.requestTimeout ?? Duration.seconds(60)
+  const defaultTimeout = Duration.fromInputUnsafe(options.requestTimeout ?? Duration.seconds(60))
   const framer = LineFramer.make(options.maxLineLength ?? 64 * 1024 * 1024)
   const pending = new Map<RequestId, Pending>()
   // Ids of requests given up (timed out or interrupted): their late answers are dropped quietly.
@@ -152,6 +154,21 @@ export const make: {
   const scope = yield* Effect.scope
   let nextId = 1
   let closedWith: AppServerExitedError | undefined
+
+  // A request given up (timed out or interrupted) is no longer pending; its late answer is dropped quietly.
+  const abandon = (id: RequestId) => {
+    deadlines.delete(id)
+    if (pending.delete(id) && abandoned.size < 10_000) abandoned.add(id)
+  }
+  const deadlines: Deadlines.Deadlines<RequestId> = yield* Deadlines.make((id: RequestId) => {
+    const entry = pending.get(id)
+    if (entry === undefined) return
+    abandon(id)
+    Deferred.doneUnsafe(
+      entry.response,
+      Exit.fail(new RequestTimeoutError({ method: entry.method, timeoutMillis: Duration.toMillis(entry.timeout) }))
+    )
+  })
 
   const exitedError = (info: ExitInfo, method?: string) =>
     new AppServerExitedError({
@@ -236,6 +253,7 @@ export const make: {
         continue
       }
       pending.delete(id as RequestId)
+      deadlines.delete(id as RequestId)
       if (!("error" in message)) {
         Deferred.doneUnsafe(entry.response, Exit.succeed(message.result))
       } else if (isRpcErrorObject(message.error)) {
@@ -263,6 +281,7 @@ export const make: {
       const failures = [...pending.values()].map((entry) =>
         Deferred.fail(entry.response, exitedError(info, entry.method))
       )
+      for (const id of pending.keys()) deadlines.delete(id)
       pending.clear()
       return Effect.all(failures, { discard: true }).pipe(
         Effect.andThen(PubSub.publish(events, { _tag: "Closed", error })),
@@ -301,18 +320,15 @@ export const make: {
     Effect.suspend(() => {
       if (closedWith !== undefined) return Effect.fail(new AppServerExitedError({ ...closedWith, method }))
       const id = nextId++
-      const response = Deferred.makeUnsafe<unknown, RpcError | AppServerExitedError>()
-      pending.set(id, { method, response })
-      const timeout = requestOptions?.timeout ?? defaultTimeout
+      const response = Deferred.makeUnsafe<unknown, RpcError | AppServerExitedError | RequestTimeoutError>()
+      const timeout = requestOptions?.timeout === undefined
+        ? defaultTimeout
+        : Duration.fromInputUnsafe(requestOptions.timeout)
+      pending.set(id, { method, response, timeout })
+      deadlines.set(id, timeout)
       return send(params === undefined ? { id, method } : { id, method, params }).pipe(
         Effect.andThen(Deferred.await(response)),
-        Effect.timeoutOrElse({
-          duration: timeout,
-          orElse: () => Effect.fail(new RequestTimeoutError({ method, timeoutMillis: Duration.toMillis(timeout) }))
-        }),
-        Effect.ensuring(Effect.sync(() => {
-          if (pending.delete(id) && abandoned.size < 10_000) abandoned.add(id)
-        }))
+        Effect.onInterrupt(() => Effect.sync(() => abandon(id)))
       )
     })
 

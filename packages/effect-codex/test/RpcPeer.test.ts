@@ -191,6 +191,35 @@ describe("RpcPeer", () => {
       expect(yield* Fiber.join(long)).toMatchObject({ _tag: "RequestTimeoutError", method: "slower" })
     }))
 
+  it.effect("a shorter timeout set after a longer one fires on time; an answered request never times out", () =>
+    Effect.gen(function*() {
+      const env = yield* setup({ requestTimeout: Duration.seconds(30) })
+      const errors: Array<string> = []
+      yield* env.peer.protocolErrors.pipe(
+        Stream.runForEach((error) => Effect.sync(() => errors.push(error.reason))),
+        Effect.forkScoped
+      )
+      const long = yield* env.peer.request("long", {}).pipe(Effect.flip, Effect.forkScoped)
+      yield* TestClock.adjust(Duration.seconds(5))
+      const short = yield* env.peer.request("short", {}, { timeout: Duration.seconds(2) }).pipe(
+        Effect.flip,
+        Effect.forkScoped
+      )
+      const answered = yield* env.peer.request("answered", {}, { timeout: Duration.seconds(1) }).pipe(Effect.forkScoped)
+      yield* env.reply({ id: 3, result: "in time" })
+      expect(yield* Fiber.join(answered)).toBe("in time")
+      yield* TestClock.adjust(Duration.seconds(2))
+      expect(short.pollUnsafe()).toBeDefined()
+      expect(yield* Fiber.join(short)).toMatchObject({ _tag: "RequestTimeoutError", method: "short", timeoutMillis: 2000 })
+      expect(long.pollUnsafe()).toBeUndefined()
+      // The timed-out request's late answer is dropped quietly; the long one still runs to its own deadline.
+      yield* env.reply({ id: 2, result: "too late" })
+      yield* TestClock.adjust(Duration.seconds(23))
+      expect(long.pollUnsafe()).toBeDefined()
+      expect(yield* Fiber.join(long)).toMatchObject({ _tag: "RequestTimeoutError", method: "long", timeoutMillis: 30_000 })
+      expect(errors).toEqual([])
+    }))
+
   it.effect("RpcPeer.layer builds the peer over the Transport in context", () =>
     Effect.gen(function*() {
       const { client, server } = yield* Transport.makeInMemory
