@@ -3,6 +3,7 @@
 /* eslint-disable */
 import type {
   ClientRequestMethod,
+  ClientRequestParams,
   ClientRequestResponse,
   ServerNotificationMethod,
   ServerNotificationParams,
@@ -8835,6 +8836,26 @@ export function isWriteStatus(u: unknown): u is S.WriteStatus {
   return (u === "ok" || u === "okOverridden")
 }
 
+function isNoParams$(u: unknown): u is null | undefined {
+  return u === null || u === undefined
+}
+
+function isParams$1(u: unknown): u is S.GatewayOAuthLoginParams | null {
+  return (isGatewayOAuthLoginParams(u) || u === null)
+}
+
+function isParams$2(u: unknown): u is S.GatewayOAuthReadParams | null {
+  return (isGatewayOAuthReadParams(u) || u === null)
+}
+
+function isParams$3(u: unknown): u is S.GetAccountRateLimitsParams | null {
+  return (isGetAccountRateLimitsParams(u) || u === null)
+}
+
+function isParams$4(u: unknown): u is S.GetAccountTokenUsageParams | null {
+  return (isGetAccountTokenUsageParams(u) || u === null)
+}
+
 /** Server → client notifications: method → guard of the params (accepts what `ServerNotifications[method]` decodes). */
 export const ServerNotificationGuards: {
   readonly [M in ServerNotificationMethod]: (u: unknown) => u is ServerNotificationParams<M>
@@ -8925,6 +8946,121 @@ export const ServerNotificationGuards: {
   "warning": isWarningNotification,
   "windows/worldWritableWarning": isWindowsWorldWritableWarningNotification,
   "windowsSandbox/setupCompleted": isWindowsSandboxSetupCompletedNotification
+}
+
+/** Client → server requests: method → guard of the params (accepts what `ClientRequests[method].params` decodes). */
+export const ClientRequestParamsGuards: {
+  readonly [M in ClientRequestMethod]: (u: unknown) => u is ClientRequestParams<M>
+} = {
+  "account/gatewayOAuth/cancel": isNoParams$,
+  "account/gatewayOAuth/login": (u: unknown): u is undefined | S.GatewayOAuthLoginParams | null => u === undefined || isParams$1(u),
+  "account/gatewayOAuth/read": (u: unknown): u is undefined | S.GatewayOAuthReadParams | null => u === undefined || isParams$2(u),
+  "account/login/cancel": isCancelLoginAccountParams,
+  "account/login/start": isLoginAccountParams,
+  "account/logout": isNoParams$,
+  "account/rateLimitResetCredit/consume": isConsumeAccountRateLimitResetCreditParams,
+  "account/rateLimits/read": (u: unknown): u is undefined | S.GetAccountRateLimitsParams | null => u === undefined || isParams$3(u),
+  "account/read": isGetAccountParams,
+  "account/securitySetup/read": isNoParams$,
+  "account/sendAddCreditsNudgeEmail": isSendAddCreditsNudgeEmailParams,
+  "account/usage/read": (u: unknown): u is undefined | S.GetAccountTokenUsageParams | null => u === undefined || isParams$4(u),
+  "account/workspaceMessages/read": isNoParams$,
+  "app/installed": isAppsInstalledParams,
+  "app/list": isAppsListParams,
+  "app/read": isAppsReadParams,
+  "command/exec": isCommandExecParams,
+  "command/exec/resize": isCommandExecResizeParams,
+  "command/exec/terminate": isCommandExecTerminateParams,
+  "command/exec/write": isCommandExecWriteParams,
+  "config/batchWrite": isConfigBatchWriteParams,
+  "config/mcpServer/reload": isNoParams$,
+  "config/read": isConfigReadParams,
+  "config/value/write": isConfigValueWriteParams,
+  "configRequirements/read": isNoParams$,
+  "experimentalFeature/enablement/set": isExperimentalFeatureEnablementSetParams,
+  "experimentalFeature/list": isExperimentalFeatureListParams,
+  "externalAgentConfig/detect": isExternalAgentConfigDetectParams,
+  "externalAgentConfig/import": isExternalAgentConfigImportParams,
+  "externalAgentConfig/import/readHistories": isNoParams$,
+  "externalAgentConfig/import/recordHistory": isExternalAgentConfigImportHistoryRecordParams,
+  "feedback/save": isFeedbackSaveParams,
+  "feedback/upload": isFeedbackUploadParams,
+  "fs/copy": isFsCopyParams,
+  "fs/createDirectory": isFsCreateDirectoryParams,
+  "fs/getMetadata": isFsGetMetadataParams,
+  "fs/readDirectory": isFsReadDirectoryParams,
+  "fs/readFile": isFsReadFileParams,
+  "fs/remove": isFsRemoveParams,
+  "fs/unwatch": isFsUnwatchParams,
+  "fs/watch": isFsWatchParams,
+  "fs/writeFile": isFsWriteFileParams,
+  "fuzzyFileSearch": isFuzzyFileSearchParams,
+  "hooks/list": isHooksListParams,
+  "initialize": isInitializeParams,
+  "marketplace/add": isMarketplaceAddParams,
+  "marketplace/remove": isMarketplaceRemoveParams,
+  "marketplace/upgrade": isMarketplaceUpgradeParams,
+  "mcpServer/oauth/login": isMcpServerOauthLoginParams,
+  "mcpServer/resource/read": isMcpResourceReadParams,
+  "mcpServer/tool/call": isMcpServerToolCallParams,
+  "mcpServerStatus/list": isListMcpServerStatusParams,
+  "model/list": isModelListParams,
+  "modelProvider/capabilities/read": isModelProviderCapabilitiesReadParams,
+  "modelProvider/config/write": isModelProviderConfigWriteParams,
+  "modelProvider/list": isModelProviderListParams,
+  "permissionProfile/list": isPermissionProfileListParams,
+  "plugin/install": isPluginInstallParams,
+  "plugin/installed": isPluginInstalledParams,
+  "plugin/list": isPluginListParams,
+  "plugin/read": isPluginReadParams,
+  "plugin/reconcile": isPluginReconcileParams,
+  "plugin/share/checkout": isPluginShareCheckoutParams,
+  "plugin/share/delete": isPluginShareDeleteParams,
+  "plugin/share/list": isPluginShareListParams,
+  "plugin/share/save": isPluginShareSaveParams,
+  "plugin/share/updateTargets": isPluginShareUpdateTargetsParams,
+  "plugin/skill/read": isPluginSkillReadParams,
+  "plugin/uninstall": isPluginUninstallParams,
+  "review/start": isReviewStartParams,
+  "skills/config/write": isSkillsConfigWriteParams,
+  "skills/extraRoots/set": isSkillsExtraRootsSetParams,
+  "skills/list": isSkillsListParams,
+  "thread/approveGuardianDeniedAction": isThreadApproveGuardianDeniedActionParams,
+  "thread/archive": isThreadArchiveParams,
+  "thread/attachment/add": isThreadAttachmentAddParams,
+  "thread/attachment/list": isThreadAttachmentListParams,
+  "thread/attachment/remove": isThreadAttachmentRemoveParams,
+  "thread/attachmentOwner/list": isThreadAttachmentOwnerListParams,
+  "thread/compact/start": isThreadCompactStartParams,
+  "thread/delete": isThreadDeleteParams,
+  "thread/fork": isThreadForkParams,
+  "thread/goal/clear": isThreadGoalClearParams,
+  "thread/goal/get": isThreadGoalGetParams,
+  "thread/goal/set": isThreadGoalSetParams,
+  "thread/inject_items": isThreadInjectItemsParams,
+  "thread/items/list": isThreadItemsListParams,
+  "thread/list": isThreadListParams,
+  "thread/loaded/list": isThreadLoadedListParams,
+  "thread/metadata/update": isThreadMetadataUpdateParams,
+  "thread/name/set": isThreadSetNameParams,
+  "thread/read": isThreadReadParams,
+  "thread/resume": isThreadResumeParams,
+  "thread/revert": isThreadRevertParams,
+  "thread/section/move": isThreadSectionMoveParams,
+  "thread/shellCommand": isThreadShellCommandParams,
+  "thread/start": isThreadStartParams,
+  "thread/turns/list": isThreadTurnsListParams,
+  "thread/unarchive": isThreadUnarchiveParams,
+  "thread/unsubscribe": isThreadUnsubscribeParams,
+  "threadSection/create": isThreadSectionCreateParams,
+  "threadSection/delete": isThreadSectionDeleteParams,
+  "threadSection/list": isThreadSectionListParams,
+  "threadSection/update": isThreadSectionUpdateParams,
+  "turn/interrupt": isTurnInterruptParams,
+  "turn/start": isTurnStartParams,
+  "turn/steer": isTurnSteerParams,
+  "windowsSandbox/readiness": isNoParams$,
+  "windowsSandbox/setupStart": isWindowsSandboxSetupStartParams
 }
 
 /** Client → server requests: method → guard of the response (accepts what `ClientRequests[method].response` decodes). */

@@ -22,7 +22,12 @@ import type { Definition, Model } from "./model.js"
 export const guardName = (name: string): string => `is${name}`
 
 /** Names exported by guards.ts besides the `is<Definition>` guards. */
-export const GUARD_MAP_NAMES = ["ServerNotificationGuards", "ClientResponseGuards", "ServerRequestParamsGuards"] as const
+export const GUARD_MAP_NAMES = [
+  "ServerNotificationGuards",
+  "ClientRequestParamsGuards",
+  "ClientResponseGuards",
+  "ServerRequestParamsGuards"
+] as const
 
 /** Literal unions with more members than this are checked with a `Set`. */
 const SET_THRESHOLD = 6
@@ -319,6 +324,7 @@ export const renderGuards = (model: Model, version: string): string => {
     "/* eslint-disable */",
     "import type {",
     "  ClientRequestMethod,",
+    "  ClientRequestParams,",
     "  ClientRequestResponse,",
     "  ServerNotificationMethod,",
     "  ServerNotificationParams,",
@@ -347,6 +353,15 @@ export const renderGuards = (model: Model, version: string): string => {
     const guard = n.params === undefined ? noParams(helpers) : emitter.mapEntry(n.params, "isParams", typeOf(n.params), helpers)
     return `  ${JSON.stringify(n.method)}: ${guard}`
   })
+  // Mirrors the params schemas of methods.ts: `NoParams` for absent params, `UndefinedOr(...)` for optional ones.
+  const clientParams = model.clientRequests.map((m) => {
+    if (!m.paramsRequired && m.params.kind === "null") return `  ${JSON.stringify(m.method)}: ${noParams(helpers)}`
+    const inner = emitter.mapEntry(m.params, "isParams", typeOf(m.params), helpers)
+    const guard = m.paramsRequired
+      ? inner
+      : `(u: unknown): u is undefined | ${typeOf(m.params)} => u === undefined || ${inner}(u)`
+    return `  ${JSON.stringify(m.method)}: ${guard}`
+  })
   const responses = model.clientRequests.map((m) => `  ${JSON.stringify(m.method)}: ${guardName(m.response)}`)
   const serverRequests = model.serverRequests.map((m) => {
     if (!m.paramsRequired) throw new GenerateError(m.method, "optional server request params")
@@ -359,6 +374,13 @@ export const renderGuards = (model: Model, version: string): string => {
     "  readonly [M in ServerNotificationMethod]: (u: unknown) => u is ServerNotificationParams<M>",
     "} = {",
     notifications.join(",\n"),
+    "}",
+    "",
+    "/** Client → server requests: method → guard of the params (accepts what `ClientRequests[method].params` decodes). */",
+    "export const ClientRequestParamsGuards: {",
+    "  readonly [M in ClientRequestMethod]: (u: unknown) => u is ClientRequestParams<M>",
+    "} = {",
+    clientParams.join(",\n"),
     "}",
     "",
     "/** Client → server requests: method → guard of the response (accepts what `ClientRequests[method].response` decodes). */",

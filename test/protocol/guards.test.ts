@@ -4,6 +4,7 @@
  *
  * - every message captured from the real codex 0.169.0 `app-server` (test/fixtures/captures), through the guard maps
  *   and through the definition guards (client request params, the client's answers to server requests);
+ * - the params of every client request method: absent, `null`, wrong shapes, and values generated from the IR;
  * - every distinct captured value against every definition (mostly rejections, with the right answer for nested
  *   definitions as well);
  * - mutations of the captured values: each key deleted or set to `undefined` / `null` / numbers (negative, fractional,
@@ -18,6 +19,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Protocol from "../../generated/src/index.js"
 import {
+  ClientRequestParamsGuards,
   ClientRequests,
   ClientResponseGuards,
   ServerNotificationGuards,
@@ -97,6 +99,8 @@ const lookup = <A>(map: object, method: unknown): A | undefined =>
 const captured = (() => {
   const mapped: Array<Case> = []
   const viaDefinitions: Array<Case> = []
+  // What the client sent, through ClientRequestParamsGuards (some were rejected by the server, on purpose).
+  const clientParams: Array<Case> = []
   const byDefinition = (where: string, schema: AnyCodec | undefined, value: unknown) => {
     const guard = guardOfSchema.get(schema)
     if (schema !== undefined && guard !== undefined) viaDefinitions.push({ where, schema, guard, value })
@@ -130,11 +134,14 @@ const captured = (() => {
     }
     for (const { message: m, where } of client) {
       if (has(m, "id") && has(m, "method")) {
-        byDefinition(`${where} ${String(m["method"])}`, lookup<{ params: AnyCodec }>(ClientRequests, m["method"])?.params, m["params"])
+        const schema = lookup<{ params: AnyCodec }>(ClientRequests, m["method"])?.params
+        byDefinition(`${where} ${String(m["method"])}`, schema, m["params"])
+        const guard = lookup<Guard>(ClientRequestParamsGuards, m["method"])
+        if (schema && guard) clientParams.push({ where: `${where} ${String(m["method"])} (params)`, schema, guard, value: m["params"] })
       }
     }
   }
-  return { mapped, viaDefinitions }
+  return { mapped, viaDefinitions, clientParams }
 })()
 
 /** Distinct captured values (params and results), in a stable order. */
@@ -285,6 +292,7 @@ describe("compiled guards agree with the generated schemas", () => {
     expect(definitions.length).toBe(model.definitions.length)
     expect(Object.keys(ServerNotificationGuards).sort()).toEqual(Object.keys(ServerNotifications).sort())
     expect(Object.keys(ClientResponseGuards).sort()).toEqual(Object.keys(ClientRequests).sort())
+    expect(Object.keys(ClientRequestParamsGuards).sort()).toEqual(Object.keys(ClientRequests).sort())
     expect(Object.keys(ServerRequestParamsGuards).sort()).toEqual(Object.keys(ServerRequests).sort())
     expect(ClientResponseGuards["thread/start"]).toBe(Protocol.isThreadStartResponse)
     // method-level edge cases: notifications without params accept only null/undefined
@@ -299,13 +307,51 @@ describe("compiled guards agree with the generated schemas", () => {
       )
     )
     expect(counts.failures).toEqual([])
+    // client requests: absent params (no params, optional params), null, and wrong shapes
+    const params = disagreements(
+      Object.entries(ClientRequestParamsGuards).flatMap(([method, guard]) =>
+        [undefined, null, {}, [], "x", 0].map((value) => ({
+          where: `${method} params ${JSON.stringify(value)}`,
+          schema: lookup<{ params: AnyCodec }>(ClientRequests, method)!.params,
+          guard,
+          value
+        }))
+      )
+    )
+    expect(params.failures).toEqual([])
+    // `undefined` is accepted exactly for the methods whose params may be omitted
+    expect(params.accepted).toBeGreaterThan(0)
+    expect(params.checked - params.accepted).toBeGreaterThan(0)
+  })
+
+  it("on the params of every client request method generated from the IR, and their mutations (seed 3)", () => {
+    const random = rng(3)
+    const cases: Array<Case> = []
+    for (const m of model.clientRequests) {
+      const schema = lookup<{ params: AnyCodec }>(ClientRequests, m.method)!.params
+      const guard = lookup<Guard>(ClientRequestParamsGuards, m.method)!
+      for (let i = 0; i < 4; i++) {
+        const value = generate(m.params, random, 0)
+        cases.push({ where: `${m.method} #${i}`, schema, guard, value })
+        for (const mutation of mutations(value, 6, random)) {
+          cases.push({ where: `${m.method} #${i} ${mutation.label}`, schema, guard, value: mutation.value })
+        }
+      }
+    }
+    const counts = disagreements(cases)
+    expect(counts.failures).toEqual([])
+    expect(counts.checked).toBeGreaterThan(1_000)
+    expect(counts.accepted).toBeGreaterThan(counts.checked / 4)
   })
 
   it("on every captured message (through the guard maps and the definition guards)", () => {
     const maps = disagreements(captured.mapped)
     const defs = disagreements(captured.viaDefinitions)
+    const params = disagreements(captured.clientParams)
     expect(maps.failures).toEqual([])
     expect(defs.failures).toEqual([])
+    expect(params.failures).toEqual([])
+    expect(params.checked).toBeGreaterThan(40)
     expect(maps.checked).toBeGreaterThan(200)
     expect(maps.accepted).toBe(maps.checked)
     // the client requests the server rejected as malformed (errors scenario) are rejected by both
@@ -326,7 +372,7 @@ describe("compiled guards agree with the generated schemas", () => {
     const random = rng(1)
     const seen = new Set<string>()
     const cases: Array<Case> = []
-    for (const c of [...captured.mapped, ...captured.viaDefinitions]) {
+    for (const c of [...captured.mapped, ...captured.viaDefinitions, ...captured.clientParams]) {
       const key = `${c.where.split(" ").slice(1).join(" ")} ${JSON.stringify(c.value)}`
       if (seen.has(key)) continue
       seen.add(key)

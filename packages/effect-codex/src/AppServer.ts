@@ -21,6 +21,7 @@
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import {
+  ClientRequestParamsGuards,
   ClientRequests,
   ClientResponseGuards,
   type ClientRequestMethod,
@@ -45,6 +46,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import type { ChildProcessSpawner } from "effect/process"
 import {
   type AppServerExitedError,
@@ -155,6 +157,7 @@ const serverRequestSchemas = ServerRequests as Record<string, MethodSchemas>
 
 type Guard = (value: unknown) => boolean
 const notificationGuards = ServerNotificationGuards as Record<string, Guard>
+const paramsGuards = ClientRequestParamsGuards as Record<string, Guard>
 const responseGuards = ClientResponseGuards as Record<string, Guard>
 const serverRequestGuards = ServerRequestParamsGuards as Record<string, Guard>
 
@@ -219,6 +222,18 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
 ) {
   const request = <M extends ClientRequestMethod>(
     method: M,
+    ...args: RequestArgs<M>
+  ): Effect.Effect<ClientRequestResponse<M>, RequestError> =>
+    Effect.flatMap(Effect.tracer, (tracer) =>
+      // A leaf span, recorded for an installed tracer. On the default native tracer nothing can read it,
+      // and it cost about 0.1 ms of a 1.2 ms round trip on a real server: it is skipped there.
+      tracer === Tracer.nativeTracer
+        ? checkedRequest(method, ...args)
+        : Effect.useSpan("AppServer.request", { attributes: { method } }, () => checkedRequest(method, ...args)))
+
+  /** Checks the params, sends, and checks the result against the method's schemas. */
+  const checkedRequest = <M extends ClientRequestMethod>(
+    method: M,
     ...[params, requestOptions]: RequestArgs<M>
   ): Effect.Effect<ClientRequestResponse<M>, RequestError> =>
     Effect.suspend(() => {
@@ -226,7 +241,9 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
       if (schemas === undefined) {
         return peer.request(method, params, requestOptions) as Effect.Effect<ClientRequestResponse<M>, RequestError>
       }
-      const encoded = encoderOf(schemas.params)(params)
+      // The compiled guard decides (params are sent as given, extra keys included); only rejected params are
+      // encoded, for the error message.
+      const encoded = paramsGuards[method]!(params) ? Exit.succeed(params) : encoderOf(schemas.params)(params)
       if (Exit.isFailure(encoded)) {
         return Effect.fail(
           new InvalidParamsError({
@@ -250,7 +267,7 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
             )
         })
       )
-    }).pipe(Effect.withSpan("AppServer.request", { attributes: { method } }, { captureStackTrace: false }))
+    })
 
   const clientInfo = options.clientInfo ?? { name: "effect-codex", title: "effect-codex", version: SDK_VERSION }
   const metadata = yield* request("initialize", {
