@@ -109,6 +109,8 @@ export interface Service {
   readonly notify: (method: string, params?: unknown) => Effect.Effect<void, AppServerExitedError>
   /** Subscribes now, in the current scope, to every notification from now on (see `RpcPeer.Peer.subscribe`). */
   readonly subscribe: Effect.Effect<Stream.Stream<Notification, AppServerExitedError>, never, Scope.Scope>
+  /** Registers a synchronous listener for the life of the current scope (see `RpcPeer.Peer.listen`). */
+  readonly listen: (listener: RpcPeer.Listener<Notification>) => Effect.Effect<void, never, Scope.Scope>
   /** Every notification from when the stream starts. */
   readonly notifications: Stream.Stream<Notification, AppServerExitedError>
   /** Installs the handler of server→client requests (approvals, user input, ...). */
@@ -312,6 +314,7 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
     request,
     notify: peer.notify,
     subscribe: peer.subscribe,
+    listen: peer.listen,
     notifications: peer.notifications,
     setRequestHandler,
     protocolErrors: peer.protocolErrors,

@@ -71,6 +71,17 @@ export interface PeerOptions {
   readonly maxLineLength?: number | undefined
 }
 
+/**
+ * Receives notifications synchronously, as each chunk read from the server is routed (see `Peer.listen`).
+ * Both callbacks run inside the peer's reader: they must not throw, block or wait.
+ */
+export interface Listener<N> {
+  /** The notifications of one chunk, in order. */
+  readonly onNotifications: (notifications: ReadonlyArray<N>) => void
+  /** The connection ended; called once, after the last notification. */
+  readonly onClose: (error: AppServerExitedError) => void
+}
+
 /** The peer's interface; `N` is the notification type (raw, or decoded once for every subscriber). */
 export interface Peer<N = IncomingNotification> {
   /** Sends a request and waits for its result (`unknown`, not yet decoded). */
@@ -87,6 +98,12 @@ export interface Peer<N = IncomingNotification> {
    * sending a request whose notifications you need: nothing is lost in between.
    */
   readonly subscribe: Effect.Effect<Stream.Stream<N, AppServerExitedError>, never, Scope.Scope>
+  /**
+   * Registers a synchronous listener for the life of the current scope: no fiber, no queue, no wake-up per
+   * notification. For routing on the hot path (a turn follows its events this way); `subscribe` is the
+   * general, `Stream`-based form. A listener registered after the end is told `onClose` at once.
+   */
+  readonly listen: (listener: Listener<N>) => Effect.Effect<void, never, Scope.Scope>
   /** Every notification from when the stream starts running (a convenience over `subscribe`). */
   readonly notifications: Stream.Stream<N, AppServerExitedError>
   /** Messages that could not be parsed or routed; each is also logged as a warning. */
@@ -154,6 +171,7 @@ export const make: {
   const scope = yield* Effect.scope
   let nextId = 1
   let closedWith: AppServerExitedError | undefined
+  const listeners = new Set<Listener<N>>()
 
   // A request given up (timed out or interrupted) is no longer pending; its late answer is dropped quietly.
   const abandon = (id: RequestId) => {
@@ -205,6 +223,7 @@ export const make: {
    */
   const route = (frames: ReadonlyArray<LineFramer.Frame>): Effect.Effect<void> => {
     const batch: Array<Event<N>> = []
+    const notifications: Array<N> = []
     const effects: Array<Effect.Effect<void>> = []
     const protocolError = (reason: string, line: string, method?: string) =>
       effects.push(reportProtocolError(
@@ -237,7 +256,9 @@ export const make: {
           const raw: IncomingNotification = typeof message.emittedAtMs === "number"
             ? { method, params: message.params, emittedAtMs: message.emittedAtMs }
             : { method, params: message.params }
-          batch.push({ _tag: "Notification", notification: decode(raw) })
+          const notification = decode(raw)
+          notifications.push(notification)
+          batch.push({ _tag: "Notification", notification })
         }
         continue
       }
@@ -269,7 +290,10 @@ export const make: {
         )
       }
     }
-    if (batch.length > 0) effects.unshift(Effect.asVoid(PubSub.publishAll(events, batch)))
+    if (batch.length > 0) {
+      for (const listener of listeners) listener.onNotifications(notifications)
+      effects.unshift(Effect.asVoid(PubSub.publishAll(events, batch)))
+    }
     return effects.length === 0 ? Effect.void : Effect.all(effects, { discard: true })
   }
 
@@ -278,6 +302,8 @@ export const make: {
       if (closedWith !== undefined) return Effect.void
       const error = exitedError(info)
       closedWith = error
+      for (const listener of listeners) listener.onClose(error)
+      listeners.clear()
       const failures = [...pending.values()].map((entry) =>
         Deferred.fail(entry.response, exitedError(info, entry.method))
       )
@@ -355,10 +381,20 @@ export const make: {
     return closedWith === undefined ? live : Stream.fail(closedWith)
   })
 
+  const listen: Peer<N>["listen"] = (listener) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        if (closedWith === undefined) listeners.add(listener)
+        else listener.onClose(closedWith)
+      }),
+      () => Effect.sync(() => listeners.delete(listener))
+    )
+
   const peer: Peer<N> = {
     request,
     notify,
     subscribe,
+    listen,
     notifications: Stream.unwrap(subscribe),
     protocolErrors: Stream.fromPubSub(protocolErrors).pipe(Stream.interruptWhen(Deferred.await(closedSignal))),
     setRequestHandler: (next) => Ref.set(handler, next),

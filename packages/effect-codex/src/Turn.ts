@@ -174,12 +174,6 @@ export const start = Effect.fn("Turn.start")(function*(
   hooks: StartHooks = {}
 ): Effect.fn.Return<TurnHandle, RequestError, Scope.Scope> {
   const threadId = params.threadId
-  // The subscription (and the per-turn resources) live until the turn has settled, not until the
-  // caller's scope closes: a long-lived scope running many turns keeps nothing per finished turn.
-  const turnScope = yield* Scope.fork(yield* Effect.scope)
-  const subscription = yield* Scope.provide(server.subscribe, turnScope)
-  if (hooks.during !== undefined) yield* Scope.provide(hooks.during, turnScope)
-
   const startedSignal = yield* Deferred.make<TurnInfo, RequestError>()
   const events = yield* Queue.unbounded<TurnEvent, StreamError | Cause.Done>()
   const done = yield* Deferred.make<TurnResult, StreamError>()
@@ -190,20 +184,24 @@ export const start = Effect.fn("Turn.start")(function*(
   let turnId = ""
   // The server said the turn is over (turn/completed, or thread/read found it finished).
   let endedOnServer = false
+  let settled = false
 
-  // Settling is uninterruptible: once `done` is set, following is interrupted, and the event queue
-  // must have ended by then.
-  const finish = (result: TurnResult) =>
-    Effect.sync(() => {
-      endedOnServer = true
-    }).pipe(
-      Effect.andThen(Queue.end(events)),
-      Effect.andThen(Deferred.succeed(done, result)),
-      Effect.asVoid,
-      Effect.uninterruptible
-    )
-  const abort = (error: StreamError) =>
-    Queue.fail(events, error).pipe(Effect.andThen(Deferred.fail(done, error)), Effect.asVoid, Effect.uninterruptible)
+  // Settling happens once, synchronously: the event queue ends (or fails) before `done` is set.
+  const finishUnsafe = (result: TurnResult) => {
+    if (settled) return
+    settled = true
+    endedOnServer = true
+    Queue.endUnsafe(events)
+    Deferred.doneUnsafe(done, Exit.succeed(result))
+  }
+  const abortUnsafe = (error: StreamError) => {
+    if (settled) return
+    settled = true
+    Queue.failCauseUnsafe(events, Cause.fail(error))
+    Deferred.doneUnsafe(done, Exit.fail(error))
+  }
+  const finish = (result: TurnResult) => Effect.sync(() => finishUnsafe(result))
+  const abort = (error: StreamError) => Effect.sync(() => abortUnsafe(error))
 
   /** Asks the server where the turn stands after a silence. */
   const reconcile = (idle: Duration.Duration) =>
@@ -235,13 +233,16 @@ export const start = Effect.fn("Turn.start")(function*(
     }
   }
 
-  /** This turn's events, and its thread's events that name no turn (such as `thread/status/changed`). */
-  const belongs = (event: TurnEvent): boolean => {
-    const params = event.params as {
+  const threadOf = (event: TurnEvent) =>
+    event.params as {
       readonly threadId?: unknown
       readonly turnId?: unknown
       readonly turn?: { readonly id?: unknown }
-    }
+    } | null | undefined
+
+  /** This turn's events, and its thread's events that name no turn (such as `thread/status/changed`). */
+  const belongs = (event: TurnEvent): boolean => {
+    const params = threadOf(event)
     if (typeof params !== "object" || params === null || params.threadId !== threadId) return false
     const eventTurn = params.turnId ?? params.turn?.id
     return eventTurn === undefined || eventTurn === turnId
@@ -251,26 +252,48 @@ export const start = Effect.fn("Turn.start")(function*(
   let lastActivity = clock.currentTimeMillisUnsafe()
   const idleMillis = Duration.toMillis(idleTimeout)
 
-  // Routes whole chunks: one offer per chunk, no timer per event. Events that arrived before the
-  // turn/start response wait in the subscription until the turn id is known.
-  const route = Effect.gen(function*() {
-    yield* Deferred.await(startedSignal)
-    const pull = yield* Stream.toPull(subscription)
-    while (true) {
-      const mine: Array<TurnEvent> = []
-      let completed: TurnInfo | undefined
-      for (const event of yield* pull) {
-        if (!belongs(event)) continue
-        mine.push(event)
-        completed = track(event)
-        if (completed !== undefined) break
-      }
-      if (mine.length === 0) continue
-      lastActivity = clock.currentTimeMillisUnsafe()
-      yield* Queue.offerAll(events, mine)
-      if (completed !== undefined) return yield* finish(resultOf(threadId, completed, seenItems, usage))
+  // Routes the events of a chunk synchronously, in the peer's reader: one offer per chunk, no fiber and
+  // no timer per event.
+  const route = (batch: ReadonlyArray<TurnEvent>) => {
+    if (settled) return
+    const mine: Array<TurnEvent> = []
+    let completed: TurnInfo | undefined
+    for (const event of batch) {
+      if (!belongs(event)) continue
+      mine.push(event)
+      completed = track(event)
+      if (completed !== undefined) break
     }
-  })
+    if (mine.length === 0) return
+    lastActivity = clock.currentTimeMillisUnsafe()
+    Queue.offerAllUnsafe(events, mine)
+    if (completed !== undefined) finishUnsafe(resultOf(threadId, completed, seenItems, usage))
+  }
+  // Events of this thread that arrive before the turn/start response wait here until the turn id is known.
+  let early: Array<TurnEvent> | undefined = []
+
+  // The listener (and the per-turn resources) live until the turn has settled, not until the caller's
+  // scope closes: a long-lived scope running many turns keeps nothing per finished turn.
+  const turnScope = yield* Scope.fork(yield* Effect.scope)
+  yield* Scope.provide(
+    server.listen({
+      onNotifications: (batch) => {
+        if (early === undefined) return route(batch)
+        for (const event of batch) if (threadOf(event)?.threadId === threadId) early.push(event)
+      },
+      onClose: abortUnsafe
+    }),
+    turnScope
+  )
+  if (hooks.during !== undefined) yield* Scope.provide(hooks.during, turnScope)
+
+  /** The turn id is known: route what waited, then follow live. */
+  const startRouting = (id: string) => {
+    turnId = id
+    const waiting = early ?? []
+    early = undefined
+    route(waiting)
+  }
 
   // Wakes when the turn could have been silent for `idleTimeout`, and reconciles it if it was. A turn
   // waiting on the client (an approval being answered) is not silent.
@@ -288,12 +311,10 @@ export const start = Effect.fn("Turn.start")(function*(
   })
 
   // Following ends with the turn, however it settled (completed, reconciled, interrupted, failed).
-  const settled = Effect.ignore(Deferred.await(done))
-  const follow = route.pipe(
-    Effect.raceFirst(watchdog),
-    Effect.raceFirst(settled),
-    Effect.catch((error) => Cause.isDone(error) ? Effect.void : abort(error)),
-    Effect.scoped,
+  const settledSignal = Effect.ignore(Deferred.await(done))
+  const follow = watchdog.pipe(
+    Effect.raceFirst(settledSignal),
+    Effect.catch(abort),
     Effect.ensuring(Scope.close(turnScope, Exit.void))
   )
   yield* Effect.forkScoped(follow)
@@ -322,11 +343,7 @@ export const start = Effect.fn("Turn.start")(function*(
   // Sent from a detached fiber: an interruption of the caller cannot lose the id of a turn the
   // server starts (the request has its own timeout).
   yield* server.request("turn/start", params).pipe(
-    Effect.tap(({ turn }) =>
-      Effect.sync(() => {
-        turnId = turn.id
-      })
-    ),
+    Effect.tap(({ turn }) => Effect.sync(() => startRouting(turn.id))),
     Effect.map(({ turn }) => turn),
     Effect.exit,
     Effect.flatMap((exit) => Deferred.done(startedSignal, exit)),

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import { RpcPeer, Transport } from "effect-codex"
@@ -218,6 +220,32 @@ describe("RpcPeer", () => {
       expect(long.pollUnsafe()).toBeDefined()
       expect(yield* Fiber.join(long)).toMatchObject({ _tag: "RequestTimeoutError", method: "long", timeoutMillis: 30_000 })
       expect(errors).toEqual([])
+    }))
+
+  it.effect("listen: notifications a chunk at a time, in order, until the scope closes; then the end", () =>
+    Effect.gen(function*() {
+      const env = yield* setup()
+      const batches: Array<Array<string>> = []
+      const closes: Array<string> = []
+      const listener = (name: string): RpcPeer.Listener<RpcPeer.IncomingNotification> => ({
+        onNotifications: (notifications) => batches.push(notifications.map((n) => `${name}:${n.method}`)),
+        onClose: (error) => closes.push(`${name}:${error.reason}`)
+      })
+      const early = yield* Scope.make()
+      yield* Scope.provide(env.peer.listen(listener("a")), early)
+      yield* env.peer.listen(listener("b"))
+      yield* env.server.send(`{"method":"one"}\n{"method":"two"}\n`)
+      yield* Effect.yieldNow
+      yield* Scope.close(early, Exit.void)
+      yield* env.server.send(`{"method":"three"}\n`)
+      yield* Effect.yieldNow
+      expect(batches).toEqual([["a:one", "a:two"], ["b:one", "b:two"], ["b:three"]])
+      yield* env.server.close({ exitCode: 0, reason: "gone" })
+      yield* env.peer.closed
+      expect(closes).toEqual(["b:gone"])
+      // A listener that arrives after the end hears of it at once.
+      yield* env.peer.listen(listener("late"))
+      expect(closes).toEqual(["b:gone", "late:gone"])
     }))
 
   it.effect("RpcPeer.layer builds the peer over the Transport in context", () =>
