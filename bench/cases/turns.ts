@@ -5,7 +5,8 @@
  *     `@openai/codex-sdk` (`Codex` → `startThread` → `run`, one `codex exec` process per turn), both on the
  *     pinned binary (`codexPathOverride`) and the same MockModel (`configOverrides` = MockModel.codexConfig).
  *     Clock: from nothing running to the last turn done (the SDK pays its spawn + handshake + thread/start
- *     once; codex-sdk pays a spawn per turn). The turns-only time of the SDK is reported too.
+ *     once; codex-sdk pays a spawn per turn). The turns-only time of the SDK is reported too, and the same
+ *     run through the raw client: its speed-up over codex-sdk is the ceiling any app-server client reaches.
  * 4b: `n` concurrent turns on `n` threads through one SDK instance: wall time, peak RSS (this process,
  *     sampled; the codex server, VmHWM).
  */
@@ -58,6 +59,38 @@ export const sequential = (n: number, makeDriver: MakeDriver) =>
     if (statuses.some((s) => s !== "completed")) throw new Error(`4a sdk: statuses ${statuses.join(",")}`)
     yield* mock.reset
 
+    // --- the raw client, the same way (spawn + handshake + thread/start + n turns): what any client of
+    // `codex app-server` can reach, so the part of the ratio that belongs to codex rather than to the SDK.
+    const rawCwd = yield* tempDir("cwd")
+    const r0 = performance.now()
+    let rawLastTurnDone = 0
+    const rawTurnMs = yield* Effect.scoped(Effect.gen(function*() {
+      const raw = yield* rawServer({ config: mock.codexConfig, cwd: rawCwd })
+      return yield* Effect.promise(async () => {
+        const threadId: string = (await raw.request("thread/start", { cwd: rawCwd })).thread.id
+        const times: Array<number> = []
+        for (const text of texts) {
+          const t = performance.now()
+          const status = await new Promise<string>((resolve) => {
+            const off = raw.onNotification((message) => {
+              if (message.method === "turn/completed" && message.params.threadId === threadId) {
+                off()
+                resolve(message.params.turn.status)
+              }
+            })
+            raw.request("turn/start", { threadId, input: [{ type: "text", text }] })
+          })
+          if (status !== "completed") throw new Error(`4a raw: status ${status}`)
+          times.push(performance.now() - t)
+        }
+        rawLastTurnDone = performance.now()
+        return times
+      })
+    }))
+    const rawTotal = rawLastTurnDone - r0
+    const rawRequests = (yield* mock.responsesRequests).length
+    yield* mock.reset
+
     // --- @openai/codex-sdk: the same prompts, one `codex exec` per turn.
     const execHome = yield* tempDir("home")
     const execCwd = yield* tempDir("cwd")
@@ -75,8 +108,8 @@ export const sequential = (n: number, makeDriver: MakeDriver) =>
     })
     const execTotal = performance.now() - t1
     const execRequests = (yield* mock.responsesRequests).length
-    if (sdkRequests !== n || execRequests !== n) {
-      throw new Error(`4a: model requests sdk=${sdkRequests} codex-sdk=${execRequests}, expected ${n} each`)
+    if (sdkRequests !== n || rawRequests !== n || execRequests !== n) {
+      throw new Error(`4a: model requests sdk=${sdkRequests} raw=${rawRequests} codex-sdk=${execRequests}, expected ${n} each`)
     }
     return {
       n,
@@ -85,9 +118,12 @@ export const sequential = (n: number, makeDriver: MakeDriver) =>
       sdkTurnsOnlyMs: round(turnMs.reduce((a, b) => a + b, 0)),
       sdkMeanTurnMs: round(mean(turnMs)),
       sdkShutdownMs: round(sdkShutdown),
+      rawTotalMs: round(rawTotal),
+      rawMeanTurnMs: round(mean(rawTurnMs)),
       codexSdkTotalMs: round(execTotal),
       codexSdkMeanTurnMs: round(mean(execTurnMs)),
-      speedup: round(execTotal / sdkTotal, 2)
+      speedup: round(execTotal / sdkTotal, 2),
+      rawSpeedup: round(execTotal / rawTotal, 2)
     }
   })))
 
