@@ -5,8 +5,8 @@
  *     `@openai/codex-sdk` (`Codex` → `startThread` → `run`, one `codex exec` process per turn), both on the
  *     pinned binary (`codexPathOverride`) and the same MockModel (`configOverrides` = MockModel.codexConfig).
  *     Clock: from nothing running to the last turn done (the SDK pays its spawn + handshake + thread/start
- *     once; codex-sdk pays a spawn per turn). The turns-only time of the SDK is reported too, and the same
- *     run through the raw client: its speed-up over codex-sdk is the ceiling any app-server client reaches.
+ *     once; codex-sdk pays a spawn per turn). The same run through the raw client too: its speed-up over
+ *     codex-sdk is the ceiling any app-server client reaches. Three rounds in a rotated order; medians.
  * 4b: `n` concurrent turns on `n` threads through one SDK instance: wall time, peak RSS (this process,
  *     sampled; the codex server, VmHWM).
  */
@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import { MockModel } from "@effect-codex/testing"
 import { type DriverOptions, type TurnDriver } from "../drivers.js"
 import { rawServer } from "../rawClient.js"
-import { CODEX_BINARY, MB, mean, peak, procRss, round, startSampler, tempDir } from "../lib.js"
+import { CODEX_BINARY, MB, mean, median, peak, procRss, round, startSampler, tempDir } from "../lib.js"
 import type * as Scope from "effect/Scope"
 
 type MakeDriver = (options: DriverOptions) => Effect.Effect<TurnDriver, unknown, Scope.Scope>
@@ -30,17 +30,21 @@ const execEnv = (codexHome: string): Record<string, string> => {
   return env
 }
 
-export const sequential = (n: number, makeDriver: MakeDriver) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const mock = yield* MockModel.make()
-    const texts = prompts(n)
+/** One client's run of the n turns: total from nothing running to the last turn done, and each turn. */
+interface Run {
+  readonly totalMs: number
+  readonly turnMs: ReadonlyArray<number>
+}
 
-    // --- effect-codex: one server, one thread, n turns.
-    const sdkCwd = yield* tempDir("cwd")
+type Mock = Effect.Success<ReturnType<typeof MockModel.make>>
+
+/** effect-codex: one server, one thread, n turns (spawn + handshake + thread/start paid once). */
+const sdkRun = (mock: Mock, texts: ReadonlyArray<string>, makeDriver: MakeDriver) =>
+  Effect.gen(function*() {
+    const cwd = yield* tempDir("cwd")
     const t0 = performance.now()
-    let lastTurnDone = 0
-    const { driver, turnMs, statuses } = yield* Effect.scoped(Effect.gen(function*() {
-      const driver = yield* makeDriver({ config: mock.codexConfig, cwd: sdkCwd })
+    const { driver, turnMs, statuses, done } = yield* Effect.scoped(Effect.gen(function*() {
+      const driver = yield* makeDriver({ config: mock.codexConfig, cwd })
       const threadId = yield* driver.startThread
       const turnMs: Array<number> = []
       const statuses: Array<string> = []
@@ -50,25 +54,26 @@ export const sequential = (n: number, makeDriver: MakeDriver) =>
         turnMs.push(performance.now() - t)
         statuses.push(outcome.status)
       }
-      lastTurnDone = performance.now()
-      return { driver, turnMs, statuses }
+      return { driver, turnMs, statuses, done: performance.now() }
     }))
-    const sdkTotal = lastTurnDone - t0 // spawn + handshake + thread/start + n turns
-    const sdkShutdown = performance.now() - lastTurnDone // closing stdin, waiting for the exit
-    const sdkRequests = (yield* mock.responsesRequests).length
     if (statuses.some((s) => s !== "completed")) throw new Error(`4a sdk: statuses ${statuses.join(",")}`)
-    yield* mock.reset
+    // closing stdin and waiting for the exit is reported apart
+    return { driver: driver.name, totalMs: done - t0, turnMs, shutdownMs: performance.now() - done }
+  })
 
-    // --- the raw client, the same way (spawn + handshake + thread/start + n turns): what any client of
-    // `codex app-server` can reach, so the part of the ratio that belongs to codex rather than to the SDK.
-    const rawCwd = yield* tempDir("cwd")
-    const r0 = performance.now()
-    let rawLastTurnDone = 0
-    const rawTurnMs = yield* Effect.scoped(Effect.gen(function*() {
-      const raw = yield* rawServer({ config: mock.codexConfig, cwd: rawCwd })
-      return yield* Effect.promise(async () => {
-        const threadId: string = (await raw.request("thread/start", { cwd: rawCwd })).thread.id
-        const times: Array<number> = []
+/**
+ * The raw client, the same way: what any client of `codex app-server` can reach, so the part of the
+ * ratio that belongs to codex rather than to the SDK.
+ */
+const rawRun = (mock: Mock, texts: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const cwd = yield* tempDir("cwd")
+    const t0 = performance.now()
+    return yield* Effect.scoped(Effect.gen(function*() {
+      const raw = yield* rawServer({ config: mock.codexConfig, cwd })
+      return yield* Effect.promise(async (): Promise<Run> => {
+        const threadId: string = (await raw.request("thread/start", { cwd })).thread.id
+        const turnMs: Array<number> = []
         for (const text of texts) {
           const t = performance.now()
           const status = await new Promise<string>((resolve) => {
@@ -81,49 +86,83 @@ export const sequential = (n: number, makeDriver: MakeDriver) =>
             raw.request("turn/start", { threadId, input: [{ type: "text", text }] })
           })
           if (status !== "completed") throw new Error(`4a raw: status ${status}`)
-          times.push(performance.now() - t)
+          turnMs.push(performance.now() - t)
         }
-        rawLastTurnDone = performance.now()
-        return times
+        return { totalMs: performance.now() - t0, turnMs }
       })
     }))
-    const rawTotal = rawLastTurnDone - r0
-    const rawRequests = (yield* mock.responsesRequests).length
-    yield* mock.reset
+  })
 
-    // --- @openai/codex-sdk: the same prompts, one `codex exec` per turn.
-    const execHome = yield* tempDir("home")
-    const execCwd = yield* tempDir("cwd")
-    const codex = new Codex({ codexPathOverride: CODEX_BINARY, configOverrides: [...mock.codexConfig], env: execEnv(execHome) })
-    const execTurnMs: Array<number> = []
-    const t1 = performance.now()
-    yield* Effect.promise(async () => {
-      const thread = codex.startThread({ workingDirectory: execCwd, skipGitRepoCheck: true })
+/** @openai/codex-sdk: the same prompts, one `codex exec` per turn. */
+const codexSdkRun = (mock: Mock, texts: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const home = yield* tempDir("home")
+    const cwd = yield* tempDir("cwd")
+    const codex = new Codex({ codexPathOverride: CODEX_BINARY, configOverrides: [...mock.codexConfig], env: execEnv(home) })
+    return yield* Effect.promise(async (): Promise<Run> => {
+      const t0 = performance.now()
+      const thread = codex.startThread({ workingDirectory: cwd, skipGitRepoCheck: true })
+      const turnMs: Array<number> = []
       for (const text of texts) {
         const t = performance.now()
         const result = await thread.run(text)
-        execTurnMs.push(performance.now() - t)
+        turnMs.push(performance.now() - t)
         if (result.finalResponse === "") throw new Error("4a codex-sdk: empty final response")
       }
+      return { totalMs: performance.now() - t0, turnMs }
     })
-    const execTotal = performance.now() - t1
-    const execRequests = (yield* mock.responsesRequests).length
-    if (sdkRequests !== n || rawRequests !== n || execRequests !== n) {
-      throw new Error(`4a: model requests sdk=${sdkRequests} raw=${rawRequests} codex-sdk=${execRequests}, expected ${n} each`)
+  })
+
+/**
+ * 4a in `rounds` rounds; each round runs the three clients one after the other, in a rotated order, so
+ * that the drift of a shared machine does not always favour the same one. Reported: the medians over the
+ * rounds, and the median of each round's ratio.
+ */
+export const sequential = (n: number, rounds: number, makeDriver: MakeDriver) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const mock = yield* MockModel.make()
+    const texts = prompts(n)
+    let driver = ""
+    const sdk: Array<Run & { readonly shutdownMs: number }> = []
+    const raw: Array<Run> = []
+    const exec: Array<Run> = []
+    /** Runs one client and checks that it made exactly n model calls. */
+    const counted = <A>(name: string, run: Effect.Effect<A, unknown, Scope.Scope>) =>
+      Effect.gen(function*() {
+        yield* mock.reset
+        const result = yield* Effect.scoped(run)
+        const requests = (yield* mock.responsesRequests).length
+        if (requests !== n) throw new Error(`4a ${name}: ${requests} model requests, expected ${n}`)
+        return result
+      })
+    const clients = [
+      counted("sdk", sdkRun(mock, texts, makeDriver)).pipe(Effect.map((run) => {
+        driver = run.driver
+        sdk.push(run)
+      })),
+      counted("raw", rawRun(mock, texts)).pipe(Effect.map((run) => raw.push(run))),
+      counted("codex-sdk", codexSdkRun(mock, texts)).pipe(Effect.map((run) => exec.push(run)))
+    ]
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < clients.length; i++) yield* clients[(r + i) % clients.length]!
     }
+    const totals = (runs: ReadonlyArray<Run>) => runs.map((run) => run.totalMs)
+    const meanTurn = (runs: ReadonlyArray<Run>) => mean(runs.flatMap((run) => [...run.turnMs]))
     return {
       n,
-      driver: driver.name,
-      sdkTotalMs: round(sdkTotal),
-      sdkTurnsOnlyMs: round(turnMs.reduce((a, b) => a + b, 0)),
-      sdkMeanTurnMs: round(mean(turnMs)),
-      sdkShutdownMs: round(sdkShutdown),
-      rawTotalMs: round(rawTotal),
-      rawMeanTurnMs: round(mean(rawTurnMs)),
-      codexSdkTotalMs: round(execTotal),
-      codexSdkMeanTurnMs: round(mean(execTurnMs)),
-      speedup: round(execTotal / sdkTotal, 2),
-      rawSpeedup: round(execTotal / rawTotal, 2)
+      rounds,
+      driver,
+      sdkTotalMs: round(median(totals(sdk))),
+      sdkTotalsMs: totals(sdk).map((t) => round(t)),
+      sdkMeanTurnMs: round(meanTurn(sdk)),
+      sdkShutdownMs: round(median(sdk.map((run) => run.shutdownMs))),
+      rawTotalMs: round(median(totals(raw))),
+      rawMeanTurnMs: round(meanTurn(raw)),
+      codexSdkTotalMs: round(median(totals(exec))),
+      codexSdkTotalsMs: totals(exec).map((t) => round(t)),
+      codexSdkMeanTurnMs: round(meanTurn(exec)),
+      speedup: round(median(exec.map((run, i) => run.totalMs / sdk[i]!.totalMs)), 2),
+      rawSpeedup: round(median(exec.map((run, i) => run.totalMs / raw[i]!.totalMs)), 2)
     }
   })))
 
