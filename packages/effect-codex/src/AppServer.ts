@@ -199,10 +199,17 @@ const issueMessage = <A>(exit: Exit.Exit<A, Schema.SchemaError>): string =>
 
 /** Decodes one raw notification with the generated schema of its method. */
 export const decodeNotification = (raw: RpcPeer.IncomingNotification): Notification => {
+  // The hot path: the compiled guard accepts, and the notification is built in one allocation.
+  const guard = notificationGuards[raw.method]
+  if (guard !== undefined && guard(raw.params)) {
+    return (raw.emittedAtMs === undefined
+      ? { _tag: "Notification", method: raw.method, params: raw.params }
+      : { _tag: "Notification", method: raw.method, params: raw.params, emittedAtMs: raw.emittedAtMs }) as Notification
+  }
   const schema = notificationSchemas[raw.method]
   const checked = schema === undefined
     ? Result.fail("unknown method")
-    : checkReceived(notificationGuards[raw.method], schema, raw.params)
+    : checkReceived(undefined, schema, raw.params)
   const notification = Result.isSuccess(checked)
     ? { _tag: "Notification", method: raw.method, params: checked.success } as Notification
     : {

@@ -222,7 +222,6 @@ export const make: {
    * notifications are published as one batch, and only server requests and protocol errors need effects.
    */
   const route = (frames: ReadonlyArray<LineFramer.Frame>): Effect.Effect<void> => {
-    const batch: Array<Event<N>> = []
     const notifications: Array<N> = []
     const effects: Array<Effect.Effect<void>> = []
     const protocolError = (reason: string, line: string, method?: string) =>
@@ -256,9 +255,7 @@ export const make: {
           const raw: IncomingNotification = typeof message.emittedAtMs === "number"
             ? { method, params: message.params, emittedAtMs: message.emittedAtMs }
             : { method, params: message.params }
-          const notification = decode(raw)
-          notifications.push(notification)
-          batch.push({ _tag: "Notification", notification })
+          notifications.push(decode(raw))
         }
         continue
       }
@@ -290,8 +287,9 @@ export const make: {
         )
       }
     }
-    if (batch.length > 0) {
+    if (notifications.length > 0) {
       for (const listener of listeners) listener.onNotifications(notifications)
+      const batch = notifications.map((notification): Event<N> => ({ _tag: "Notification", notification }))
       effects.unshift(Effect.asVoid(PubSub.publishAll(events, batch)))
     }
     return effects.length === 0 ? Effect.void : Effect.all(effects, { discard: true })

@@ -233,7 +233,7 @@ export const start = Effect.fn("Turn.start")(function*(
     }
   }
 
-  const threadOf = (event: TurnEvent) =>
+  const paramsOf = (event: TurnEvent) =>
     event.params as {
       readonly threadId?: unknown
       readonly turnId?: unknown
@@ -242,7 +242,7 @@ export const start = Effect.fn("Turn.start")(function*(
 
   /** This turn's events, and its thread's events that name no turn (such as `thread/status/changed`). */
   const belongs = (event: TurnEvent): boolean => {
-    const params = threadOf(event)
+    const params = paramsOf(event)
     if (typeof params !== "object" || params === null || params.threadId !== threadId) return false
     const eventTurn = params.turnId ?? params.turn?.id
     return eventTurn === undefined || eventTurn === turnId
@@ -279,7 +279,7 @@ export const start = Effect.fn("Turn.start")(function*(
     server.listen({
       onNotifications: (batch) => {
         if (early === undefined) return route(batch)
-        for (const event of batch) if (threadOf(event)?.threadId === threadId) early.push(event)
+        for (const event of batch) if (paramsOf(event)?.threadId === threadId) early.push(event)
       },
       onClose: abortUnsafe
     }),
