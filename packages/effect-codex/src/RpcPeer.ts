@@ -134,6 +134,8 @@ interface Pending {
   readonly timeout: Duration.Duration
 }
 
+const toEvent = <N>(notification: N): Event<N> => ({ _tag: "Notification", notification })
+
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
@@ -199,6 +201,8 @@ export const make: {
 
   const reportProtocolError = (error: ProtocolError) =>
     Effect.logWarning(error.message).pipe(Effect.andThen(PubSub.publish(protocolErrors, error)), Effect.asVoid)
+  const protocolError = (reason: string, line: string, method?: string) =>
+    reportProtocolError(new ProtocolError({ ...(method === undefined ? {} : { method }), reason, excerpt: excerpt(line) }))
 
   const send = (message: Record<string, unknown>) => connection.write(`${JSON.stringify(message)}\n`)
 
@@ -224,13 +228,9 @@ export const make: {
   const route = (frames: ReadonlyArray<LineFramer.Frame>): Effect.Effect<void> => {
     const notifications: Array<N> = []
     const effects: Array<Effect.Effect<void>> = []
-    const protocolError = (reason: string, line: string, method?: string) =>
-      effects.push(reportProtocolError(
-        new ProtocolError({ ...(method === undefined ? {} : { method }), reason, excerpt: excerpt(line) })
-      ))
     for (const frame of frames) {
       if (frame._tag === "Oversized") {
-        protocolError(`line longer than ${frame.limit} characters dropped`, frame.start)
+        effects.push(protocolError(`line longer than ${frame.limit} characters dropped`, frame.start))
         continue
       }
       const line = frame.line
@@ -238,11 +238,11 @@ export const make: {
       try {
         message = JSON.parse(line)
       } catch (error) {
-        protocolError(`invalid JSON: ${(error as Error).message}`, line)
+        effects.push(protocolError(`invalid JSON: ${(error as Error).message}`, line))
         continue
       }
       if (!isObject(message)) {
-        protocolError("not a JSON object", line)
+        effects.push(protocolError("not a JSON object", line))
         continue
       }
       const { id, method } = message
@@ -262,12 +262,12 @@ export const make: {
       const entry = isRequestId(id) ? pending.get(id) : undefined
       if (entry === undefined && isRequestId(id) && abandoned.delete(id)) continue
       if (entry === undefined || !("result" in message || "error" in message)) {
-        protocolError(
+        effects.push(protocolError(
           entry === undefined && isRequestId(id)
             ? `response to unknown or abandoned request id ${id}`
             : "neither a request, a response nor a notification",
           line
-        )
+        ))
         continue
       }
       pending.delete(id as RequestId)
@@ -277,7 +277,7 @@ export const make: {
       } else if (isRpcErrorObject(message.error)) {
         Deferred.doneUnsafe(entry.response, Exit.fail(fromRpcError(entry.method, message.error)))
       } else {
-        protocolError("malformed error object", line, entry.method)
+        effects.push(protocolError("malformed error object", line, entry.method))
         Deferred.doneUnsafe(
           entry.response,
           Exit.fail(fromRpcError(entry.method, {
@@ -289,7 +289,7 @@ export const make: {
     }
     if (notifications.length > 0) {
       for (const listener of listeners) listener.onNotifications(notifications)
-      const batch = notifications.map((notification): Event<N> => ({ _tag: "Notification", notification }))
+      const batch = notifications.map(toEvent)
       effects.unshift(Effect.asVoid(PubSub.publishAll(events, batch)))
     }
     return effects.length === 0 ? Effect.void : Effect.all(effects, { discard: true })
