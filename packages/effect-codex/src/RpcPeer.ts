@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -16,6 +17,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -124,17 +126,13 @@ export const unhandledRequest: ServerRequestHandler = (request) =>
     message: `effect-codex has no handler for server request "${request.method}"; provide one (for example an Approvals layer)`
   })
 
-type Event<N> =
-  | { readonly _tag: "Notification"; readonly notification: N }
-  | { readonly _tag: "Closed"; readonly error: AppServerExitedError }
-
 interface Pending {
   readonly method: string
   readonly response: Deferred.Deferred<unknown, RpcError | AppServerExitedError | RequestTimeoutError>
   readonly timeout: Duration.Duration
 }
 
-const toEvent = <N>(notification: N): Event<N> => ({ _tag: "Notification", notification })
+const subscriptionClosed = "effect-codex: a notification subscription was read after its scope closed"
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
@@ -166,7 +164,6 @@ export const make: {
   const pending = new Map<RequestId, Pending>()
   // Ids of requests given up (timed out or interrupted): their late answers are dropped quietly.
   const abandoned = new Set<RequestId>()
-  const events = yield* PubSub.unbounded<Event<N>>()
   const protocolErrors = yield* PubSub.unbounded<ProtocolError>()
   const handler = yield* Ref.make<ServerRequestHandler>(unhandledRequest)
   const closedSignal = yield* Deferred.make<AppServerExitedError>()
@@ -289,8 +286,6 @@ export const make: {
     }
     if (notifications.length > 0) {
       for (const listener of listeners) listener.onNotifications(notifications)
-      const batch = notifications.map(toEvent)
-      effects.unshift(Effect.asVoid(PubSub.publishAll(events, batch)))
     }
     return effects.length === 0 ? Effect.void : Effect.all(effects, { discard: true })
   }
@@ -308,7 +303,6 @@ export const make: {
       for (const id of pending.keys()) deadlines.delete(id)
       pending.clear()
       return Effect.all(failures, { discard: true }).pipe(
-        Effect.andThen(PubSub.publish(events, { _tag: "Closed", error })),
         Effect.andThen(Deferred.succeed(closedSignal, error)),
         Effect.asVoid
       )
@@ -363,22 +357,6 @@ export const make: {
         : send(params === undefined ? { method } : { method, params })
     )
 
-  // "Closed" is the last event ever published, so the stream ends there and fails with the reason.
-  const subscribe: Peer<N>["subscribe"] = Effect.map(PubSub.subscribe(events), (subscription) => {
-    const live = Stream.fromSubscription(subscription).pipe(
-      Stream.takeWhile((event) => event._tag === "Notification"),
-      Stream.map((event) => (event as Extract<Event<N>, { _tag: "Notification" }>).notification),
-      // Ended without "Closed": the subscription's scope closed before the stream was read.
-      Stream.concat(Stream.suspend(() =>
-        closedWith === undefined
-          ? Stream.die(new Error("effect-codex: a notification subscription was read after its scope closed"))
-          : Stream.fail(closedWith)
-      ))
-    )
-    // A subscriber that arrives after the end must not wait forever.
-    return closedWith === undefined ? live : Stream.fail(closedWith)
-  })
-
   const listen: Peer<N>["listen"] = (listener) =>
     Effect.acquireRelease(
       Effect.sync(() => {
@@ -387,6 +365,27 @@ export const make: {
       }),
       () => Effect.sync(() => listeners.delete(listener))
     )
+
+  // A queue per subscriber, filled by a listener: it ends with the reason the connection closed, after
+  // the last notification.
+  const subscribe: Peer<N>["subscribe"] = Effect.gen(function*() {
+    const queue = yield* Queue.unbounded<N, AppServerExitedError>()
+    yield* listen({
+      onNotifications: (notifications) => {
+        Queue.offerAllUnsafe(queue, notifications)
+      },
+      onClose: (error) => {
+        Queue.failCauseUnsafe(queue, Cause.fail(error))
+      }
+    })
+    // Read after its scope closed, the stream would wait forever: it dies with a clear message instead.
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        if (closedWith === undefined) Queue.failCauseUnsafe(queue, Cause.die(new Error(subscriptionClosed)))
+      })
+    )
+    return Stream.fromQueue(queue)
+  })
 
   const peer: Peer<N> = {
     request,
