@@ -172,7 +172,6 @@ export const make: {
   let closedWith: AppServerExitedError | undefined
   const listeners = new Set<Listener<N>>()
 
-  // A request given up (timed out or interrupted) is no longer pending; its late answer is dropped quietly.
   const abandon = (id: RequestId) => {
     deadlines.delete(id)
     if (pending.delete(id) && abandoned.size < 10_000) abandoned.add(id)
@@ -220,7 +219,7 @@ export const make: {
 
   /**
    * Routes the lines of one chunk synchronously: responses settle their pending call at once,
-   * notifications are published as one batch, and only server requests and protocol errors need effects.
+   * notifications go to the listeners as one batch, and only server requests and protocol errors need effects.
    */
   const route = (frames: ReadonlyArray<LineFramer.Frame>): Effect.Effect<void> => {
     const notifications: Array<N> = []
