@@ -24,6 +24,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
@@ -186,19 +187,25 @@ export const start = Effect.fn("Turn.start")(function*(
   let endedOnServer = false
   let settled = false
 
-  // Settling happens once, synchronously: the event queue ends (or fails) before `done` is set.
+  // The fiber that follows the turn until it settles (its watchdog).
+  let watcher: Fiber.Fiber<void> | undefined
+
+  // Settling happens once, synchronously: the event queue ends (or fails) before `done` is set, and the
+  // watchdog stops.
   const finishUnsafe = (result: TurnResult) => {
     if (settled) return
     settled = true
     endedOnServer = true
     Queue.endUnsafe(events)
     Deferred.doneUnsafe(done, Exit.succeed(result))
+    watcher?.interruptUnsafe()
   }
   const abortUnsafe = (error: StreamError) => {
     if (settled) return
     settled = true
     Queue.failCauseUnsafe(events, Cause.fail(error))
     Deferred.doneUnsafe(done, Exit.fail(error))
+    watcher?.interruptUnsafe()
   }
   const finish = (result: TurnResult) => Effect.sync(() => finishUnsafe(result))
   const abort = (error: StreamError) => Effect.sync(() => abortUnsafe(error))
@@ -299,6 +306,7 @@ export const start = Effect.fn("Turn.start")(function*(
   // waiting on the client (an approval being answered) is not silent.
   const watchdog = Effect.gen(function*() {
     yield* Deferred.await(startedSignal)
+    if (settled) return
     lastActivity = clock.currentTimeMillisUnsafe()
     let wait = idleMillis
     while (true) {
@@ -310,14 +318,12 @@ export const start = Effect.fn("Turn.start")(function*(
     }
   })
 
-  // Following ends with the turn, however it settled (completed, reconciled, interrupted, failed).
-  const settledSignal = Effect.ignore(Deferred.await(done))
-  const follow = watchdog.pipe(
-    Effect.raceFirst(settledSignal),
+  // Following ends with the turn, however it settled (completed, reconciled, interrupted, failed): settling
+  // interrupts the watchdog, which then closes the turn's scope.
+  watcher = yield* Effect.forkScoped(watchdog.pipe(
     Effect.catch(abort),
     Effect.ensuring(Scope.close(turnScope, Exit.void))
-  )
-  yield* Effect.forkScoped(follow)
+  ))
 
   /** Asks the server to stop the turn, waits up to `interruptGrace` for it, then reconciles. */
   const stop = Effect.suspend(() =>
