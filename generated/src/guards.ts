@@ -13,8 +13,10 @@ import type {
 import type * as S from "./schemas.js"
 
 /*
- * Compiled type guards: `isFoo(u)` is true exactly when `Schema.decodeUnknownExit(Foo)(u)` succeeds (unknown
- * keys are accepted, as the schemas do; the guard does not strip them). Straight-line checks, no allocation.
+ * Compiled type guards: `isFoo(u)` is true exactly when `Schema.decodeUnknownExit(Foo)(u)` succeeds without
+ * wrapping an unknown variant (unknown keys are accepted, as the schemas do; the guard does not strip them). A value
+ * holding a variant this version does not know is rejected: decode it (the schema wraps it). Straight-line checks,
+ * no allocation.
  */
 
 type Rec = { readonly [key: string]: unknown }
@@ -153,7 +155,7 @@ export function isAddCreditsNudgeCreditType(u: unknown): u is S.AddCreditsNudgeC
 }
 
 export function isAddCreditsNudgeEmailStatus(u: unknown): u is S.AddCreditsNudgeEmailStatus {
-  return (u === "sent" || u === "cooldown_active")
+  return ((u === "sent" || u === "cooldown_active") || typeof u === "string")
 }
 
 export function isAdditionalFileSystemPermissions(u: unknown): u is S.AdditionalFileSystemPermissions {
@@ -231,7 +233,7 @@ export function isAgentPath(u: unknown): u is S.AgentPath {
 }
 
 export function isAllowDenyRequirement(u: unknown): u is S.AllowDenyRequirement {
-  return (u === "allow" || u === "deny")
+  return ((u === "allow" || u === "deny") || typeof u === "string")
 }
 
 export function isAnalyticsConfig(u: unknown): u is S.AnalyticsConfig {
@@ -381,7 +383,7 @@ export function isAppTemplateSummary(u: unknown): u is S.AppTemplateSummary {
 }
 
 export function isAppTemplateUnavailableReason(u: unknown): u is S.AppTemplateUnavailableReason {
-  return (u === "NOT_CONFIGURED_FOR_WORKSPACE" || u === "NO_ACTIVE_WORKSPACE")
+  return ((u === "NOT_CONFIGURED_FOR_WORKSPACE" || u === "NO_ACTIVE_WORKSPACE") || typeof u === "string")
 }
 
 export function isAppToolSummary(u: unknown): u is S.AppToolSummary {
@@ -543,7 +545,7 @@ export function isAttestationGenerateResponse(u: unknown): u is S.AttestationGen
 }
 
 export function isAuthMode(u: unknown): u is S.AuthMode {
-  return (u === "apikey" || u === "chatgpt" || u === "chatgptAuthTokens" || u === "headers" || u === "agentIdentity" || u === "personalAccessToken" || u === "bedrockApiKey" || u === "bedrockAccessKeys")
+  return (u === "apikey" || u === "chatgpt" || u === "chatgptAuthTokens" || u === "headers" || u === "agentIdentity" || u === "personalAccessToken" || u === "bedrockApiKey" || u === "bedrockAccessKeys" || typeof u === "string")
 }
 
 export function isAuthRecoveryNotification(u: unknown): u is S.AuthRecoveryNotification {
@@ -558,7 +560,7 @@ export function isAuthRecoveryNotification(u: unknown): u is S.AuthRecoveryNotif
 }
 
 export function isAutoCompactTokenLimitScope(u: unknown): u is S.AutoCompactTokenLimitScope {
-  return (u === "total" || u === "body_after_prefix")
+  return (u === "total" || u === "body_after_prefix" || typeof u === "string")
 }
 
 export function isAutoReviewDecisionSource(u: unknown): u is S.AutoReviewDecisionSource {
@@ -579,7 +581,7 @@ export function isBedrockProviderId(u: unknown): u is S.BedrockProviderId {
 }
 
 export function isBrowserUseAccessApprovalLifetime(u: unknown): u is S.BrowserUseAccessApprovalLifetime {
-  return (u === "turn" || u === "thread")
+  return ((u === "turn" || u === "thread") || typeof u === "string")
 }
 
 export function isBrowserUseConfig(u: unknown): u is S.BrowserUseConfig {
@@ -688,7 +690,7 @@ export function isCancelLoginAccountResponse(u: unknown): u is S.CancelLoginAcco
 }
 
 export function isCancelLoginAccountStatus(u: unknown): u is S.CancelLoginAccountStatus {
-  return (u === "canceled" || u === "notFound")
+  return ((u === "canceled" || u === "notFound") || typeof u === "string")
 }
 
 export function isChatgptAuthTokensRefreshParams(u: unknown): u is S.ChatgptAuthTokensRefreshParams {
@@ -715,7 +717,7 @@ export function isChatgptAuthTokensRefreshResponse(u: unknown): u is S.ChatgptAu
 }
 
 export function isCliAuthCredentialsStoreMode(u: unknown): u is S.CliAuthCredentialsStoreMode {
-  return (u === "file" || u === "keyring" || u === "auto" || u === "ephemeral")
+  return ((u === "file" || u === "keyring" || u === "auto" || u === "ephemeral") || typeof u === "string")
 }
 
 export function isClientInfo(u: unknown): u is S.ClientInfo {
@@ -729,7 +731,7 @@ export function isClientInfo(u: unknown): u is S.ClientInfo {
 }
 
 export function isCodexErrorInfo(u: unknown): u is S.CodexErrorInfo {
-  return (isCodexErrorInfo$1.has(u) || u === "inferenceHookDenied" || isCodexErrorInfo$2(u) || isCodexErrorInfo$4(u) || isCodexErrorInfo$5(u) || isCodexErrorInfo$6(u) || isCodexErrorInfo$7(u) || typeof u === "string" || (typeof u === "object" && u !== null && !Array.isArray(u)))
+  return (isCodexErrorInfo$1.has(u) || u === "inferenceHookDenied" || isCodexErrorInfo$2(u) || isCodexErrorInfo$4(u) || isCodexErrorInfo$5(u) || isCodexErrorInfo$6(u) || isCodexErrorInfo$7(u) || typeof u === "string" || (typeof u === "object" && u !== null && !Array.isArray(u)) || typeof u === "string")
 }
 
 const isCodexErrorInfo$1: ReadonlySet<unknown> = new Set(["contextWindowExceeded", "sessionBudgetExceeded", "usageLimitExceeded", "rateLimitExceeded", "flexUnavailable", "serverOverloaded", "modelNotFound", "policyCapacityUnavailable", "cyberPolicy", "misalignmentPolicyViolation", "tooManyDenials", "internalServerError", "unauthorized", "badRequest", "threadRollbackFailed", "sandboxError", "other"])
@@ -786,19 +788,19 @@ export function isCollabAgentState(u: unknown): u is S.CollabAgentState {
 }
 
 export function isCollabAgentStatus(u: unknown): u is S.CollabAgentStatus {
-  return isCollabAgentStatus$1.has(u)
+  return (isCollabAgentStatus$1.has(u) || typeof u === "string")
 }
 
 const isCollabAgentStatus$1: ReadonlySet<unknown> = new Set(["pendingInit", "running", "interrupted", "completed", "errored", "shutdown", "notFound"])
 
 export function isCollabAgentTool(u: unknown): u is S.CollabAgentTool {
-  return isCollabAgentTool$1.has(u)
+  return (isCollabAgentTool$1.has(u) || typeof u === "string")
 }
 
 const isCollabAgentTool$1: ReadonlySet<unknown> = new Set(["spawnAgent", "sendInput", "resumeAgent", "wait", "closeAgent", "sendMessage", "followupTask", "interruptAgent", "listAgents"])
 
 export function isCollabAgentToolCallStatus(u: unknown): u is S.CollabAgentToolCallStatus {
-  return (u === "inProgress" || u === "completed" || u === "failed" || u === "interrupted")
+  return ((u === "inProgress" || u === "completed" || u === "failed" || u === "interrupted") || typeof u === "string")
 }
 
 export function isCollaborationMode(u: unknown): u is S.CollaborationMode {
@@ -879,7 +881,7 @@ export function isCommandExecOutputDeltaNotification(u: unknown): u is S.Command
 }
 
 export function isCommandExecOutputStream(u: unknown): u is S.CommandExecOutputStream {
-  return (u === "stdout" || u === "stderr")
+  return (u === "stdout" || u === "stderr" || typeof u === "string")
 }
 
 export function isCommandExecParams(u: unknown): u is S.CommandExecParams {
@@ -997,7 +999,7 @@ function isCommandExecutionApprovalDecision$3(u: unknown): boolean {
 }
 
 export function isCommandExecutionApprovalKind(u: unknown): u is S.CommandExecutionApprovalKind {
-  return ((u === "command" || u === "writeStdin") || u === "humanCommand")
+  return ((u === "command" || u === "writeStdin") || u === "humanCommand" || typeof u === "string")
 }
 
 export function isCommandExecutionOutputDeltaNotification(u: unknown): u is S.CommandExecutionOutputDeltaNotification {
@@ -1045,7 +1047,7 @@ function isCommandExecutionRequestApprovalParams$2(u: unknown): boolean {
   if (!Array.isArray(u)) return false
   for (let i = 0; i < u.length; i++) {
     const x: unknown = u[i]
-    if (!(isNetworkPolicyAmendment(x))) return false
+    if (!(isReceivedNetworkPolicyAmendment(x))) return false
   }
   return true
 }
@@ -1057,11 +1059,11 @@ export function isCommandExecutionRequestApprovalResponse(u: unknown): u is S.Co
 }
 
 export function isCommandExecutionSource(u: unknown): u is S.CommandExecutionSource {
-  return (u === "agent" || u === "userShell" || u === "unifiedExecStartup" || u === "unifiedExecInteraction")
+  return ((u === "agent" || u === "userShell" || u === "unifiedExecStartup" || u === "unifiedExecInteraction") || typeof u === "string")
 }
 
 export function isCommandExecutionStatus(u: unknown): u is S.CommandExecutionStatus {
-  return (u === "inProgress" || u === "completed" || u === "failed" || u === "declined")
+  return ((u === "inProgress" || u === "completed" || u === "failed" || u === "declined") || typeof u === "string")
 }
 
 export function isCommandMigration(u: unknown): u is S.CommandMigration {
@@ -1177,8 +1179,8 @@ export function isConfig(u: unknown): u is S.Config {
   const o = u as Rec
   return (
     (o.analytics === undefined || (isAnalyticsConfig(o.analytics) || o.analytics === null)) &&
-    (o.approval_policy === undefined || (isAskForApproval(o.approval_policy) || o.approval_policy === null)) &&
-    (o.approvals_reviewer === undefined || (isApprovalsReviewer(o.approvals_reviewer) || o.approvals_reviewer === null)) &&
+    (o.approval_policy === undefined || (isReceivedAskForApproval(o.approval_policy) || o.approval_policy === null)) &&
+    (o.approvals_reviewer === undefined || (isReceivedApprovalsReviewer(o.approvals_reviewer) || o.approvals_reviewer === null)) &&
     (o.browser_use === undefined || (isBrowserUseConfig(o.browser_use) || o.browser_use === null)) &&
     (o.client_search_provider === undefined || (isWebSearchProvider(o.client_search_provider) || o.client_search_provider === null)) &&
     (o.compact_prompt === undefined || (typeof o.compact_prompt === "string" || o.compact_prompt === null)) &&
@@ -1194,10 +1196,10 @@ export function isConfig(u: unknown): u is S.Config {
     (o.model_context_window === undefined || (Number.isSafeInteger(o.model_context_window) || o.model_context_window === null)) &&
     (o.model_provider === undefined || (typeof o.model_provider === "string" || o.model_provider === null)) &&
     (o.model_reasoning_effort === undefined || (isReasoningEffort(o.model_reasoning_effort) || o.model_reasoning_effort === null)) &&
-    (o.model_reasoning_summary === undefined || (isReasoningSummary(o.model_reasoning_summary) || o.model_reasoning_summary === null)) &&
+    (o.model_reasoning_summary === undefined || (isReceivedReasoningSummary(o.model_reasoning_summary) || o.model_reasoning_summary === null)) &&
     (o.model_verbosity === undefined || (isVerbosity(o.model_verbosity) || o.model_verbosity === null)) &&
     (o.review_model === undefined || (typeof o.review_model === "string" || o.review_model === null)) &&
-    (o.sandbox_mode === undefined || (isSandboxMode(o.sandbox_mode) || o.sandbox_mode === null)) &&
+    (o.sandbox_mode === undefined || (isReceivedSandboxMode(o.sandbox_mode) || o.sandbox_mode === null)) &&
     (o.sandbox_workspace_write === undefined || (isSandboxWorkspaceWrite(o.sandbox_workspace_write) || o.sandbox_workspace_write === null)) &&
     (o.service_tier === undefined || (typeof o.service_tier === "string" || o.service_tier === null)) &&
     (o.tools === undefined || (isToolsV2(o.tools) || o.tools === null)) &&
@@ -1438,7 +1440,7 @@ function isConfigRequirements$1(u: unknown): boolean {
   if (!Array.isArray(u)) return false
   for (let i = 0; i < u.length; i++) {
     const x: unknown = u[i]
-    if (!(isAskForApproval(x))) return false
+    if (!(isReceivedAskForApproval(x))) return false
   }
   return true
 }
@@ -1466,7 +1468,7 @@ function isConfigRequirements$4(u: unknown): boolean {
   if (!Array.isArray(u)) return false
   for (let i = 0; i < u.length; i++) {
     const x: unknown = u[i]
-    if (!(isSandboxMode(x))) return false
+    if (!(isReceivedSandboxMode(x))) return false
   }
   return true
 }
@@ -1558,7 +1560,7 @@ function isConnectorMetadata$1(u: unknown): boolean {
 }
 
 export function isConsumeAccountRateLimitResetCreditOutcome(u: unknown): u is S.ConsumeAccountRateLimitResetCreditOutcome {
-  return (u === "reset" || u === "nothingToReset" || u === "noCredit" || u === "alreadyRedeemed")
+  return (u === "reset" || u === "nothingToReset" || u === "noCredit" || u === "alreadyRedeemed" || typeof u === "string")
 }
 
 export function isConsumeAccountRateLimitResetCreditParams(u: unknown): u is S.ConsumeAccountRateLimitResetCreditParams {
@@ -1596,7 +1598,7 @@ export function isCreditsSnapshot(u: unknown): u is S.CreditsSnapshot {
 }
 
 export function isCyberAccessProgram(u: unknown): u is S.CyberAccessProgram {
-  return (u === "standard" || u === "daybreakBlue" || u === "daybreakRed")
+  return ((u === "standard" || u === "daybreakBlue" || u === "daybreakRed") || typeof u === "string")
 }
 
 export function isDeprecationNoticeNotification(u: unknown): u is S.DeprecationNoticeNotification {
@@ -1685,7 +1687,7 @@ function isDynamicToolCallResponse$1(u: unknown): boolean {
 }
 
 export function isDynamicToolCallStatus(u: unknown): u is S.DynamicToolCallStatus {
-  return (u === "inProgress" || u === "completed" || u === "failed")
+  return ((u === "inProgress" || u === "completed" || u === "failed") || typeof u === "string")
 }
 
 export function isEnvironmentConnectionNotification(u: unknown): u is S.EnvironmentConnectionNotification {
@@ -1792,7 +1794,7 @@ function isExperimentalFeatureListResponse$1(u: unknown): boolean {
 }
 
 export function isExperimentalFeatureStage(u: unknown): u is S.ExperimentalFeatureStage {
-  return (u === "beta" || u === "underDevelopment" || u === "stable" || u === "deprecated" || u === "removed")
+  return (u === "beta" || u === "underDevelopment" || u === "stable" || u === "deprecated" || u === "removed" || typeof u === "string")
 }
 
 export function isExternalAgentConfigDetectParams(u: unknown): u is S.ExternalAgentConfigDetectParams {
@@ -1830,7 +1832,7 @@ function isExternalAgentConfigDetectResponse$2(u: unknown): boolean {
   if (!Array.isArray(u)) return false
   for (let i = 0; i < u.length; i++) {
     const x: unknown = u[i]
-    if (!(isExternalAgentConfigMigrationItem(x))) return false
+    if (!(isReceivedExternalAgentConfigMigrationItem(x))) return false
   }
   return true
 }
@@ -1896,7 +1898,7 @@ function isExternalAgentConfigImportHistory$1(u: unknown): boolean {
   if (!Array.isArray(u)) return false
   for (let i = 0; i < u.length; i++) {
     const x: unknown = u[i]
-    if (!(isExternalAgentConfigImportItemTypeFailure(x))) return false
+    if (!(isReceivedExternalAgentConfigImportItemTypeFailure(x))) return false
   }
   return true
 }
@@ -1950,13 +1952,22 @@ export function isExternalAgentConfigImportHistoryRecordTypeResultParams(u: unkn
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
-    isExternalAgentConfigImportHistory$1(o.failures) &&
+    isExternalAgentConfigImportHistoryRecordTypeResultParams$1(o.failures) &&
     isExternalAgentConfigMigrationItemType(o.itemType) &&
-    isExternalAgentConfigImportHistoryRecordTypeResultParams$1(o.successes)
+    isExternalAgentConfigImportHistoryRecordTypeResultParams$2(o.successes)
   )
 }
 
 function isExternalAgentConfigImportHistoryRecordTypeResultParams$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isExternalAgentConfigImportItemTypeFailure(x))) return false
+  }
+  return true
+}
+
+function isExternalAgentConfigImportHistoryRecordTypeResultParams$2(u: unknown): boolean {
   if (!Array.isArray(u)) return false
   for (let i = 0; i < u.length; i++) {
     const x: unknown = u[i]
@@ -1984,7 +1995,7 @@ export function isExternalAgentConfigImportItemTypeSuccess(u: unknown): u is S.E
   const o = u as Rec
   return (
     (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
-    isExternalAgentConfigMigrationItemType(o.itemType) &&
+    isReceivedExternalAgentConfigMigrationItemType(o.itemType) &&
     (o.source === undefined || (typeof o.source === "string" || o.source === null)) &&
     (o.target === undefined || (typeof o.target === "string" || o.target === null)) &&
     (o.title === undefined || (typeof o.title === "string" || o.title === null))
@@ -1995,11 +2006,20 @@ export function isExternalAgentConfigImportParams(u: unknown): u is S.ExternalAg
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
-    isExternalAgentConfigDetectResponse$2(o.migrationItems) &&
+    isExternalAgentConfigImportParams$1(o.migrationItems) &&
     (o.migrationSource === undefined || (typeof o.migrationSource === "string" || o.migrationSource === null)) &&
     (o.providerId === undefined || (typeof o.providerId === "string" || o.providerId === null)) &&
     (o.source === undefined || (typeof o.source === "string" || o.source === null))
   )
+}
+
+function isExternalAgentConfigImportParams$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isExternalAgentConfigMigrationItem(x))) return false
+  }
+  return true
 }
 
 export function isExternalAgentConfigImportProgressNotification(u: unknown): u is S.ExternalAgentConfigImportProgressNotification {
@@ -2022,7 +2042,7 @@ export function isExternalAgentConfigImportTypeResult(u: unknown): u is S.Extern
   const o = u as Rec
   return (
     isExternalAgentConfigImportHistory$1(o.failures) &&
-    isExternalAgentConfigMigrationItemType(o.itemType) &&
+    isReceivedExternalAgentConfigMigrationItemType(o.itemType) &&
     isExternalAgentConfigImportHistory$2(o.successes)
   )
 }
@@ -2055,7 +2075,7 @@ export function isExternalAgentDetectedConnectorCandidate(u: unknown): u is S.Ex
 }
 
 export function isExternalAgentDetectedConnectorSource(u: unknown): u is S.ExternalAgentDetectedConnectorSource {
-  return (u === "remoteMcpServersConfig" || u === "sessionToolUse")
+  return ((u === "remoteMcpServersConfig" || u === "sessionToolUse") || typeof u === "string")
 }
 
 export function isExternalAgentImportedConnectorCandidate(u: unknown): u is S.ExternalAgentImportedConnectorCandidate {
@@ -2352,7 +2372,7 @@ export function isForcedChatgptWorkspaceIds(u: unknown): u is S.ForcedChatgptWor
 }
 
 export function isForcedLoginMethod(u: unknown): u is S.ForcedLoginMethod {
-  return (u === "chatgpt" || u === "api")
+  return ((u === "chatgpt" || u === "api") || typeof u === "string")
 }
 
 export function isFsChangedNotification(u: unknown): u is S.FsChangedNotification {
@@ -2599,7 +2619,7 @@ function isFunctionCallOutputContentItem$6(u: unknown): boolean {
 }
 
 export function isFuzzyFileSearchMatchType(u: unknown): u is S.FuzzyFileSearchMatchType {
-  return (u === "file" || u === "directory")
+  return ((u === "file" || u === "directory") || typeof u === "string")
 }
 
 export function isFuzzyFileSearchParams(u: unknown): u is S.FuzzyFileSearchParams {
@@ -2764,7 +2784,7 @@ export function isGatewayOAuthReadResponse(u: unknown): u is S.GatewayOAuthReadR
 }
 
 export function isGatewayOAuthStatus(u: unknown): u is S.GatewayOAuthStatus {
-  return (u === "notReady" || u === "started" || u === "succeeded" || u === "failed")
+  return ((u === "notReady" || u === "started" || u === "succeeded" || u === "failed") || typeof u === "string")
 }
 
 export function isGcpProviderId(u: unknown): u is S.GcpProviderId {
@@ -3000,19 +3020,19 @@ function isGuardianApprovalReviewAction$7(u: unknown): boolean {
 }
 
 export function isGuardianApprovalReviewStatus(u: unknown): u is S.GuardianApprovalReviewStatus {
-  return (u === "inProgress" || u === "approved" || u === "denied" || u === "timedOut" || u === "aborted")
+  return ((u === "inProgress" || u === "approved" || u === "denied" || u === "timedOut" || u === "aborted") || typeof u === "string")
 }
 
 export function isGuardianCommandSource(u: unknown): u is S.GuardianCommandSource {
-  return (u === "shell" || u === "unifiedExec")
+  return ((u === "shell" || u === "unifiedExec") || typeof u === "string")
 }
 
 export function isGuardianRiskLevel(u: unknown): u is S.GuardianRiskLevel {
-  return (u === "low" || u === "medium" || u === "high" || u === "critical")
+  return ((u === "low" || u === "medium" || u === "high" || u === "critical") || typeof u === "string")
 }
 
 export function isGuardianUserAuthorization(u: unknown): u is S.GuardianUserAuthorization {
-  return (u === "unknown" || u === "low" || u === "medium" || u === "high")
+  return ((u === "unknown" || u === "low" || u === "medium" || u === "high") || typeof u === "string")
 }
 
 export function isGuardianWarningNotification(u: unknown): u is S.GuardianWarningNotification {
@@ -3044,17 +3064,17 @@ export function isHookErrorInfo(u: unknown): u is S.HookErrorInfo {
 }
 
 export function isHookEventName(u: unknown): u is S.HookEventName {
-  return isHookEventName$1.has(u)
+  return (isHookEventName$1.has(u) || typeof u === "string")
 }
 
 const isHookEventName$1: ReadonlySet<unknown> = new Set(["preModelRequest", "postModelRequest", "preToolUse", "permissionRequest", "postToolUse", "preCompact", "postCompact", "sessionStart", "sessionEnd", "userPromptSubmit", "subagentStart", "subagentStop", "stop", "interrupt"])
 
 export function isHookExecutionMode(u: unknown): u is S.HookExecutionMode {
-  return (u === "sync" || u === "async")
+  return ((u === "sync" || u === "async") || typeof u === "string")
 }
 
 export function isHookHandlerType(u: unknown): u is S.HookHandlerType {
-  return (u === "command" || u === "mcpTool" || u === "prompt" || u === "agent")
+  return ((u === "command" || u === "mcpTool" || u === "prompt" || u === "agent") || typeof u === "string")
 }
 
 export function isHookMetadata(u: unknown): u is S.HookMetadata {
@@ -3185,7 +3205,7 @@ export function isHookOutputEntry(u: unknown): u is S.HookOutputEntry {
 }
 
 export function isHookOutputEntryKind(u: unknown): u is S.HookOutputEntryKind {
-  return (u === "warning" || u === "stop" || u === "feedback" || u === "context" || u === "error")
+  return ((u === "warning" || u === "stop" || u === "feedback" || u === "context" || u === "error") || typeof u === "string")
 }
 
 export function isHookPromptFragment(u: unknown): u is S.HookPromptFragment {
@@ -3198,7 +3218,7 @@ export function isHookPromptFragment(u: unknown): u is S.HookPromptFragment {
 }
 
 export function isHookRunStatus(u: unknown): u is S.HookRunStatus {
-  return (u === "running" || u === "completed" || u === "failed" || u === "blocked" || u === "stopped")
+  return ((u === "running" || u === "completed" || u === "failed" || u === "blocked" || u === "stopped") || typeof u === "string")
 }
 
 export function isHookRunSummary(u: unknown): u is S.HookRunSummary {
@@ -3232,11 +3252,11 @@ function isHookRunSummary$1(u: unknown): boolean {
 }
 
 export function isHookScope(u: unknown): u is S.HookScope {
-  return (u === "thread" || u === "turn")
+  return ((u === "thread" || u === "turn") || typeof u === "string")
 }
 
 export function isHookSource(u: unknown): u is S.HookSource {
-  return isHookSource$1.has(u)
+  return (isHookSource$1.has(u) || typeof u === "string")
 }
 
 const isHookSource$1: ReadonlySet<unknown> = new Set(["system", "user", "project", "mdm", "sessionFlags", "plugin", "cloudRequirements", "cloudManagedConfig", "legacyManagedConfigFile", "legacyManagedConfigMdm", "unknown"])
@@ -3252,7 +3272,7 @@ export function isHookStartedNotification(u: unknown): u is S.HookStartedNotific
 }
 
 export function isHookTrustStatus(u: unknown): u is S.HookTrustStatus {
-  return (u === "managed" || u === "untrusted" || u === "trusted" || u === "modified")
+  return ((u === "managed" || u === "untrusted" || u === "trusted" || u === "modified") || typeof u === "string")
 }
 
 export function isHooksListEntry(u: unknown): u is S.HooksListEntry {
@@ -3372,7 +3392,7 @@ export function isInitializeResponse(u: unknown): u is S.InitializeResponse {
 }
 
 export function isInputModality(u: unknown): u is S.InputModality {
-  return (u === "text" || u === "image" || u === "audio")
+  return (u === "text" || u === "image" || u === "audio" || typeof u === "string")
 }
 
 export function isInstalledApp(u: unknown): u is S.InstalledApp {
@@ -3743,7 +3763,7 @@ function isMarketplaceUpgradeResponse$1(u: unknown): boolean {
 }
 
 export function isMcpAppDisplayMode(u: unknown): u is S.McpAppDisplayMode {
-  return (u === "inline" || u === "fullscreen")
+  return ((u === "inline" || u === "fullscreen") || typeof u === "string")
 }
 
 export function isMcpAppUi(u: unknown): u is S.McpAppUi {
@@ -3756,7 +3776,7 @@ export function isMcpAppUi(u: unknown): u is S.McpAppUi {
 }
 
 export function isMcpAuthStatus(u: unknown): u is S.McpAuthStatus {
-  return (u === "unknown" || u === "unsupported" || u === "notLoggedIn" || u === "bearerToken" || u === "oAuth")
+  return ((u === "unknown" || u === "unsupported" || u === "notLoggedIn" || u === "bearerToken" || u === "oAuth") || typeof u === "string")
 }
 
 export function isMcpElicitationArrayType(u: unknown): u is S.McpElicitationArrayType {
@@ -3822,7 +3842,7 @@ export function isMcpElicitationNumberSchema(u: unknown): u is S.McpElicitationN
 }
 
 export function isMcpElicitationNumberType(u: unknown): u is S.McpElicitationNumberType {
-  return (u === "number" || u === "integer")
+  return ((u === "number" || u === "integer") || typeof u === "string")
 }
 
 export function isMcpElicitationObjectType(u: unknown): u is S.McpElicitationObjectType {
@@ -3859,7 +3879,7 @@ export function isMcpElicitationSingleSelectEnumSchema(u: unknown): u is S.McpEl
 }
 
 export function isMcpElicitationStringFormat(u: unknown): u is S.McpElicitationStringFormat {
-  return (u === "email" || u === "uri" || u === "date" || u === "date-time")
+  return ((u === "email" || u === "uri" || u === "date" || u === "date-time") || typeof u === "string")
 }
 
 export function isMcpElicitationStringSchema(u: unknown): u is S.McpElicitationStringSchema {
@@ -3998,7 +4018,7 @@ export function isMcpResourceReadTarget(u: unknown): u is S.McpResourceReadTarge
 }
 
 export function isMcpServerConnectionStatus(u: unknown): u is S.McpServerConnectionStatus {
-  return isMcpServerConnectionStatus$1.has(u)
+  return (isMcpServerConnectionStatus$1.has(u) || typeof u === "string")
 }
 
 const isMcpServerConnectionStatus$1: ReadonlySet<unknown> = new Set(["notStarted", "starting", "connected", "authenticationRequired", "failed", "cancelled", "disabled"])
@@ -4169,7 +4189,7 @@ export function isMcpServerStartupFailureReason(u: unknown): u is S.McpServerSta
 }
 
 export function isMcpServerStartupState(u: unknown): u is S.McpServerStartupState {
-  return (u === "starting" || u === "ready" || u === "failed" || u === "cancelled")
+  return ((u === "starting" || u === "ready" || u === "failed" || u === "cancelled") || typeof u === "string")
 }
 
 export function isMcpServerStatus(u: unknown): u is S.McpServerStatus {
@@ -4288,7 +4308,7 @@ export function isMcpToolCallResult(u: unknown): u is S.McpToolCallResult {
 }
 
 export function isMcpToolCallStatus(u: unknown): u is S.McpToolCallStatus {
-  return (u === "inProgress" || u === "completed" || u === "failed")
+  return ((u === "inProgress" || u === "completed" || u === "failed") || typeof u === "string")
 }
 
 export function isMemoryCitation(u: unknown): u is S.MemoryCitation {
@@ -4325,7 +4345,7 @@ export function isMergeStrategy(u: unknown): u is S.MergeStrategy {
 }
 
 export function isMessagePhase(u: unknown): u is S.MessagePhase {
-  return (u === "commentary" || u === "partial_answer" || u === "final_answer")
+  return (u === "commentary" || u === "partial_answer" || u === "final_answer" || typeof u === "string")
 }
 
 export function isMigrationDetails(u: unknown): u is S.MigrationDetails {
@@ -4424,7 +4444,7 @@ export function isMisalignmentSteer(u: unknown): u is S.MisalignmentSteer {
 }
 
 export function isModeKind(u: unknown): u is S.ModeKind {
-  return (u === "plan" || u === "default")
+  return ((u === "plan" || u === "default") || typeof u === "string")
 }
 
 export function isModel(u: unknown): u is S.Model {
@@ -4672,7 +4692,7 @@ export function isModelsRequirements(u: unknown): u is S.ModelsRequirements {
 }
 
 export function isMultiAgentVersion(u: unknown): u is S.MultiAgentVersion {
-  return (u === "disabled" || u === "v1" || u === "v2")
+  return ((u === "disabled" || u === "v1" || u === "v2") || typeof u === "string")
 }
 
 export function isNetworkAccess(u: unknown): u is S.NetworkAccess {
@@ -4689,7 +4709,7 @@ export function isNetworkApprovalContext(u: unknown): u is S.NetworkApprovalCont
 }
 
 export function isNetworkApprovalProtocol(u: unknown): u is S.NetworkApprovalProtocol {
-  return (u === "http" || u === "https" || u === "socks5Tcp" || u === "socks5Udp")
+  return ((u === "http" || u === "https" || u === "socks5Tcp" || u === "socks5Udp") || typeof u === "string")
 }
 
 export function isNetworkPolicyAmendment(u: unknown): u is S.NetworkPolicyAmendment {
@@ -4716,11 +4736,11 @@ export function isNewThreadModelDefaults(u: unknown): u is S.NewThreadModelDefau
 }
 
 export function isNonSteerableTurnKind(u: unknown): u is S.NonSteerableTurnKind {
-  return (u === "review" || u === "compact")
+  return ((u === "review" || u === "compact") || typeof u === "string")
 }
 
 export function isOtelExporter(u: unknown): u is S.OtelExporter {
-  return ((u === "none" || u === "statsig") || isOtelExporter$1(u) || isOtelExporter$3(u))
+  return ((u === "none" || u === "statsig") || isOtelExporter$1(u) || isOtelExporter$3(u) || typeof u === "string")
 }
 
 function isOtelExporter$2(u: unknown): boolean {
@@ -4757,7 +4777,7 @@ function isOtelExporter$3(u: unknown): boolean {
 }
 
 export function isOtelHttpProtocol(u: unknown): u is S.OtelHttpProtocol {
-  return (u === "binary" || u === "json")
+  return ((u === "binary" || u === "json") || typeof u === "string")
 }
 
 export function isOtelRequirements(u: unknown): u is S.OtelRequirements {
@@ -4872,7 +4892,7 @@ function isParsedCommand$4(u: unknown): boolean {
 }
 
 export function isPatchApplyStatus(u: unknown): u is S.PatchApplyStatus {
-  return (u === "inProgress" || u === "completed" || u === "failed" || u === "declined")
+  return ((u === "inProgress" || u === "completed" || u === "failed" || u === "declined") || typeof u === "string")
 }
 
 export function isPatchChangeKind(u: unknown): u is S.PatchChangeKind {
@@ -4993,17 +5013,17 @@ export function isPlanDeltaNotification(u: unknown): u is S.PlanDeltaNotificatio
 }
 
 export function isPlanType(u: unknown): u is S.PlanType {
-  return isPlanType$1.has(u)
+  return (isPlanType$1.has(u) || typeof u === "string")
 }
 
 const isPlanType$1: ReadonlySet<unknown> = new Set(["free", "go", "plus", "pro", "prolite", "promax", "team", "self_serve_business_prolite", "self_serve_business_usage_based", "business", "ent26", "enterprise_cbp_automation", "enterprise_cbp_usage_based", "enterprise", "edu", "edu_plus", "edu_pro", "sci", "sci_plus", "unknown"])
 
 export function isPluginAuthPolicy(u: unknown): u is S.PluginAuthPolicy {
-  return (u === "ON_INSTALL" || u === "ON_USE")
+  return ((u === "ON_INSTALL" || u === "ON_USE") || typeof u === "string")
 }
 
 export function isPluginAvailability(u: unknown): u is S.PluginAvailability {
-  return (u === "DISABLED_BY_ADMIN" || u === "AVAILABLE")
+  return (u === "DISABLED_BY_ADMIN" || u === "AVAILABLE" || typeof u === "string")
 }
 
 export function isPluginDetail(u: unknown): u is S.PluginDetail {
@@ -5071,7 +5091,7 @@ function isPluginDetail$5(u: unknown): boolean {
 }
 
 export function isPluginDisabledReason(u: unknown): u is S.PluginDisabledReason {
-  return (u === "disabled_by_admin" || u === "plan_not_eligible" || u === "required_app_unavailable" || u === "unknown")
+  return ((u === "disabled_by_admin" || u === "plan_not_eligible" || u === "required_app_unavailable" || u === "unknown") || typeof u === "string")
 }
 
 export function isPluginHookSummary(u: unknown): u is S.PluginHookSummary {
@@ -5095,11 +5115,11 @@ export function isPluginInstallParams(u: unknown): u is S.PluginInstallParams {
 }
 
 export function isPluginInstallPolicy(u: unknown): u is S.PluginInstallPolicy {
-  return (u === "NOT_AVAILABLE" || u === "AVAILABLE" || u === "INSTALLED_BY_DEFAULT")
+  return ((u === "NOT_AVAILABLE" || u === "AVAILABLE" || u === "INSTALLED_BY_DEFAULT") || typeof u === "string")
 }
 
 export function isPluginInstallPolicySource(u: unknown): u is S.PluginInstallPolicySource {
-  return (u === "WORKSPACE_SETTING" || u === "IMPLICIT_CANONICAL_APP")
+  return ((u === "WORKSPACE_SETTING" || u === "IMPLICIT_CANONICAL_APP") || typeof u === "string")
 }
 
 export function isPluginInstallResponse(u: unknown): u is S.PluginInstallResponse {
@@ -5306,7 +5326,7 @@ export function isPluginShareContext(u: unknown): u is S.PluginShareContext {
     (o.canPublishToWorkspace === undefined || (typeof o.canPublishToWorkspace === "boolean" || o.canPublishToWorkspace === null)) &&
     (o.creatorAccountUserId === undefined || (typeof o.creatorAccountUserId === "string" || o.creatorAccountUserId === null)) &&
     (o.creatorName === undefined || (typeof o.creatorName === "string" || o.creatorName === null)) &&
-    (o.discoverability === undefined || (isPluginShareDiscoverability(o.discoverability) || o.discoverability === null)) &&
+    (o.discoverability === undefined || (isReceivedPluginShareDiscoverability(o.discoverability) || o.discoverability === null)) &&
     typeof o.remotePluginId === "string" &&
     (o.remoteVersion === undefined || (typeof o.remoteVersion === "string" || o.remoteVersion === null)) &&
     (o.sharePrincipals === undefined || (isPluginShareContext$1(o.sharePrincipals) || o.sharePrincipals === null)) &&
@@ -5371,13 +5391,13 @@ export function isPluginSharePrincipal(u: unknown): u is S.PluginSharePrincipal 
   return (
     typeof o.name === "string" &&
     typeof o.principalId === "string" &&
-    isPluginSharePrincipalType(o.principalType) &&
+    isReceivedPluginSharePrincipalType(o.principalType) &&
     isPluginSharePrincipalRole(o.role)
   )
 }
 
 export function isPluginSharePrincipalRole(u: unknown): u is S.PluginSharePrincipalRole {
-  return (u === "reader" || u === "editor" || u === "owner")
+  return ((u === "reader" || u === "editor" || u === "owner") || typeof u === "string")
 }
 
 export function isPluginSharePrincipalType(u: unknown): u is S.PluginSharePrincipalType {
@@ -5446,7 +5466,7 @@ export function isPluginShareUpdateTargetsResponse(u: unknown): u is S.PluginSha
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
-    isPluginShareDiscoverability(o.discoverability) &&
+    isReceivedPluginShareDiscoverability(o.discoverability) &&
     isPluginShareContext$1(o.principals)
   )
 }
@@ -5592,11 +5612,11 @@ export function isProcessOutputDeltaNotification(u: unknown): u is S.ProcessOutp
 }
 
 export function isProcessOutputStream(u: unknown): u is S.ProcessOutputStream {
-  return (u === "stdout" || u === "stderr")
+  return (u === "stdout" || u === "stderr" || typeof u === "string")
 }
 
 export function isProjectChangeType(u: unknown): u is S.ProjectChangeType {
-  return (u === "created" || u === "updated" || u === "deleted")
+  return ((u === "created" || u === "updated" || u === "deleted") || typeof u === "string")
 }
 
 export function isProjectChangedNotification(u: unknown): u is S.ProjectChangedNotification {
@@ -5710,7 +5730,7 @@ function isProviderSettingsPatch$3(u: unknown): boolean {
 }
 
 export function isRateLimitReachedType(u: unknown): u is S.RateLimitReachedType {
-  return (u === "rate_limit_reached" || u === "workspace_owner_credits_depleted" || u === "workspace_member_credits_depleted" || u === "workspace_owner_usage_limit_reached" || u === "workspace_member_usage_limit_reached")
+  return ((u === "rate_limit_reached" || u === "workspace_owner_credits_depleted" || u === "workspace_member_credits_depleted" || u === "workspace_owner_usage_limit_reached" || u === "workspace_member_usage_limit_reached") || typeof u === "string")
 }
 
 export function isRateLimitResetCredit(u: unknown): u is S.RateLimitResetCredit {
@@ -5728,7 +5748,7 @@ export function isRateLimitResetCredit(u: unknown): u is S.RateLimitResetCredit 
 }
 
 export function isRateLimitResetCreditStatus(u: unknown): u is S.RateLimitResetCreditStatus {
-  return (u === "available" || u === "redeeming" || u === "redeemed" || u === "unknown")
+  return ((u === "available" || u === "redeeming" || u === "redeemed" || u === "unknown") || typeof u === "string")
 }
 
 export function isRateLimitResetCreditsSummary(u: unknown): u is S.RateLimitResetCreditsSummary {
@@ -5750,7 +5770,7 @@ function isRateLimitResetCreditsSummary$1(u: unknown): boolean {
 }
 
 export function isRateLimitResetType(u: unknown): u is S.RateLimitResetType {
-  return (u === "codexRateLimits" || u === "unknown")
+  return ((u === "codexRateLimits" || u === "unknown") || typeof u === "string")
 }
 
 export function isRateLimitSnapshot(u: unknown): u is S.RateLimitSnapshot {
@@ -5781,7 +5801,7 @@ export function isRateLimitWindow(u: unknown): u is S.RateLimitWindow {
 }
 
 export function isRealtimeConversationVersion(u: unknown): u is S.RealtimeConversationVersion {
-  return (u === "v1" || u === "v2" || u === "v3")
+  return ((u === "v1" || u === "v2" || u === "v3") || typeof u === "string")
 }
 
 export function isReasoningEffort(u: unknown): u is S.ReasoningEffort {
@@ -5836,8 +5856,407 @@ export function isReasoningTextDeltaNotification(u: unknown): u is S.ReasoningTe
   )
 }
 
+export function isReceivedAdditionalFileSystemPermissions(u: unknown): u is S.ReceivedAdditionalFileSystemPermissions {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    (o.entries === undefined || (isReceivedAdditionalFileSystemPermissions$1(o.entries) || o.entries === null)) &&
+    (o.globScanMaxDepth === undefined || (Number.isSafeInteger(o.globScanMaxDepth) && (o.globScanMaxDepth as number) >= 1 || o.globScanMaxDepth === null)) &&
+    (o.read === undefined || (isAdditionalFileSystemPermissions$2(o.read) || o.read === null)) &&
+    (o.write === undefined || (isAdditionalFileSystemPermissions$2(o.write) || o.write === null))
+  )
+}
+
+function isReceivedAdditionalFileSystemPermissions$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isReceivedFileSystemSandboxEntry(x))) return false
+  }
+  return true
+}
+
+export function isReceivedApprovalsReviewer(u: unknown): u is S.ReceivedApprovalsReviewer {
+  return ((u === "user" || u === "auto_review" || u === "guardian_subagent") || typeof u === "string")
+}
+
+export function isReceivedAskForApproval(u: unknown): u is S.ReceivedAskForApproval {
+  return ((u === "untrusted" || u === "on-request" || u === "never") || isAskForApproval$1(u) || typeof u === "string")
+}
+
+export function isReceivedDynamicToolCallOutputContentItem(u: unknown): u is S.ReceivedDynamicToolCallOutputContentItem {
+  if (typeof u !== "object" || u === null) return false
+  switch ((u as Rec).type) {
+    case "inputText":
+      return isDynamicToolCallOutputContentItem$1(u)
+    case "inputImage":
+      return isDynamicToolCallOutputContentItem$2(u)
+    case "inputAudio":
+      return isDynamicToolCallOutputContentItem$3(u)
+    default:
+      return false
+  }
+}
+
+export function isReceivedExternalAgentConfigImportItemTypeFailure(u: unknown): u is S.ReceivedExternalAgentConfigImportItemTypeFailure {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
+    (o.errorType === undefined || (typeof o.errorType === "string" || o.errorType === null)) &&
+    typeof o.failureStage === "string" &&
+    isReceivedExternalAgentConfigMigrationItemType(o.itemType) &&
+    typeof o.message === "string" &&
+    (o.source === undefined || (typeof o.source === "string" || o.source === null)) &&
+    (o.subErrorType === undefined || (typeof o.subErrorType === "string" || o.subErrorType === null))
+  )
+}
+
+export function isReceivedExternalAgentConfigMigrationItem(u: unknown): u is S.ReceivedExternalAgentConfigMigrationItem {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
+    typeof o.description === "string" &&
+    (o.details === undefined || (isMigrationDetails(o.details) || o.details === null)) &&
+    isReceivedExternalAgentConfigMigrationItemType(o.itemType)
+  )
+}
+
+export function isReceivedExternalAgentConfigMigrationItemType(u: unknown): u is S.ReceivedExternalAgentConfigMigrationItemType {
+  return (isExternalAgentConfigMigrationItemType$1.has(u) || typeof u === "string")
+}
+
+export function isReceivedFileSystemAccessMode(u: unknown): u is S.ReceivedFileSystemAccessMode {
+  return ((u === "read" || u === "write" || u === "deny") || typeof u === "string")
+}
+
+export function isReceivedFileSystemPath(u: unknown): u is S.ReceivedFileSystemPath {
+  if (typeof u !== "object" || u === null) return false
+  switch ((u as Rec).type) {
+    case "path":
+      return isFileSystemPath$1(u)
+    case "glob_pattern":
+      return isFileSystemPath$2(u)
+    case "special":
+      return isReceivedFileSystemPath$1(u)
+    default:
+      return false
+  }
+}
+
+function isReceivedFileSystemPath$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "special" &&
+    isReceivedFileSystemSpecialPath(o.value)
+  )
+}
+
+export function isReceivedFileSystemSandboxEntry(u: unknown): u is S.ReceivedFileSystemSandboxEntry {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    isReceivedFileSystemAccessMode(o.access) &&
+    isReceivedFileSystemPath(o.path)
+  )
+}
+
+export function isReceivedFileSystemSpecialPath(u: unknown): u is S.ReceivedFileSystemSpecialPath {
+  if (typeof u !== "object" || u === null) return false
+  switch ((u as Rec).kind) {
+    case "root":
+      return isFileSystemSpecialPath$1(u)
+    case "minimal":
+      return isFileSystemSpecialPath$2(u)
+    case "project_roots":
+      return isFileSystemSpecialPath$3(u)
+    case "tmpdir":
+      return isFileSystemSpecialPath$4(u)
+    case "slash_tmp":
+      return isFileSystemSpecialPath$5(u)
+    case "unknown":
+      return isFileSystemSpecialPath$6(u)
+    default:
+      return false
+  }
+}
+
+export function isReceivedFunctionCallOutputBody(u: unknown): u is S.ReceivedFunctionCallOutputBody {
+  return (typeof u === "string" || isReceivedFunctionCallOutputBody$1(u))
+}
+
+function isReceivedFunctionCallOutputBody$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isReceivedFunctionCallOutputContentItem(x))) return false
+  }
+  return true
+}
+
+export function isReceivedFunctionCallOutputContentItem(u: unknown): u is S.ReceivedFunctionCallOutputContentItem {
+  if (typeof u !== "object" || u === null) return false
+  switch ((u as Rec).type) {
+    case "input_text":
+      return isFunctionCallOutputContentItem$1(u)
+    case "input_image":
+      return isReceivedFunctionCallOutputContentItem$1(u) || isReceivedFunctionCallOutputContentItem$2(u)
+    case "input_audio":
+      return isFunctionCallOutputContentItem$4(u) || isFunctionCallOutputContentItem$5(u)
+    case "encrypted_content":
+      return isFunctionCallOutputContentItem$6(u)
+    default:
+      return false
+  }
+}
+
+function isReceivedFunctionCallOutputContentItem$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "input_image" &&
+    (o.detail === undefined || (isReceivedImageDetail(o.detail) || o.detail === null)) &&
+    typeof o.image_url === "string"
+  )
+}
+
+function isReceivedFunctionCallOutputContentItem$2(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "input_image" &&
+    (o.detail === undefined || (isReceivedImageDetail(o.detail) || o.detail === null)) &&
+    typeof o.file_id === "string"
+  )
+}
+
+export function isReceivedImageDetail(u: unknown): u is S.ReceivedImageDetail {
+  return ((u === "auto" || u === "low" || u === "high" || u === "original") || typeof u === "string")
+}
+
+export function isReceivedNetworkAccess(u: unknown): u is S.ReceivedNetworkAccess {
+  return ((u === "restricted" || u === "enabled") || typeof u === "string")
+}
+
+export function isReceivedNetworkPolicyAmendment(u: unknown): u is S.ReceivedNetworkPolicyAmendment {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    isReceivedNetworkPolicyRuleAction(o.action) &&
+    typeof o.host === "string"
+  )
+}
+
+export function isReceivedNetworkPolicyRuleAction(u: unknown): u is S.ReceivedNetworkPolicyRuleAction {
+  return ((u === "allow" || u === "deny") || typeof u === "string")
+}
+
+export function isReceivedPersonality(u: unknown): u is S.ReceivedPersonality {
+  return ((u === "none" || u === "friendly" || u === "pragmatic") || typeof u === "string")
+}
+
+export function isReceivedPluginShareDiscoverability(u: unknown): u is S.ReceivedPluginShareDiscoverability {
+  return ((u === "LISTED" || u === "UNLISTED" || u === "PRIVATE") || typeof u === "string")
+}
+
+export function isReceivedPluginSharePrincipalType(u: unknown): u is S.ReceivedPluginSharePrincipalType {
+  return ((u === "user" || u === "group" || u === "workspace") || typeof u === "string")
+}
+
+export function isReceivedReasoningSummary(u: unknown): u is S.ReceivedReasoningSummary {
+  return ((u === "auto" || u === "concise" || u === "detailed") || u === "none" || typeof u === "string")
+}
+
+export function isReceivedSandboxMode(u: unknown): u is S.ReceivedSandboxMode {
+  return ((u === "read-only" || u === "workspace-write" || u === "danger-full-access") || typeof u === "string")
+}
+
+export function isReceivedSandboxPolicy(u: unknown): u is S.ReceivedSandboxPolicy {
+  if (typeof u !== "object" || u === null) return false
+  switch ((u as Rec).type) {
+    case "dangerFullAccess":
+      return isReceivedSandboxPolicy$1(u)
+    case "readOnly":
+      return isReceivedSandboxPolicy$2(u)
+    case "externalSandbox":
+      return isReceivedSandboxPolicy$3(u)
+    case "workspaceWrite":
+      return isReceivedSandboxPolicy$4(u)
+    default:
+      return false
+  }
+}
+
+function isReceivedSandboxPolicy$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return o.type === "dangerFullAccess"
+}
+
+function isReceivedSandboxPolicy$2(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "readOnly" &&
+    (o.networkAccess === undefined || typeof o.networkAccess === "boolean")
+  )
+}
+
+function isReceivedSandboxPolicy$3(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "externalSandbox" &&
+    (o.networkAccess === undefined || isReceivedNetworkAccess(o.networkAccess))
+  )
+}
+
+function isReceivedSandboxPolicy$4(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "workspaceWrite" &&
+    (o.excludeSlashTmp === undefined || typeof o.excludeSlashTmp === "boolean") &&
+    (o.excludeTmpdirEnvVar === undefined || typeof o.excludeTmpdirEnvVar === "boolean") &&
+    (o.networkAccess === undefined || typeof o.networkAccess === "boolean") &&
+    (o.writableRoots === undefined || isFsChangedNotification$1(o.writableRoots))
+  )
+}
+
+export function isReceivedThreadGoalStatus(u: unknown): u is S.ReceivedThreadGoalStatus {
+  return ((u === "active" || u === "paused" || u === "blocked" || u === "usageLimited" || u === "budgetLimited" || u === "complete") || typeof u === "string")
+}
+
+export function isReceivedTurnItemsView(u: unknown): u is S.ReceivedTurnItemsView {
+  return (u === "notLoaded" || u === "summary" || u === "full" || typeof u === "string")
+}
+
+export function isReceivedUserInput(u: unknown): u is S.ReceivedUserInput {
+  if (typeof u !== "object" || u === null) return false
+  switch ((u as Rec).type) {
+    case "text":
+      return isReceivedUserInput$1(u)
+    case "image":
+      return isReceivedUserInput$3(u) || isReceivedUserInput$4(u)
+    case "localImage":
+      return isReceivedUserInput$5(u)
+    case "audio":
+      return isReceivedUserInput$6(u) || isReceivedUserInput$7(u)
+    case "localAudio":
+      return isReceivedUserInput$8(u)
+    case "skill":
+      return isReceivedUserInput$9(u)
+    case "mention":
+      return isReceivedUserInput$10(u)
+    default:
+      return false
+  }
+}
+
+function isReceivedUserInput$2(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isTextElement(x))) return false
+  }
+  return true
+}
+
+function isReceivedUserInput$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "text" &&
+    typeof o.text === "string" &&
+    (o.text_elements === undefined || isReceivedUserInput$2(o.text_elements))
+  )
+}
+
+function isReceivedUserInput$3(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "image" &&
+    (o.detail === undefined || (isReceivedImageDetail(o.detail) || o.detail === null)) &&
+    typeof o.url === "string"
+  )
+}
+
+function isReceivedUserInput$4(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "image" &&
+    (o.detail === undefined || (isReceivedImageDetail(o.detail) || o.detail === null)) &&
+    typeof o.fileId === "string"
+  )
+}
+
+function isReceivedUserInput$5(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "localImage" &&
+    (o.detail === undefined || (isReceivedImageDetail(o.detail) || o.detail === null)) &&
+    typeof o.path === "string"
+  )
+}
+
+function isReceivedUserInput$6(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "audio" &&
+    typeof o.url === "string"
+  )
+}
+
+function isReceivedUserInput$7(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "audio" &&
+    typeof o.fileId === "string"
+  )
+}
+
+function isReceivedUserInput$8(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "localAudio" &&
+    typeof o.path === "string"
+  )
+}
+
+function isReceivedUserInput$9(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "skill" &&
+    typeof o.name === "string" &&
+    typeof o.path === "string"
+  )
+}
+
+function isReceivedUserInput$10(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return (
+    o.type === "mention" &&
+    typeof o.name === "string" &&
+    typeof o.path === "string"
+  )
+}
+
+export function isReceivedWindowsSandboxSetupMode(u: unknown): u is S.ReceivedWindowsSandboxSetupMode {
+  return ((u === "elevated" || u === "unelevated") || typeof u === "string")
+}
+
 export function isRemoteControlConnectionStatus(u: unknown): u is S.RemoteControlConnectionStatus {
-  return (u === "disabled" || u === "connecting" || u === "connected" || u === "errored")
+  return ((u === "disabled" || u === "connecting" || u === "connected" || u === "errored") || typeof u === "string")
 }
 
 export function isRemoteControlStatusChangedNotification(u: unknown): u is S.RemoteControlStatusChangedNotification {
@@ -5868,7 +6287,7 @@ export function isRequestPermissionProfile(u: unknown): u is S.RequestPermission
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
-    (o.fileSystem === undefined || (isAdditionalFileSystemPermissions(o.fileSystem) || o.fileSystem === null)) &&
+    (o.fileSystem === undefined || (isReceivedAdditionalFileSystemPermissions(o.fileSystem) || o.fileSystem === null)) &&
     (o.network === undefined || (isAdditionalNetworkPermissions(o.network) || o.network === null))
   )
 }
@@ -6042,13 +6461,13 @@ export function isSandboxPolicy(u: unknown): u is S.SandboxPolicy {
   if (typeof u !== "object" || u === null) return false
   switch ((u as Rec).type) {
     case "dangerFullAccess":
-      return isSandboxPolicy$1(u)
+      return isReceivedSandboxPolicy$1(u)
     case "readOnly":
-      return isSandboxPolicy$2(u)
+      return isReceivedSandboxPolicy$2(u)
     case "externalSandbox":
-      return isSandboxPolicy$3(u)
+      return isSandboxPolicy$1(u)
     case "workspaceWrite":
-      return isSandboxPolicy$4(u)
+      return isReceivedSandboxPolicy$4(u)
     default:
       return false
   }
@@ -6057,36 +6476,9 @@ export function isSandboxPolicy(u: unknown): u is S.SandboxPolicy {
 function isSandboxPolicy$1(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
-  return o.type === "dangerFullAccess"
-}
-
-function isSandboxPolicy$2(u: unknown): boolean {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  const o = u as Rec
-  return (
-    o.type === "readOnly" &&
-    (o.networkAccess === undefined || typeof o.networkAccess === "boolean")
-  )
-}
-
-function isSandboxPolicy$3(u: unknown): boolean {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  const o = u as Rec
   return (
     o.type === "externalSandbox" &&
     (o.networkAccess === undefined || isNetworkAccess(o.networkAccess))
-  )
-}
-
-function isSandboxPolicy$4(u: unknown): boolean {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  const o = u as Rec
-  return (
-    o.type === "workspaceWrite" &&
-    (o.excludeSlashTmp === undefined || typeof o.excludeSlashTmp === "boolean") &&
-    (o.excludeTmpdirEnvVar === undefined || typeof o.excludeTmpdirEnvVar === "boolean") &&
-    (o.networkAccess === undefined || typeof o.networkAccess === "boolean") &&
-    (o.writableRoots === undefined || isFsChangedNotification$1(o.writableRoots))
   )
 }
 
@@ -6176,7 +6568,7 @@ export function isScheduledTaskSummary(u: unknown): u is S.ScheduledTaskSummary 
 }
 
 export function isScheduledTaskWeekday(u: unknown): u is S.ScheduledTaskWeekday {
-  return isScheduledTaskWeekday$1.has(u)
+  return (isScheduledTaskWeekday$1.has(u) || typeof u === "string")
 }
 
 const isScheduledTaskWeekday$1: ReadonlySet<unknown> = new Set(["MO", "TU", "WE", "TH", "FR", "SA", "SU"])
@@ -6213,7 +6605,7 @@ export function isSessionMigration(u: unknown): u is S.SessionMigration {
 }
 
 export function isSessionSource(u: unknown): u is S.SessionSource {
-  return ((u === "cli" || u === "vscode" || u === "exec" || u === "appServer" || u === "unknown") || isSessionSource$1(u) || isSessionSource$2(u))
+  return ((u === "cli" || u === "vscode" || u === "exec" || u === "appServer" || u === "unknown") || isSessionSource$1(u) || isSessionSource$2(u) || typeof u === "string")
 }
 
 function isSessionSource$1(u: unknown): boolean {
@@ -6300,7 +6692,7 @@ export function isSkillMigration(u: unknown): u is S.SkillMigration {
 }
 
 export function isSkillScope(u: unknown): u is S.SkillScope {
-  return (u === "user" || u === "repo" || u === "system" || u === "admin")
+  return ((u === "user" || u === "repo" || u === "system" || u === "admin") || typeof u === "string")
 }
 
 export function isSkillSummary(u: unknown): u is S.SkillSummary {
@@ -6437,11 +6829,11 @@ export function isStrictReviewRequiredNotification(u: unknown): u is S.StrictRev
 }
 
 export function isSubAgentActivityKind(u: unknown): u is S.SubAgentActivityKind {
-  return (u === "started" || u === "interacted" || u === "interrupted" || u === "completed")
+  return ((u === "started" || u === "interacted" || u === "interrupted" || u === "completed") || typeof u === "string")
 }
 
 export function isSubAgentSource(u: unknown): u is S.SubAgentSource {
-  return ((u === "review" || u === "compact" || u === "memory_consolidation") || isSubAgentSource$1(u) || isSubAgentSource$3(u))
+  return ((u === "review" || u === "compact" || u === "memory_consolidation") || isSubAgentSource$1(u) || isSubAgentSource$3(u) || typeof u === "string")
 }
 
 function isSubAgentSource$2(u: unknown): boolean {
@@ -6558,7 +6950,7 @@ function isThread$1(u: unknown): boolean {
 }
 
 export function isThreadActiveFlag(u: unknown): u is S.ThreadActiveFlag {
-  return (u === "waitingOnApproval" || u === "waitingOnUserInput")
+  return ((u === "waitingOnApproval" || u === "waitingOnUserInput") || typeof u === "string")
 }
 
 export function isThreadApproveGuardianDeniedActionParams(u: unknown): u is S.ThreadApproveGuardianDeniedActionParams {
@@ -6603,7 +6995,7 @@ export function isThreadAttachment(u: unknown): u is S.ThreadAttachment {
 }
 
 export function isThreadAttachmentAddOutcome(u: unknown): u is S.ThreadAttachmentAddOutcome {
-  return (u === "created" || u === "existing")
+  return ((u === "created" || u === "existing") || typeof u === "string")
 }
 
 export function isThreadAttachmentAddParams(u: unknown): u is S.ThreadAttachmentAddParams {
@@ -6655,7 +7047,7 @@ function isThreadAttachmentListResponse$1(u: unknown): boolean {
 }
 
 export function isThreadAttachmentOperation(u: unknown): u is S.ThreadAttachmentOperation {
-  return (u === "created" || u === "deleted")
+  return ((u === "created" || u === "deleted") || typeof u === "string")
 }
 
 export function isThreadAttachmentOwner(u: unknown): u is S.ThreadAttachmentOwner {
@@ -6781,15 +7173,15 @@ export function isThreadForkResponse(u: unknown): u is S.ThreadForkResponse {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
-    isAskForApproval(o.approvalPolicy) &&
-    isApprovalsReviewer(o.approvalsReviewer) &&
+    isReceivedAskForApproval(o.approvalPolicy) &&
+    isReceivedApprovalsReviewer(o.approvalsReviewer) &&
     isAbsolutePathBuf(o.cwd) &&
     (o.disabledPluginIds === undefined || isAppInfo$2(o.disabledPluginIds)) &&
     (o.instructionSources === undefined || isAdditionalFileSystemPermissions$2(o.instructionSources)) &&
     typeof o.model === "string" &&
     typeof o.modelProvider === "string" &&
     (o.reasoningEffort === undefined || (isReasoningEffort(o.reasoningEffort) || o.reasoningEffort === null)) &&
-    isSandboxPolicy(o.sandbox) &&
+    isReceivedSandboxPolicy(o.sandbox) &&
     (o.serviceTier === undefined || (typeof o.serviceTier === "string" || o.serviceTier === null)) &&
     isThread(o.thread)
   )
@@ -6801,7 +7193,7 @@ export function isThreadGoal(u: unknown): u is S.ThreadGoal {
   return (
     Number.isSafeInteger(o.createdAt) &&
     typeof o.objective === "string" &&
-    isThreadGoalStatus(o.status) &&
+    isReceivedThreadGoalStatus(o.status) &&
     typeof o.threadId === "string" &&
     Number.isSafeInteger(o.timeUsedSeconds) &&
     (o.tokenBudget === undefined || (Number.isSafeInteger(o.tokenBudget) || o.tokenBudget === null)) &&
@@ -6880,7 +7272,7 @@ export function isThreadGoalUpdatedNotification(u: unknown): u is S.ThreadGoalUp
 }
 
 export function isThreadHistoryMode(u: unknown): u is S.ThreadHistoryMode {
-  return (u === "legacy" || u === "paginated")
+  return ((u === "legacy" || u === "paginated") || typeof u === "string")
 }
 
 export function isThreadId(u: unknown): u is S.ThreadId {
@@ -6924,23 +7316,23 @@ export function isThreadItem(u: unknown): u is S.ThreadItem {
     case "dynamicToolCall":
       return isThreadItem$13(u)
     case "collabAgentToolCall":
-      return isThreadItem$14(u)
+      return isThreadItem$15(u)
     case "subAgentActivity":
-      return isThreadItem$16(u)
-    case "webSearch":
       return isThreadItem$17(u)
-    case "imageView":
+    case "webSearch":
       return isThreadItem$18(u)
-    case "sleep":
+    case "imageView":
       return isThreadItem$19(u)
+    case "sleep":
+      return isThreadItem$20(u)
     case "imageGeneration":
-      return isThreadItem$20(u) || isThreadItem$22(u)
+      return isThreadItem$21(u) || isThreadItem$23(u)
     case "enteredReviewMode":
-      return isThreadItem$23(u)
-    case "exitedReviewMode":
       return isThreadItem$24(u)
-    case "contextCompaction":
+    case "exitedReviewMode":
       return isThreadItem$25(u)
+    case "contextCompaction":
+      return isThreadItem$26(u)
     default:
       return false
   }
@@ -6950,7 +7342,7 @@ function isThreadItem$2(u: unknown): boolean {
   if (!Array.isArray(u)) return false
   for (let i = 0; i < u.length; i++) {
     const x: unknown = u[i]
-    if (!(isUserInput(x))) return false
+    if (!(isReceivedUserInput(x))) return false
   }
   return true
 }
@@ -7025,7 +7417,7 @@ function isThreadItem$7(u: unknown): boolean {
     typeof o.id === "string" &&
     typeof o.name === "string" &&
     (o.namespace === undefined || (typeof o.namespace === "string" || o.namespace === null)) &&
-    isFunctionCallOutputBody(o.output)
+    isReceivedFunctionCallOutputBody(o.output)
   )
 }
 
@@ -7112,6 +7504,15 @@ function isThreadItem$12(u: unknown): boolean {
   )
 }
 
+function isThreadItem$14(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isReceivedDynamicToolCallOutputContentItem(x))) return false
+  }
+  return true
+}
+
 function isThreadItem$13(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
@@ -7120,7 +7521,7 @@ function isThreadItem$13(u: unknown): boolean {
     (o.completedAtMs === undefined || (Number.isSafeInteger(o.completedAtMs) || o.completedAtMs === null)) &&
     (o.startedAtMs === undefined || (Number.isSafeInteger(o.startedAtMs) || o.startedAtMs === null)) &&
     "arguments" in o &&
-    (o.contentItems === undefined || (isDynamicToolCallResponse$1(o.contentItems) || o.contentItems === null)) &&
+    (o.contentItems === undefined || (isThreadItem$14(o.contentItems) || o.contentItems === null)) &&
     (o.durationMs === undefined || (Number.isSafeInteger(o.durationMs) || o.durationMs === null)) &&
     typeof o.id === "string" &&
     (o.namespace === undefined || (typeof o.namespace === "string" || o.namespace === null)) &&
@@ -7130,7 +7531,7 @@ function isThreadItem$13(u: unknown): boolean {
   )
 }
 
-function isThreadItem$15(u: unknown): boolean {
+function isThreadItem$16(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   for (const k in u) {
     if (!Object.hasOwn(u, k)) continue
@@ -7140,14 +7541,14 @@ function isThreadItem$15(u: unknown): boolean {
   return true
 }
 
-function isThreadItem$14(u: unknown): boolean {
+function isThreadItem$15(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
     o.type === "collabAgentToolCall" &&
     (o.completedAtMs === undefined || (Number.isSafeInteger(o.completedAtMs) || o.completedAtMs === null)) &&
     (o.startedAtMs === undefined || (Number.isSafeInteger(o.startedAtMs) || o.startedAtMs === null)) &&
-    isThreadItem$15(o.agentsStates) &&
+    isThreadItem$16(o.agentsStates) &&
     typeof o.id === "string" &&
     (o.model === undefined || (typeof o.model === "string" || o.model === null)) &&
     (o.prompt === undefined || (typeof o.prompt === "string" || o.prompt === null)) &&
@@ -7159,7 +7560,7 @@ function isThreadItem$14(u: unknown): boolean {
   )
 }
 
-function isThreadItem$16(u: unknown): boolean {
+function isThreadItem$17(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
@@ -7175,7 +7576,7 @@ function isThreadItem$16(u: unknown): boolean {
   )
 }
 
-function isThreadItem$17(u: unknown): boolean {
+function isThreadItem$18(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
@@ -7189,7 +7590,7 @@ function isThreadItem$17(u: unknown): boolean {
   )
 }
 
-function isThreadItem$18(u: unknown): boolean {
+function isThreadItem$19(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
@@ -7201,7 +7602,7 @@ function isThreadItem$18(u: unknown): boolean {
   )
 }
 
-function isThreadItem$19(u: unknown): boolean {
+function isThreadItem$20(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
@@ -7213,7 +7614,7 @@ function isThreadItem$19(u: unknown): boolean {
   )
 }
 
-function isThreadItem$21(u: unknown): boolean {
+function isThreadItem$22(u: unknown): boolean {
   if (!Array.isArray(u)) return false
   for (let i = 0; i < u.length; i++) {
     const x: unknown = u[i]
@@ -7222,7 +7623,7 @@ function isThreadItem$21(u: unknown): boolean {
   return true
 }
 
-function isThreadItem$20(u: unknown): boolean {
+function isThreadItem$21(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
@@ -7232,7 +7633,7 @@ function isThreadItem$20(u: unknown): boolean {
     (o.failure === undefined || (isImageGenerationFailure(o.failure) || o.failure === null)) &&
     (o.generationId === undefined || (typeof o.generationId === "string" || o.generationId === null)) &&
     typeof o.id === "string" &&
-    (o.inputImages === undefined || isThreadItem$21(o.inputImages)) &&
+    (o.inputImages === undefined || isThreadItem$22(o.inputImages)) &&
     (o.revisedPrompt === undefined || (typeof o.revisedPrompt === "string" || o.revisedPrompt === null)) &&
     (o.savedPath === undefined || (isAbsolutePathBuf(o.savedPath) || o.savedPath === null)) &&
     typeof o.status === "string" &&
@@ -7241,7 +7642,7 @@ function isThreadItem$20(u: unknown): boolean {
   )
 }
 
-function isThreadItem$22(u: unknown): boolean {
+function isThreadItem$23(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
@@ -7251,7 +7652,7 @@ function isThreadItem$22(u: unknown): boolean {
     (o.failure === undefined || (isImageGenerationFailure(o.failure) || o.failure === null)) &&
     (o.generationId === undefined || (typeof o.generationId === "string" || o.generationId === null)) &&
     typeof o.id === "string" &&
-    (o.inputImages === undefined || isThreadItem$21(o.inputImages)) &&
+    (o.inputImages === undefined || isThreadItem$22(o.inputImages)) &&
     (o.revisedPrompt === undefined || (typeof o.revisedPrompt === "string" || o.revisedPrompt === null)) &&
     (o.savedPath === undefined || (isAbsolutePathBuf(o.savedPath) || o.savedPath === null)) &&
     typeof o.status === "string" &&
@@ -7260,7 +7661,7 @@ function isThreadItem$22(u: unknown): boolean {
   )
 }
 
-function isThreadItem$23(u: unknown): boolean {
+function isThreadItem$24(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
@@ -7272,7 +7673,7 @@ function isThreadItem$23(u: unknown): boolean {
   )
 }
 
-function isThreadItem$24(u: unknown): boolean {
+function isThreadItem$25(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
@@ -7284,7 +7685,7 @@ function isThreadItem$24(u: unknown): boolean {
   )
 }
 
-function isThreadItem$25(u: unknown): boolean {
+function isThreadItem$26(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
@@ -7720,7 +8121,7 @@ export function isThreadRealtimeSdpNotification(u: unknown): u is S.ThreadRealti
 }
 
 export function isThreadRealtimeSessionOutcome(u: unknown): u is S.ThreadRealtimeSessionOutcome {
-  return (u === "ended" || u === "failed")
+  return ((u === "ended" || u === "failed") || typeof u === "string")
 }
 
 export function isThreadRealtimeStartedNotification(u: unknown): u is S.ThreadRealtimeStartedNotification {
@@ -7754,7 +8155,7 @@ export function isThreadRealtimeTranscriptDoneNotification(u: unknown): u is S.T
 }
 
 export function isThreadRealtimeTranscriptRole(u: unknown): u is S.ThreadRealtimeTranscriptRole {
-  return (u === "user" || u === "assistant")
+  return ((u === "user" || u === "assistant") || typeof u === "string")
 }
 
 export function isThreadResumeParams(u: unknown): u is S.ThreadResumeParams {
@@ -7781,8 +8182,8 @@ export function isThreadResumeResponse(u: unknown): u is S.ThreadResumeResponse 
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
-    isAskForApproval(o.approvalPolicy) &&
-    isApprovalsReviewer(o.approvalsReviewer) &&
+    isReceivedAskForApproval(o.approvalPolicy) &&
+    isReceivedApprovalsReviewer(o.approvalsReviewer) &&
     (o.collaborationMode === undefined || (isCollaborationMode(o.collaborationMode) || o.collaborationMode === null)) &&
     isAbsolutePathBuf(o.cwd) &&
     (o.disabledPluginIds === undefined || isAppInfo$2(o.disabledPluginIds)) &&
@@ -7791,7 +8192,7 @@ export function isThreadResumeResponse(u: unknown): u is S.ThreadResumeResponse 
     typeof o.model === "string" &&
     typeof o.modelProvider === "string" &&
     (o.reasoningEffort === undefined || (isReasoningEffort(o.reasoningEffort) || o.reasoningEffort === null)) &&
-    isSandboxPolicy(o.sandbox) &&
+    isReceivedSandboxPolicy(o.sandbox) &&
     (o.serviceTier === undefined || (typeof o.serviceTier === "string" || o.serviceTier === null)) &&
     isThread(o.thread) &&
     (o.turnsBackwardsCursor === undefined || (typeof o.turnsBackwardsCursor === "string" || o.turnsBackwardsCursor === null))
@@ -7951,18 +8352,18 @@ export function isThreadSettings(u: unknown): u is S.ThreadSettings {
   const o = u as Rec
   return (
     (o.activePermissionProfile === undefined || (isActivePermissionProfile(o.activePermissionProfile) || o.activePermissionProfile === null)) &&
-    isAskForApproval(o.approvalPolicy) &&
-    isApprovalsReviewer(o.approvalsReviewer) &&
+    isReceivedAskForApproval(o.approvalPolicy) &&
+    isReceivedApprovalsReviewer(o.approvalsReviewer) &&
     isCollaborationMode(o.collaborationMode) &&
     isAbsolutePathBuf(o.cwd) &&
     (o.disabledPluginIds === undefined || isAppInfo$2(o.disabledPluginIds)) &&
     (o.effort === undefined || (isReasoningEffort(o.effort) || o.effort === null)) &&
     typeof o.model === "string" &&
     typeof o.modelProvider === "string" &&
-    (o.personality === undefined || (isPersonality(o.personality) || o.personality === null)) &&
-    isSandboxPolicy(o.sandboxPolicy) &&
+    (o.personality === undefined || (isReceivedPersonality(o.personality) || o.personality === null)) &&
+    isReceivedSandboxPolicy(o.sandboxPolicy) &&
     (o.serviceTier === undefined || (typeof o.serviceTier === "string" || o.serviceTier === null)) &&
-    (o.summary === undefined || (isReasoningSummary(o.summary) || o.summary === null))
+    (o.summary === undefined || (isReceivedReasoningSummary(o.summary) || o.summary === null))
   )
 }
 
@@ -8029,15 +8430,15 @@ export function isThreadStartResponse(u: unknown): u is S.ThreadStartResponse {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
-    isAskForApproval(o.approvalPolicy) &&
-    isApprovalsReviewer(o.approvalsReviewer) &&
+    isReceivedAskForApproval(o.approvalPolicy) &&
+    isReceivedApprovalsReviewer(o.approvalsReviewer) &&
     isAbsolutePathBuf(o.cwd) &&
     (o.disabledPluginIds === undefined || isAppInfo$2(o.disabledPluginIds)) &&
     (o.instructionSources === undefined || isAdditionalFileSystemPermissions$2(o.instructionSources)) &&
     typeof o.model === "string" &&
     typeof o.modelProvider === "string" &&
     (o.reasoningEffort === undefined || (isReasoningEffort(o.reasoningEffort) || o.reasoningEffort === null)) &&
-    isSandboxPolicy(o.sandbox) &&
+    isReceivedSandboxPolicy(o.sandbox) &&
     (o.serviceTier === undefined || (typeof o.serviceTier === "string" || o.serviceTier === null)) &&
     isThread(o.thread)
   )
@@ -8206,7 +8607,7 @@ export function isThreadUnsubscribeResponse(u: unknown): u is S.ThreadUnsubscrib
 }
 
 export function isThreadUnsubscribeStatus(u: unknown): u is S.ThreadUnsubscribeStatus {
-  return (u === "notLoaded" || u === "notSubscribed" || u === "unsubscribed")
+  return ((u === "notLoaded" || u === "notSubscribed" || u === "unsubscribed") || typeof u === "string")
 }
 
 export function isThreadUsage(u: unknown): u is S.ThreadUsage {
@@ -8361,7 +8762,7 @@ export function isTurn(u: unknown): u is S.Turn {
     (o.error === undefined || (isTurnError(o.error) || o.error === null)) &&
     typeof o.id === "string" &&
     isTurn$1(o.items) &&
-    (o.itemsView === undefined || isTurnItemsView(o.itemsView)) &&
+    (o.itemsView === undefined || isReceivedTurnItemsView(o.itemsView)) &&
     (o.rootTurnId === undefined || (typeof o.rootTurnId === "string" || o.rootTurnId === null)) &&
     (o.startedAt === undefined || (Number.isSafeInteger(o.startedAt) || o.startedAt === null)) &&
     isTurnStatus(o.status)
@@ -8444,7 +8845,7 @@ export function isTurnPlanStep(u: unknown): u is S.TurnPlanStep {
 }
 
 export function isTurnPlanStepStatus(u: unknown): u is S.TurnPlanStepStatus {
-  return (u === "pending" || u === "inProgress" || u === "completed")
+  return ((u === "pending" || u === "inProgress" || u === "completed") || typeof u === "string")
 }
 
 export function isTurnPlanUpdatedNotification(u: unknown): u is S.TurnPlanUpdatedNotification {
@@ -8477,7 +8878,7 @@ export function isTurnStartParams(u: unknown): u is S.TurnStartParams {
     (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
     (o.disabledPluginIds === undefined || (isAppInfo$2(o.disabledPluginIds) || o.disabledPluginIds === null)) &&
     (o.effort === undefined || (isReasoningEffort(o.effort) || o.effort === null)) &&
-    isThreadItem$2(o.input) &&
+    isTurnStartParams$1(o.input) &&
     (o.model === undefined || (typeof o.model === "string" || o.model === null)) &&
     (o.parentTurnId === undefined || (typeof o.parentTurnId === "string" || o.parentTurnId === null)) &&
     (o.personality === undefined || (isPersonality(o.personality) || o.personality === null)) &&
@@ -8490,6 +8891,15 @@ export function isTurnStartParams(u: unknown): u is S.TurnStartParams {
     (o.toolOutput === undefined || (isTurnToolOutput(o.toolOutput) || o.toolOutput === null)) &&
     (o.turnTrigger === undefined || (typeof o.turnTrigger === "string" || o.turnTrigger === null))
   )
+}
+
+function isTurnStartParams$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isUserInput(x))) return false
+  }
+  return true
 }
 
 export function isTurnStartResponse(u: unknown): u is S.TurnStartResponse {
@@ -8508,7 +8918,7 @@ export function isTurnStartedNotification(u: unknown): u is S.TurnStartedNotific
 }
 
 export function isTurnStatus(u: unknown): u is S.TurnStatus {
-  return (u === "completed" || u === "interrupted" || u === "failed" || u === "inProgress")
+  return ((u === "completed" || u === "interrupted" || u === "failed" || u === "inProgress") || typeof u === "string")
 }
 
 export function isTurnSteerParams(u: unknown): u is S.TurnSteerParams {
@@ -8517,7 +8927,7 @@ export function isTurnSteerParams(u: unknown): u is S.TurnSteerParams {
   return (
     (o.clientUserMessageId === undefined || (typeof o.clientUserMessageId === "string" || o.clientUserMessageId === null)) &&
     typeof o.expectedTurnId === "string" &&
-    isThreadItem$2(o.input) &&
+    isTurnStartParams$1(o.input) &&
     typeof o.threadId === "string"
   )
 }
@@ -8543,44 +8953,25 @@ export function isUserInput(u: unknown): u is S.UserInput {
   if (typeof u !== "object" || u === null) return false
   switch ((u as Rec).type) {
     case "text":
-      return isUserInput$1(u)
+      return isReceivedUserInput$1(u)
     case "image":
-      return isUserInput$3(u) || isUserInput$4(u)
+      return isUserInput$1(u) || isUserInput$2(u)
     case "localImage":
-      return isUserInput$5(u)
+      return isUserInput$3(u)
     case "audio":
-      return isUserInput$6(u) || isUserInput$7(u)
+      return isReceivedUserInput$6(u) || isReceivedUserInput$7(u)
     case "localAudio":
-      return isUserInput$8(u)
+      return isReceivedUserInput$8(u)
     case "skill":
-      return isUserInput$9(u)
+      return isReceivedUserInput$9(u)
     case "mention":
-      return isUserInput$10(u)
+      return isReceivedUserInput$10(u)
     default:
       return false
   }
 }
 
-function isUserInput$2(u: unknown): boolean {
-  if (!Array.isArray(u)) return false
-  for (let i = 0; i < u.length; i++) {
-    const x: unknown = u[i]
-    if (!(isTextElement(x))) return false
-  }
-  return true
-}
-
 function isUserInput$1(u: unknown): boolean {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  const o = u as Rec
-  return (
-    o.type === "text" &&
-    typeof o.text === "string" &&
-    (o.text_elements === undefined || isUserInput$2(o.text_elements))
-  )
-}
-
-function isUserInput$3(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
@@ -8590,7 +8981,7 @@ function isUserInput$3(u: unknown): boolean {
   )
 }
 
-function isUserInput$4(u: unknown): boolean {
+function isUserInput$2(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
@@ -8600,7 +8991,7 @@ function isUserInput$4(u: unknown): boolean {
   )
 }
 
-function isUserInput$5(u: unknown): boolean {
+function isUserInput$3(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
   return (
@@ -8610,55 +9001,8 @@ function isUserInput$5(u: unknown): boolean {
   )
 }
 
-function isUserInput$6(u: unknown): boolean {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  const o = u as Rec
-  return (
-    o.type === "audio" &&
-    typeof o.url === "string"
-  )
-}
-
-function isUserInput$7(u: unknown): boolean {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  const o = u as Rec
-  return (
-    o.type === "audio" &&
-    typeof o.fileId === "string"
-  )
-}
-
-function isUserInput$8(u: unknown): boolean {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  const o = u as Rec
-  return (
-    o.type === "localAudio" &&
-    typeof o.path === "string"
-  )
-}
-
-function isUserInput$9(u: unknown): boolean {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  const o = u as Rec
-  return (
-    o.type === "skill" &&
-    typeof o.name === "string" &&
-    typeof o.path === "string"
-  )
-}
-
-function isUserInput$10(u: unknown): boolean {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  const o = u as Rec
-  return (
-    o.type === "mention" &&
-    typeof o.name === "string" &&
-    typeof o.path === "string"
-  )
-}
-
 export function isVerbosity(u: unknown): u is S.Verbosity {
-  return (u === "low" || u === "medium" || u === "high")
+  return ((u === "low" || u === "medium" || u === "high") || typeof u === "string")
 }
 
 export function isW3cTraceContext(u: unknown): u is S.W3cTraceContext {
@@ -8731,7 +9075,7 @@ function isWebSearchAction$4(u: unknown): boolean {
 }
 
 export function isWebSearchContextSize(u: unknown): u is S.WebSearchContextSize {
-  return (u === "low" || u === "medium" || u === "high")
+  return ((u === "low" || u === "medium" || u === "high") || typeof u === "string")
 }
 
 export function isWebSearchLocation(u: unknown): u is S.WebSearchLocation {
@@ -8746,11 +9090,11 @@ export function isWebSearchLocation(u: unknown): u is S.WebSearchLocation {
 }
 
 export function isWebSearchMode(u: unknown): u is S.WebSearchMode {
-  return (u === "disabled" || u === "cached" || u === "indexed" || u === "live")
+  return ((u === "disabled" || u === "cached" || u === "indexed" || u === "live") || typeof u === "string")
 }
 
 export function isWebSearchProvider(u: unknown): u is S.WebSearchProvider {
-  return (u === "standalone" || u === "search_mcp")
+  return ((u === "standalone" || u === "search_mcp") || typeof u === "string")
 }
 
 export function isWebSearchToolConfig(u: unknown): u is S.WebSearchToolConfig {
@@ -8764,11 +9108,11 @@ export function isWebSearchToolConfig(u: unknown): u is S.WebSearchToolConfig {
 }
 
 export function isWindowsSandboxImplementation(u: unknown): u is S.WindowsSandboxImplementation {
-  return (u === "elevated" || u === "unelevated" || u === "mxc")
+  return ((u === "elevated" || u === "unelevated" || u === "mxc") || typeof u === "string")
 }
 
 export function isWindowsSandboxReadiness(u: unknown): u is S.WindowsSandboxReadiness {
-  return (u === "ready" || u === "notConfigured" || u === "updateRequired")
+  return ((u === "ready" || u === "notConfigured" || u === "updateRequired") || typeof u === "string")
 }
 
 export function isWindowsSandboxReadinessResponse(u: unknown): u is S.WindowsSandboxReadinessResponse {
@@ -8782,7 +9126,7 @@ export function isWindowsSandboxSetupCompletedNotification(u: unknown): u is S.W
   const o = u as Rec
   return (
     (o.error === undefined || (typeof o.error === "string" || o.error === null)) &&
-    isWindowsSandboxSetupMode(o.mode) &&
+    isReceivedWindowsSandboxSetupMode(o.mode) &&
     typeof o.success === "boolean"
   )
 }
@@ -8829,11 +9173,11 @@ export function isWorkspaceMessage(u: unknown): u is S.WorkspaceMessage {
 }
 
 export function isWorkspaceMessageType(u: unknown): u is S.WorkspaceMessageType {
-  return (u === "headline" || u === "announcement" || u === "unknown")
+  return ((u === "headline" || u === "announcement" || u === "unknown") || typeof u === "string")
 }
 
 export function isWriteStatus(u: unknown): u is S.WriteStatus {
-  return (u === "ok" || u === "okOverridden")
+  return ((u === "ok" || u === "okOverridden") || typeof u === "string")
 }
 
 function isNoParams$(u: unknown): u is null | undefined {

@@ -622,7 +622,7 @@ export type ClientNotificationMethod = keyof typeof ClientNotifications
 export type ClientNotificationParams<M extends ClientNotificationMethod> = (typeof ClientNotifications)[M]["Type"]
 
 /** Decodes a whole server notification message (`{ method, params }`; other keys such as `emittedAtMs` are dropped). */
-export const ServerNotification: Schema.Codec<ServerNotification> = Schema.Union([
+export const ServerNotification: Schema.Codec<ServerNotification, unknown> = Schema.Union([
   Schema.Struct({ method: Schema.Literal("account/gatewayOAuth/changed"), params: ServerNotifications["account/gatewayOAuth/changed"] }),
   Schema.Struct({ method: Schema.Literal("account/login/completed"), params: ServerNotifications["account/login/completed"] }),
   Schema.Struct({ method: Schema.Literal("account/rateLimits/updated"), params: ServerNotifications["account/rateLimits/updated"] }),
@@ -712,7 +712,7 @@ export const ServerNotification: Schema.Codec<ServerNotification> = Schema.Union
 ])
 
 /** Decodes a whole server request message (`{ id, method, params }`). */
-export const ServerRequest: Schema.Codec<ServerRequest> = Schema.Union([
+export const ServerRequest: Schema.Codec<ServerRequest, unknown> = Schema.Union([
   Schema.Struct({ id: S.RequestId, method: Schema.Literal("account/chatgptAuthTokens/refresh"), params: ServerRequests["account/chatgptAuthTokens/refresh"].params }),
   Schema.Struct({ id: S.RequestId, method: Schema.Literal("applyPatchApproval"), params: ServerRequests["applyPatchApproval"].params }),
   Schema.Struct({ id: S.RequestId, method: Schema.Literal("attestation/generate"), params: ServerRequests["attestation/generate"].params }),

@@ -2,6 +2,41 @@
 
 /* eslint-disable */
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
+
+/**
+ * A value outside an enum of this protocol version (a newer codex added it), kept as received. Enums in what the
+ * server sends accept it; enums in what the client sends do not.
+ */
+export type UnknownValue = string & {}
+/** Decodes {@link UnknownValue}: any string (the enum's own values are tried first). */
+export const UnknownValue: Schema.Codec<UnknownValue, string> = Schema.String
+
+/**
+ * A variant of a tagged union that this protocol version does not know (a newer codex added it): `{ [tag]: "@unknown", raw }`,
+ * with the received object whole in `raw`. Narrow on the tag like any other variant:
+ * `item.type === "@unknown" ? item.raw.type : item.text`. Tagged unions in what the server sends accept it;
+ * those in what the client sends do not.
+ */
+export type UnknownVariant<Tag extends string> =
+  & { readonly [K in Tag]: "@unknown" }
+  & { readonly raw: { readonly [K in Tag]: string } & { readonly [key: string]: unknown } }
+/** Decodes an object whose `tag` is none of `known` into {@link UnknownVariant}; encodes it back to `raw`. */
+export const UnknownVariant = <Tag extends string>(
+  tag: Tag,
+  known: ReadonlyArray<string>
+): Schema.Codec<UnknownVariant<Tag>, unknown> => {
+  const knownTags: ReadonlySet<string> = new Set(known)
+  const Raw = Schema.StructWithRest(
+    Schema.Struct({ [tag]: Schema.String.check(Schema.makeFilter((value: string) => !knownTags.has(value))) }),
+    [Schema.Record(Schema.String, Schema.Unknown)]
+  )
+  const Wrapped = Schema.Struct({ [tag]: Schema.Literal("@unknown"), raw: Raw })
+  return Raw.pipe(Schema.decodeTo(Wrapped, SchemaTransformation.transform({
+    decode: (raw) => ({ [tag]: "@unknown", raw }),
+    encode: (wrapped) => (wrapped as { readonly raw: typeof Raw.Type }).raw
+  }))) as unknown as Schema.Codec<UnknownVariant<Tag>, unknown>
+}
 
 /**
  * A path that is guaranteed to be absolute and normalized (though it is not guaranteed to be canonicalized or exist on the filesystem).
@@ -16,8 +51,11 @@ export type AbsolutePathBuf = string
  */
 export const AbsolutePathBuf: Schema.Codec<AbsolutePathBuf> = Schema.String
 
-export type PlanType = "free" | "go" | "plus" | "pro" | "prolite" | "promax" | "team" | "self_serve_business_prolite" | "self_serve_business_usage_based" | "business" | "ent26" | "enterprise_cbp_automation" | "enterprise_cbp_usage_based" | "enterprise" | "edu" | "edu_plus" | "edu_pro" | "sci" | "sci_plus" | "unknown"
-export const PlanType: Schema.Codec<PlanType> = Schema.Literals(["free", "go", "plus", "pro", "prolite", "promax", "team", "self_serve_business_prolite", "self_serve_business_usage_based", "business", "ent26", "enterprise_cbp_automation", "enterprise_cbp_usage_based", "enterprise", "edu", "edu_plus", "edu_pro", "sci", "sci_plus", "unknown"])
+export type PlanType = "free" | "go" | "plus" | "pro" | "prolite" | "promax" | "team" | "self_serve_business_prolite" | "self_serve_business_usage_based" | "business" | "ent26" | "enterprise_cbp_automation" | "enterprise_cbp_usage_based" | "enterprise" | "edu" | "edu_plus" | "edu_pro" | "sci" | "sci_plus" | "unknown" | UnknownValue
+export const PlanType: Schema.Codec<PlanType, unknown> = Schema.Union([
+  Schema.Literals(["free", "go", "plus", "pro", "prolite", "promax", "team", "self_serve_business_prolite", "self_serve_business_usage_based", "business", "ent26", "enterprise_cbp_automation", "enterprise_cbp_usage_based", "enterprise", "edu", "edu_plus", "edu_pro", "sci", "sci_plus", "unknown"]),
+  UnknownValue
+])
 
 export type Account = {
   readonly type: "apiKey"
@@ -34,8 +72,8 @@ export type Account = {
   readonly usesCodexManagedCredentials?: boolean | undefined
 } | {
   readonly type: "gcp"
-}
-export const Account: Schema.Codec<Account> = Schema.Union([
+} | UnknownVariant<"type">
+export const Account: Schema.Codec<Account, unknown> = Schema.Union([
   Schema.Struct({
     type: Schema.Literal("apiKey")
   }),
@@ -51,7 +89,8 @@ export const Account: Schema.Codec<Account> = Schema.Union([
   }),
   Schema.Struct({
     type: Schema.Literal("gcp")
-  })
+  }),
+  UnknownVariant("type", ["apiKey", "chatgpt", "amazonBedrock", "gcp"])
 ])
 
 export type DesktopOnboardingEntrypoint = "life_sciences"
@@ -81,8 +120,11 @@ export const CreditsSnapshot: Schema.Codec<CreditsSnapshot> = Schema.Struct({
   unlimited: Schema.Boolean
 })
 
-export type RateLimitReachedType = "rate_limit_reached" | "workspace_owner_credits_depleted" | "workspace_member_credits_depleted" | "workspace_owner_usage_limit_reached" | "workspace_member_usage_limit_reached"
-export const RateLimitReachedType: Schema.Codec<RateLimitReachedType> = Schema.Literals(["rate_limit_reached", "workspace_owner_credits_depleted", "workspace_member_credits_depleted", "workspace_owner_usage_limit_reached", "workspace_member_usage_limit_reached"])
+export type RateLimitReachedType = "rate_limit_reached" | "workspace_owner_credits_depleted" | "workspace_member_credits_depleted" | "workspace_owner_usage_limit_reached" | "workspace_member_usage_limit_reached" | UnknownValue
+export const RateLimitReachedType: Schema.Codec<RateLimitReachedType, unknown> = Schema.Union([
+  Schema.Literals(["rate_limit_reached", "workspace_owner_credits_depleted", "workspace_member_credits_depleted", "workspace_owner_usage_limit_reached", "workspace_member_usage_limit_reached"]),
+  UnknownValue
+])
 
 export interface RateLimitWindow {
   readonly resetsAt?: number | null | undefined
@@ -126,7 +168,7 @@ export interface RateLimitSnapshot {
    */
   readonly spendControlReached?: boolean | null | undefined
 }
-export const RateLimitSnapshot: Schema.Codec<RateLimitSnapshot> = Schema.Struct({
+export const RateLimitSnapshot: Schema.Codec<RateLimitSnapshot, unknown> = Schema.Struct({
   credits: Schema.optional(Schema.NullOr(CreditsSnapshot)),
   individualLimit: Schema.optional(Schema.NullOr(SpendControlLimitSnapshot)),
   limitId: Schema.optional(Schema.NullOr(Schema.String)),
@@ -152,7 +194,7 @@ export interface AccountRateLimitsUpdatedNotification {
  *
  * Clients should merge available values into the most recent `account/rateLimits/read` response or refetch that snapshot. Nullable account metadata may be unavailable in a rolling update and does not clear a previously observed value.
  */
-export const AccountRateLimitsUpdatedNotification: Schema.Codec<AccountRateLimitsUpdatedNotification> = Schema.Struct({
+export const AccountRateLimitsUpdatedNotification: Schema.Codec<AccountRateLimitsUpdatedNotification, unknown> = Schema.Struct({
   rateLimits: RateLimitSnapshot
 })
 
@@ -207,11 +249,11 @@ export const AccountTokenUsageSummary: Schema.Codec<AccountTokenUsageSummary> = 
 /**
  * Authentication mode for OpenAI-backed providers.
  */
-export type AuthMode = "apikey" | "chatgpt" | "chatgptAuthTokens" | "headers" | "agentIdentity" | "personalAccessToken" | "bedrockApiKey" | "bedrockAccessKeys"
+export type AuthMode = "apikey" | "chatgpt" | "chatgptAuthTokens" | "headers" | "agentIdentity" | "personalAccessToken" | "bedrockApiKey" | "bedrockAccessKeys" | UnknownValue
 /**
  * Authentication mode for OpenAI-backed providers.
  */
-export const AuthMode: Schema.Codec<AuthMode> = Schema.Union([
+export const AuthMode: Schema.Codec<AuthMode, unknown> = Schema.Union([
   Schema.Literal("apikey"),
   Schema.Literal("chatgpt"),
   Schema.Literal("chatgptAuthTokens"),
@@ -219,14 +261,15 @@ export const AuthMode: Schema.Codec<AuthMode> = Schema.Union([
   Schema.Literal("agentIdentity"),
   Schema.Literal("personalAccessToken"),
   Schema.Literal("bedrockApiKey"),
-  Schema.Literal("bedrockAccessKeys")
+  Schema.Literal("bedrockAccessKeys"),
+  UnknownValue
 ])
 
 export interface AccountUpdatedNotification {
   readonly authMode?: AuthMode | null | undefined
   readonly planType?: PlanType | null | undefined
 }
-export const AccountUpdatedNotification: Schema.Codec<AccountUpdatedNotification> = Schema.Struct({
+export const AccountUpdatedNotification: Schema.Codec<AccountUpdatedNotification, unknown> = Schema.Struct({
   authMode: Schema.optional(Schema.NullOr(AuthMode)),
   planType: Schema.optional(Schema.NullOr(PlanType))
 })
@@ -249,8 +292,11 @@ export const ActivePermissionProfile: Schema.Codec<ActivePermissionProfile> = Sc
 export type AddCreditsNudgeCreditType = "credits" | "usage_limit"
 export const AddCreditsNudgeCreditType: Schema.Codec<AddCreditsNudgeCreditType> = Schema.Literals(["credits", "usage_limit"])
 
-export type AddCreditsNudgeEmailStatus = "sent" | "cooldown_active"
-export const AddCreditsNudgeEmailStatus: Schema.Codec<AddCreditsNudgeEmailStatus> = Schema.Literals(["sent", "cooldown_active"])
+export type AddCreditsNudgeEmailStatus = "sent" | "cooldown_active" | UnknownValue
+export const AddCreditsNudgeEmailStatus: Schema.Codec<AddCreditsNudgeEmailStatus, unknown> = Schema.Union([
+  Schema.Literals(["sent", "cooldown_active"]),
+  UnknownValue
+])
 
 export type FileSystemAccessMode = "read" | "write" | "deny"
 export const FileSystemAccessMode: Schema.Codec<FileSystemAccessMode> = Schema.Literals(["read", "write", "deny"])
@@ -408,8 +454,11 @@ export const AgentMessageModeration: Schema.Codec<AgentMessageModeration> = Sche
 export type AgentPath = string
 export const AgentPath: Schema.Codec<AgentPath> = Schema.String
 
-export type AllowDenyRequirement = "allow" | "deny"
-export const AllowDenyRequirement: Schema.Codec<AllowDenyRequirement> = Schema.Literals(["allow", "deny"])
+export type AllowDenyRequirement = "allow" | "deny" | UnknownValue
+export const AllowDenyRequirement: Schema.Codec<AllowDenyRequirement, unknown> = Schema.Union([
+  Schema.Literals(["allow", "deny"]),
+  UnknownValue
+])
 
 export interface AnalyticsConfig {
   readonly enabled?: boolean | null | undefined
@@ -564,8 +613,11 @@ export const AppSummary: Schema.Codec<AppSummary> = Schema.Struct({
   name: Schema.String
 })
 
-export type AppTemplateUnavailableReason = "NOT_CONFIGURED_FOR_WORKSPACE" | "NO_ACTIVE_WORKSPACE"
-export const AppTemplateUnavailableReason: Schema.Codec<AppTemplateUnavailableReason> = Schema.Literals(["NOT_CONFIGURED_FOR_WORKSPACE", "NO_ACTIVE_WORKSPACE"])
+export type AppTemplateUnavailableReason = "NOT_CONFIGURED_FOR_WORKSPACE" | "NO_ACTIVE_WORKSPACE" | UnknownValue
+export const AppTemplateUnavailableReason: Schema.Codec<AppTemplateUnavailableReason, unknown> = Schema.Union([
+  Schema.Literals(["NOT_CONFIGURED_FOR_WORKSPACE", "NO_ACTIVE_WORKSPACE"]),
+  UnknownValue
+])
 
 export interface AppTemplateSummary {
   readonly canonicalConnectorId?: string | null | undefined
@@ -578,7 +630,7 @@ export interface AppTemplateSummary {
   readonly reason?: AppTemplateUnavailableReason | null | undefined
   readonly templateId: string
 }
-export const AppTemplateSummary: Schema.Codec<AppTemplateSummary> = Schema.Struct({
+export const AppTemplateSummary: Schema.Codec<AppTemplateSummary, unknown> = Schema.Struct({
   canonicalConnectorId: Schema.optional(Schema.NullOr(Schema.String)),
   category: Schema.optional(Schema.NullOr(Schema.String)),
   description: Schema.optional(Schema.NullOr(Schema.String)),
@@ -623,8 +675,8 @@ export type FileChange = {
   readonly move_path?: string | null | undefined
   readonly type: "update"
   readonly unified_diff: string
-}
-export const FileChange: Schema.Codec<FileChange> = Schema.Union([
+} | UnknownVariant<"type">
+export const FileChange: Schema.Codec<FileChange, unknown> = Schema.Union([
   Schema.Struct({
     content: Schema.String,
     type: Schema.Literal("add")
@@ -637,7 +689,8 @@ export const FileChange: Schema.Codec<FileChange> = Schema.Union([
     move_path: Schema.optional(Schema.NullOr(Schema.String)),
     type: Schema.Literal("update"),
     unified_diff: Schema.String
-  })
+  }),
+  UnknownVariant("type", ["add", "delete", "update"])
 ])
 
 export type ThreadId = string
@@ -659,7 +712,7 @@ export interface ApplyPatchApprovalParams {
    */
   readonly reason?: string | null | undefined
 }
-export const ApplyPatchApprovalParams: Schema.Codec<ApplyPatchApprovalParams> = Schema.Struct({
+export const ApplyPatchApprovalParams: Schema.Codec<ApplyPatchApprovalParams, unknown> = Schema.Struct({
   callId: Schema.String,
   conversationId: ThreadId,
   fileChanges: Schema.Record(Schema.String, FileChange),
@@ -978,13 +1031,14 @@ export const AuthRecoveryNotification: Schema.Codec<AuthRecoveryNotification> = 
 /**
  * Selects which part of the active context is charged against `model_auto_compact_token_limit`.
  */
-export type AutoCompactTokenLimitScope = "total" | "body_after_prefix"
+export type AutoCompactTokenLimitScope = "total" | "body_after_prefix" | UnknownValue
 /**
  * Selects which part of the active context is charged against `model_auto_compact_token_limit`.
  */
-export const AutoCompactTokenLimitScope: Schema.Codec<AutoCompactTokenLimitScope> = Schema.Union([
+export const AutoCompactTokenLimitScope: Schema.Codec<AutoCompactTokenLimitScope, unknown> = Schema.Union([
   Schema.Literal("total"),
-  Schema.Literal("body_after_prefix")
+  Schema.Literal("body_after_prefix"),
+  UnknownValue
 ])
 
 /**
@@ -1008,8 +1062,11 @@ export const AutoReviewRequirements: Schema.Codec<AutoReviewRequirements> = Sche
 export type BedrockProviderId = "amazon-bedrock" | "amazon-bedrock-runtime"
 export const BedrockProviderId: Schema.Codec<BedrockProviderId> = Schema.Literals(["amazon-bedrock", "amazon-bedrock-runtime"])
 
-export type BrowserUseAccessApprovalLifetime = "turn" | "thread"
-export const BrowserUseAccessApprovalLifetime: Schema.Codec<BrowserUseAccessApprovalLifetime> = Schema.Literals(["turn", "thread"])
+export type BrowserUseAccessApprovalLifetime = "turn" | "thread" | UnknownValue
+export const BrowserUseAccessApprovalLifetime: Schema.Codec<BrowserUseAccessApprovalLifetime, unknown> = Schema.Union([
+  Schema.Literals(["turn", "thread"]),
+  UnknownValue
+])
 
 export interface BrowserUseOriginPolicyConfig {
   readonly access?: AllowDenyRequirement | null | undefined
@@ -1017,7 +1074,7 @@ export interface BrowserUseOriginPolicyConfig {
   readonly full_cdp_access?: AllowDenyRequirement | null | undefined
   readonly uploads?: AllowDenyRequirement | null | undefined
 }
-export const BrowserUseOriginPolicyConfig: Schema.Codec<BrowserUseOriginPolicyConfig> = Schema.Struct({
+export const BrowserUseOriginPolicyConfig: Schema.Codec<BrowserUseOriginPolicyConfig, unknown> = Schema.Struct({
   access: Schema.optional(Schema.NullOr(AllowDenyRequirement)),
   downloads: Schema.optional(Schema.NullOr(AllowDenyRequirement)),
   full_cdp_access: Schema.optional(Schema.NullOr(AllowDenyRequirement)),
@@ -1029,7 +1086,7 @@ export interface BrowserUseConfig {
   readonly default_origin_policy?: BrowserUseOriginPolicyConfig | null | undefined
   readonly origins?: { readonly [x: string]: BrowserUseOriginPolicyConfig } | null | undefined
 }
-export const BrowserUseConfig: Schema.Codec<BrowserUseConfig> = Schema.Struct({
+export const BrowserUseConfig: Schema.Codec<BrowserUseConfig, unknown> = Schema.Struct({
   allow_history_access: Schema.optional(Schema.NullOr(Schema.Boolean)),
   default_origin_policy: Schema.optional(Schema.NullOr(BrowserUseOriginPolicyConfig)),
   origins: Schema.optional(Schema.NullOr(Schema.Record(Schema.String, BrowserUseOriginPolicyConfig)))
@@ -1060,7 +1117,7 @@ export interface BrowserUseOriginPolicy {
   readonly persistentApproval?: boolean | null | undefined
   readonly uploads?: AllowDenyRequirement | null | undefined
 }
-export const BrowserUseOriginPolicy: Schema.Codec<BrowserUseOriginPolicy> = Schema.Struct({
+export const BrowserUseOriginPolicy: Schema.Codec<BrowserUseOriginPolicy, unknown> = Schema.Struct({
   access: Schema.optional(Schema.NullOr(AllowDenyRequirement)),
   accessApprovalLifetime: Schema.optional(Schema.NullOr(BrowserUseAccessApprovalLifetime)),
   autoReview: Schema.optional(Schema.NullOr(AllowDenyRequirement)),
@@ -1079,7 +1136,7 @@ export interface BrowserUseRequirements {
   readonly extension?: BrowserUseExtensionRequirements | null | undefined
   readonly origins?: { readonly [x: string]: BrowserUseOriginPolicy } | null | undefined
 }
-export const BrowserUseRequirements: Schema.Codec<BrowserUseRequirements> = Schema.Struct({
+export const BrowserUseRequirements: Schema.Codec<BrowserUseRequirements, unknown> = Schema.Struct({
   allowGlobalPersistentApproval: Schema.optional(Schema.NullOr(Schema.Boolean)),
   allowHistoryAccess: Schema.optional(Schema.NullOr(Schema.Boolean)),
   allowWebmcp: Schema.optional(Schema.NullOr(Schema.Boolean)),
@@ -1105,13 +1162,16 @@ export const CancelLoginAccountParams: Schema.Codec<CancelLoginAccountParams> = 
   loginId: Schema.String
 })
 
-export type CancelLoginAccountStatus = "canceled" | "notFound"
-export const CancelLoginAccountStatus: Schema.Codec<CancelLoginAccountStatus> = Schema.Literals(["canceled", "notFound"])
+export type CancelLoginAccountStatus = "canceled" | "notFound" | UnknownValue
+export const CancelLoginAccountStatus: Schema.Codec<CancelLoginAccountStatus, unknown> = Schema.Union([
+  Schema.Literals(["canceled", "notFound"]),
+  UnknownValue
+])
 
 export interface CancelLoginAccountResponse {
   readonly status: CancelLoginAccountStatus
 }
-export const CancelLoginAccountResponse: Schema.Codec<CancelLoginAccountResponse> = Schema.Struct({
+export const CancelLoginAccountResponse: Schema.Codec<CancelLoginAccountResponse, unknown> = Schema.Struct({
   status: CancelLoginAccountStatus
 })
 
@@ -1145,8 +1205,11 @@ export const ChatgptAuthTokensRefreshResponse: Schema.Codec<ChatgptAuthTokensRef
   chatgptPlanType: Schema.optional(Schema.NullOr(Schema.String))
 })
 
-export type CliAuthCredentialsStoreMode = "file" | "keyring" | "auto" | "ephemeral"
-export const CliAuthCredentialsStoreMode: Schema.Codec<CliAuthCredentialsStoreMode> = Schema.Literals(["file", "keyring", "auto", "ephemeral"])
+export type CliAuthCredentialsStoreMode = "file" | "keyring" | "auto" | "ephemeral" | UnknownValue
+export const CliAuthCredentialsStoreMode: Schema.Codec<CliAuthCredentialsStoreMode, unknown> = Schema.Union([
+  Schema.Literals(["file", "keyring", "auto", "ephemeral"]),
+  UnknownValue
+])
 
 export interface ClientInfo {
   readonly name: string
@@ -1159,8 +1222,11 @@ export const ClientInfo: Schema.Codec<ClientInfo> = Schema.Struct({
   version: Schema.String
 })
 
-export type NonSteerableTurnKind = "review" | "compact"
-export const NonSteerableTurnKind: Schema.Codec<NonSteerableTurnKind> = Schema.Literals(["review", "compact"])
+export type NonSteerableTurnKind = "review" | "compact" | UnknownValue
+export const NonSteerableTurnKind: Schema.Codec<NonSteerableTurnKind, unknown> = Schema.Union([
+  Schema.Literals(["review", "compact"]),
+  UnknownValue
+])
 
 /**
  * This translation layer make sure that we expose codex error code in camel case.
@@ -1187,13 +1253,13 @@ export type CodexErrorInfo = "contextWindowExceeded" | "sessionBudgetExceeded" |
   readonly activeTurnNotSteerable: {
     readonly turnKind: NonSteerableTurnKind
   }
-} | string | { readonly [x: string]: unknown }
+} | string | { readonly [x: string]: unknown } | UnknownValue
 /**
  * This translation layer make sure that we expose codex error code in camel case.
  *
  * When an upstream HTTP status is available (for example, from the Responses API or a provider), it is forwarded in `httpStatusCode` on the relevant `codexErrorInfo` variant.
  */
-export const CodexErrorInfo: Schema.Codec<CodexErrorInfo> = Schema.Union([
+export const CodexErrorInfo: Schema.Codec<CodexErrorInfo, unknown> = Schema.Union([
   Schema.Literals(["contextWindowExceeded", "sessionBudgetExceeded", "usageLimitExceeded", "rateLimitExceeded", "flexUnavailable", "serverOverloaded", "modelNotFound", "policyCapacityUnavailable", "cyberPolicy", "misalignmentPolicyViolation", "tooManyDenials", "internalServerError", "unauthorized", "badRequest", "threadRollbackFailed", "sandboxError", "other"]),
   Schema.Literal("inferenceHookDenied"),
   Schema.Struct({
@@ -1222,35 +1288,48 @@ export const CodexErrorInfo: Schema.Codec<CodexErrorInfo> = Schema.Union([
     })
   }),
   Schema.String,
-  Schema.Record(Schema.String, Schema.Unknown)
+  Schema.Record(Schema.String, Schema.Unknown),
+  UnknownValue
 ])
 
-export type CollabAgentStatus = "pendingInit" | "running" | "interrupted" | "completed" | "errored" | "shutdown" | "notFound"
-export const CollabAgentStatus: Schema.Codec<CollabAgentStatus> = Schema.Literals(["pendingInit", "running", "interrupted", "completed", "errored", "shutdown", "notFound"])
+export type CollabAgentStatus = "pendingInit" | "running" | "interrupted" | "completed" | "errored" | "shutdown" | "notFound" | UnknownValue
+export const CollabAgentStatus: Schema.Codec<CollabAgentStatus, unknown> = Schema.Union([
+  Schema.Literals(["pendingInit", "running", "interrupted", "completed", "errored", "shutdown", "notFound"]),
+  UnknownValue
+])
 
 export interface CollabAgentState {
   readonly message?: string | null | undefined
   readonly status: CollabAgentStatus
 }
-export const CollabAgentState: Schema.Codec<CollabAgentState> = Schema.Struct({
+export const CollabAgentState: Schema.Codec<CollabAgentState, unknown> = Schema.Struct({
   message: Schema.optional(Schema.NullOr(Schema.String)),
   status: CollabAgentStatus
 })
 
-export type CollabAgentTool = "spawnAgent" | "sendInput" | "resumeAgent" | "wait" | "closeAgent" | "sendMessage" | "followupTask" | "interruptAgent" | "listAgents"
-export const CollabAgentTool: Schema.Codec<CollabAgentTool> = Schema.Literals(["spawnAgent", "sendInput", "resumeAgent", "wait", "closeAgent", "sendMessage", "followupTask", "interruptAgent", "listAgents"])
+export type CollabAgentTool = "spawnAgent" | "sendInput" | "resumeAgent" | "wait" | "closeAgent" | "sendMessage" | "followupTask" | "interruptAgent" | "listAgents" | UnknownValue
+export const CollabAgentTool: Schema.Codec<CollabAgentTool, unknown> = Schema.Union([
+  Schema.Literals(["spawnAgent", "sendInput", "resumeAgent", "wait", "closeAgent", "sendMessage", "followupTask", "interruptAgent", "listAgents"]),
+  UnknownValue
+])
 
-export type CollabAgentToolCallStatus = "inProgress" | "completed" | "failed" | "interrupted"
-export const CollabAgentToolCallStatus: Schema.Codec<CollabAgentToolCallStatus> = Schema.Literals(["inProgress", "completed", "failed", "interrupted"])
+export type CollabAgentToolCallStatus = "inProgress" | "completed" | "failed" | "interrupted" | UnknownValue
+export const CollabAgentToolCallStatus: Schema.Codec<CollabAgentToolCallStatus, unknown> = Schema.Union([
+  Schema.Literals(["inProgress", "completed", "failed", "interrupted"]),
+  UnknownValue
+])
 
 /**
  * Initial collaboration mode to use when the TUI starts.
  */
-export type ModeKind = "plan" | "default"
+export type ModeKind = "plan" | "default" | UnknownValue
 /**
  * Initial collaboration mode to use when the TUI starts.
  */
-export const ModeKind: Schema.Codec<ModeKind> = Schema.Literals(["plan", "default"])
+export const ModeKind: Schema.Codec<ModeKind, unknown> = Schema.Union([
+  Schema.Literals(["plan", "default"]),
+  UnknownValue
+])
 
 /**
  * A non-empty reasoning effort value advertised by the model.
@@ -1288,7 +1367,7 @@ export interface CollaborationMode {
 /**
  * Collaboration mode for a Codex session.
  */
-export const CollaborationMode: Schema.Codec<CollaborationMode> = Schema.Struct({
+export const CollaborationMode: Schema.Codec<CollaborationMode, unknown> = Schema.Struct({
   mode: ModeKind,
   settings: Settings
 })
@@ -1310,8 +1389,8 @@ export type CommandAction = {
 } | {
   readonly command: string
   readonly type: "unknown"
-}
-export const CommandAction: Schema.Codec<CommandAction> = Schema.Union([
+} | UnknownVariant<"type">
+export const CommandAction: Schema.Codec<CommandAction, unknown> = Schema.Union([
   Schema.Struct({
     command: Schema.String,
     name: Schema.String,
@@ -1332,19 +1411,21 @@ export const CommandAction: Schema.Codec<CommandAction> = Schema.Union([
   Schema.Struct({
     command: Schema.String,
     type: Schema.Literal("unknown")
-  })
+  }),
+  UnknownVariant("type", ["read", "listFiles", "search", "unknown"])
 ])
 
 /**
  * Stream label for `command/exec/outputDelta` notifications.
  */
-export type CommandExecOutputStream = "stdout" | "stderr"
+export type CommandExecOutputStream = "stdout" | "stderr" | UnknownValue
 /**
  * Stream label for `command/exec/outputDelta` notifications.
  */
-export const CommandExecOutputStream: Schema.Codec<CommandExecOutputStream> = Schema.Union([
+export const CommandExecOutputStream: Schema.Codec<CommandExecOutputStream, unknown> = Schema.Union([
   Schema.Literal("stdout"),
-  Schema.Literal("stderr")
+  Schema.Literal("stderr"),
+  UnknownValue
 ])
 
 /**
@@ -1375,7 +1456,7 @@ export interface CommandExecOutputDeltaNotification {
  *
  * These notifications are connection-scoped. If the originating connection closes, the server terminates the process.
  */
-export const CommandExecOutputDeltaNotification: Schema.Codec<CommandExecOutputDeltaNotification> = Schema.Struct({
+export const CommandExecOutputDeltaNotification: Schema.Codec<CommandExecOutputDeltaNotification, unknown> = Schema.Struct({
   capReached: Schema.Boolean,
   deltaBase64: Schema.String,
   processId: Schema.String,
@@ -1691,13 +1772,14 @@ export const CommandExecutionApprovalDecision: Schema.Codec<CommandExecutionAppr
 /**
  * Distinguishes a command approval from input sent to an existing terminal.
  */
-export type CommandExecutionApprovalKind = "command" | "writeStdin" | "humanCommand"
+export type CommandExecutionApprovalKind = "command" | "writeStdin" | "humanCommand" | UnknownValue
 /**
  * Distinguishes a command approval from input sent to an existing terminal.
  */
-export const CommandExecutionApprovalKind: Schema.Codec<CommandExecutionApprovalKind> = Schema.Union([
+export const CommandExecutionApprovalKind: Schema.Codec<CommandExecutionApprovalKind, unknown> = Schema.Union([
   Schema.Literals(["command", "writeStdin"]),
-  Schema.Literal("humanCommand")
+  Schema.Literal("humanCommand"),
+  UnknownValue
 ])
 
 export interface CommandExecutionOutputDeltaNotification {
@@ -1713,16 +1795,46 @@ export const CommandExecutionOutputDeltaNotification: Schema.Codec<CommandExecut
   turnId: Schema.String
 })
 
-export type NetworkApprovalProtocol = "http" | "https" | "socks5Tcp" | "socks5Udp"
-export const NetworkApprovalProtocol: Schema.Codec<NetworkApprovalProtocol> = Schema.Literals(["http", "https", "socks5Tcp", "socks5Udp"])
+export type NetworkApprovalProtocol = "http" | "https" | "socks5Tcp" | "socks5Udp" | UnknownValue
+export const NetworkApprovalProtocol: Schema.Codec<NetworkApprovalProtocol, unknown> = Schema.Union([
+  Schema.Literals(["http", "https", "socks5Tcp", "socks5Udp"]),
+  UnknownValue
+])
 
 export interface NetworkApprovalContext {
   readonly host: string
   readonly protocol: NetworkApprovalProtocol
 }
-export const NetworkApprovalContext: Schema.Codec<NetworkApprovalContext> = Schema.Struct({
+export const NetworkApprovalContext: Schema.Codec<NetworkApprovalContext, unknown> = Schema.Struct({
   host: Schema.String,
   protocol: NetworkApprovalProtocol
+})
+
+/**
+ * NetworkPolicyRuleAction as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedNetworkPolicyRuleAction = "allow" | "deny" | UnknownValue
+/**
+ * NetworkPolicyRuleAction as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedNetworkPolicyRuleAction: Schema.Codec<ReceivedNetworkPolicyRuleAction, unknown> = Schema.Union([
+  Schema.Literals(["allow", "deny"]),
+  UnknownValue
+])
+
+/**
+ * NetworkPolicyAmendment as the server sends it: open to values and variants this codex version does not know.
+ */
+export interface ReceivedNetworkPolicyAmendment {
+  readonly action: ReceivedNetworkPolicyRuleAction
+  readonly host: string
+}
+/**
+ * NetworkPolicyAmendment as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedNetworkPolicyAmendment: Schema.Codec<ReceivedNetworkPolicyAmendment, unknown> = Schema.Struct({
+  action: ReceivedNetworkPolicyRuleAction,
+  host: Schema.String
 })
 
 export interface CommandExecutionRequestApprovalParams {
@@ -1766,7 +1878,7 @@ export interface CommandExecutionRequestApprovalParams {
   /**
    * Optional proposed network policy amendments (allow/deny host) for future requests.
    */
-  readonly proposedNetworkPolicyAmendments?: ReadonlyArray<NetworkPolicyAmendment> | null | undefined
+  readonly proposedNetworkPolicyAmendments?: ReadonlyArray<ReceivedNetworkPolicyAmendment> | null | undefined
   /**
    * Optional explanatory reason (e.g. request for network access).
    */
@@ -1778,7 +1890,7 @@ export interface CommandExecutionRequestApprovalParams {
   readonly threadId: string
   readonly turnId: string
 }
-export const CommandExecutionRequestApprovalParams: Schema.Codec<CommandExecutionRequestApprovalParams> = Schema.Struct({
+export const CommandExecutionRequestApprovalParams: Schema.Codec<CommandExecutionRequestApprovalParams, unknown> = Schema.Struct({
   approvalId: Schema.optional(Schema.NullOr(Schema.String)),
   command: Schema.optional(Schema.NullOr(Schema.String)),
   commandActions: Schema.optional(Schema.NullOr(Schema.Array(CommandAction))),
@@ -1788,7 +1900,7 @@ export const CommandExecutionRequestApprovalParams: Schema.Codec<CommandExecutio
   kind: Schema.optional(CommandExecutionApprovalKind),
   networkApprovalContext: Schema.optional(Schema.NullOr(NetworkApprovalContext)),
   proposedExecpolicyAmendment: Schema.optional(Schema.NullOr(Schema.Array(Schema.String))),
-  proposedNetworkPolicyAmendments: Schema.optional(Schema.NullOr(Schema.Array(NetworkPolicyAmendment))),
+  proposedNetworkPolicyAmendments: Schema.optional(Schema.NullOr(Schema.Array(ReceivedNetworkPolicyAmendment))),
   reason: Schema.optional(Schema.NullOr(Schema.String)),
   startedAtMs: Schema.Int,
   threadId: Schema.String,
@@ -1802,11 +1914,17 @@ export const CommandExecutionRequestApprovalResponse: Schema.Codec<CommandExecut
   decision: CommandExecutionApprovalDecision
 })
 
-export type CommandExecutionSource = "agent" | "userShell" | "unifiedExecStartup" | "unifiedExecInteraction"
-export const CommandExecutionSource: Schema.Codec<CommandExecutionSource> = Schema.Literals(["agent", "userShell", "unifiedExecStartup", "unifiedExecInteraction"])
+export type CommandExecutionSource = "agent" | "userShell" | "unifiedExecStartup" | "unifiedExecInteraction" | UnknownValue
+export const CommandExecutionSource: Schema.Codec<CommandExecutionSource, unknown> = Schema.Union([
+  Schema.Literals(["agent", "userShell", "unifiedExecStartup", "unifiedExecInteraction"]),
+  UnknownValue
+])
 
-export type CommandExecutionStatus = "inProgress" | "completed" | "failed" | "declined"
-export const CommandExecutionStatus: Schema.Codec<CommandExecutionStatus> = Schema.Literals(["inProgress", "completed", "failed", "declined"])
+export type CommandExecutionStatus = "inProgress" | "completed" | "failed" | "declined" | UnknownValue
+export const CommandExecutionStatus: Schema.Codec<CommandExecutionStatus, unknown> = Schema.Union([
+  Schema.Literals(["inProgress", "completed", "failed", "declined"]),
+  UnknownValue
+])
 
 export interface CommandMigration {
   readonly name: string
@@ -1818,7 +1936,7 @@ export const CommandMigration: Schema.Codec<CommandMigration> = Schema.Struct({
 export interface ComputerUseMacosConfig {
   readonly bundle_ids?: { readonly [x: string]: AllowDenyRequirement } | null | undefined
 }
-export const ComputerUseMacosConfig: Schema.Codec<ComputerUseMacosConfig> = Schema.Struct({
+export const ComputerUseMacosConfig: Schema.Codec<ComputerUseMacosConfig, unknown> = Schema.Struct({
   bundle_ids: Schema.optional(Schema.NullOr(Schema.Record(Schema.String, AllowDenyRequirement)))
 })
 
@@ -1828,7 +1946,7 @@ export interface ComputerUseWindowsExeConfig {
   readonly product_name: string
   readonly publisher_name: string
 }
-export const ComputerUseWindowsExeConfig: Schema.Codec<ComputerUseWindowsExeConfig> = Schema.Struct({
+export const ComputerUseWindowsExeConfig: Schema.Codec<ComputerUseWindowsExeConfig, unknown> = Schema.Struct({
   access: AllowDenyRequirement,
   binary_name: Schema.optional(Schema.NullOr(Schema.String)),
   product_name: Schema.String,
@@ -1839,7 +1957,7 @@ export interface ComputerUseWindowsConfig {
   readonly aumids?: { readonly [x: string]: AllowDenyRequirement } | null | undefined
   readonly exes?: ReadonlyArray<ComputerUseWindowsExeConfig> | null | undefined
 }
-export const ComputerUseWindowsConfig: Schema.Codec<ComputerUseWindowsConfig> = Schema.Struct({
+export const ComputerUseWindowsConfig: Schema.Codec<ComputerUseWindowsConfig, unknown> = Schema.Struct({
   aumids: Schema.optional(Schema.NullOr(Schema.Record(Schema.String, AllowDenyRequirement))),
   exes: Schema.optional(Schema.NullOr(Schema.Array(ComputerUseWindowsExeConfig)))
 })
@@ -1849,7 +1967,7 @@ export interface ComputerUseConfig {
   readonly macos?: ComputerUseMacosConfig | null | undefined
   readonly windows?: ComputerUseWindowsConfig | null | undefined
 }
-export const ComputerUseConfig: Schema.Codec<ComputerUseConfig> = Schema.Struct({
+export const ComputerUseConfig: Schema.Codec<ComputerUseConfig, unknown> = Schema.Struct({
   default_app_access: Schema.optional(Schema.NullOr(AllowDenyRequirement)),
   macos: Schema.optional(Schema.NullOr(ComputerUseMacosConfig)),
   windows: Schema.optional(Schema.NullOr(ComputerUseWindowsConfig))
@@ -1858,7 +1976,7 @@ export const ComputerUseConfig: Schema.Codec<ComputerUseConfig> = Schema.Struct(
 export interface ComputerUseMacosRequirements {
   readonly bundleIds?: { readonly [x: string]: AllowDenyRequirement } | null | undefined
 }
-export const ComputerUseMacosRequirements: Schema.Codec<ComputerUseMacosRequirements> = Schema.Struct({
+export const ComputerUseMacosRequirements: Schema.Codec<ComputerUseMacosRequirements, unknown> = Schema.Struct({
   bundleIds: Schema.optional(Schema.NullOr(Schema.Record(Schema.String, AllowDenyRequirement)))
 })
 
@@ -1868,7 +1986,7 @@ export interface ComputerUseWindowsExeRequirement {
   readonly productName: string
   readonly publisherName: string
 }
-export const ComputerUseWindowsExeRequirement: Schema.Codec<ComputerUseWindowsExeRequirement> = Schema.Struct({
+export const ComputerUseWindowsExeRequirement: Schema.Codec<ComputerUseWindowsExeRequirement, unknown> = Schema.Struct({
   access: AllowDenyRequirement,
   binaryName: Schema.optional(Schema.NullOr(Schema.String)),
   productName: Schema.String,
@@ -1879,7 +1997,7 @@ export interface ComputerUseWindowsRequirements {
   readonly aumids?: { readonly [x: string]: AllowDenyRequirement } | null | undefined
   readonly exes?: ReadonlyArray<ComputerUseWindowsExeRequirement> | null | undefined
 }
-export const ComputerUseWindowsRequirements: Schema.Codec<ComputerUseWindowsRequirements> = Schema.Struct({
+export const ComputerUseWindowsRequirements: Schema.Codec<ComputerUseWindowsRequirements, unknown> = Schema.Struct({
   aumids: Schema.optional(Schema.NullOr(Schema.Record(Schema.String, AllowDenyRequirement))),
   exes: Schema.optional(Schema.NullOr(Schema.Array(ComputerUseWindowsExeRequirement)))
 })
@@ -1891,7 +2009,7 @@ export interface ComputerUseRequirements {
   readonly macos?: ComputerUseMacosRequirements | null | undefined
   readonly windows?: ComputerUseWindowsRequirements | null | undefined
 }
-export const ComputerUseRequirements: Schema.Codec<ComputerUseRequirements> = Schema.Struct({
+export const ComputerUseRequirements: Schema.Codec<ComputerUseRequirements, unknown> = Schema.Struct({
   allowLockedComputerUse: Schema.optional(Schema.NullOr(Schema.Boolean)),
   allowPersistentApproval: Schema.optional(Schema.NullOr(Schema.Boolean)),
   defaultAppAccess: Schema.optional(Schema.NullOr(AllowDenyRequirement)),
@@ -1911,23 +2029,85 @@ export const ForcedChatgptWorkspaceIds: Schema.Codec<ForcedChatgptWorkspaceIds> 
   Schema.Array(Schema.String)
 ])
 
-export type ForcedLoginMethod = "chatgpt" | "api"
-export const ForcedLoginMethod: Schema.Codec<ForcedLoginMethod> = Schema.Literals(["chatgpt", "api"])
-
-/**
- * A summary of the reasoning performed by the model. This can be useful for debugging and understanding the model's reasoning process. See https://platform.openai.com/docs/guides/reasoning?api-mode=responses#reasoning-summaries
- */
-export type ReasoningSummary = "auto" | "concise" | "detailed" | "none"
-/**
- * A summary of the reasoning performed by the model. This can be useful for debugging and understanding the model's reasoning process. See https://platform.openai.com/docs/guides/reasoning?api-mode=responses#reasoning-summaries
- */
-export const ReasoningSummary: Schema.Codec<ReasoningSummary> = Schema.Union([
-  Schema.Literals(["auto", "concise", "detailed"]),
-  Schema.Literal("none")
+export type ForcedLoginMethod = "chatgpt" | "api" | UnknownValue
+export const ForcedLoginMethod: Schema.Codec<ForcedLoginMethod, unknown> = Schema.Union([
+  Schema.Literals(["chatgpt", "api"]),
+  UnknownValue
 ])
 
-export type SandboxMode = "read-only" | "workspace-write" | "danger-full-access"
-export const SandboxMode: Schema.Codec<SandboxMode> = Schema.Literals(["read-only", "workspace-write", "danger-full-access"])
+/**
+ * ApprovalsReviewer as the server sends it: open to values and variants this codex version does not know.
+ *
+ * Configures who approval requests are routed to for review. Examples include sandbox escapes, blocked network access, MCP approval prompts, and ARC escalations. Defaults to `user`. `auto_review` uses a carefully prompted subagent to gather relevant context and apply a risk-based decision framework before approving or denying the request. The legacy value `guardian_subagent` is accepted for compatibility.
+ */
+export type ReceivedApprovalsReviewer = "user" | "auto_review" | "guardian_subagent" | UnknownValue
+/**
+ * ApprovalsReviewer as the server sends it: open to values and variants this codex version does not know.
+ *
+ * Configures who approval requests are routed to for review. Examples include sandbox escapes, blocked network access, MCP approval prompts, and ARC escalations. Defaults to `user`. `auto_review` uses a carefully prompted subagent to gather relevant context and apply a risk-based decision framework before approving or denying the request. The legacy value `guardian_subagent` is accepted for compatibility.
+ */
+export const ReceivedApprovalsReviewer: Schema.Codec<ReceivedApprovalsReviewer, unknown> = Schema.Union([
+  Schema.Literals(["user", "auto_review", "guardian_subagent"]),
+  UnknownValue
+])
+
+/**
+ * AskForApproval as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedAskForApproval = "untrusted" | "on-request" | "never" | {
+  readonly granular: {
+    readonly mcp_elicitations: boolean
+    readonly request_permissions?: boolean | undefined
+    readonly rules: boolean
+    readonly sandbox_approval: boolean
+    readonly skill_approval?: boolean | undefined
+  }
+} | UnknownValue
+/**
+ * AskForApproval as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedAskForApproval: Schema.Codec<ReceivedAskForApproval, unknown> = Schema.Union([
+  Schema.Literals(["untrusted", "on-request", "never"]),
+  Schema.Struct({
+    granular: Schema.Struct({
+      mcp_elicitations: Schema.Boolean,
+      request_permissions: Schema.optional(Schema.Boolean),
+      rules: Schema.Boolean,
+      sandbox_approval: Schema.Boolean,
+      skill_approval: Schema.optional(Schema.Boolean)
+    })
+  }),
+  UnknownValue
+])
+
+/**
+ * ReasoningSummary as the server sends it: open to values and variants this codex version does not know.
+ *
+ * A summary of the reasoning performed by the model. This can be useful for debugging and understanding the model's reasoning process. See https://platform.openai.com/docs/guides/reasoning?api-mode=responses#reasoning-summaries
+ */
+export type ReceivedReasoningSummary = "auto" | "concise" | "detailed" | "none" | UnknownValue
+/**
+ * ReasoningSummary as the server sends it: open to values and variants this codex version does not know.
+ *
+ * A summary of the reasoning performed by the model. This can be useful for debugging and understanding the model's reasoning process. See https://platform.openai.com/docs/guides/reasoning?api-mode=responses#reasoning-summaries
+ */
+export const ReceivedReasoningSummary: Schema.Codec<ReceivedReasoningSummary, unknown> = Schema.Union([
+  Schema.Literals(["auto", "concise", "detailed"]),
+  Schema.Literal("none"),
+  UnknownValue
+])
+
+/**
+ * SandboxMode as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedSandboxMode = "read-only" | "workspace-write" | "danger-full-access" | UnknownValue
+/**
+ * SandboxMode as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedSandboxMode: Schema.Codec<ReceivedSandboxMode, unknown> = Schema.Union([
+  Schema.Literals(["read-only", "workspace-write", "danger-full-access"]),
+  UnknownValue
+])
 
 export interface SandboxWorkspaceWrite {
   readonly exclude_slash_tmp?: boolean | undefined
@@ -1942,8 +2122,11 @@ export const SandboxWorkspaceWrite: Schema.Codec<SandboxWorkspaceWrite> = Schema
   writable_roots: Schema.optional(Schema.Array(Schema.String))
 })
 
-export type WebSearchContextSize = "low" | "medium" | "high"
-export const WebSearchContextSize: Schema.Codec<WebSearchContextSize> = Schema.Literals(["low", "medium", "high"])
+export type WebSearchContextSize = "low" | "medium" | "high" | UnknownValue
+export const WebSearchContextSize: Schema.Codec<WebSearchContextSize, unknown> = Schema.Union([
+  Schema.Literals(["low", "medium", "high"]),
+  UnknownValue
+])
 
 export interface WebSearchLocation {
   readonly city?: string | null | undefined
@@ -1963,7 +2146,7 @@ export interface WebSearchToolConfig {
   readonly context_size?: WebSearchContextSize | null | undefined
   readonly location?: WebSearchLocation | null | undefined
 }
-export const WebSearchToolConfig: Schema.Codec<WebSearchToolConfig> = Schema.Struct({
+export const WebSearchToolConfig: Schema.Codec<WebSearchToolConfig, unknown> = Schema.Struct({
   allowed_domains: Schema.optional(Schema.NullOr(Schema.Array(Schema.String))),
   context_size: Schema.optional(Schema.NullOr(WebSearchContextSize)),
   location: Schema.optional(Schema.NullOr(WebSearchLocation))
@@ -1972,38 +2155,47 @@ export const WebSearchToolConfig: Schema.Codec<WebSearchToolConfig> = Schema.Str
 export interface ToolsV2 {
   readonly web_search?: WebSearchToolConfig | null | undefined
 }
-export const ToolsV2: Schema.Codec<ToolsV2> = Schema.Struct({
+export const ToolsV2: Schema.Codec<ToolsV2, unknown> = Schema.Struct({
   web_search: Schema.optional(Schema.NullOr(WebSearchToolConfig))
 })
 
 /**
  * Controls output length/detail on GPT-5 models via the Responses API. Serialized with lowercase values to match the OpenAI API.
  */
-export type Verbosity = "low" | "medium" | "high"
+export type Verbosity = "low" | "medium" | "high" | UnknownValue
 /**
  * Controls output length/detail on GPT-5 models via the Responses API. Serialized with lowercase values to match the OpenAI API.
  */
-export const Verbosity: Schema.Codec<Verbosity> = Schema.Literals(["low", "medium", "high"])
+export const Verbosity: Schema.Codec<Verbosity, unknown> = Schema.Union([
+  Schema.Literals(["low", "medium", "high"]),
+  UnknownValue
+])
 
-export type WebSearchMode = "disabled" | "cached" | "indexed" | "live"
-export const WebSearchMode: Schema.Codec<WebSearchMode> = Schema.Literals(["disabled", "cached", "indexed", "live"])
+export type WebSearchMode = "disabled" | "cached" | "indexed" | "live" | UnknownValue
+export const WebSearchMode: Schema.Codec<WebSearchMode, unknown> = Schema.Union([
+  Schema.Literals(["disabled", "cached", "indexed", "live"]),
+  UnknownValue
+])
 
 /**
  * Provider preference selected by the resolved model catalog entry.
  */
-export type WebSearchProvider = "standalone" | "search_mcp"
+export type WebSearchProvider = "standalone" | "search_mcp" | UnknownValue
 /**
  * Provider preference selected by the resolved model catalog entry.
  */
-export const WebSearchProvider: Schema.Codec<WebSearchProvider> = Schema.Literals(["standalone", "search_mcp"])
+export const WebSearchProvider: Schema.Codec<WebSearchProvider, unknown> = Schema.Union([
+  Schema.Literals(["standalone", "search_mcp"]),
+  UnknownValue
+])
 
 export interface Config {
   readonly analytics?: AnalyticsConfig | null | undefined
-  readonly approval_policy?: AskForApproval | null | undefined
+  readonly approval_policy?: ReceivedAskForApproval | null | undefined
   /**
    * [UNSTABLE] Optional default for where approval requests are routed for review.
    */
-  readonly approvals_reviewer?: ApprovalsReviewer | null | undefined
+  readonly approvals_reviewer?: ReceivedApprovalsReviewer | null | undefined
   readonly browser_use?: BrowserUseConfig | null | undefined
   /**
    * Effective tools.client_search_provider hint. Model-selected providers take precedence.
@@ -2022,19 +2214,19 @@ export interface Config {
   readonly model_context_window?: number | null | undefined
   readonly model_provider?: string | null | undefined
   readonly model_reasoning_effort?: ReasoningEffort | null | undefined
-  readonly model_reasoning_summary?: ReasoningSummary | null | undefined
+  readonly model_reasoning_summary?: ReceivedReasoningSummary | null | undefined
   readonly model_verbosity?: Verbosity | null | undefined
   readonly review_model?: string | null | undefined
-  readonly sandbox_mode?: SandboxMode | null | undefined
+  readonly sandbox_mode?: ReceivedSandboxMode | null | undefined
   readonly sandbox_workspace_write?: SandboxWorkspaceWrite | null | undefined
   readonly service_tier?: string | null | undefined
   readonly tools?: ToolsV2 | null | undefined
   readonly web_search?: WebSearchMode | null | undefined
 }
-export const Config: Schema.Codec<Config> = Schema.Struct({
+export const Config: Schema.Codec<Config, unknown> = Schema.Struct({
   analytics: Schema.optional(Schema.NullOr(AnalyticsConfig)),
-  approval_policy: Schema.optional(Schema.NullOr(AskForApproval)),
-  approvals_reviewer: Schema.optional(Schema.NullOr(ApprovalsReviewer)),
+  approval_policy: Schema.optional(Schema.NullOr(ReceivedAskForApproval)),
+  approvals_reviewer: Schema.optional(Schema.NullOr(ReceivedApprovalsReviewer)),
   browser_use: Schema.optional(Schema.NullOr(BrowserUseConfig)),
   client_search_provider: Schema.optional(Schema.NullOr(WebSearchProvider)),
   compact_prompt: Schema.optional(Schema.NullOr(Schema.String)),
@@ -2050,10 +2242,10 @@ export const Config: Schema.Codec<Config> = Schema.Struct({
   model_context_window: Schema.optional(Schema.NullOr(Schema.Int)),
   model_provider: Schema.optional(Schema.NullOr(Schema.String)),
   model_reasoning_effort: Schema.optional(Schema.NullOr(ReasoningEffort)),
-  model_reasoning_summary: Schema.optional(Schema.NullOr(ReasoningSummary)),
+  model_reasoning_summary: Schema.optional(Schema.NullOr(ReceivedReasoningSummary)),
   model_verbosity: Schema.optional(Schema.NullOr(Verbosity)),
   review_model: Schema.optional(Schema.NullOr(Schema.String)),
-  sandbox_mode: Schema.optional(Schema.NullOr(SandboxMode)),
+  sandbox_mode: Schema.optional(Schema.NullOr(ReceivedSandboxMode)),
   sandbox_workspace_write: Schema.optional(Schema.NullOr(SandboxWorkspaceWrite)),
   service_tier: Schema.optional(Schema.NullOr(Schema.String)),
   tools: Schema.optional(Schema.NullOr(ToolsV2)),
@@ -2139,8 +2331,8 @@ export type ConfigLayerSource = {
   readonly type: "legacyManagedConfigTomlFromFile"
 } | {
   readonly type: "legacyManagedConfigTomlFromMdm"
-}
-export const ConfigLayerSource: Schema.Codec<ConfigLayerSource> = Schema.Union([
+} | UnknownVariant<"type">
+export const ConfigLayerSource: Schema.Codec<ConfigLayerSource, unknown> = Schema.Union([
   Schema.Struct({
     file: AbsolutePathBuf,
     type: Schema.Literal("packagedDefaults")
@@ -2177,7 +2369,8 @@ export const ConfigLayerSource: Schema.Codec<ConfigLayerSource> = Schema.Union([
   }),
   Schema.Struct({
     type: Schema.Literal("legacyManagedConfigTomlFromMdm")
-  })
+  }),
+  UnknownVariant("type", ["packagedDefaults", "mdm", "system", "enterpriseManaged", "user", "project", "sessionFlags", "legacyManagedConfigTomlFromFile", "legacyManagedConfigTomlFromMdm"])
 ])
 
 export interface ConfigLayer {
@@ -2186,7 +2379,7 @@ export interface ConfigLayer {
   readonly name: ConfigLayerSource
   readonly version: string
 }
-export const ConfigLayer: Schema.Codec<ConfigLayer> = Schema.Struct({
+export const ConfigLayer: Schema.Codec<ConfigLayer, unknown> = Schema.Struct({
   config: Schema.Unknown,
   disabledReason: Schema.optional(Schema.NullOr(Schema.String)),
   name: ConfigLayerSource,
@@ -2197,7 +2390,7 @@ export interface ConfigLayerMetadata {
   readonly name: ConfigLayerSource
   readonly version: string
 }
-export const ConfigLayerMetadata: Schema.Codec<ConfigLayerMetadata> = Schema.Struct({
+export const ConfigLayerMetadata: Schema.Codec<ConfigLayerMetadata, unknown> = Schema.Struct({
   name: ConfigLayerSource,
   version: Schema.String
 })
@@ -2219,7 +2412,7 @@ export interface ConfigReadResponse {
   readonly layers?: ReadonlyArray<ConfigLayer> | null | undefined
   readonly origins: { readonly [x: string]: ConfigLayerMetadata }
 }
-export const ConfigReadResponse: Schema.Codec<ConfigReadResponse> = Schema.Struct({
+export const ConfigReadResponse: Schema.Codec<ConfigReadResponse, unknown> = Schema.Struct({
   config: Config,
   layers: Schema.optional(Schema.NullOr(Schema.Array(ConfigLayer))),
   origins: Schema.Record(Schema.String, ConfigLayerMetadata)
@@ -2257,8 +2450,11 @@ export const ModelsRequirements: Schema.Codec<ModelsRequirements> = Schema.Struc
   newThread: Schema.optional(Schema.NullOr(NewThreadModelDefaults))
 })
 
-export type OtelHttpProtocol = "binary" | "json"
-export const OtelHttpProtocol: Schema.Codec<OtelHttpProtocol> = Schema.Literals(["binary", "json"])
+export type OtelHttpProtocol = "binary" | "json" | UnknownValue
+export const OtelHttpProtocol: Schema.Codec<OtelHttpProtocol, unknown> = Schema.Union([
+  Schema.Literals(["binary", "json"]),
+  UnknownValue
+])
 
 export interface OtelTlsConfig {
   readonly "ca-certificate"?: string | null | undefined
@@ -2290,8 +2486,8 @@ export type OtelExporter = "none" | "statsig" | {
     readonly headers: { readonly [x: string]: string }
     readonly tls?: OtelTlsConfig | null | undefined
   }
-}
-export const OtelExporter: Schema.Codec<OtelExporter> = Schema.Union([
+} | UnknownValue
+export const OtelExporter: Schema.Codec<OtelExporter, unknown> = Schema.Union([
   Schema.Literals(["none", "statsig"]),
   Schema.Struct({
     "otlp-http": Schema.Struct({
@@ -2307,7 +2503,8 @@ export const OtelExporter: Schema.Codec<OtelExporter> = Schema.Union([
       headers: Schema.Record(Schema.String, Schema.String),
       tls: Schema.optional(Schema.NullOr(OtelTlsConfig))
     })
-  })
+  }),
+  UnknownValue
 ])
 
 export interface OtelToolResultLogConfig {
@@ -2330,7 +2527,7 @@ export interface OtelRequirements {
   readonly trace_exporter?: OtelExporter | null | undefined
   readonly tracestate?: { readonly [x: string]: { readonly [x: string]: string } } | null | undefined
 }
-export const OtelRequirements: Schema.Codec<OtelRequirements> = Schema.Struct({
+export const OtelRequirements: Schema.Codec<OtelRequirements, unknown> = Schema.Struct({
   environment: Schema.optional(Schema.NullOr(Schema.String)),
   exporter: Schema.optional(Schema.NullOr(OtelExporter)),
   log_agent_responses: Schema.optional(Schema.NullOr(Schema.Boolean)),
@@ -2347,8 +2544,11 @@ export const OtelRequirements: Schema.Codec<OtelRequirements> = Schema.Struct({
 export type ResidencyRequirement = "us"
 export const ResidencyRequirement: Schema.Codec<ResidencyRequirement> = Schema.Literal("us")
 
-export type WindowsSandboxImplementation = "elevated" | "unelevated" | "mxc"
-export const WindowsSandboxImplementation: Schema.Codec<WindowsSandboxImplementation> = Schema.Literals(["elevated", "unelevated", "mxc"])
+export type WindowsSandboxImplementation = "elevated" | "unelevated" | "mxc" | UnknownValue
+export const WindowsSandboxImplementation: Schema.Codec<WindowsSandboxImplementation, unknown> = Schema.Union([
+  Schema.Literals(["elevated", "unelevated", "mxc"]),
+  UnknownValue
+])
 
 export interface ConfigRequirements {
   readonly additionalDeveloperInstructions?: string | null | undefined
@@ -2357,13 +2557,13 @@ export interface ConfigRequirements {
   readonly allowLoginShell?: boolean | null | undefined
   readonly allowManagedHooksOnly?: boolean | null | undefined
   readonly allowRemoteControl?: boolean | null | undefined
-  readonly allowedApprovalPolicies?: ReadonlyArray<AskForApproval> | null | undefined
+  readonly allowedApprovalPolicies?: ReadonlyArray<ReceivedAskForApproval> | null | undefined
   /**
    * Effective login methods after managed, forced-login, and workspace restrictions. An empty list permits no login method. Older servers may omit this field.
    */
   readonly allowedLoginMethods?: ReadonlyArray<ForcedLoginMethod> | null | undefined
   readonly allowedPermissionProfiles?: { readonly [x: string]: boolean } | null | undefined
-  readonly allowedSandboxModes?: ReadonlyArray<SandboxMode> | null | undefined
+  readonly allowedSandboxModes?: ReadonlyArray<ReceivedSandboxMode> | null | undefined
   readonly allowedWebSearchModes?: ReadonlyArray<WebSearchMode> | null | undefined
   readonly allowedWindowsSandboxImplementations?: ReadonlyArray<WindowsSandboxImplementation> | null | undefined
   readonly autoReview?: AutoReviewRequirements | null | undefined
@@ -2391,17 +2591,17 @@ export interface ConfigRequirements {
   readonly otel?: OtelRequirements | null | undefined
   readonly sqliteHome?: string | null | undefined
 }
-export const ConfigRequirements: Schema.Codec<ConfigRequirements> = Schema.Struct({
+export const ConfigRequirements: Schema.Codec<ConfigRequirements, unknown> = Schema.Struct({
   additionalDeveloperInstructions: Schema.optional(Schema.NullOr(Schema.String)),
   allowAppshots: Schema.optional(Schema.NullOr(Schema.Boolean)),
   allowBrowserAndComputerUse: Schema.optional(Schema.NullOr(Schema.Boolean)),
   allowLoginShell: Schema.optional(Schema.NullOr(Schema.Boolean)),
   allowManagedHooksOnly: Schema.optional(Schema.NullOr(Schema.Boolean)),
   allowRemoteControl: Schema.optional(Schema.NullOr(Schema.Boolean)),
-  allowedApprovalPolicies: Schema.optional(Schema.NullOr(Schema.Array(AskForApproval))),
+  allowedApprovalPolicies: Schema.optional(Schema.NullOr(Schema.Array(ReceivedAskForApproval))),
   allowedLoginMethods: Schema.optional(Schema.NullOr(Schema.Array(ForcedLoginMethod))),
   allowedPermissionProfiles: Schema.optional(Schema.NullOr(Schema.Record(Schema.String, Schema.Boolean))),
-  allowedSandboxModes: Schema.optional(Schema.NullOr(Schema.Array(SandboxMode))),
+  allowedSandboxModes: Schema.optional(Schema.NullOr(Schema.Array(ReceivedSandboxMode))),
   allowedWebSearchModes: Schema.optional(Schema.NullOr(Schema.Array(WebSearchMode))),
   allowedWindowsSandboxImplementations: Schema.optional(Schema.NullOr(Schema.Array(WindowsSandboxImplementation))),
   autoReview: Schema.optional(Schema.NullOr(AutoReviewRequirements)),
@@ -2434,7 +2634,7 @@ export interface ConfigRequirementsReadResponse {
    */
   readonly supportsIndependentSpeedModes?: boolean | null | undefined
 }
-export const ConfigRequirementsReadResponse: Schema.Codec<ConfigRequirementsReadResponse> = Schema.Struct({
+export const ConfigRequirementsReadResponse: Schema.Codec<ConfigRequirementsReadResponse, unknown> = Schema.Struct({
   requirements: Schema.optional(Schema.NullOr(ConfigRequirements)),
   supportsIndependentSpeedModes: Schema.optional(Schema.NullOr(Schema.Boolean))
 })
@@ -2511,14 +2711,17 @@ export interface OverriddenMetadata {
   readonly message: string
   readonly overridingLayer: ConfigLayerMetadata
 }
-export const OverriddenMetadata: Schema.Codec<OverriddenMetadata> = Schema.Struct({
+export const OverriddenMetadata: Schema.Codec<OverriddenMetadata, unknown> = Schema.Struct({
   effectiveValue: Schema.Unknown,
   message: Schema.String,
   overridingLayer: ConfigLayerMetadata
 })
 
-export type WriteStatus = "ok" | "okOverridden"
-export const WriteStatus: Schema.Codec<WriteStatus> = Schema.Literals(["ok", "okOverridden"])
+export type WriteStatus = "ok" | "okOverridden" | UnknownValue
+export const WriteStatus: Schema.Codec<WriteStatus, unknown> = Schema.Union([
+  Schema.Literals(["ok", "okOverridden"]),
+  UnknownValue
+])
 
 export interface ConfigWriteResponse {
   /**
@@ -2529,19 +2732,20 @@ export interface ConfigWriteResponse {
   readonly status: WriteStatus
   readonly version: string
 }
-export const ConfigWriteResponse: Schema.Codec<ConfigWriteResponse> = Schema.Struct({
+export const ConfigWriteResponse: Schema.Codec<ConfigWriteResponse, unknown> = Schema.Struct({
   filePath: AbsolutePathBuf,
   overriddenMetadata: Schema.optional(Schema.NullOr(OverriddenMetadata)),
   status: WriteStatus,
   version: Schema.String
 })
 
-export type ConsumeAccountRateLimitResetCreditOutcome = "reset" | "nothingToReset" | "noCredit" | "alreadyRedeemed"
-export const ConsumeAccountRateLimitResetCreditOutcome: Schema.Codec<ConsumeAccountRateLimitResetCreditOutcome> = Schema.Union([
+export type ConsumeAccountRateLimitResetCreditOutcome = "reset" | "nothingToReset" | "noCredit" | "alreadyRedeemed" | UnknownValue
+export const ConsumeAccountRateLimitResetCreditOutcome: Schema.Codec<ConsumeAccountRateLimitResetCreditOutcome, unknown> = Schema.Union([
   Schema.Literal("reset"),
   Schema.Literal("nothingToReset"),
   Schema.Literal("noCredit"),
-  Schema.Literal("alreadyRedeemed")
+  Schema.Literal("alreadyRedeemed"),
+  UnknownValue
 ])
 
 export interface ConsumeAccountRateLimitResetCreditParams {
@@ -2562,7 +2766,7 @@ export const ConsumeAccountRateLimitResetCreditParams: Schema.Codec<ConsumeAccou
 export interface ConsumeAccountRateLimitResetCreditResponse {
   readonly outcome: ConsumeAccountRateLimitResetCreditOutcome
 }
-export const ConsumeAccountRateLimitResetCreditResponse: Schema.Codec<ConsumeAccountRateLimitResetCreditResponse> = Schema.Struct({
+export const ConsumeAccountRateLimitResetCreditResponse: Schema.Codec<ConsumeAccountRateLimitResetCreditResponse, unknown> = Schema.Struct({
   outcome: ConsumeAccountRateLimitResetCreditOutcome
 })
 
@@ -2584,11 +2788,14 @@ export const ContextCompactedNotification: Schema.Codec<ContextCompactedNotifica
 /**
  * Requested cyber treatment for an OpenAI model turn. Authorization and model-tier restrictions remain server-owned.
  */
-export type CyberAccessProgram = "standard" | "daybreakBlue" | "daybreakRed"
+export type CyberAccessProgram = "standard" | "daybreakBlue" | "daybreakRed" | UnknownValue
 /**
  * Requested cyber treatment for an OpenAI model turn. Authorization and model-tier restrictions remain server-owned.
  */
-export const CyberAccessProgram: Schema.Codec<CyberAccessProgram> = Schema.Literals(["standard", "daybreakBlue", "daybreakRed"])
+export const CyberAccessProgram: Schema.Codec<CyberAccessProgram, unknown> = Schema.Union([
+  Schema.Literals(["standard", "daybreakBlue", "daybreakRed"]),
+  UnknownValue
+])
 
 export interface DeprecationNoticeNotification {
   /**
@@ -2656,8 +2863,11 @@ export const DynamicToolCallResponse: Schema.Codec<DynamicToolCallResponse> = Sc
   success: Schema.Boolean
 })
 
-export type DynamicToolCallStatus = "inProgress" | "completed" | "failed"
-export const DynamicToolCallStatus: Schema.Codec<DynamicToolCallStatus> = Schema.Literals(["inProgress", "completed", "failed"])
+export type DynamicToolCallStatus = "inProgress" | "completed" | "failed" | UnknownValue
+export const DynamicToolCallStatus: Schema.Codec<DynamicToolCallStatus, unknown> = Schema.Union([
+  Schema.Literals(["inProgress", "completed", "failed"]),
+  UnknownValue
+])
 
 export interface EnvironmentConnectionNotification {
   readonly environmentId: string
@@ -2709,7 +2919,7 @@ export interface TurnError {
    */
   readonly misalignment?: MisalignmentErrorDetails | null | undefined
 }
-export const TurnError: Schema.Codec<TurnError> = Schema.Struct({
+export const TurnError: Schema.Codec<TurnError, unknown> = Schema.Struct({
   additionalDetails: Schema.optional(Schema.NullOr(Schema.String)),
   codexErrorInfo: Schema.optional(Schema.NullOr(CodexErrorInfo)),
   message: Schema.String,
@@ -2722,7 +2932,7 @@ export interface ErrorNotification {
   readonly turnId: string
   readonly willRetry: boolean
 }
-export const ErrorNotification: Schema.Codec<ErrorNotification> = Schema.Struct({
+export const ErrorNotification: Schema.Codec<ErrorNotification, unknown> = Schema.Struct({
   error: TurnError,
   threadId: Schema.String,
   turnId: Schema.String,
@@ -2749,8 +2959,8 @@ export type ParsedCommand = {
 } | {
   readonly cmd: string
   readonly type: "unknown"
-}
-export const ParsedCommand: Schema.Codec<ParsedCommand> = Schema.Union([
+} | UnknownVariant<"type">
+export const ParsedCommand: Schema.Codec<ParsedCommand, unknown> = Schema.Union([
   Schema.Struct({
     cmd: Schema.String,
     name: Schema.String,
@@ -2771,7 +2981,8 @@ export const ParsedCommand: Schema.Codec<ParsedCommand> = Schema.Union([
   Schema.Struct({
     cmd: Schema.String,
     type: Schema.Literal("unknown")
-  })
+  }),
+  UnknownVariant("type", ["read", "list_files", "search", "unknown"])
 ])
 
 export interface ExecCommandApprovalParams {
@@ -2789,7 +3000,7 @@ export interface ExecCommandApprovalParams {
   readonly parsedCmd: ReadonlyArray<ParsedCommand>
   readonly reason?: string | null | undefined
 }
-export const ExecCommandApprovalParams: Schema.Codec<ExecCommandApprovalParams> = Schema.Struct({
+export const ExecCommandApprovalParams: Schema.Codec<ExecCommandApprovalParams, unknown> = Schema.Struct({
   approvalId: Schema.optional(Schema.NullOr(Schema.String)),
   callId: Schema.String,
   command: Schema.Array(Schema.String),
@@ -2806,13 +3017,14 @@ export const ExecCommandApprovalResponse: Schema.Codec<ExecCommandApprovalRespon
   decision: ReviewDecision
 })
 
-export type ExperimentalFeatureStage = "beta" | "underDevelopment" | "stable" | "deprecated" | "removed"
-export const ExperimentalFeatureStage: Schema.Codec<ExperimentalFeatureStage> = Schema.Union([
+export type ExperimentalFeatureStage = "beta" | "underDevelopment" | "stable" | "deprecated" | "removed" | UnknownValue
+export const ExperimentalFeatureStage: Schema.Codec<ExperimentalFeatureStage, unknown> = Schema.Union([
   Schema.Literal("beta"),
   Schema.Literal("underDevelopment"),
   Schema.Literal("stable"),
   Schema.Literal("deprecated"),
-  Schema.Literal("removed")
+  Schema.Literal("removed"),
+  UnknownValue
 ])
 
 export interface ExperimentalFeature {
@@ -2845,7 +3057,7 @@ export interface ExperimentalFeature {
    */
   readonly stage: ExperimentalFeatureStage
 }
-export const ExperimentalFeature: Schema.Codec<ExperimentalFeature> = Schema.Struct({
+export const ExperimentalFeature: Schema.Codec<ExperimentalFeature, unknown> = Schema.Struct({
   announcement: Schema.optional(Schema.NullOr(Schema.String)),
   defaultEnabled: Schema.Boolean,
   description: Schema.optional(Schema.NullOr(Schema.String)),
@@ -2904,7 +3116,7 @@ export interface ExperimentalFeatureListResponse {
    */
   readonly nextCursor?: string | null | undefined
 }
-export const ExperimentalFeatureListResponse: Schema.Codec<ExperimentalFeatureListResponse> = Schema.Struct({
+export const ExperimentalFeatureListResponse: Schema.Codec<ExperimentalFeatureListResponse, unknown> = Schema.Struct({
   data: Schema.Array(ExperimentalFeature),
   nextCursor: Schema.optional(Schema.NullOr(Schema.String))
 })
@@ -2944,8 +3156,22 @@ export const ExternalAgentConfigDetectParams: Schema.Codec<ExternalAgentConfigDe
   source: Schema.optional(Schema.NullOr(Schema.String))
 })
 
-export type ExternalAgentConfigMigrationItemType = "AGENTS_MD" | "CONFIG" | "SKILLS" | "PLUGINS" | "MCP_SERVER_CONFIG" | "SUBAGENTS" | "HOOKS" | "COMMANDS" | "MEMORY" | "SESSIONS"
-export const ExternalAgentConfigMigrationItemType: Schema.Codec<ExternalAgentConfigMigrationItemType> = Schema.Literals(["AGENTS_MD", "CONFIG", "SKILLS", "PLUGINS", "MCP_SERVER_CONFIG", "SUBAGENTS", "HOOKS", "COMMANDS", "MEMORY", "SESSIONS"])
+export type ExternalAgentDetectedConnectorSource = "remoteMcpServersConfig" | "sessionToolUse" | UnknownValue
+export const ExternalAgentDetectedConnectorSource: Schema.Codec<ExternalAgentDetectedConnectorSource, unknown> = Schema.Union([
+  Schema.Literals(["remoteMcpServersConfig", "sessionToolUse"]),
+  UnknownValue
+])
+
+export interface ExternalAgentDetectedConnectorCandidate {
+  readonly name: string
+  readonly sessionCount: number
+  readonly source: ExternalAgentDetectedConnectorSource
+}
+export const ExternalAgentDetectedConnectorCandidate: Schema.Codec<ExternalAgentDetectedConnectorCandidate, unknown> = Schema.Struct({
+  name: Schema.String,
+  sessionCount: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  source: ExternalAgentDetectedConnectorSource
+})
 
 export interface HookMigration {
   readonly name: string
@@ -3016,67 +3242,52 @@ export const MigrationDetails: Schema.Codec<MigrationDetails> = Schema.Struct({
   subagents: Schema.optional(Schema.Array(SubagentMigration))
 })
 
-export interface ExternalAgentConfigMigrationItem {
+/**
+ * ExternalAgentConfigMigrationItemType as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedExternalAgentConfigMigrationItemType = "AGENTS_MD" | "CONFIG" | "SKILLS" | "PLUGINS" | "MCP_SERVER_CONFIG" | "SUBAGENTS" | "HOOKS" | "COMMANDS" | "MEMORY" | "SESSIONS" | UnknownValue
+/**
+ * ExternalAgentConfigMigrationItemType as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedExternalAgentConfigMigrationItemType: Schema.Codec<ReceivedExternalAgentConfigMigrationItemType, unknown> = Schema.Union([
+  Schema.Literals(["AGENTS_MD", "CONFIG", "SKILLS", "PLUGINS", "MCP_SERVER_CONFIG", "SUBAGENTS", "HOOKS", "COMMANDS", "MEMORY", "SESSIONS"]),
+  UnknownValue
+])
+
+/**
+ * ExternalAgentConfigMigrationItem as the server sends it: open to values and variants this codex version does not know.
+ */
+export interface ReceivedExternalAgentConfigMigrationItem {
   /**
    * Null or empty means home-scoped migration; non-empty means repo-scoped migration.
    */
   readonly cwd?: string | null | undefined
   readonly description: string
   readonly details?: MigrationDetails | null | undefined
-  readonly itemType: ExternalAgentConfigMigrationItemType
+  readonly itemType: ReceivedExternalAgentConfigMigrationItemType
 }
-export const ExternalAgentConfigMigrationItem: Schema.Codec<ExternalAgentConfigMigrationItem> = Schema.Struct({
+/**
+ * ExternalAgentConfigMigrationItem as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedExternalAgentConfigMigrationItem: Schema.Codec<ReceivedExternalAgentConfigMigrationItem, unknown> = Schema.Struct({
   cwd: Schema.optional(Schema.NullOr(Schema.String)),
   description: Schema.String,
   details: Schema.optional(Schema.NullOr(MigrationDetails)),
-  itemType: ExternalAgentConfigMigrationItemType
-})
-
-export type ExternalAgentDetectedConnectorSource = "remoteMcpServersConfig" | "sessionToolUse"
-export const ExternalAgentDetectedConnectorSource: Schema.Codec<ExternalAgentDetectedConnectorSource> = Schema.Literals(["remoteMcpServersConfig", "sessionToolUse"])
-
-export interface ExternalAgentDetectedConnectorCandidate {
-  readonly name: string
-  readonly sessionCount: number
-  readonly source: ExternalAgentDetectedConnectorSource
-}
-export const ExternalAgentDetectedConnectorCandidate: Schema.Codec<ExternalAgentDetectedConnectorCandidate> = Schema.Struct({
-  name: Schema.String,
-  sessionCount: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
-  source: ExternalAgentDetectedConnectorSource
+  itemType: ReceivedExternalAgentConfigMigrationItemType
 })
 
 export interface ExternalAgentConfigDetectResponse {
   readonly connectors?: ReadonlyArray<ExternalAgentDetectedConnectorCandidate> | undefined
-  readonly items: ReadonlyArray<ExternalAgentConfigMigrationItem>
+  readonly items: ReadonlyArray<ReceivedExternalAgentConfigMigrationItem>
 }
-export const ExternalAgentConfigDetectResponse: Schema.Codec<ExternalAgentConfigDetectResponse> = Schema.Struct({
+export const ExternalAgentConfigDetectResponse: Schema.Codec<ExternalAgentConfigDetectResponse, unknown> = Schema.Struct({
   connectors: Schema.optional(Schema.Array(ExternalAgentDetectedConnectorCandidate)),
-  items: Schema.Array(ExternalAgentConfigMigrationItem)
-})
-
-export interface ExternalAgentConfigImportItemTypeFailure {
-  readonly cwd?: string | null | undefined
-  readonly errorType?: string | null | undefined
-  readonly failureStage: string
-  readonly itemType: ExternalAgentConfigMigrationItemType
-  readonly message: string
-  readonly source?: string | null | undefined
-  readonly subErrorType?: string | null | undefined
-}
-export const ExternalAgentConfigImportItemTypeFailure: Schema.Codec<ExternalAgentConfigImportItemTypeFailure> = Schema.Struct({
-  cwd: Schema.optional(Schema.NullOr(Schema.String)),
-  errorType: Schema.optional(Schema.NullOr(Schema.String)),
-  failureStage: Schema.String,
-  itemType: ExternalAgentConfigMigrationItemType,
-  message: Schema.String,
-  source: Schema.optional(Schema.NullOr(Schema.String)),
-  subErrorType: Schema.optional(Schema.NullOr(Schema.String))
+  items: Schema.Array(ReceivedExternalAgentConfigMigrationItem)
 })
 
 export interface ExternalAgentConfigImportItemTypeSuccess {
   readonly cwd?: string | null | undefined
-  readonly itemType: ExternalAgentConfigMigrationItemType
+  readonly itemType: ReceivedExternalAgentConfigMigrationItemType
   readonly source?: string | null | undefined
   readonly target?: string | null | undefined
   /**
@@ -3084,22 +3295,47 @@ export interface ExternalAgentConfigImportItemTypeSuccess {
    */
   readonly title?: string | null | undefined
 }
-export const ExternalAgentConfigImportItemTypeSuccess: Schema.Codec<ExternalAgentConfigImportItemTypeSuccess> = Schema.Struct({
+export const ExternalAgentConfigImportItemTypeSuccess: Schema.Codec<ExternalAgentConfigImportItemTypeSuccess, unknown> = Schema.Struct({
   cwd: Schema.optional(Schema.NullOr(Schema.String)),
-  itemType: ExternalAgentConfigMigrationItemType,
+  itemType: ReceivedExternalAgentConfigMigrationItemType,
   source: Schema.optional(Schema.NullOr(Schema.String)),
   target: Schema.optional(Schema.NullOr(Schema.String)),
   title: Schema.optional(Schema.NullOr(Schema.String))
 })
 
+/**
+ * ExternalAgentConfigImportItemTypeFailure as the server sends it: open to values and variants this codex version does not know.
+ */
+export interface ReceivedExternalAgentConfigImportItemTypeFailure {
+  readonly cwd?: string | null | undefined
+  readonly errorType?: string | null | undefined
+  readonly failureStage: string
+  readonly itemType: ReceivedExternalAgentConfigMigrationItemType
+  readonly message: string
+  readonly source?: string | null | undefined
+  readonly subErrorType?: string | null | undefined
+}
+/**
+ * ExternalAgentConfigImportItemTypeFailure as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedExternalAgentConfigImportItemTypeFailure: Schema.Codec<ReceivedExternalAgentConfigImportItemTypeFailure, unknown> = Schema.Struct({
+  cwd: Schema.optional(Schema.NullOr(Schema.String)),
+  errorType: Schema.optional(Schema.NullOr(Schema.String)),
+  failureStage: Schema.String,
+  itemType: ReceivedExternalAgentConfigMigrationItemType,
+  message: Schema.String,
+  source: Schema.optional(Schema.NullOr(Schema.String)),
+  subErrorType: Schema.optional(Schema.NullOr(Schema.String))
+})
+
 export interface ExternalAgentConfigImportTypeResult {
-  readonly failures: ReadonlyArray<ExternalAgentConfigImportItemTypeFailure>
-  readonly itemType: ExternalAgentConfigMigrationItemType
+  readonly failures: ReadonlyArray<ReceivedExternalAgentConfigImportItemTypeFailure>
+  readonly itemType: ReceivedExternalAgentConfigMigrationItemType
   readonly successes: ReadonlyArray<ExternalAgentConfigImportItemTypeSuccess>
 }
-export const ExternalAgentConfigImportTypeResult: Schema.Codec<ExternalAgentConfigImportTypeResult> = Schema.Struct({
-  failures: Schema.Array(ExternalAgentConfigImportItemTypeFailure),
-  itemType: ExternalAgentConfigMigrationItemType,
+export const ExternalAgentConfigImportTypeResult: Schema.Codec<ExternalAgentConfigImportTypeResult, unknown> = Schema.Struct({
+  failures: Schema.Array(ReceivedExternalAgentConfigImportItemTypeFailure),
+  itemType: ReceivedExternalAgentConfigMigrationItemType,
   successes: Schema.Array(ExternalAgentConfigImportItemTypeSuccess)
 })
 
@@ -3107,21 +3343,21 @@ export interface ExternalAgentConfigImportCompletedNotification {
   readonly importId: string
   readonly itemTypeResults: ReadonlyArray<ExternalAgentConfigImportTypeResult>
 }
-export const ExternalAgentConfigImportCompletedNotification: Schema.Codec<ExternalAgentConfigImportCompletedNotification> = Schema.Struct({
+export const ExternalAgentConfigImportCompletedNotification: Schema.Codec<ExternalAgentConfigImportCompletedNotification, unknown> = Schema.Struct({
   importId: Schema.String,
   itemTypeResults: Schema.Array(ExternalAgentConfigImportTypeResult)
 })
 
 export interface ExternalAgentConfigImportHistory {
   readonly completedAtMs: number
-  readonly failures: ReadonlyArray<ExternalAgentConfigImportItemTypeFailure>
+  readonly failures: ReadonlyArray<ReceivedExternalAgentConfigImportItemTypeFailure>
   readonly importId: string
   readonly providerId?: string | null | undefined
   readonly successes: ReadonlyArray<ExternalAgentConfigImportItemTypeSuccess>
 }
-export const ExternalAgentConfigImportHistory: Schema.Codec<ExternalAgentConfigImportHistory> = Schema.Struct({
+export const ExternalAgentConfigImportHistory: Schema.Codec<ExternalAgentConfigImportHistory, unknown> = Schema.Struct({
   completedAtMs: Schema.Int,
-  failures: Schema.Array(ExternalAgentConfigImportItemTypeFailure),
+  failures: Schema.Array(ReceivedExternalAgentConfigImportItemTypeFailure),
   importId: Schema.String,
   providerId: Schema.optional(Schema.NullOr(Schema.String)),
   successes: Schema.Array(ExternalAgentConfigImportItemTypeSuccess)
@@ -3145,10 +3381,13 @@ export interface ExternalAgentConfigImportHistoriesReadResponse {
   readonly connectors: ReadonlyArray<ExternalAgentImportedConnectorCandidate>
   readonly data: ReadonlyArray<ExternalAgentConfigImportHistory>
 }
-export const ExternalAgentConfigImportHistoriesReadResponse: Schema.Codec<ExternalAgentConfigImportHistoriesReadResponse> = Schema.Struct({
+export const ExternalAgentConfigImportHistoriesReadResponse: Schema.Codec<ExternalAgentConfigImportHistoriesReadResponse, unknown> = Schema.Struct({
   connectors: Schema.Array(ExternalAgentImportedConnectorCandidate),
   data: Schema.Array(ExternalAgentConfigImportHistory)
 })
+
+export type ExternalAgentConfigMigrationItemType = "AGENTS_MD" | "CONFIG" | "SKILLS" | "PLUGINS" | "MCP_SERVER_CONFIG" | "SUBAGENTS" | "HOOKS" | "COMMANDS" | "MEMORY" | "SESSIONS"
+export const ExternalAgentConfigMigrationItemType: Schema.Codec<ExternalAgentConfigMigrationItemType> = Schema.Literals(["AGENTS_MD", "CONFIG", "SKILLS", "PLUGINS", "MCP_SERVER_CONFIG", "SUBAGENTS", "HOOKS", "COMMANDS", "MEMORY", "SESSIONS"])
 
 export interface ExternalAgentConfigImportHistoryRecordSuccessParams {
   readonly cwd?: string | null | undefined
@@ -3166,6 +3405,25 @@ export const ExternalAgentConfigImportHistoryRecordSuccessParams: Schema.Codec<E
   source: Schema.optional(Schema.NullOr(Schema.String)),
   target: Schema.optional(Schema.NullOr(Schema.String)),
   title: Schema.optional(Schema.NullOr(Schema.String))
+})
+
+export interface ExternalAgentConfigImportItemTypeFailure {
+  readonly cwd?: string | null | undefined
+  readonly errorType?: string | null | undefined
+  readonly failureStage: string
+  readonly itemType: ExternalAgentConfigMigrationItemType
+  readonly message: string
+  readonly source?: string | null | undefined
+  readonly subErrorType?: string | null | undefined
+}
+export const ExternalAgentConfigImportItemTypeFailure: Schema.Codec<ExternalAgentConfigImportItemTypeFailure> = Schema.Struct({
+  cwd: Schema.optional(Schema.NullOr(Schema.String)),
+  errorType: Schema.optional(Schema.NullOr(Schema.String)),
+  failureStage: Schema.String,
+  itemType: ExternalAgentConfigMigrationItemType,
+  message: Schema.String,
+  source: Schema.optional(Schema.NullOr(Schema.String)),
+  subErrorType: Schema.optional(Schema.NullOr(Schema.String))
 })
 
 export interface ExternalAgentConfigImportHistoryRecordTypeResultParams {
@@ -3201,6 +3459,22 @@ export const ExternalAgentConfigImportHistoryRecordResponse: Schema.Codec<Extern
   importId: Schema.String
 })
 
+export interface ExternalAgentConfigMigrationItem {
+  /**
+   * Null or empty means home-scoped migration; non-empty means repo-scoped migration.
+   */
+  readonly cwd?: string | null | undefined
+  readonly description: string
+  readonly details?: MigrationDetails | null | undefined
+  readonly itemType: ExternalAgentConfigMigrationItemType
+}
+export const ExternalAgentConfigMigrationItem: Schema.Codec<ExternalAgentConfigMigrationItem> = Schema.Struct({
+  cwd: Schema.optional(Schema.NullOr(Schema.String)),
+  description: Schema.String,
+  details: Schema.optional(Schema.NullOr(MigrationDetails)),
+  itemType: ExternalAgentConfigMigrationItemType
+})
+
 export interface ExternalAgentConfigImportParams {
   readonly migrationItems: ReadonlyArray<ExternalAgentConfigMigrationItem>
   /**
@@ -3227,7 +3501,7 @@ export interface ExternalAgentConfigImportProgressNotification {
   readonly importId: string
   readonly itemTypeResults: ReadonlyArray<ExternalAgentConfigImportTypeResult>
 }
-export const ExternalAgentConfigImportProgressNotification: Schema.Codec<ExternalAgentConfigImportProgressNotification> = Schema.Struct({
+export const ExternalAgentConfigImportProgressNotification: Schema.Codec<ExternalAgentConfigImportProgressNotification, unknown> = Schema.Struct({
   importId: Schema.String,
   itemTypeResults: Schema.Array(ExternalAgentConfigImportTypeResult)
 })
@@ -3342,8 +3616,8 @@ export type PatchChangeKind = {
 } | {
   readonly move_path?: string | null | undefined
   readonly type: "update"
-}
-export const PatchChangeKind: Schema.Codec<PatchChangeKind> = Schema.Union([
+} | UnknownVariant<"type">
+export const PatchChangeKind: Schema.Codec<PatchChangeKind, unknown> = Schema.Union([
   Schema.Struct({
     type: Schema.Literal("add")
   }),
@@ -3353,7 +3627,8 @@ export const PatchChangeKind: Schema.Codec<PatchChangeKind> = Schema.Union([
   Schema.Struct({
     move_path: Schema.optional(Schema.NullOr(Schema.String)),
     type: Schema.Literal("update")
-  })
+  }),
+  UnknownVariant("type", ["add", "delete", "update"])
 ])
 
 export interface FileUpdateChange {
@@ -3361,7 +3636,7 @@ export interface FileUpdateChange {
   readonly kind: PatchChangeKind
   readonly path: string
 }
-export const FileUpdateChange: Schema.Codec<FileUpdateChange> = Schema.Struct({
+export const FileUpdateChange: Schema.Codec<FileUpdateChange, unknown> = Schema.Struct({
   diff: Schema.String,
   kind: PatchChangeKind,
   path: Schema.String
@@ -3373,7 +3648,7 @@ export interface FileChangePatchUpdatedNotification {
   readonly threadId: string
   readonly turnId: string
 }
-export const FileChangePatchUpdatedNotification: Schema.Codec<FileChangePatchUpdatedNotification> = Schema.Struct({
+export const FileChangePatchUpdatedNotification: Schema.Codec<FileChangePatchUpdatedNotification, unknown> = Schema.Struct({
   changes: Schema.Array(FileUpdateChange),
   itemId: Schema.String,
   threadId: Schema.String,
@@ -3833,8 +4108,11 @@ export const FunctionCallOutputBody: Schema.Codec<FunctionCallOutputBody> = Sche
   Schema.Array(FunctionCallOutputContentItem)
 ])
 
-export type FuzzyFileSearchMatchType = "file" | "directory"
-export const FuzzyFileSearchMatchType: Schema.Codec<FuzzyFileSearchMatchType> = Schema.Literals(["file", "directory"])
+export type FuzzyFileSearchMatchType = "file" | "directory" | UnknownValue
+export const FuzzyFileSearchMatchType: Schema.Codec<FuzzyFileSearchMatchType, unknown> = Schema.Union([
+  Schema.Literals(["file", "directory"]),
+  UnknownValue
+])
 
 export interface FuzzyFileSearchParams {
   readonly cancellationToken?: string | null | undefined
@@ -3861,7 +4139,7 @@ export interface FuzzyFileSearchResult {
 /**
  * Superset of [`codex_file_search::FileMatch`]
  */
-export const FuzzyFileSearchResult: Schema.Codec<FuzzyFileSearchResult> = Schema.Struct({
+export const FuzzyFileSearchResult: Schema.Codec<FuzzyFileSearchResult, unknown> = Schema.Struct({
   file_name: Schema.String,
   indices: Schema.optional(Schema.NullOr(Schema.Array(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))))),
   match_type: FuzzyFileSearchMatchType,
@@ -3873,7 +4151,7 @@ export const FuzzyFileSearchResult: Schema.Codec<FuzzyFileSearchResult> = Schema
 export interface FuzzyFileSearchResponse {
   readonly files: ReadonlyArray<FuzzyFileSearchResult>
 }
-export const FuzzyFileSearchResponse: Schema.Codec<FuzzyFileSearchResponse> = Schema.Struct({
+export const FuzzyFileSearchResponse: Schema.Codec<FuzzyFileSearchResponse, unknown> = Schema.Struct({
   files: Schema.Array(FuzzyFileSearchResult)
 })
 
@@ -3889,7 +4167,7 @@ export interface FuzzyFileSearchSessionUpdatedNotification {
   readonly query: string
   readonly sessionId: string
 }
-export const FuzzyFileSearchSessionUpdatedNotification: Schema.Codec<FuzzyFileSearchSessionUpdatedNotification> = Schema.Struct({
+export const FuzzyFileSearchSessionUpdatedNotification: Schema.Codec<FuzzyFileSearchSessionUpdatedNotification, unknown> = Schema.Struct({
   files: Schema.Array(FuzzyFileSearchResult),
   query: Schema.String,
   sessionId: Schema.String
@@ -3903,8 +4181,8 @@ export type GatewayAuth = {
 } | {
   readonly envKey?: string | null | undefined
   readonly mode: "externallyConfigured"
-}
-export const GatewayAuth: Schema.Codec<GatewayAuth> = Schema.Union([
+} | UnknownVariant<"mode">
+export const GatewayAuth: Schema.Codec<GatewayAuth, unknown> = Schema.Union([
   Schema.Struct({
     mode: Schema.Literal("none")
   }),
@@ -3915,14 +4193,18 @@ export const GatewayAuth: Schema.Codec<GatewayAuth> = Schema.Union([
   Schema.Struct({
     envKey: Schema.optional(Schema.NullOr(Schema.String)),
     mode: Schema.Literal("externallyConfigured")
-  })
+  }),
+  UnknownVariant("mode", ["none", "environmentVariable", "externallyConfigured"])
 ])
 
 export interface GatewayOAuthCancelResponse {}
 export const GatewayOAuthCancelResponse: Schema.Codec<GatewayOAuthCancelResponse> = Schema.Struct({})
 
-export type GatewayOAuthStatus = "notReady" | "started" | "succeeded" | "failed"
-export const GatewayOAuthStatus: Schema.Codec<GatewayOAuthStatus> = Schema.Literals(["notReady", "started", "succeeded", "failed"])
+export type GatewayOAuthStatus = "notReady" | "started" | "succeeded" | "failed" | UnknownValue
+export const GatewayOAuthStatus: Schema.Codec<GatewayOAuthStatus, unknown> = Schema.Union([
+  Schema.Literals(["notReady", "started", "succeeded", "failed"]),
+  UnknownValue
+])
 
 export interface GatewayOAuthChangedNotification {
   /**
@@ -3937,7 +4219,7 @@ export interface GatewayOAuthChangedNotification {
   readonly providerId: string
   readonly status: GatewayOAuthStatus
 }
-export const GatewayOAuthChangedNotification: Schema.Codec<GatewayOAuthChangedNotification> = Schema.Struct({
+export const GatewayOAuthChangedNotification: Schema.Codec<GatewayOAuthChangedNotification, unknown> = Schema.Struct({
   authUrl: Schema.optional(Schema.NullOr(Schema.String)),
   error: Schema.optional(Schema.NullOr(Schema.String)),
   loginId: Schema.optional(Schema.NullOr(Schema.String)),
@@ -4023,7 +4305,7 @@ export interface GatewayOAuthReadResponse {
 /**
  * Current effective gateway policy and credential readiness; never contains credentials.
  */
-export const GatewayOAuthReadResponse: Schema.Codec<GatewayOAuthReadResponse> = Schema.Struct({
+export const GatewayOAuthReadResponse: Schema.Codec<GatewayOAuthReadResponse, unknown> = Schema.Struct({
   error: Schema.optional(Schema.NullOr(Schema.String)),
   providerId: Schema.String,
   providerName: Schema.String,
@@ -4068,11 +4350,17 @@ export const GetAccountRateLimitsParams: Schema.Codec<GetAccountRateLimitsParams
   supportsLunaReserve: Schema.optional(Schema.Boolean)
 })
 
-export type RateLimitResetCreditStatus = "available" | "redeeming" | "redeemed" | "unknown"
-export const RateLimitResetCreditStatus: Schema.Codec<RateLimitResetCreditStatus> = Schema.Literals(["available", "redeeming", "redeemed", "unknown"])
+export type RateLimitResetCreditStatus = "available" | "redeeming" | "redeemed" | "unknown" | UnknownValue
+export const RateLimitResetCreditStatus: Schema.Codec<RateLimitResetCreditStatus, unknown> = Schema.Union([
+  Schema.Literals(["available", "redeeming", "redeemed", "unknown"]),
+  UnknownValue
+])
 
-export type RateLimitResetType = "codexRateLimits" | "unknown"
-export const RateLimitResetType: Schema.Codec<RateLimitResetType> = Schema.Literals(["codexRateLimits", "unknown"])
+export type RateLimitResetType = "codexRateLimits" | "unknown" | UnknownValue
+export const RateLimitResetType: Schema.Codec<RateLimitResetType, unknown> = Schema.Union([
+  Schema.Literals(["codexRateLimits", "unknown"]),
+  UnknownValue
+])
 
 export interface RateLimitResetCredit {
   /**
@@ -4098,7 +4386,7 @@ export interface RateLimitResetCredit {
    */
   readonly title?: string | null | undefined
 }
-export const RateLimitResetCredit: Schema.Codec<RateLimitResetCredit> = Schema.Struct({
+export const RateLimitResetCredit: Schema.Codec<RateLimitResetCredit, unknown> = Schema.Struct({
   description: Schema.optional(Schema.NullOr(Schema.String)),
   expiresAt: Schema.optional(Schema.NullOr(Schema.Int)),
   grantedAt: Schema.Int,
@@ -4117,7 +4405,7 @@ export interface RateLimitResetCreditsSummary {
    */
   readonly credits?: ReadonlyArray<RateLimitResetCredit> | null | undefined
 }
-export const RateLimitResetCreditsSummary: Schema.Codec<RateLimitResetCreditsSummary> = Schema.Struct({
+export const RateLimitResetCreditsSummary: Schema.Codec<RateLimitResetCreditsSummary, unknown> = Schema.Struct({
   availableCount: Schema.Int,
   credits: Schema.optional(Schema.NullOr(Schema.Array(RateLimitResetCredit)))
 })
@@ -4145,7 +4433,7 @@ export interface GetAccountRateLimitsResponse {
    */
   readonly rateLimitsByLimitId?: { readonly [x: string]: RateLimitSnapshot } | null | undefined
 }
-export const GetAccountRateLimitsResponse: Schema.Codec<GetAccountRateLimitsResponse> = Schema.Struct({
+export const GetAccountRateLimitsResponse: Schema.Codec<GetAccountRateLimitsResponse, unknown> = Schema.Struct({
   accountId: Schema.optional(Schema.NullOr(Schema.String)),
   ordinaryUsageAllowed: Schema.optional(Schema.NullOr(Schema.Boolean)),
   rateLimitResetCredits: Schema.optional(Schema.NullOr(RateLimitResetCreditsSummary)),
@@ -4162,7 +4450,7 @@ export interface GetAccountResponse {
    */
   readonly userId?: string | null | undefined
 }
-export const GetAccountResponse: Schema.Codec<GetAccountResponse> = Schema.Struct({
+export const GetAccountResponse: Schema.Codec<GetAccountResponse, unknown> = Schema.Struct({
   account: Schema.optional(Schema.NullOr(Account)),
   requiresOpenaiAuth: Schema.Boolean,
   userId: Schema.optional(Schema.NullOr(Schema.String))
@@ -4246,8 +4534,11 @@ export const GetAccountTokenUsageResponse: Schema.Codec<GetAccountTokenUsageResp
   threadUsage: Schema.optional(Schema.NullOr(ThreadUsage))
 })
 
-export type WorkspaceMessageType = "headline" | "announcement" | "unknown"
-export const WorkspaceMessageType: Schema.Codec<WorkspaceMessageType> = Schema.Literals(["headline", "announcement", "unknown"])
+export type WorkspaceMessageType = "headline" | "announcement" | "unknown" | UnknownValue
+export const WorkspaceMessageType: Schema.Codec<WorkspaceMessageType, unknown> = Schema.Union([
+  Schema.Literals(["headline", "announcement", "unknown"]),
+  UnknownValue
+])
 
 export interface WorkspaceMessage {
   /**
@@ -4262,7 +4553,7 @@ export interface WorkspaceMessage {
   readonly messageId: string
   readonly messageType: WorkspaceMessageType
 }
-export const WorkspaceMessage: Schema.Codec<WorkspaceMessage> = Schema.Struct({
+export const WorkspaceMessage: Schema.Codec<WorkspaceMessage, unknown> = Schema.Struct({
   archivedAt: Schema.optional(Schema.NullOr(Schema.Int)),
   createdAt: Schema.optional(Schema.NullOr(Schema.Int)),
   messageBody: Schema.String,
@@ -4280,7 +4571,7 @@ export interface GetWorkspaceMessagesResponse {
    */
   readonly messages: ReadonlyArray<WorkspaceMessage>
 }
-export const GetWorkspaceMessagesResponse: Schema.Codec<GetWorkspaceMessagesResponse> = Schema.Struct({
+export const GetWorkspaceMessagesResponse: Schema.Codec<GetWorkspaceMessagesResponse, unknown> = Schema.Struct({
   featureEnabled: Schema.Boolean,
   messages: Schema.Array(WorkspaceMessage)
 })
@@ -4308,29 +4599,38 @@ export const GrantedPermissionProfile: Schema.Codec<GrantedPermissionProfile> = 
 /**
  * [UNSTABLE] Lifecycle state for an approval auto-review.
  */
-export type GuardianApprovalReviewStatus = "inProgress" | "approved" | "denied" | "timedOut" | "aborted"
+export type GuardianApprovalReviewStatus = "inProgress" | "approved" | "denied" | "timedOut" | "aborted" | UnknownValue
 /**
  * [UNSTABLE] Lifecycle state for an approval auto-review.
  */
-export const GuardianApprovalReviewStatus: Schema.Codec<GuardianApprovalReviewStatus> = Schema.Literals(["inProgress", "approved", "denied", "timedOut", "aborted"])
+export const GuardianApprovalReviewStatus: Schema.Codec<GuardianApprovalReviewStatus, unknown> = Schema.Union([
+  Schema.Literals(["inProgress", "approved", "denied", "timedOut", "aborted"]),
+  UnknownValue
+])
 
 /**
  * [UNSTABLE] Risk level assigned by approval auto-review.
  */
-export type GuardianRiskLevel = "low" | "medium" | "high" | "critical"
+export type GuardianRiskLevel = "low" | "medium" | "high" | "critical" | UnknownValue
 /**
  * [UNSTABLE] Risk level assigned by approval auto-review.
  */
-export const GuardianRiskLevel: Schema.Codec<GuardianRiskLevel> = Schema.Literals(["low", "medium", "high", "critical"])
+export const GuardianRiskLevel: Schema.Codec<GuardianRiskLevel, unknown> = Schema.Union([
+  Schema.Literals(["low", "medium", "high", "critical"]),
+  UnknownValue
+])
 
 /**
  * [UNSTABLE] Authorization level assigned by approval auto-review.
  */
-export type GuardianUserAuthorization = "unknown" | "low" | "medium" | "high"
+export type GuardianUserAuthorization = "unknown" | "low" | "medium" | "high" | UnknownValue
 /**
  * [UNSTABLE] Authorization level assigned by approval auto-review.
  */
-export const GuardianUserAuthorization: Schema.Codec<GuardianUserAuthorization> = Schema.Literals(["unknown", "low", "medium", "high"])
+export const GuardianUserAuthorization: Schema.Codec<GuardianUserAuthorization, unknown> = Schema.Union([
+  Schema.Literals(["unknown", "low", "medium", "high"]),
+  UnknownValue
+])
 
 /**
  * [UNSTABLE] Temporary approval auto-review payload used by `item/autoApprovalReview/*` notifications. This shape is expected to change soon.
@@ -4344,22 +4644,156 @@ export interface GuardianApprovalReview {
 /**
  * [UNSTABLE] Temporary approval auto-review payload used by `item/autoApprovalReview/*` notifications. This shape is expected to change soon.
  */
-export const GuardianApprovalReview: Schema.Codec<GuardianApprovalReview> = Schema.Struct({
+export const GuardianApprovalReview: Schema.Codec<GuardianApprovalReview, unknown> = Schema.Struct({
   rationale: Schema.optional(Schema.NullOr(Schema.String)),
   riskLevel: Schema.optional(Schema.NullOr(GuardianRiskLevel)),
   status: GuardianApprovalReviewStatus,
   userAuthorization: Schema.optional(Schema.NullOr(GuardianUserAuthorization))
 })
 
-export type GuardianCommandSource = "shell" | "unifiedExec"
-export const GuardianCommandSource: Schema.Codec<GuardianCommandSource> = Schema.Literals(["shell", "unifiedExec"])
+export type GuardianCommandSource = "shell" | "unifiedExec" | UnknownValue
+export const GuardianCommandSource: Schema.Codec<GuardianCommandSource, unknown> = Schema.Union([
+  Schema.Literals(["shell", "unifiedExec"]),
+  UnknownValue
+])
+
+/**
+ * FileSystemAccessMode as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedFileSystemAccessMode = "read" | "write" | "deny" | UnknownValue
+/**
+ * FileSystemAccessMode as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedFileSystemAccessMode: Schema.Codec<ReceivedFileSystemAccessMode, unknown> = Schema.Union([
+  Schema.Literals(["read", "write", "deny"]),
+  UnknownValue
+])
+
+/**
+ * FileSystemSpecialPath as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedFileSystemSpecialPath = {
+  readonly kind: "root"
+} | {
+  readonly kind: "minimal"
+} | {
+  readonly kind: "project_roots"
+  readonly subpath?: LegacyAppPathString | null | undefined
+} | {
+  readonly kind: "tmpdir"
+} | {
+  readonly kind: "slash_tmp"
+} | {
+  readonly kind: "unknown"
+  readonly path: string
+  readonly subpath?: LegacyAppPathString | null | undefined
+} | UnknownVariant<"kind">
+/**
+ * FileSystemSpecialPath as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedFileSystemSpecialPath: Schema.Codec<ReceivedFileSystemSpecialPath, unknown> = Schema.Union([
+  Schema.Struct({
+    kind: Schema.Literal("root")
+  }),
+  Schema.Struct({
+    kind: Schema.Literal("minimal")
+  }),
+  Schema.Struct({
+    kind: Schema.Literal("project_roots"),
+    subpath: Schema.optional(Schema.NullOr(LegacyAppPathString))
+  }),
+  Schema.Struct({
+    kind: Schema.Literal("tmpdir")
+  }),
+  Schema.Struct({
+    kind: Schema.Literal("slash_tmp")
+  }),
+  Schema.Struct({
+    kind: Schema.Literal("unknown"),
+    path: Schema.String,
+    subpath: Schema.optional(Schema.NullOr(LegacyAppPathString))
+  }),
+  UnknownVariant("kind", ["root", "minimal", "project_roots", "tmpdir", "slash_tmp", "unknown"])
+])
+
+/**
+ * FileSystemPath as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedFileSystemPath = {
+  readonly path: LegacyAppPathString
+  readonly type: "path"
+} | {
+  readonly pattern: string
+  readonly type: "glob_pattern"
+} | {
+  readonly type: "special"
+  readonly value: ReceivedFileSystemSpecialPath
+} | UnknownVariant<"type">
+/**
+ * FileSystemPath as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedFileSystemPath: Schema.Codec<ReceivedFileSystemPath, unknown> = Schema.Union([
+  Schema.Struct({
+    path: LegacyAppPathString,
+    type: Schema.Literal("path")
+  }),
+  Schema.Struct({
+    pattern: Schema.String,
+    type: Schema.Literal("glob_pattern")
+  }),
+  Schema.Struct({
+    type: Schema.Literal("special"),
+    value: ReceivedFileSystemSpecialPath
+  }),
+  UnknownVariant("type", ["path", "glob_pattern", "special"])
+])
+
+/**
+ * FileSystemSandboxEntry as the server sends it: open to values and variants this codex version does not know.
+ */
+export interface ReceivedFileSystemSandboxEntry {
+  readonly access: ReceivedFileSystemAccessMode
+  readonly path: ReceivedFileSystemPath
+}
+/**
+ * FileSystemSandboxEntry as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedFileSystemSandboxEntry: Schema.Codec<ReceivedFileSystemSandboxEntry, unknown> = Schema.Struct({
+  access: ReceivedFileSystemAccessMode,
+  path: ReceivedFileSystemPath
+})
+
+/**
+ * AdditionalFileSystemPermissions as the server sends it: open to values and variants this codex version does not know.
+ */
+export interface ReceivedAdditionalFileSystemPermissions {
+  readonly entries?: ReadonlyArray<ReceivedFileSystemSandboxEntry> | null | undefined
+  readonly globScanMaxDepth?: number | null | undefined
+  /**
+   * This will be removed in favor of `entries`.
+   */
+  readonly read?: ReadonlyArray<LegacyAppPathString> | null | undefined
+  /**
+   * This will be removed in favor of `entries`.
+   */
+  readonly write?: ReadonlyArray<LegacyAppPathString> | null | undefined
+}
+/**
+ * AdditionalFileSystemPermissions as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedAdditionalFileSystemPermissions: Schema.Codec<ReceivedAdditionalFileSystemPermissions, unknown> = Schema.Struct({
+  entries: Schema.optional(Schema.NullOr(Schema.Array(ReceivedFileSystemSandboxEntry))),
+  globScanMaxDepth: Schema.optional(Schema.NullOr(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))),
+  read: Schema.optional(Schema.NullOr(Schema.Array(LegacyAppPathString))),
+  write: Schema.optional(Schema.NullOr(Schema.Array(LegacyAppPathString)))
+})
 
 export interface RequestPermissionProfile {
-  readonly fileSystem?: AdditionalFileSystemPermissions | null | undefined
+  readonly fileSystem?: ReceivedAdditionalFileSystemPermissions | null | undefined
   readonly network?: AdditionalNetworkPermissions | null | undefined
 }
-export const RequestPermissionProfile: Schema.Codec<RequestPermissionProfile> = Schema.Struct({
-  fileSystem: Schema.optional(Schema.NullOr(AdditionalFileSystemPermissions)),
+export const RequestPermissionProfile: Schema.Codec<RequestPermissionProfile, unknown> = Schema.Struct({
+  fileSystem: Schema.optional(Schema.NullOr(ReceivedAdditionalFileSystemPermissions)),
   network: Schema.optional(Schema.NullOr(AdditionalNetworkPermissions))
 })
 
@@ -4401,8 +4835,8 @@ export type GuardianApprovalReviewAction = {
   readonly permissions: RequestPermissionProfile
   readonly reason?: string | null | undefined
   readonly type: "requestPermissions"
-}
-export const GuardianApprovalReviewAction: Schema.Codec<GuardianApprovalReviewAction> = Schema.Union([
+} | UnknownVariant<"type">
+export const GuardianApprovalReviewAction: Schema.Codec<GuardianApprovalReviewAction, unknown> = Schema.Union([
   Schema.Struct({
     command: Schema.String,
     cwd: LegacyAppPathString,
@@ -4447,7 +4881,8 @@ export const GuardianApprovalReviewAction: Schema.Codec<GuardianApprovalReviewAc
     permissions: RequestPermissionProfile,
     reason: Schema.optional(Schema.NullOr(Schema.String)),
     type: Schema.Literal("requestPermissions")
-  })
+  }),
+  UnknownVariant("type", ["command", "execve", "writeStdin", "applyPatch", "networkAccess", "mcpToolCall", "requestPermissions"])
 ])
 
 export interface GuardianWarningNotification {
@@ -4465,35 +4900,56 @@ export const GuardianWarningNotification: Schema.Codec<GuardianWarningNotificati
   threadId: Schema.String
 })
 
-export type HookEventName = "preModelRequest" | "postModelRequest" | "preToolUse" | "permissionRequest" | "postToolUse" | "preCompact" | "postCompact" | "sessionStart" | "sessionEnd" | "userPromptSubmit" | "subagentStart" | "subagentStop" | "stop" | "interrupt"
-export const HookEventName: Schema.Codec<HookEventName> = Schema.Literals(["preModelRequest", "postModelRequest", "preToolUse", "permissionRequest", "postToolUse", "preCompact", "postCompact", "sessionStart", "sessionEnd", "userPromptSubmit", "subagentStart", "subagentStop", "stop", "interrupt"])
+export type HookEventName = "preModelRequest" | "postModelRequest" | "preToolUse" | "permissionRequest" | "postToolUse" | "preCompact" | "postCompact" | "sessionStart" | "sessionEnd" | "userPromptSubmit" | "subagentStart" | "subagentStop" | "stop" | "interrupt" | UnknownValue
+export const HookEventName: Schema.Codec<HookEventName, unknown> = Schema.Union([
+  Schema.Literals(["preModelRequest", "postModelRequest", "preToolUse", "permissionRequest", "postToolUse", "preCompact", "postCompact", "sessionStart", "sessionEnd", "userPromptSubmit", "subagentStart", "subagentStop", "stop", "interrupt"]),
+  UnknownValue
+])
 
-export type HookExecutionMode = "sync" | "async"
-export const HookExecutionMode: Schema.Codec<HookExecutionMode> = Schema.Literals(["sync", "async"])
+export type HookExecutionMode = "sync" | "async" | UnknownValue
+export const HookExecutionMode: Schema.Codec<HookExecutionMode, unknown> = Schema.Union([
+  Schema.Literals(["sync", "async"]),
+  UnknownValue
+])
 
-export type HookHandlerType = "command" | "mcpTool" | "prompt" | "agent"
-export const HookHandlerType: Schema.Codec<HookHandlerType> = Schema.Literals(["command", "mcpTool", "prompt", "agent"])
+export type HookHandlerType = "command" | "mcpTool" | "prompt" | "agent" | UnknownValue
+export const HookHandlerType: Schema.Codec<HookHandlerType, unknown> = Schema.Union([
+  Schema.Literals(["command", "mcpTool", "prompt", "agent"]),
+  UnknownValue
+])
 
-export type HookOutputEntryKind = "warning" | "stop" | "feedback" | "context" | "error"
-export const HookOutputEntryKind: Schema.Codec<HookOutputEntryKind> = Schema.Literals(["warning", "stop", "feedback", "context", "error"])
+export type HookOutputEntryKind = "warning" | "stop" | "feedback" | "context" | "error" | UnknownValue
+export const HookOutputEntryKind: Schema.Codec<HookOutputEntryKind, unknown> = Schema.Union([
+  Schema.Literals(["warning", "stop", "feedback", "context", "error"]),
+  UnknownValue
+])
 
 export interface HookOutputEntry {
   readonly kind: HookOutputEntryKind
   readonly text: string
 }
-export const HookOutputEntry: Schema.Codec<HookOutputEntry> = Schema.Struct({
+export const HookOutputEntry: Schema.Codec<HookOutputEntry, unknown> = Schema.Struct({
   kind: HookOutputEntryKind,
   text: Schema.String
 })
 
-export type HookRunStatus = "running" | "completed" | "failed" | "blocked" | "stopped"
-export const HookRunStatus: Schema.Codec<HookRunStatus> = Schema.Literals(["running", "completed", "failed", "blocked", "stopped"])
+export type HookRunStatus = "running" | "completed" | "failed" | "blocked" | "stopped" | UnknownValue
+export const HookRunStatus: Schema.Codec<HookRunStatus, unknown> = Schema.Union([
+  Schema.Literals(["running", "completed", "failed", "blocked", "stopped"]),
+  UnknownValue
+])
 
-export type HookScope = "thread" | "turn"
-export const HookScope: Schema.Codec<HookScope> = Schema.Literals(["thread", "turn"])
+export type HookScope = "thread" | "turn" | UnknownValue
+export const HookScope: Schema.Codec<HookScope, unknown> = Schema.Union([
+  Schema.Literals(["thread", "turn"]),
+  UnknownValue
+])
 
-export type HookSource = "system" | "user" | "project" | "mdm" | "sessionFlags" | "plugin" | "cloudRequirements" | "cloudManagedConfig" | "legacyManagedConfigFile" | "legacyManagedConfigMdm" | "unknown"
-export const HookSource: Schema.Codec<HookSource> = Schema.Literals(["system", "user", "project", "mdm", "sessionFlags", "plugin", "cloudRequirements", "cloudManagedConfig", "legacyManagedConfigFile", "legacyManagedConfigMdm", "unknown"])
+export type HookSource = "system" | "user" | "project" | "mdm" | "sessionFlags" | "plugin" | "cloudRequirements" | "cloudManagedConfig" | "legacyManagedConfigFile" | "legacyManagedConfigMdm" | "unknown" | UnknownValue
+export const HookSource: Schema.Codec<HookSource, unknown> = Schema.Union([
+  Schema.Literals(["system", "user", "project", "mdm", "sessionFlags", "plugin", "cloudRequirements", "cloudManagedConfig", "legacyManagedConfigFile", "legacyManagedConfigMdm", "unknown"]),
+  UnknownValue
+])
 
 export interface HookRunSummary {
   readonly completedAt?: number | null | undefined
@@ -4511,7 +4967,7 @@ export interface HookRunSummary {
   readonly status: HookRunStatus
   readonly statusMessage?: string | null | undefined
 }
-export const HookRunSummary: Schema.Codec<HookRunSummary> = Schema.Struct({
+export const HookRunSummary: Schema.Codec<HookRunSummary, unknown> = Schema.Struct({
   completedAt: Schema.optional(Schema.NullOr(Schema.Int)),
   displayOrder: Schema.Int,
   durationMs: Schema.optional(Schema.NullOr(Schema.Int)),
@@ -4533,7 +4989,7 @@ export interface HookCompletedNotification {
   readonly threadId: string
   readonly turnId?: string | null | undefined
 }
-export const HookCompletedNotification: Schema.Codec<HookCompletedNotification> = Schema.Struct({
+export const HookCompletedNotification: Schema.Codec<HookCompletedNotification, unknown> = Schema.Struct({
   run: HookRunSummary,
   threadId: Schema.String,
   turnId: Schema.optional(Schema.NullOr(Schema.String))
@@ -4548,8 +5004,11 @@ export const HookErrorInfo: Schema.Codec<HookErrorInfo> = Schema.Struct({
   path: Schema.String
 })
 
-export type HookTrustStatus = "managed" | "untrusted" | "trusted" | "modified"
-export const HookTrustStatus: Schema.Codec<HookTrustStatus> = Schema.Literals(["managed", "untrusted", "trusted", "modified"])
+export type HookTrustStatus = "managed" | "untrusted" | "trusted" | "modified" | UnknownValue
+export const HookTrustStatus: Schema.Codec<HookTrustStatus, unknown> = Schema.Union([
+  Schema.Literals(["managed", "untrusted", "trusted", "modified"]),
+  UnknownValue
+])
 
 export type HookMetadata = {
   /**
@@ -4647,8 +5106,8 @@ export type HookMetadata = {
   readonly timeoutSec: number
   readonly trustStatus: HookTrustStatus
   readonly handlerType: "agent"
-}
-export const HookMetadata: Schema.Codec<HookMetadata> = Schema.Union([
+} | UnknownVariant<"handlerType">
+export const HookMetadata: Schema.Codec<HookMetadata, unknown> = Schema.Union([
   Schema.Struct({
     additionalContextLimit: Schema.optional(Schema.NullOr(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))),
     currentHash: Schema.String,
@@ -4724,7 +5183,8 @@ export const HookMetadata: Schema.Codec<HookMetadata> = Schema.Union([
     timeoutSec: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
     trustStatus: HookTrustStatus,
     handlerType: Schema.Literal("agent")
-  })
+  }),
+  UnknownVariant("handlerType", ["command", "mcpTool", "prompt", "agent"])
 ])
 
 export interface HookPromptFragment {
@@ -4741,7 +5201,7 @@ export interface HookStartedNotification {
   readonly threadId: string
   readonly turnId?: string | null | undefined
 }
-export const HookStartedNotification: Schema.Codec<HookStartedNotification> = Schema.Struct({
+export const HookStartedNotification: Schema.Codec<HookStartedNotification, unknown> = Schema.Struct({
   run: HookRunSummary,
   threadId: Schema.String,
   turnId: Schema.optional(Schema.NullOr(Schema.String))
@@ -4753,7 +5213,7 @@ export interface HooksListEntry {
   readonly hooks: ReadonlyArray<HookMetadata>
   readonly warnings: ReadonlyArray<string>
 }
-export const HooksListEntry: Schema.Codec<HooksListEntry> = Schema.Struct({
+export const HooksListEntry: Schema.Codec<HooksListEntry, unknown> = Schema.Struct({
   cwd: Schema.String,
   errors: Schema.Array(HookErrorInfo),
   hooks: Schema.Array(HookMetadata),
@@ -4778,7 +5238,7 @@ export const HooksListParams: Schema.Codec<HooksListParams> = Schema.Struct({
 export interface HooksListResponse {
   readonly data: ReadonlyArray<HooksListEntry>
 }
-export const HooksListResponse: Schema.Codec<HooksListResponse> = Schema.Struct({
+export const HooksListResponse: Schema.Codec<HooksListResponse, unknown> = Schema.Struct({
   data: Schema.Array(HooksListEntry)
 })
 
@@ -4893,18 +5353,22 @@ export const InitializeResponse: Schema.Codec<InitializeResponse> = Schema.Struc
 /**
  * Canonical user-input modality tags advertised by a model.
  */
-export type InputModality = "text" | "image" | "audio"
+export type InputModality = "text" | "image" | "audio" | UnknownValue
 /**
  * Canonical user-input modality tags advertised by a model.
  */
-export const InputModality: Schema.Codec<InputModality> = Schema.Union([
+export const InputModality: Schema.Codec<InputModality, unknown> = Schema.Union([
   Schema.Literal("text"),
   Schema.Literal("image"),
-  Schema.Literal("audio")
+  Schema.Literal("audio"),
+  UnknownValue
 ])
 
-export type McpAppDisplayMode = "inline" | "fullscreen"
-export const McpAppDisplayMode: Schema.Codec<McpAppDisplayMode> = Schema.Literals(["inline", "fullscreen"])
+export type McpAppDisplayMode = "inline" | "fullscreen" | UnknownValue
+export const McpAppDisplayMode: Schema.Codec<McpAppDisplayMode, unknown> = Schema.Union([
+  Schema.Literals(["inline", "fullscreen"]),
+  UnknownValue
+])
 
 /**
  * UI resource and display preference for model invocations, captured from the tool descriptor.
@@ -4916,7 +5380,7 @@ export interface McpAppUi {
 /**
  * UI resource and display preference for model invocations, captured from the tool descriptor.
  */
-export const McpAppUi: Schema.Codec<McpAppUi> = Schema.Struct({
+export const McpAppUi: Schema.Codec<McpAppUi, unknown> = Schema.Struct({
   preferredModelDisplayMode: McpAppDisplayMode,
   resourceUri: Schema.String
 })
@@ -4954,8 +5418,11 @@ export const McpToolCallResult: Schema.Codec<McpToolCallResult> = Schema.Struct(
   structuredContent: Schema.optional(Schema.Unknown)
 })
 
-export type McpToolCallStatus = "inProgress" | "completed" | "failed"
-export const McpToolCallStatus: Schema.Codec<McpToolCallStatus> = Schema.Literals(["inProgress", "completed", "failed"])
+export type McpToolCallStatus = "inProgress" | "completed" | "failed" | UnknownValue
+export const McpToolCallStatus: Schema.Codec<McpToolCallStatus, unknown> = Schema.Union([
+  Schema.Literals(["inProgress", "completed", "failed"]),
+  UnknownValue
+])
 
 export interface MemoryCitationEntry {
   readonly lineEnd: number
@@ -4984,23 +5451,141 @@ export const MemoryCitation: Schema.Codec<MemoryCitation> = Schema.Struct({
  *
  * Providers do not emit this consistently, so callers must treat `None` as "phase unknown" and keep compatibility behavior for legacy models.
  */
-export type MessagePhase = "commentary" | "partial_answer" | "final_answer"
+export type MessagePhase = "commentary" | "partial_answer" | "final_answer" | UnknownValue
 /**
  * Classifies assistant text as commentary, a partial answer, or a terminal answer.
  *
  * Providers do not emit this consistently, so callers must treat `None` as "phase unknown" and keep compatibility behavior for legacy models.
  */
-export const MessagePhase: Schema.Codec<MessagePhase> = Schema.Union([
+export const MessagePhase: Schema.Codec<MessagePhase, unknown> = Schema.Union([
   Schema.Literal("commentary"),
   Schema.Literal("partial_answer"),
-  Schema.Literal("final_answer")
+  Schema.Literal("final_answer"),
+  UnknownValue
 ])
 
-export type PatchApplyStatus = "inProgress" | "completed" | "failed" | "declined"
-export const PatchApplyStatus: Schema.Codec<PatchApplyStatus> = Schema.Literals(["inProgress", "completed", "failed", "declined"])
+export type PatchApplyStatus = "inProgress" | "completed" | "failed" | "declined" | UnknownValue
+export const PatchApplyStatus: Schema.Codec<PatchApplyStatus, unknown> = Schema.Union([
+  Schema.Literals(["inProgress", "completed", "failed", "declined"]),
+  UnknownValue
+])
 
-export type SubAgentActivityKind = "started" | "interacted" | "interrupted" | "completed"
-export const SubAgentActivityKind: Schema.Codec<SubAgentActivityKind> = Schema.Literals(["started", "interacted", "interrupted", "completed"])
+/**
+ * DynamicToolCallOutputContentItem as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedDynamicToolCallOutputContentItem = {
+  readonly text: string
+  readonly type: "inputText"
+} | {
+  readonly imageUrl: string
+  readonly type: "inputImage"
+} | {
+  readonly audioUrl: string
+  readonly type: "inputAudio"
+} | UnknownVariant<"type">
+/**
+ * DynamicToolCallOutputContentItem as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedDynamicToolCallOutputContentItem: Schema.Codec<ReceivedDynamicToolCallOutputContentItem, unknown> = Schema.Union([
+  Schema.Struct({
+    text: Schema.String,
+    type: Schema.Literal("inputText")
+  }),
+  Schema.Struct({
+    imageUrl: Schema.String,
+    type: Schema.Literal("inputImage")
+  }),
+  Schema.Struct({
+    audioUrl: Schema.String,
+    type: Schema.Literal("inputAudio")
+  }),
+  UnknownVariant("type", ["inputText", "inputImage", "inputAudio"])
+])
+
+/**
+ * ImageDetail as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedImageDetail = "auto" | "low" | "high" | "original" | UnknownValue
+/**
+ * ImageDetail as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedImageDetail: Schema.Codec<ReceivedImageDetail, unknown> = Schema.Union([
+  Schema.Literals(["auto", "low", "high", "original"]),
+  UnknownValue
+])
+
+/**
+ * FunctionCallOutputContentItem as the server sends it: open to values and variants this codex version does not know.
+ *
+ * Responses API compatible content items that can be returned by a tool call. This is a subset of ContentItem with the types we support as function call outputs.
+ */
+export type ReceivedFunctionCallOutputContentItem = {
+  readonly text: string
+  readonly type: "input_text"
+} | {
+  readonly detail?: ReceivedImageDetail | null | undefined
+  readonly type: "input_image"
+  readonly image_url: string
+} | {
+  readonly detail?: ReceivedImageDetail | null | undefined
+  readonly type: "input_image"
+  readonly file_id: string
+} | {
+  readonly type: "input_audio"
+  readonly audio_url: string
+} | {
+  readonly type: "input_audio"
+  readonly file_id: string
+} | {
+  readonly encrypted_content: string
+  readonly type: "encrypted_content"
+} | UnknownVariant<"type">
+/**
+ * FunctionCallOutputContentItem as the server sends it: open to values and variants this codex version does not know.
+ *
+ * Responses API compatible content items that can be returned by a tool call. This is a subset of ContentItem with the types we support as function call outputs.
+ */
+export const ReceivedFunctionCallOutputContentItem: Schema.Codec<ReceivedFunctionCallOutputContentItem, unknown> = Schema.Union([
+  Schema.Struct({
+    text: Schema.String,
+    type: Schema.Literal("input_text")
+  }),
+  Schema.Struct({
+    detail: Schema.optional(Schema.NullOr(ReceivedImageDetail)),
+    type: Schema.Literal("input_image"),
+    image_url: Schema.String
+  }),
+  Schema.Struct({
+    detail: Schema.optional(Schema.NullOr(ReceivedImageDetail)),
+    type: Schema.Literal("input_image"),
+    file_id: Schema.String
+  }),
+  Schema.Struct({
+    type: Schema.Literal("input_audio"),
+    audio_url: Schema.String
+  }),
+  Schema.Struct({
+    type: Schema.Literal("input_audio"),
+    file_id: Schema.String
+  }),
+  Schema.Struct({
+    encrypted_content: Schema.String,
+    type: Schema.Literal("encrypted_content")
+  }),
+  UnknownVariant("type", ["input_text", "input_image", "input_audio", "encrypted_content"])
+])
+
+/**
+ * FunctionCallOutputBody as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedFunctionCallOutputBody = string | ReadonlyArray<ReceivedFunctionCallOutputContentItem>
+/**
+ * FunctionCallOutputBody as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedFunctionCallOutputBody: Schema.Codec<ReceivedFunctionCallOutputBody, unknown> = Schema.Union([
+  Schema.String,
+  Schema.Array(ReceivedFunctionCallOutputContentItem)
+])
 
 export interface TextElement {
   /**
@@ -5017,7 +5602,10 @@ export const TextElement: Schema.Codec<TextElement> = Schema.Struct({
   placeholder: Schema.optional(Schema.NullOr(Schema.String))
 })
 
-export type UserInput = {
+/**
+ * UserInput as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedUserInput = {
   readonly text: string
   /**
    * UI-defined spans within `text` used to render or persist special elements.
@@ -5025,15 +5613,15 @@ export type UserInput = {
   readonly text_elements?: ReadonlyArray<TextElement> | undefined
   readonly type: "text"
 } | {
-  readonly detail?: ImageDetail | null | undefined
+  readonly detail?: ReceivedImageDetail | null | undefined
   readonly type: "image"
   readonly url: string
 } | {
-  readonly detail?: ImageDetail | null | undefined
+  readonly detail?: ReceivedImageDetail | null | undefined
   readonly type: "image"
   readonly fileId: string
 } | {
-  readonly detail?: ImageDetail | null | undefined
+  readonly detail?: ReceivedImageDetail | null | undefined
   readonly path: string
   readonly type: "localImage"
 } | {
@@ -5053,25 +5641,28 @@ export type UserInput = {
   readonly name: string
   readonly path: string
   readonly type: "mention"
-}
-export const UserInput: Schema.Codec<UserInput> = Schema.Union([
+} | UnknownVariant<"type">
+/**
+ * UserInput as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedUserInput: Schema.Codec<ReceivedUserInput, unknown> = Schema.Union([
   Schema.Struct({
     text: Schema.String,
     text_elements: Schema.optional(Schema.Array(TextElement)),
     type: Schema.Literal("text")
   }),
   Schema.Struct({
-    detail: Schema.optional(Schema.NullOr(ImageDetail)),
+    detail: Schema.optional(Schema.NullOr(ReceivedImageDetail)),
     type: Schema.Literal("image"),
     url: Schema.String
   }),
   Schema.Struct({
-    detail: Schema.optional(Schema.NullOr(ImageDetail)),
+    detail: Schema.optional(Schema.NullOr(ReceivedImageDetail)),
     type: Schema.Literal("image"),
     fileId: Schema.String
   }),
   Schema.Struct({
-    detail: Schema.optional(Schema.NullOr(ImageDetail)),
+    detail: Schema.optional(Schema.NullOr(ReceivedImageDetail)),
     path: Schema.String,
     type: Schema.Literal("localImage")
   }),
@@ -5096,7 +5687,14 @@ export const UserInput: Schema.Codec<UserInput> = Schema.Union([
     name: Schema.String,
     path: Schema.String,
     type: Schema.Literal("mention")
-  })
+  }),
+  UnknownVariant("type", ["text", "image", "localImage", "audio", "localAudio", "skill", "mention"])
+])
+
+export type SubAgentActivityKind = "started" | "interacted" | "interrupted" | "completed" | UnknownValue
+export const SubAgentActivityKind: Schema.Codec<SubAgentActivityKind, unknown> = Schema.Union([
+  Schema.Literals(["started", "interacted", "interrupted", "completed"]),
+  UnknownValue
 ])
 
 export type WebSearchAction = {
@@ -5112,8 +5710,8 @@ export type WebSearchAction = {
   readonly url?: string | null | undefined
 } | {
   readonly type: "other"
-}
-export const WebSearchAction: Schema.Codec<WebSearchAction> = Schema.Union([
+} | UnknownVariant<"type">
+export const WebSearchAction: Schema.Codec<WebSearchAction, unknown> = Schema.Union([
   Schema.Struct({
     queries: Schema.optional(Schema.NullOr(Schema.Array(Schema.String))),
     query: Schema.optional(Schema.NullOr(Schema.String)),
@@ -5130,7 +5728,8 @@ export const WebSearchAction: Schema.Codec<WebSearchAction> = Schema.Union([
   }),
   Schema.Struct({
     type: Schema.Literal("other")
-  })
+  }),
+  UnknownVariant("type", ["search", "openPage", "findInPage", "other"])
 ])
 
 /**
@@ -5146,7 +5745,7 @@ export type ThreadItem = {
    */
   readonly startedAtMs?: number | null | undefined
   readonly clientId?: string | null | undefined
-  readonly content: ReadonlyArray<UserInput>
+  readonly content: ReadonlyArray<ReceivedUserInput>
   readonly id: string
   readonly type: "userMessage"
 } | {
@@ -5190,7 +5789,7 @@ export type ThreadItem = {
   readonly id: string
   readonly name: string
   readonly namespace?: string | null | undefined
-  readonly output: FunctionCallOutputBody
+  readonly output: ReceivedFunctionCallOutputBody
   readonly type: "functionCallOutput"
 } | {
   /**
@@ -5321,7 +5920,7 @@ export type ThreadItem = {
    */
   readonly startedAtMs?: number | null | undefined
   readonly arguments: unknown
-  readonly contentItems?: ReadonlyArray<DynamicToolCallOutputContentItem> | null | undefined
+  readonly contentItems?: ReadonlyArray<ReceivedDynamicToolCallOutputContentItem> | null | undefined
   /**
    * The duration of the dynamic tool call in milliseconds.
    */
@@ -5528,16 +6127,16 @@ export type ThreadItem = {
   readonly startedAtMs?: number | null | undefined
   readonly id: string
   readonly type: "contextCompaction"
-}
+} | UnknownVariant<"type">
 /**
  * A thread item and its recorded lifecycle times. The payload stays flat on the wire.
  */
-export const ThreadItem: Schema.Codec<ThreadItem> = Schema.Union([
+export const ThreadItem: Schema.Codec<ThreadItem, unknown> = Schema.Union([
   Schema.Struct({
     completedAtMs: Schema.optional(Schema.NullOr(Schema.Int)),
     startedAtMs: Schema.optional(Schema.NullOr(Schema.Int)),
     clientId: Schema.optional(Schema.NullOr(Schema.String)),
-    content: Schema.Array(UserInput),
+    content: Schema.Array(ReceivedUserInput),
     id: Schema.String,
     type: Schema.Literal("userMessage")
   }),
@@ -5566,7 +6165,7 @@ export const ThreadItem: Schema.Codec<ThreadItem> = Schema.Union([
     id: Schema.String,
     name: Schema.String,
     namespace: Schema.optional(Schema.NullOr(Schema.String)),
-    output: FunctionCallOutputBody,
+    output: ReceivedFunctionCallOutputBody,
     type: Schema.Literal("functionCallOutput")
   }),
   Schema.Struct({
@@ -5631,7 +6230,7 @@ export const ThreadItem: Schema.Codec<ThreadItem> = Schema.Union([
     completedAtMs: Schema.optional(Schema.NullOr(Schema.Int)),
     startedAtMs: Schema.optional(Schema.NullOr(Schema.Int)),
     arguments: Schema.Unknown,
-    contentItems: Schema.optional(Schema.NullOr(Schema.Array(DynamicToolCallOutputContentItem))),
+    contentItems: Schema.optional(Schema.NullOr(Schema.Array(ReceivedDynamicToolCallOutputContentItem))),
     durationMs: Schema.optional(Schema.NullOr(Schema.Int)),
     id: Schema.String,
     namespace: Schema.optional(Schema.NullOr(Schema.String)),
@@ -5735,7 +6334,8 @@ export const ThreadItem: Schema.Codec<ThreadItem> = Schema.Union([
     startedAtMs: Schema.optional(Schema.NullOr(Schema.Int)),
     id: Schema.String,
     type: Schema.Literal("contextCompaction")
-  })
+  }),
+  UnknownVariant("type", ["userMessage", "hookPrompt", "agentMessage", "functionCallOutput", "plan", "reasoning", "commandExecution", "fileChange", "mcpToolCall", "dynamicToolCall", "collabAgentToolCall", "subAgentActivity", "webSearch", "imageView", "sleep", "imageGeneration", "enteredReviewMode", "exitedReviewMode", "contextCompaction"])
 ])
 
 export interface ItemCompletedNotification {
@@ -5751,7 +6351,7 @@ export interface ItemCompletedNotification {
   readonly threadId: string
   readonly turnId: string
 }
-export const ItemCompletedNotification: Schema.Codec<ItemCompletedNotification> = Schema.Struct({
+export const ItemCompletedNotification: Schema.Codec<ItemCompletedNotification, unknown> = Schema.Struct({
   completedAtMs: Schema.Int,
   contentTokenCount: Schema.optional(Schema.NullOr(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))),
   item: ThreadItem,
@@ -5792,7 +6392,7 @@ export interface ItemGuardianApprovalReviewCompletedNotification {
 /**
  * [UNSTABLE] Temporary notification payload for approval auto-review. This shape is expected to change soon.
  */
-export const ItemGuardianApprovalReviewCompletedNotification: Schema.Codec<ItemGuardianApprovalReviewCompletedNotification> = Schema.Struct({
+export const ItemGuardianApprovalReviewCompletedNotification: Schema.Codec<ItemGuardianApprovalReviewCompletedNotification, unknown> = Schema.Struct({
   action: GuardianApprovalReviewAction,
   completedAtMs: Schema.Int,
   decisionSource: AutoReviewDecisionSource,
@@ -5832,7 +6432,7 @@ export interface ItemGuardianApprovalReviewStartedNotification {
 /**
  * [UNSTABLE] Temporary notification payload for approval auto-review. This shape is expected to change soon.
  */
-export const ItemGuardianApprovalReviewStartedNotification: Schema.Codec<ItemGuardianApprovalReviewStartedNotification> = Schema.Struct({
+export const ItemGuardianApprovalReviewStartedNotification: Schema.Codec<ItemGuardianApprovalReviewStartedNotification, unknown> = Schema.Struct({
   action: GuardianApprovalReviewAction,
   review: GuardianApprovalReview,
   reviewId: Schema.String,
@@ -5851,7 +6451,7 @@ export interface ItemStartedNotification {
   readonly threadId: string
   readonly turnId: string
 }
-export const ItemStartedNotification: Schema.Codec<ItemStartedNotification> = Schema.Struct({
+export const ItemStartedNotification: Schema.Codec<ItemStartedNotification, unknown> = Schema.Struct({
   item: ThreadItem,
   startedAtMs: Schema.Int,
   threadId: Schema.String,
@@ -5995,11 +6595,17 @@ export const ListMcpServerStatusParams: Schema.Codec<ListMcpServerStatusParams> 
   threadId: Schema.optional(Schema.NullOr(Schema.String))
 })
 
-export type McpAuthStatus = "unknown" | "unsupported" | "notLoggedIn" | "bearerToken" | "oAuth"
-export const McpAuthStatus: Schema.Codec<McpAuthStatus> = Schema.Literals(["unknown", "unsupported", "notLoggedIn", "bearerToken", "oAuth"])
+export type McpAuthStatus = "unknown" | "unsupported" | "notLoggedIn" | "bearerToken" | "oAuth" | UnknownValue
+export const McpAuthStatus: Schema.Codec<McpAuthStatus, unknown> = Schema.Union([
+  Schema.Literals(["unknown", "unsupported", "notLoggedIn", "bearerToken", "oAuth"]),
+  UnknownValue
+])
 
-export type McpServerConnectionStatus = "notStarted" | "starting" | "connected" | "authenticationRequired" | "failed" | "cancelled" | "disabled"
-export const McpServerConnectionStatus: Schema.Codec<McpServerConnectionStatus> = Schema.Literals(["notStarted", "starting", "connected", "authenticationRequired", "failed", "cancelled", "disabled"])
+export type McpServerConnectionStatus = "notStarted" | "starting" | "connected" | "authenticationRequired" | "failed" | "cancelled" | "disabled" | UnknownValue
+export const McpServerConnectionStatus: Schema.Codec<McpServerConnectionStatus, unknown> = Schema.Union([
+  Schema.Literals(["notStarted", "starting", "connected", "authenticationRequired", "failed", "cancelled", "disabled"]),
+  UnknownValue
+])
 
 /**
  * Presentation metadata advertised by an initialized MCP server.
@@ -6132,7 +6738,7 @@ export interface McpServerStatus {
    */
   readonly toolsError?: string | null | undefined
 }
-export const McpServerStatus: Schema.Codec<McpServerStatus> = Schema.Struct({
+export const McpServerStatus: Schema.Codec<McpServerStatus, unknown> = Schema.Struct({
   authStatus: McpAuthStatus,
   httpOrigin: Schema.optional(Schema.NullOr(Schema.String)),
   name: Schema.String,
@@ -6154,7 +6760,7 @@ export interface ListMcpServerStatusResponse {
    */
   readonly nextCursor?: string | null | undefined
 }
-export const ListMcpServerStatusResponse: Schema.Codec<ListMcpServerStatusResponse> = Schema.Struct({
+export const ListMcpServerStatusResponse: Schema.Codec<ListMcpServerStatusResponse, unknown> = Schema.Struct({
   data: Schema.Array(McpServerStatus),
   nextCursor: Schema.optional(Schema.NullOr(Schema.String))
 })
@@ -6257,8 +6863,8 @@ export type LoginAccountResponse = {
   readonly type: "chatgptAuthTokens"
 } | {
   readonly type: "amazonBedrock"
-}
-export const LoginAccountResponse: Schema.Codec<LoginAccountResponse> = Schema.Union([
+} | UnknownVariant<"type">
+export const LoginAccountResponse: Schema.Codec<LoginAccountResponse, unknown> = Schema.Union([
   Schema.Struct({
     type: Schema.Literal("apiKey")
   }),
@@ -6278,7 +6884,8 @@ export const LoginAccountResponse: Schema.Codec<LoginAccountResponse> = Schema.U
   }),
   Schema.Struct({
     type: Schema.Literal("amazonBedrock")
-  })
+  }),
+  UnknownVariant("type", ["apiKey", "chatgpt", "chatgptDeviceCode", "chatgptAuthTokens", "amazonBedrock"])
 ])
 
 export interface LogoutAccountResponse {}
@@ -6516,8 +7123,11 @@ export const McpElicitationEnumSchema: Schema.Codec<McpElicitationEnumSchema> = 
   McpElicitationLegacyTitledEnumSchema
 ])
 
-export type McpElicitationNumberType = "number" | "integer"
-export const McpElicitationNumberType: Schema.Codec<McpElicitationNumberType> = Schema.Literals(["number", "integer"])
+export type McpElicitationNumberType = "number" | "integer" | UnknownValue
+export const McpElicitationNumberType: Schema.Codec<McpElicitationNumberType, unknown> = Schema.Union([
+  Schema.Literals(["number", "integer"]),
+  UnknownValue
+])
 
 export interface McpElicitationNumberSchema {
   readonly default?: number | null | undefined
@@ -6527,7 +7137,7 @@ export interface McpElicitationNumberSchema {
   readonly title?: string | null | undefined
   readonly type: McpElicitationNumberType
 }
-export const McpElicitationNumberSchema: Schema.Codec<McpElicitationNumberSchema> = Schema.Struct({
+export const McpElicitationNumberSchema: Schema.Codec<McpElicitationNumberSchema, unknown> = Schema.Struct({
   default: Schema.optional(Schema.NullOr(Schema.Number)),
   description: Schema.optional(Schema.NullOr(Schema.String)),
   maximum: Schema.optional(Schema.NullOr(Schema.Number)),
@@ -6539,8 +7149,11 @@ export const McpElicitationNumberSchema: Schema.Codec<McpElicitationNumberSchema
 export type McpElicitationObjectType = "object"
 export const McpElicitationObjectType: Schema.Codec<McpElicitationObjectType> = Schema.Literal("object")
 
-export type McpElicitationStringFormat = "email" | "uri" | "date" | "date-time"
-export const McpElicitationStringFormat: Schema.Codec<McpElicitationStringFormat> = Schema.Literals(["email", "uri", "date", "date-time"])
+export type McpElicitationStringFormat = "email" | "uri" | "date" | "date-time" | UnknownValue
+export const McpElicitationStringFormat: Schema.Codec<McpElicitationStringFormat, unknown> = Schema.Union([
+  Schema.Literals(["email", "uri", "date", "date-time"]),
+  UnknownValue
+])
 
 export interface McpElicitationStringSchema {
   readonly default?: string | null | undefined
@@ -6551,7 +7164,7 @@ export interface McpElicitationStringSchema {
   readonly title?: string | null | undefined
   readonly type: McpElicitationStringType
 }
-export const McpElicitationStringSchema: Schema.Codec<McpElicitationStringSchema> = Schema.Struct({
+export const McpElicitationStringSchema: Schema.Codec<McpElicitationStringSchema, unknown> = Schema.Struct({
   default: Schema.optional(Schema.NullOr(Schema.String)),
   description: Schema.optional(Schema.NullOr(Schema.String)),
   format: Schema.optional(Schema.NullOr(McpElicitationStringFormat)),
@@ -6562,7 +7175,7 @@ export const McpElicitationStringSchema: Schema.Codec<McpElicitationStringSchema
 })
 
 export type McpElicitationPrimitiveSchema = McpElicitationEnumSchema | McpElicitationStringSchema | McpElicitationNumberSchema | McpElicitationBooleanSchema
-export const McpElicitationPrimitiveSchema: Schema.Codec<McpElicitationPrimitiveSchema> = Schema.Union([
+export const McpElicitationPrimitiveSchema: Schema.Codec<McpElicitationPrimitiveSchema, unknown> = Schema.Union([
   McpElicitationEnumSchema,
   McpElicitationStringSchema,
   McpElicitationNumberSchema,
@@ -6585,7 +7198,7 @@ export interface McpElicitationSchema {
  *
  * This matches the `requestedSchema` shape from the MCP 2025-11-25 `ElicitRequestFormParams` schema.
  */
-export const McpElicitationSchema: Schema.Codec<McpElicitationSchema> = Schema.Struct({
+export const McpElicitationSchema: Schema.Codec<McpElicitationSchema, unknown> = Schema.Struct({
   $schema: Schema.optional(Schema.NullOr(Schema.String)),
   properties: Schema.Record(Schema.String, McpElicitationPrimitiveSchema),
   required: Schema.optional(Schema.NullOr(Schema.Array(Schema.String))),
@@ -6738,8 +7351,8 @@ export type McpServerElicitationRequestParams = {
   readonly message: string
   readonly mode: "url"
   readonly url: string
-}
-export const McpServerElicitationRequestParams: Schema.Codec<McpServerElicitationRequestParams> = Schema.Union([
+} | UnknownVariant<"mode">
+export const McpServerElicitationRequestParams: Schema.Codec<McpServerElicitationRequestParams, unknown> = Schema.Union([
   Schema.Struct({
     serverName: Schema.String,
     threadId: Schema.String,
@@ -6776,7 +7389,8 @@ export const McpServerElicitationRequestParams: Schema.Codec<McpServerElicitatio
     message: Schema.String,
     mode: Schema.Literal("url"),
     url: Schema.String
-  })
+  }),
+  UnknownVariant("mode", ["form", "openai/form", "openaiForm", "url"])
 ])
 
 export interface McpServerElicitationRequestResponse {
@@ -6873,8 +7487,11 @@ export const McpServerRefreshResponse: Schema.Codec<McpServerRefreshResponse> = 
 export type McpServerStartupFailureReason = "reauthenticationRequired"
 export const McpServerStartupFailureReason: Schema.Codec<McpServerStartupFailureReason> = Schema.Literal("reauthenticationRequired")
 
-export type McpServerStartupState = "starting" | "ready" | "failed" | "cancelled"
-export const McpServerStartupState: Schema.Codec<McpServerStartupState> = Schema.Literals(["starting", "ready", "failed", "cancelled"])
+export type McpServerStartupState = "starting" | "ready" | "failed" | "cancelled" | UnknownValue
+export const McpServerStartupState: Schema.Codec<McpServerStartupState, unknown> = Schema.Union([
+  Schema.Literals(["starting", "ready", "failed", "cancelled"]),
+  UnknownValue
+])
 
 export interface McpServerStatusUpdatedNotification {
   readonly error?: string | null | undefined
@@ -6883,7 +7500,7 @@ export interface McpServerStatusUpdatedNotification {
   readonly status: McpServerStartupState
   readonly threadId?: string | null | undefined
 }
-export const McpServerStatusUpdatedNotification: Schema.Codec<McpServerStatusUpdatedNotification> = Schema.Struct({
+export const McpServerStatusUpdatedNotification: Schema.Codec<McpServerStatusUpdatedNotification, unknown> = Schema.Struct({
   error: Schema.optional(Schema.NullOr(Schema.String)),
   failureReason: Schema.optional(Schema.NullOr(McpServerStartupFailureReason)),
   name: Schema.String,
@@ -6944,7 +7561,7 @@ export interface ModelAccessPrograms {
 /**
  * Caller-specific explicit access programs advertised by model discovery.
  */
-export const ModelAccessPrograms: Schema.Codec<ModelAccessPrograms> = Schema.Struct({
+export const ModelAccessPrograms: Schema.Codec<ModelAccessPrograms, unknown> = Schema.Struct({
   cyber: Schema.Array(CyberAccessProgram)
 })
 
@@ -6987,11 +7604,14 @@ export const ModelUpgradeInfo: Schema.Codec<ModelUpgradeInfo> = Schema.Struct({
 /**
  * Multi-agent runtime supported by a model.
  */
-export type MultiAgentVersion = "disabled" | "v1" | "v2"
+export type MultiAgentVersion = "disabled" | "v1" | "v2" | UnknownValue
 /**
  * Multi-agent runtime supported by a model.
  */
-export const MultiAgentVersion: Schema.Codec<MultiAgentVersion> = Schema.Literals(["disabled", "v1", "v2"])
+export const MultiAgentVersion: Schema.Codec<MultiAgentVersion, unknown> = Schema.Union([
+  Schema.Literals(["disabled", "v1", "v2"]),
+  UnknownValue
+])
 
 export interface ReasoningEffortOption {
   readonly description: string
@@ -7038,7 +7658,7 @@ export interface Model {
   readonly upgrade?: string | null | undefined
   readonly upgradeInfo?: ModelUpgradeInfo | null | undefined
 }
-export const Model: Schema.Codec<Model> = Schema.Struct({
+export const Model: Schema.Codec<Model, unknown> = Schema.Struct({
   additionalSpeedTiers: Schema.optional(Schema.Array(Schema.String)),
   availabilityNux: Schema.optional(Schema.NullOr(ModelAvailabilityNux)),
   availableAccessPrograms: Schema.optional(Schema.NullOr(ModelAccessPrograms)),
@@ -7092,7 +7712,7 @@ export interface ModelListResponse {
    */
   readonly nextCursor?: string | null | undefined
 }
-export const ModelListResponse: Schema.Codec<ModelListResponse> = Schema.Struct({
+export const ModelListResponse: Schema.Codec<ModelListResponse, unknown> = Schema.Struct({
   data: Schema.Array(Model),
   nextCursor: Schema.optional(Schema.NullOr(Schema.String))
 })
@@ -7183,8 +7803,8 @@ export type ProviderSettings = {
   readonly location?: string | null | undefined
   readonly projectId?: string | null | undefined
   readonly type: "gcp"
-}
-export const ProviderSettings: Schema.Codec<ProviderSettings> = Schema.Union([
+} | UnknownVariant<"type">
+export const ProviderSettings: Schema.Codec<ProviderSettings, unknown> = Schema.Union([
   Schema.Struct({
     type: Schema.Literal("openai")
   }),
@@ -7202,7 +7822,8 @@ export const ProviderSettings: Schema.Codec<ProviderSettings> = Schema.Union([
     location: Schema.optional(Schema.NullOr(Schema.String)),
     projectId: Schema.optional(Schema.NullOr(Schema.String)),
     type: Schema.Literal("gcp")
-  })
+  }),
+  UnknownVariant("type", ["openai", "customGateway", "bedrock", "gcp"])
 ])
 
 export interface ModelProviderSummary {
@@ -7218,7 +7839,7 @@ export interface ModelProviderSummary {
   readonly name: string
   readonly settings: ProviderSettings
 }
-export const ModelProviderSummary: Schema.Codec<ModelProviderSummary> = Schema.Struct({
+export const ModelProviderSummary: Schema.Codec<ModelProviderSummary, unknown> = Schema.Struct({
   baseUrl: Schema.optional(Schema.NullOr(Schema.String)),
   canEdit: Schema.Boolean,
   id: Schema.String,
@@ -7229,7 +7850,7 @@ export const ModelProviderSummary: Schema.Codec<ModelProviderSummary> = Schema.S
 export interface ModelProviderConfigWriteResponse {
   readonly provider: ModelProviderSummary
 }
-export const ModelProviderConfigWriteResponse: Schema.Codec<ModelProviderConfigWriteResponse> = Schema.Struct({
+export const ModelProviderConfigWriteResponse: Schema.Codec<ModelProviderConfigWriteResponse, unknown> = Schema.Struct({
   provider: ModelProviderSummary
 })
 
@@ -7241,7 +7862,7 @@ export interface ModelProviderListResponse {
   readonly data: ReadonlyArray<ModelProviderSummary>
   readonly defaultProviderId: string
 }
-export const ModelProviderListResponse: Schema.Codec<ModelProviderListResponse> = Schema.Struct({
+export const ModelProviderListResponse: Schema.Codec<ModelProviderListResponse, unknown> = Schema.Struct({
   canChangeDefault: Schema.Boolean,
   data: Schema.Array(ModelProviderSummary),
   defaultProviderId: Schema.String
@@ -7366,7 +7987,7 @@ export interface PermissionsRequestApprovalParams {
   readonly threadId: string
   readonly turnId: string
 }
-export const PermissionsRequestApprovalParams: Schema.Codec<PermissionsRequestApprovalParams> = Schema.Struct({
+export const PermissionsRequestApprovalParams: Schema.Codec<PermissionsRequestApprovalParams, unknown> = Schema.Struct({
   cwd: LegacyAppPathString,
   environmentId: Schema.optional(Schema.NullOr(Schema.String)),
   itemId: Schema.String,
@@ -7419,32 +8040,45 @@ export const PlanDeltaNotification: Schema.Codec<PlanDeltaNotification> = Schema
   turnId: Schema.String
 })
 
-export type PluginAuthPolicy = "ON_INSTALL" | "ON_USE"
-export const PluginAuthPolicy: Schema.Codec<PluginAuthPolicy> = Schema.Literals(["ON_INSTALL", "ON_USE"])
+export type PluginAuthPolicy = "ON_INSTALL" | "ON_USE" | UnknownValue
+export const PluginAuthPolicy: Schema.Codec<PluginAuthPolicy, unknown> = Schema.Union([
+  Schema.Literals(["ON_INSTALL", "ON_USE"]),
+  UnknownValue
+])
 
-export type PluginAvailability = "DISABLED_BY_ADMIN" | "AVAILABLE"
-export const PluginAvailability: Schema.Codec<PluginAvailability> = Schema.Union([
+export type PluginAvailability = "DISABLED_BY_ADMIN" | "AVAILABLE" | UnknownValue
+export const PluginAvailability: Schema.Codec<PluginAvailability, unknown> = Schema.Union([
   Schema.Literal("DISABLED_BY_ADMIN"),
-  Schema.Literal("AVAILABLE")
+  Schema.Literal("AVAILABLE"),
+  UnknownValue
 ])
 
 export interface PluginHookSummary {
   readonly eventName: HookEventName
   readonly key: string
 }
-export const PluginHookSummary: Schema.Codec<PluginHookSummary> = Schema.Struct({
+export const PluginHookSummary: Schema.Codec<PluginHookSummary, unknown> = Schema.Struct({
   eventName: HookEventName,
   key: Schema.String
 })
 
-export type PluginDisabledReason = "disabled_by_admin" | "plan_not_eligible" | "required_app_unavailable" | "unknown"
-export const PluginDisabledReason: Schema.Codec<PluginDisabledReason> = Schema.Literals(["disabled_by_admin", "plan_not_eligible", "required_app_unavailable", "unknown"])
+export type PluginDisabledReason = "disabled_by_admin" | "plan_not_eligible" | "required_app_unavailable" | "unknown" | UnknownValue
+export const PluginDisabledReason: Schema.Codec<PluginDisabledReason, unknown> = Schema.Union([
+  Schema.Literals(["disabled_by_admin", "plan_not_eligible", "required_app_unavailable", "unknown"]),
+  UnknownValue
+])
 
-export type PluginInstallPolicy = "NOT_AVAILABLE" | "AVAILABLE" | "INSTALLED_BY_DEFAULT"
-export const PluginInstallPolicy: Schema.Codec<PluginInstallPolicy> = Schema.Literals(["NOT_AVAILABLE", "AVAILABLE", "INSTALLED_BY_DEFAULT"])
+export type PluginInstallPolicy = "NOT_AVAILABLE" | "AVAILABLE" | "INSTALLED_BY_DEFAULT" | UnknownValue
+export const PluginInstallPolicy: Schema.Codec<PluginInstallPolicy, unknown> = Schema.Union([
+  Schema.Literals(["NOT_AVAILABLE", "AVAILABLE", "INSTALLED_BY_DEFAULT"]),
+  UnknownValue
+])
 
-export type PluginInstallPolicySource = "WORKSPACE_SETTING" | "IMPLICIT_CANONICAL_APP"
-export const PluginInstallPolicySource: Schema.Codec<PluginInstallPolicySource> = Schema.Literals(["WORKSPACE_SETTING", "IMPLICIT_CANONICAL_APP"])
+export type PluginInstallPolicySource = "WORKSPACE_SETTING" | "IMPLICIT_CANONICAL_APP" | UnknownValue
+export const PluginInstallPolicySource: Schema.Codec<PluginInstallPolicySource, unknown> = Schema.Union([
+  Schema.Literals(["WORKSPACE_SETTING", "IMPLICIT_CANONICAL_APP"]),
+  UnknownValue
+])
 
 export interface PluginInterface {
   readonly brandColor?: string | null | undefined
@@ -7516,33 +8150,54 @@ export const PluginInterface: Schema.Codec<PluginInterface> = Schema.Struct({
   websiteUrl: Schema.optional(Schema.NullOr(Schema.String))
 })
 
-export type PluginShareDiscoverability = "LISTED" | "UNLISTED" | "PRIVATE"
-export const PluginShareDiscoverability: Schema.Codec<PluginShareDiscoverability> = Schema.Literals(["LISTED", "UNLISTED", "PRIVATE"])
+export type PluginSharePrincipalRole = "reader" | "editor" | "owner" | UnknownValue
+export const PluginSharePrincipalRole: Schema.Codec<PluginSharePrincipalRole, unknown> = Schema.Union([
+  Schema.Literals(["reader", "editor", "owner"]),
+  UnknownValue
+])
 
-export type PluginSharePrincipalRole = "reader" | "editor" | "owner"
-export const PluginSharePrincipalRole: Schema.Codec<PluginSharePrincipalRole> = Schema.Literals(["reader", "editor", "owner"])
-
-export type PluginSharePrincipalType = "user" | "group" | "workspace"
-export const PluginSharePrincipalType: Schema.Codec<PluginSharePrincipalType> = Schema.Literals(["user", "group", "workspace"])
+/**
+ * PluginSharePrincipalType as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedPluginSharePrincipalType = "user" | "group" | "workspace" | UnknownValue
+/**
+ * PluginSharePrincipalType as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedPluginSharePrincipalType: Schema.Codec<ReceivedPluginSharePrincipalType, unknown> = Schema.Union([
+  Schema.Literals(["user", "group", "workspace"]),
+  UnknownValue
+])
 
 export interface PluginSharePrincipal {
   readonly name: string
   readonly principalId: string
-  readonly principalType: PluginSharePrincipalType
+  readonly principalType: ReceivedPluginSharePrincipalType
   readonly role: PluginSharePrincipalRole
 }
-export const PluginSharePrincipal: Schema.Codec<PluginSharePrincipal> = Schema.Struct({
+export const PluginSharePrincipal: Schema.Codec<PluginSharePrincipal, unknown> = Schema.Struct({
   name: Schema.String,
   principalId: Schema.String,
-  principalType: PluginSharePrincipalType,
+  principalType: ReceivedPluginSharePrincipalType,
   role: PluginSharePrincipalRole
 })
+
+/**
+ * PluginShareDiscoverability as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedPluginShareDiscoverability = "LISTED" | "UNLISTED" | "PRIVATE" | UnknownValue
+/**
+ * PluginShareDiscoverability as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedPluginShareDiscoverability: Schema.Codec<ReceivedPluginShareDiscoverability, unknown> = Schema.Union([
+  Schema.Literals(["LISTED", "UNLISTED", "PRIVATE"]),
+  UnknownValue
+])
 
 export interface PluginShareContext {
   readonly canPublishToWorkspace?: boolean | null | undefined
   readonly creatorAccountUserId?: string | null | undefined
   readonly creatorName?: string | null | undefined
-  readonly discoverability?: PluginShareDiscoverability | null | undefined
+  readonly discoverability?: ReceivedPluginShareDiscoverability | null | undefined
   readonly remotePluginId: string
   /**
    * Version of the remote shared plugin release when available.
@@ -7551,11 +8206,11 @@ export interface PluginShareContext {
   readonly sharePrincipals?: ReadonlyArray<PluginSharePrincipal> | null | undefined
   readonly shareUrl?: string | null | undefined
 }
-export const PluginShareContext: Schema.Codec<PluginShareContext> = Schema.Struct({
+export const PluginShareContext: Schema.Codec<PluginShareContext, unknown> = Schema.Struct({
   canPublishToWorkspace: Schema.optional(Schema.NullOr(Schema.Boolean)),
   creatorAccountUserId: Schema.optional(Schema.NullOr(Schema.String)),
   creatorName: Schema.optional(Schema.NullOr(Schema.String)),
-  discoverability: Schema.optional(Schema.NullOr(PluginShareDiscoverability)),
+  discoverability: Schema.optional(Schema.NullOr(ReceivedPluginShareDiscoverability)),
   remotePluginId: Schema.String,
   remoteVersion: Schema.optional(Schema.NullOr(Schema.String)),
   sharePrincipals: Schema.optional(Schema.NullOr(Schema.Array(PluginSharePrincipal))),
@@ -7584,8 +8239,8 @@ export type PluginSource = {
   readonly version?: string | null | undefined
 } | {
   readonly type: "remote"
-}
-export const PluginSource: Schema.Codec<PluginSource> = Schema.Union([
+} | UnknownVariant<"type">
+export const PluginSource: Schema.Codec<PluginSource, unknown> = Schema.Union([
   Schema.Struct({
     path: AbsolutePathBuf,
     type: Schema.Literal("local")
@@ -7605,7 +8260,8 @@ export const PluginSource: Schema.Codec<PluginSource> = Schema.Union([
   }),
   Schema.Struct({
     type: Schema.Literal("remote")
-  })
+  }),
+  UnknownVariant("type", ["local", "git", "npm", "remote"])
 ])
 
 export interface PluginSummary {
@@ -7653,7 +8309,7 @@ export interface PluginSummary {
    */
   readonly version?: string | null | undefined
 }
-export const PluginSummary: Schema.Codec<PluginSummary> = Schema.Struct({
+export const PluginSummary: Schema.Codec<PluginSummary, unknown> = Schema.Struct({
   authPolicy: PluginAuthPolicy,
   availability: Schema.optional(PluginAvailability),
   disabledReason: Schema.optional(Schema.NullOr(PluginDisabledReason)),
@@ -7675,8 +8331,11 @@ export const PluginSummary: Schema.Codec<PluginSummary> = Schema.Struct({
   version: Schema.optional(Schema.NullOr(Schema.String))
 })
 
-export type ScheduledTaskWeekday = "MO" | "TU" | "WE" | "TH" | "FR" | "SA" | "SU"
-export const ScheduledTaskWeekday: Schema.Codec<ScheduledTaskWeekday> = Schema.Literals(["MO", "TU", "WE", "TH", "FR", "SA", "SU"])
+export type ScheduledTaskWeekday = "MO" | "TU" | "WE" | "TH" | "FR" | "SA" | "SU" | UnknownValue
+export const ScheduledTaskWeekday: Schema.Codec<ScheduledTaskWeekday, unknown> = Schema.Union([
+  Schema.Literals(["MO", "TU", "WE", "TH", "FR", "SA", "SU"]),
+  UnknownValue
+])
 
 export type ScheduledTaskSchedule = {
   readonly days?: ReadonlyArray<ScheduledTaskWeekday> | null | undefined
@@ -7692,8 +8351,8 @@ export type ScheduledTaskSchedule = {
   readonly days: ReadonlyArray<ScheduledTaskWeekday>
   readonly time: string
   readonly type: "weekly"
-}
-export const ScheduledTaskSchedule: Schema.Codec<ScheduledTaskSchedule> = Schema.Union([
+} | UnknownVariant<"type">
+export const ScheduledTaskSchedule: Schema.Codec<ScheduledTaskSchedule, unknown> = Schema.Union([
   Schema.Struct({
     days: Schema.optional(Schema.NullOr(Schema.Array(ScheduledTaskWeekday))),
     intervalHours: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
@@ -7711,7 +8370,8 @@ export const ScheduledTaskSchedule: Schema.Codec<ScheduledTaskSchedule> = Schema
     days: Schema.Array(ScheduledTaskWeekday),
     time: Schema.String,
     type: Schema.Literal("weekly")
-  })
+  }),
+  UnknownVariant("type", ["hourly", "daily", "weekdays", "weekly"])
 ])
 
 export interface ScheduledTaskSummary {
@@ -7720,7 +8380,7 @@ export interface ScheduledTaskSummary {
   readonly prompt: string
   readonly schedule: ScheduledTaskSchedule
 }
-export const ScheduledTaskSummary: Schema.Codec<ScheduledTaskSummary> = Schema.Struct({
+export const ScheduledTaskSummary: Schema.Codec<ScheduledTaskSummary, unknown> = Schema.Struct({
   key: Schema.String,
   name: Schema.String,
   prompt: Schema.String,
@@ -7788,7 +8448,7 @@ export interface PluginDetail {
   readonly skills: ReadonlyArray<SkillSummary>
   readonly summary: PluginSummary
 }
-export const PluginDetail: Schema.Codec<PluginDetail> = Schema.Struct({
+export const PluginDetail: Schema.Codec<PluginDetail, unknown> = Schema.Struct({
   appTemplates: Schema.Array(AppTemplateSummary),
   apps: Schema.Array(AppSummary),
   description: Schema.optional(Schema.NullOr(Schema.String)),
@@ -7823,7 +8483,7 @@ export interface PluginInstallResponse {
   readonly appsNeedingAuth: ReadonlyArray<AppSummary>
   readonly authPolicy: PluginAuthPolicy
 }
-export const PluginInstallResponse: Schema.Codec<PluginInstallResponse> = Schema.Struct({
+export const PluginInstallResponse: Schema.Codec<PluginInstallResponse, unknown> = Schema.Struct({
   appsNeedingAuth: Schema.Array(AppSummary),
   authPolicy: PluginAuthPolicy
 })
@@ -7852,7 +8512,7 @@ export interface PluginMarketplaceEntry {
   readonly path?: AbsolutePathBuf | null | undefined
   readonly plugins: ReadonlyArray<PluginSummary>
 }
-export const PluginMarketplaceEntry: Schema.Codec<PluginMarketplaceEntry> = Schema.Struct({
+export const PluginMarketplaceEntry: Schema.Codec<PluginMarketplaceEntry, unknown> = Schema.Struct({
   interface: Schema.optional(Schema.NullOr(MarketplaceInterface)),
   name: Schema.String,
   path: Schema.optional(Schema.NullOr(AbsolutePathBuf)),
@@ -7863,7 +8523,7 @@ export interface PluginInstalledResponse {
   readonly marketplaceLoadErrors?: ReadonlyArray<MarketplaceLoadErrorInfo> | undefined
   readonly marketplaces: ReadonlyArray<PluginMarketplaceEntry>
 }
-export const PluginInstalledResponse: Schema.Codec<PluginInstalledResponse> = Schema.Struct({
+export const PluginInstalledResponse: Schema.Codec<PluginInstalledResponse, unknown> = Schema.Struct({
   marketplaceLoadErrors: Schema.optional(Schema.Array(MarketplaceLoadErrorInfo)),
   marketplaces: Schema.Array(PluginMarketplaceEntry)
 })
@@ -7896,7 +8556,7 @@ export interface PluginListResponse {
   readonly marketplaceLoadErrors?: ReadonlyArray<MarketplaceLoadErrorInfo> | undefined
   readonly marketplaces: ReadonlyArray<PluginMarketplaceEntry>
 }
-export const PluginListResponse: Schema.Codec<PluginListResponse> = Schema.Struct({
+export const PluginListResponse: Schema.Codec<PluginListResponse, unknown> = Schema.Struct({
   featuredPluginIds: Schema.optional(Schema.Array(Schema.String)),
   marketplaceLoadErrors: Schema.optional(Schema.Array(MarketplaceLoadErrorInfo)),
   marketplaces: Schema.Array(PluginMarketplaceEntry)
@@ -7916,7 +8576,7 @@ export const PluginReadParams: Schema.Codec<PluginReadParams> = Schema.Struct({
 export interface PluginReadResponse {
   readonly plugin: PluginDetail
 }
-export const PluginReadResponse: Schema.Codec<PluginReadResponse> = Schema.Struct({
+export const PluginReadResponse: Schema.Codec<PluginReadResponse, unknown> = Schema.Struct({
   plugin: PluginDetail
 })
 
@@ -8019,11 +8679,14 @@ export const PluginShareDeleteParams: Schema.Codec<PluginShareDeleteParams> = Sc
 export interface PluginShareDeleteResponse {}
 export const PluginShareDeleteResponse: Schema.Codec<PluginShareDeleteResponse> = Schema.Struct({})
 
+export type PluginShareDiscoverability = "LISTED" | "UNLISTED" | "PRIVATE"
+export const PluginShareDiscoverability: Schema.Codec<PluginShareDiscoverability> = Schema.Literals(["LISTED", "UNLISTED", "PRIVATE"])
+
 export interface PluginShareListItem {
   readonly localPluginPath?: AbsolutePathBuf | null | undefined
   readonly plugin: PluginSummary
 }
-export const PluginShareListItem: Schema.Codec<PluginShareListItem> = Schema.Struct({
+export const PluginShareListItem: Schema.Codec<PluginShareListItem, unknown> = Schema.Struct({
   localPluginPath: Schema.optional(Schema.NullOr(AbsolutePathBuf)),
   plugin: PluginSummary
 })
@@ -8034,9 +8697,12 @@ export const PluginShareListParams: Schema.Codec<PluginShareListParams> = Schema
 export interface PluginShareListResponse {
   readonly data: ReadonlyArray<PluginShareListItem>
 }
-export const PluginShareListResponse: Schema.Codec<PluginShareListResponse> = Schema.Struct({
+export const PluginShareListResponse: Schema.Codec<PluginShareListResponse, unknown> = Schema.Struct({
   data: Schema.Array(PluginShareListItem)
 })
+
+export type PluginSharePrincipalType = "user" | "group" | "workspace"
+export const PluginSharePrincipalType: Schema.Codec<PluginSharePrincipalType> = Schema.Literals(["user", "group", "workspace"])
 
 export type PluginShareTargetRole = "reader" | "editor"
 export const PluginShareTargetRole: Schema.Codec<PluginShareTargetRole> = Schema.Literals(["reader", "editor"])
@@ -8091,11 +8757,11 @@ export const PluginShareUpdateTargetsParams: Schema.Codec<PluginShareUpdateTarge
 })
 
 export interface PluginShareUpdateTargetsResponse {
-  readonly discoverability: PluginShareDiscoverability
+  readonly discoverability: ReceivedPluginShareDiscoverability
   readonly principals: ReadonlyArray<PluginSharePrincipal>
 }
-export const PluginShareUpdateTargetsResponse: Schema.Codec<PluginShareUpdateTargetsResponse> = Schema.Struct({
-  discoverability: PluginShareDiscoverability,
+export const PluginShareUpdateTargetsResponse: Schema.Codec<PluginShareUpdateTargetsResponse, unknown> = Schema.Struct({
+  discoverability: ReceivedPluginShareDiscoverability,
   principals: Schema.Array(PluginSharePrincipal)
 })
 
@@ -8184,13 +8850,14 @@ export const ProcessExitedNotification: Schema.Codec<ProcessExitedNotification> 
 /**
  * Stream label for `process/outputDelta` notifications.
  */
-export type ProcessOutputStream = "stdout" | "stderr"
+export type ProcessOutputStream = "stdout" | "stderr" | UnknownValue
 /**
  * Stream label for `process/outputDelta` notifications.
  */
-export const ProcessOutputStream: Schema.Codec<ProcessOutputStream> = Schema.Union([
+export const ProcessOutputStream: Schema.Codec<ProcessOutputStream, unknown> = Schema.Union([
   Schema.Literal("stdout"),
-  Schema.Literal("stderr")
+  Schema.Literal("stderr"),
+  UnknownValue
 ])
 
 /**
@@ -8217,27 +8884,45 @@ export interface ProcessOutputDeltaNotification {
 /**
  * Base64-encoded output chunk emitted for a streaming `process/spawn` request.
  */
-export const ProcessOutputDeltaNotification: Schema.Codec<ProcessOutputDeltaNotification> = Schema.Struct({
+export const ProcessOutputDeltaNotification: Schema.Codec<ProcessOutputDeltaNotification, unknown> = Schema.Struct({
   capReached: Schema.Boolean,
   deltaBase64: Schema.String,
   processHandle: Schema.String,
   stream: ProcessOutputStream
 })
 
-export type ProjectChangeType = "created" | "updated" | "deleted"
-export const ProjectChangeType: Schema.Codec<ProjectChangeType> = Schema.Literals(["created", "updated", "deleted"])
+export type ProjectChangeType = "created" | "updated" | "deleted" | UnknownValue
+export const ProjectChangeType: Schema.Codec<ProjectChangeType, unknown> = Schema.Union([
+  Schema.Literals(["created", "updated", "deleted"]),
+  UnknownValue
+])
 
 export interface ProjectChangedNotification {
   readonly changeType: ProjectChangeType
   readonly projectId: string
 }
-export const ProjectChangedNotification: Schema.Codec<ProjectChangedNotification> = Schema.Struct({
+export const ProjectChangedNotification: Schema.Codec<ProjectChangedNotification, unknown> = Schema.Struct({
   changeType: ProjectChangeType,
   projectId: Schema.String
 })
 
-export type RealtimeConversationVersion = "v1" | "v2" | "v3"
-export const RealtimeConversationVersion: Schema.Codec<RealtimeConversationVersion> = Schema.Literals(["v1", "v2", "v3"])
+export type RealtimeConversationVersion = "v1" | "v2" | "v3" | UnknownValue
+export const RealtimeConversationVersion: Schema.Codec<RealtimeConversationVersion, unknown> = Schema.Union([
+  Schema.Literals(["v1", "v2", "v3"]),
+  UnknownValue
+])
+
+/**
+ * A summary of the reasoning performed by the model. This can be useful for debugging and understanding the model's reasoning process. See https://platform.openai.com/docs/guides/reasoning?api-mode=responses#reasoning-summaries
+ */
+export type ReasoningSummary = "auto" | "concise" | "detailed" | "none"
+/**
+ * A summary of the reasoning performed by the model. This can be useful for debugging and understanding the model's reasoning process. See https://platform.openai.com/docs/guides/reasoning?api-mode=responses#reasoning-summaries
+ */
+export const ReasoningSummary: Schema.Codec<ReasoningSummary> = Schema.Union([
+  Schema.Literals(["auto", "concise", "detailed"]),
+  Schema.Literal("none")
+])
 
 export interface ReasoningSummaryPartAddedNotification {
   readonly itemId: string
@@ -8282,8 +8967,120 @@ export const ReasoningTextDeltaNotification: Schema.Codec<ReasoningTextDeltaNoti
   turnId: Schema.String
 })
 
-export type RemoteControlConnectionStatus = "disabled" | "connecting" | "connected" | "errored"
-export const RemoteControlConnectionStatus: Schema.Codec<RemoteControlConnectionStatus> = Schema.Literals(["disabled", "connecting", "connected", "errored"])
+/**
+ * NetworkAccess as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedNetworkAccess = "restricted" | "enabled" | UnknownValue
+/**
+ * NetworkAccess as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedNetworkAccess: Schema.Codec<ReceivedNetworkAccess, unknown> = Schema.Union([
+  Schema.Literals(["restricted", "enabled"]),
+  UnknownValue
+])
+
+/**
+ * Personality as the server sends it: open to values and variants this codex version does not know.
+ *
+ * Deprecated: `friendly` and `pragmatic` no longer select a style.
+ */
+export type ReceivedPersonality = "none" | "friendly" | "pragmatic" | UnknownValue
+/**
+ * Personality as the server sends it: open to values and variants this codex version does not know.
+ *
+ * Deprecated: `friendly` and `pragmatic` no longer select a style.
+ */
+export const ReceivedPersonality: Schema.Codec<ReceivedPersonality, unknown> = Schema.Union([
+  Schema.Literals(["none", "friendly", "pragmatic"]),
+  UnknownValue
+])
+
+/**
+ * SandboxPolicy as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedSandboxPolicy = {
+  readonly type: "dangerFullAccess"
+} | {
+  readonly networkAccess?: boolean | undefined
+  readonly type: "readOnly"
+} | {
+  readonly networkAccess?: ReceivedNetworkAccess | undefined
+  readonly type: "externalSandbox"
+} | {
+  readonly excludeSlashTmp?: boolean | undefined
+  readonly excludeTmpdirEnvVar?: boolean | undefined
+  readonly networkAccess?: boolean | undefined
+  readonly type: "workspaceWrite"
+  readonly writableRoots?: ReadonlyArray<AbsolutePathBuf> | undefined
+} | UnknownVariant<"type">
+/**
+ * SandboxPolicy as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedSandboxPolicy: Schema.Codec<ReceivedSandboxPolicy, unknown> = Schema.Union([
+  Schema.Struct({
+    type: Schema.Literal("dangerFullAccess")
+  }),
+  Schema.Struct({
+    networkAccess: Schema.optional(Schema.Boolean),
+    type: Schema.Literal("readOnly")
+  }),
+  Schema.Struct({
+    networkAccess: Schema.optional(ReceivedNetworkAccess),
+    type: Schema.Literal("externalSandbox")
+  }),
+  Schema.Struct({
+    excludeSlashTmp: Schema.optional(Schema.Boolean),
+    excludeTmpdirEnvVar: Schema.optional(Schema.Boolean),
+    networkAccess: Schema.optional(Schema.Boolean),
+    type: Schema.Literal("workspaceWrite"),
+    writableRoots: Schema.optional(Schema.Array(AbsolutePathBuf))
+  }),
+  UnknownVariant("type", ["dangerFullAccess", "readOnly", "externalSandbox", "workspaceWrite"])
+])
+
+/**
+ * ThreadGoalStatus as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedThreadGoalStatus = "active" | "paused" | "blocked" | "usageLimited" | "budgetLimited" | "complete" | UnknownValue
+/**
+ * ThreadGoalStatus as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedThreadGoalStatus: Schema.Codec<ReceivedThreadGoalStatus, unknown> = Schema.Union([
+  Schema.Literals(["active", "paused", "blocked", "usageLimited", "budgetLimited", "complete"]),
+  UnknownValue
+])
+
+/**
+ * TurnItemsView as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedTurnItemsView = "notLoaded" | "summary" | "full" | UnknownValue
+/**
+ * TurnItemsView as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedTurnItemsView: Schema.Codec<ReceivedTurnItemsView, unknown> = Schema.Union([
+  Schema.Literal("notLoaded"),
+  Schema.Literal("summary"),
+  Schema.Literal("full"),
+  UnknownValue
+])
+
+/**
+ * WindowsSandboxSetupMode as the server sends it: open to values and variants this codex version does not know.
+ */
+export type ReceivedWindowsSandboxSetupMode = "elevated" | "unelevated" | UnknownValue
+/**
+ * WindowsSandboxSetupMode as the server sends it: open to values and variants this codex version does not know.
+ */
+export const ReceivedWindowsSandboxSetupMode: Schema.Codec<ReceivedWindowsSandboxSetupMode, unknown> = Schema.Union([
+  Schema.Literals(["elevated", "unelevated"]),
+  UnknownValue
+])
+
+export type RemoteControlConnectionStatus = "disabled" | "connecting" | "connected" | "errored" | UnknownValue
+export const RemoteControlConnectionStatus: Schema.Codec<RemoteControlConnectionStatus, unknown> = Schema.Union([
+  Schema.Literals(["disabled", "connecting", "connected", "errored"]),
+  UnknownValue
+])
 
 /**
  * Current remote-control connection status and remote identity exposed to clients.
@@ -8297,7 +9094,7 @@ export interface RemoteControlStatusChangedNotification {
 /**
  * Current remote-control connection status and remote identity exposed to clients.
  */
-export const RemoteControlStatusChangedNotification: Schema.Codec<RemoteControlStatusChangedNotification> = Schema.Struct({
+export const RemoteControlStatusChangedNotification: Schema.Codec<RemoteControlStatusChangedNotification, unknown> = Schema.Struct({
   environmentId: Schema.optional(Schema.NullOr(Schema.String)),
   installationId: Schema.String,
   serverName: Schema.String,
@@ -8356,15 +9153,11 @@ export const ReviewStartParams: Schema.Codec<ReviewStartParams> = Schema.Struct(
   threadId: Schema.String
 })
 
-export type TurnItemsView = "notLoaded" | "summary" | "full"
-export const TurnItemsView: Schema.Codec<TurnItemsView> = Schema.Union([
-  Schema.Literal("notLoaded"),
-  Schema.Literal("summary"),
-  Schema.Literal("full")
+export type TurnStatus = "completed" | "interrupted" | "failed" | "inProgress" | UnknownValue
+export const TurnStatus: Schema.Codec<TurnStatus, unknown> = Schema.Union([
+  Schema.Literals(["completed", "interrupted", "failed", "inProgress"]),
+  UnknownValue
 ])
-
-export type TurnStatus = "completed" | "interrupted" | "failed" | "inProgress"
-export const TurnStatus: Schema.Codec<TurnStatus> = Schema.Literals(["completed", "interrupted", "failed", "inProgress"])
 
 export interface Turn {
   /**
@@ -8390,7 +9183,7 @@ export interface Turn {
   /**
    * Describes how much of `items` has been loaded for this turn.
    */
-  readonly itemsView?: TurnItemsView | undefined
+  readonly itemsView?: ReceivedTurnItemsView | undefined
   /**
    * ID of the first turn in the chain of work that led to this turn. Pass this as `rootTurnId` when starting work on behalf of this turn. May be null in older history or a `review/start` response.
    */
@@ -8401,13 +9194,13 @@ export interface Turn {
   readonly startedAt?: number | null | undefined
   readonly status: TurnStatus
 }
-export const Turn: Schema.Codec<Turn> = Schema.Struct({
+export const Turn: Schema.Codec<Turn, unknown> = Schema.Struct({
   completedAt: Schema.optional(Schema.NullOr(Schema.Int)),
   durationMs: Schema.optional(Schema.NullOr(Schema.Int)),
   error: Schema.optional(Schema.NullOr(TurnError)),
   id: Schema.String,
   items: Schema.Array(ThreadItem),
-  itemsView: Schema.optional(TurnItemsView),
+  itemsView: Schema.optional(ReceivedTurnItemsView),
   rootTurnId: Schema.optional(Schema.NullOr(Schema.String)),
   startedAt: Schema.optional(Schema.NullOr(Schema.Int)),
   status: TurnStatus
@@ -8420,10 +9213,13 @@ export interface ReviewStartResponse {
   readonly reviewThreadId: string
   readonly turn: Turn
 }
-export const ReviewStartResponse: Schema.Codec<ReviewStartResponse> = Schema.Struct({
+export const ReviewStartResponse: Schema.Codec<ReviewStartResponse, unknown> = Schema.Struct({
   reviewThreadId: Schema.String,
   turn: Turn
 })
+
+export type SandboxMode = "read-only" | "workspace-write" | "danger-full-access"
+export const SandboxMode: Schema.Codec<SandboxMode> = Schema.Literals(["read-only", "workspace-write", "danger-full-access"])
 
 export interface SendAddCreditsNudgeEmailParams {
   readonly creditType: AddCreditsNudgeCreditType
@@ -8435,7 +9231,7 @@ export const SendAddCreditsNudgeEmailParams: Schema.Codec<SendAddCreditsNudgeEma
 export interface SendAddCreditsNudgeEmailResponse {
   readonly status: AddCreditsNudgeEmailStatus
 }
-export const SendAddCreditsNudgeEmailResponse: Schema.Codec<SendAddCreditsNudgeEmailResponse> = Schema.Struct({
+export const SendAddCreditsNudgeEmailResponse: Schema.Codec<SendAddCreditsNudgeEmailResponse, unknown> = Schema.Struct({
   status: AddCreditsNudgeEmailStatus
 })
 
@@ -8458,8 +9254,8 @@ export type SubAgentSource = "review" | "compact" | "memory_consolidation" | {
   }
 } | {
   readonly other: string
-}
-export const SubAgentSource: Schema.Codec<SubAgentSource> = Schema.Union([
+} | UnknownValue
+export const SubAgentSource: Schema.Codec<SubAgentSource, unknown> = Schema.Union([
   Schema.Literals(["review", "compact", "memory_consolidation"]),
   Schema.Struct({
     thread_spawn: Schema.Struct({
@@ -8472,22 +9268,24 @@ export const SubAgentSource: Schema.Codec<SubAgentSource> = Schema.Union([
   }),
   Schema.Struct({
     other: Schema.String
-  })
+  }),
+  UnknownValue
 ])
 
 export type SessionSource = "cli" | "vscode" | "exec" | "appServer" | "unknown" | {
   readonly custom: string
 } | {
   readonly subAgent: SubAgentSource
-}
-export const SessionSource: Schema.Codec<SessionSource> = Schema.Union([
+} | UnknownValue
+export const SessionSource: Schema.Codec<SessionSource, unknown> = Schema.Union([
   Schema.Literals(["cli", "vscode", "exec", "appServer", "unknown"]),
   Schema.Struct({
     custom: Schema.String
   }),
   Schema.Struct({
     subAgent: SubAgentSource
-  })
+  }),
+  UnknownValue
 ])
 
 export interface SkillToolDependency {
@@ -8523,8 +9321,11 @@ export const SkillErrorInfo: Schema.Codec<SkillErrorInfo> = Schema.Struct({
   path: Schema.String
 })
 
-export type SkillScope = "user" | "repo" | "system" | "admin"
-export const SkillScope: Schema.Codec<SkillScope> = Schema.Literals(["user", "repo", "system", "admin"])
+export type SkillScope = "user" | "repo" | "system" | "admin" | UnknownValue
+export const SkillScope: Schema.Codec<SkillScope, unknown> = Schema.Union([
+  Schema.Literals(["user", "repo", "system", "admin"]),
+  UnknownValue
+])
 
 export interface SkillMetadata {
   readonly dependencies?: SkillDependencies | null | undefined
@@ -8543,7 +9344,7 @@ export interface SkillMetadata {
    */
   readonly shortDescription?: string | null | undefined
 }
-export const SkillMetadata: Schema.Codec<SkillMetadata> = Schema.Struct({
+export const SkillMetadata: Schema.Codec<SkillMetadata, unknown> = Schema.Struct({
   dependencies: Schema.optional(Schema.NullOr(SkillDependencies)),
   description: Schema.String,
   enabled: Schema.Boolean,
@@ -8607,7 +9408,7 @@ export interface SkillsListEntry {
   readonly errors: ReadonlyArray<SkillErrorInfo>
   readonly skills: ReadonlyArray<SkillMetadata>
 }
-export const SkillsListEntry: Schema.Codec<SkillsListEntry> = Schema.Struct({
+export const SkillsListEntry: Schema.Codec<SkillsListEntry, unknown> = Schema.Struct({
   cwd: Schema.String,
   errors: Schema.Array(SkillErrorInfo),
   skills: Schema.Array(SkillMetadata)
@@ -8631,7 +9432,7 @@ export const SkillsListParams: Schema.Codec<SkillsListParams> = Schema.Struct({
 export interface SkillsListResponse {
   readonly data: ReadonlyArray<SkillsListEntry>
 }
-export const SkillsListResponse: Schema.Codec<SkillsListResponse> = Schema.Struct({
+export const SkillsListResponse: Schema.Codec<SkillsListResponse, unknown> = Schema.Struct({
   data: Schema.Array(SkillsListEntry)
 })
 
@@ -8667,8 +9468,11 @@ export const TerminalInteractionNotification: Schema.Codec<TerminalInteractionNo
   turnId: Schema.String
 })
 
-export type ThreadHistoryMode = "legacy" | "paginated"
-export const ThreadHistoryMode: Schema.Codec<ThreadHistoryMode> = Schema.Literals(["legacy", "paginated"])
+export type ThreadHistoryMode = "legacy" | "paginated" | UnknownValue
+export const ThreadHistoryMode: Schema.Codec<ThreadHistoryMode, unknown> = Schema.Union([
+  Schema.Literals(["legacy", "paginated"]),
+  UnknownValue
+])
 
 /**
  * Extensible visual presentation for a custom thread section.
@@ -8714,8 +9518,11 @@ export const ThreadSection: Schema.Codec<ThreadSection> = Schema.Struct({
 export type ThreadSource = string
 export const ThreadSource: Schema.Codec<ThreadSource> = Schema.String
 
-export type ThreadActiveFlag = "waitingOnApproval" | "waitingOnUserInput"
-export const ThreadActiveFlag: Schema.Codec<ThreadActiveFlag> = Schema.Literals(["waitingOnApproval", "waitingOnUserInput"])
+export type ThreadActiveFlag = "waitingOnApproval" | "waitingOnUserInput" | UnknownValue
+export const ThreadActiveFlag: Schema.Codec<ThreadActiveFlag, unknown> = Schema.Union([
+  Schema.Literals(["waitingOnApproval", "waitingOnUserInput"]),
+  UnknownValue
+])
 
 export type ThreadStatus = {
   readonly type: "notLoaded"
@@ -8726,8 +9533,8 @@ export type ThreadStatus = {
 } | {
   readonly activeFlags: ReadonlyArray<ThreadActiveFlag>
   readonly type: "active"
-}
-export const ThreadStatus: Schema.Codec<ThreadStatus> = Schema.Union([
+} | UnknownVariant<"type">
+export const ThreadStatus: Schema.Codec<ThreadStatus, unknown> = Schema.Union([
   Schema.Struct({
     type: Schema.Literal("notLoaded")
   }),
@@ -8740,7 +9547,8 @@ export const ThreadStatus: Schema.Codec<ThreadStatus> = Schema.Union([
   Schema.Struct({
     activeFlags: Schema.Array(ThreadActiveFlag),
     type: Schema.Literal("active")
-  })
+  }),
+  UnknownVariant("type", ["notLoaded", "idle", "systemError", "active"])
 ])
 
 export interface Thread {
@@ -8857,7 +9665,7 @@ export interface Thread {
    */
   readonly updatedAt: number
 }
-export const Thread: Schema.Codec<Thread> = Schema.Struct({
+export const Thread: Schema.Codec<Thread, unknown> = Schema.Struct({
   agentNickname: Schema.optional(Schema.NullOr(Schema.String)),
   agentRole: Schema.optional(Schema.NullOr(Schema.String)),
   cliVersion: Schema.String,
@@ -8944,11 +9752,14 @@ export const ThreadAttachment: Schema.Codec<ThreadAttachment> = Schema.Struct({
 /**
  * Result of attempting to associate an attachment with a thread.
  */
-export type ThreadAttachmentAddOutcome = "created" | "existing"
+export type ThreadAttachmentAddOutcome = "created" | "existing" | UnknownValue
 /**
  * Result of attempting to associate an attachment with a thread.
  */
-export const ThreadAttachmentAddOutcome: Schema.Codec<ThreadAttachmentAddOutcome> = Schema.Literals(["created", "existing"])
+export const ThreadAttachmentAddOutcome: Schema.Codec<ThreadAttachmentAddOutcome, unknown> = Schema.Union([
+  Schema.Literals(["created", "existing"]),
+  UnknownValue
+])
 
 /**
  * Parameters for creating or locating an attachment on its owning thread.
@@ -8979,7 +9790,7 @@ export interface ThreadAttachmentAddResponse {
 /**
  * The created or existing attachment.
  */
-export const ThreadAttachmentAddResponse: Schema.Codec<ThreadAttachmentAddResponse> = Schema.Struct({
+export const ThreadAttachmentAddResponse: Schema.Codec<ThreadAttachmentAddResponse, unknown> = Schema.Struct({
   attachment: ThreadAttachment,
   outcome: ThreadAttachmentAddOutcome
 })
@@ -9019,11 +9830,14 @@ export const ThreadAttachmentListResponse: Schema.Codec<ThreadAttachmentListResp
 /**
  * The persisted attachment change represented by a notification.
  */
-export type ThreadAttachmentOperation = "created" | "deleted"
+export type ThreadAttachmentOperation = "created" | "deleted" | UnknownValue
 /**
  * The persisted attachment change represented by a notification.
  */
-export const ThreadAttachmentOperation: Schema.Codec<ThreadAttachmentOperation> = Schema.Literals(["created", "deleted"])
+export const ThreadAttachmentOperation: Schema.Codec<ThreadAttachmentOperation, unknown> = Schema.Union([
+  Schema.Literals(["created", "deleted"]),
+  UnknownValue
+])
 
 /**
  * A thread that currently owns an attachment with the requested identity.
@@ -9121,7 +9935,7 @@ export interface ThreadAttachmentUpdatedNotification {
 /**
  * Notification published after a thread attachment is created or deleted.
  */
-export const ThreadAttachmentUpdatedNotification: Schema.Codec<ThreadAttachmentUpdatedNotification> = Schema.Struct({
+export const ThreadAttachmentUpdatedNotification: Schema.Codec<ThreadAttachmentUpdatedNotification, unknown> = Schema.Struct({
   attachmentId: Schema.String,
   attachmentType: Schema.String,
   identityKey: Schema.String,
@@ -9230,11 +10044,11 @@ export const ThreadForkParams: Schema.Codec<ThreadForkParams> = Schema.Struct({
 })
 
 export interface ThreadForkResponse {
-  readonly approvalPolicy: AskForApproval
+  readonly approvalPolicy: ReceivedAskForApproval
   /**
    * Reviewer currently used for approval requests on this thread.
    */
-  readonly approvalsReviewer: ApprovalsReviewer
+  readonly approvalsReviewer: ReceivedApprovalsReviewer
   readonly cwd: AbsolutePathBuf
   /**
    * Saved list of disabled plugin IDs. Does not yet filter plugin capabilities.
@@ -9250,41 +10064,38 @@ export interface ThreadForkResponse {
   /**
    * Legacy sandbox policy retained for compatibility. Experimental clients should prefer `activePermissionProfile` for profile provenance.
    */
-  readonly sandbox: SandboxPolicy
+  readonly sandbox: ReceivedSandboxPolicy
   readonly serviceTier?: string | null | undefined
   readonly thread: Thread
 }
-export const ThreadForkResponse: Schema.Codec<ThreadForkResponse> = Schema.Struct({
-  approvalPolicy: AskForApproval,
-  approvalsReviewer: ApprovalsReviewer,
+export const ThreadForkResponse: Schema.Codec<ThreadForkResponse, unknown> = Schema.Struct({
+  approvalPolicy: ReceivedAskForApproval,
+  approvalsReviewer: ReceivedApprovalsReviewer,
   cwd: AbsolutePathBuf,
   disabledPluginIds: Schema.optional(Schema.Array(Schema.String)),
   instructionSources: Schema.optional(Schema.Array(LegacyAppPathString)),
   model: Schema.String,
   modelProvider: Schema.String,
   reasoningEffort: Schema.optional(Schema.NullOr(ReasoningEffort)),
-  sandbox: SandboxPolicy,
+  sandbox: ReceivedSandboxPolicy,
   serviceTier: Schema.optional(Schema.NullOr(Schema.String)),
   thread: Thread
 })
 
-export type ThreadGoalStatus = "active" | "paused" | "blocked" | "usageLimited" | "budgetLimited" | "complete"
-export const ThreadGoalStatus: Schema.Codec<ThreadGoalStatus> = Schema.Literals(["active", "paused", "blocked", "usageLimited", "budgetLimited", "complete"])
-
 export interface ThreadGoal {
   readonly createdAt: number
   readonly objective: string
-  readonly status: ThreadGoalStatus
+  readonly status: ReceivedThreadGoalStatus
   readonly threadId: string
   readonly timeUsedSeconds: number
   readonly tokenBudget?: number | null | undefined
   readonly tokensUsed: number
   readonly updatedAt: number
 }
-export const ThreadGoal: Schema.Codec<ThreadGoal> = Schema.Struct({
+export const ThreadGoal: Schema.Codec<ThreadGoal, unknown> = Schema.Struct({
   createdAt: Schema.Int,
   objective: Schema.String,
-  status: ThreadGoalStatus,
+  status: ReceivedThreadGoalStatus,
   threadId: Schema.String,
   timeUsedSeconds: Schema.Int,
   tokenBudget: Schema.optional(Schema.NullOr(Schema.Int)),
@@ -9337,9 +10148,12 @@ export const ThreadGoalGetParams: Schema.Codec<ThreadGoalGetParams> = Schema.Str
 export interface ThreadGoalGetResponse {
   readonly goal?: ThreadGoal | null | undefined
 }
-export const ThreadGoalGetResponse: Schema.Codec<ThreadGoalGetResponse> = Schema.Struct({
+export const ThreadGoalGetResponse: Schema.Codec<ThreadGoalGetResponse, unknown> = Schema.Struct({
   goal: Schema.optional(Schema.NullOr(ThreadGoal))
 })
+
+export type ThreadGoalStatus = "active" | "paused" | "blocked" | "usageLimited" | "budgetLimited" | "complete"
+export const ThreadGoalStatus: Schema.Codec<ThreadGoalStatus> = Schema.Literals(["active", "paused", "blocked", "usageLimited", "budgetLimited", "complete"])
 
 export interface ThreadGoalSetParams {
   readonly objective?: string | null | undefined
@@ -9362,7 +10176,7 @@ export const ThreadGoalSetParams: Schema.Codec<ThreadGoalSetParams> = Schema.Str
 export interface ThreadGoalSetResponse {
   readonly goal: ThreadGoal
 }
-export const ThreadGoalSetResponse: Schema.Codec<ThreadGoalSetResponse> = Schema.Struct({
+export const ThreadGoalSetResponse: Schema.Codec<ThreadGoalSetResponse, unknown> = Schema.Struct({
   goal: ThreadGoal
 })
 
@@ -9371,7 +10185,7 @@ export interface ThreadGoalUpdatedNotification {
   readonly threadId: string
   readonly turnId?: string | null | undefined
 }
-export const ThreadGoalUpdatedNotification: Schema.Codec<ThreadGoalUpdatedNotification> = Schema.Struct({
+export const ThreadGoalUpdatedNotification: Schema.Codec<ThreadGoalUpdatedNotification, unknown> = Schema.Struct({
   goal: ThreadGoal,
   threadId: Schema.String,
   turnId: Schema.optional(Schema.NullOr(Schema.String))
@@ -9407,7 +10221,7 @@ export interface ThreadItemEntry {
    */
   readonly turnId: string
 }
-export const ThreadItemEntry: Schema.Codec<ThreadItemEntry> = Schema.Struct({
+export const ThreadItemEntry: Schema.Codec<ThreadItemEntry, unknown> = Schema.Struct({
   completedAtMs: Schema.optional(Schema.NullOr(Schema.Int)),
   item: ThreadItem,
   startedAtMs: Schema.optional(Schema.NullOr(Schema.Int)),
@@ -9487,7 +10301,7 @@ export interface ThreadItemsListResponse {
    */
   readonly nextCursor?: string | null | undefined
 }
-export const ThreadItemsListResponse: Schema.Codec<ThreadItemsListResponse> = Schema.Struct({
+export const ThreadItemsListResponse: Schema.Codec<ThreadItemsListResponse, unknown> = Schema.Struct({
   backwardsCursor: Schema.optional(Schema.NullOr(Schema.String)),
   data: Schema.Array(ThreadItemEntry),
   nextCursor: Schema.optional(Schema.NullOr(Schema.String))
@@ -9591,7 +10405,7 @@ export interface ThreadListResponse {
    */
   readonly nextCursor?: string | null | undefined
 }
-export const ThreadListResponse: Schema.Codec<ThreadListResponse> = Schema.Struct({
+export const ThreadListResponse: Schema.Codec<ThreadListResponse, unknown> = Schema.Struct({
   backwardsCursor: Schema.optional(Schema.NullOr(Schema.String)),
   data: Schema.Array(Thread),
   nextCursor: Schema.optional(Schema.NullOr(Schema.String))
@@ -9662,7 +10476,7 @@ export const ThreadMetadataUpdateParams: Schema.Codec<ThreadMetadataUpdateParams
 export interface ThreadMetadataUpdateResponse {
   readonly thread: Thread
 }
-export const ThreadMetadataUpdateResponse: Schema.Codec<ThreadMetadataUpdateResponse> = Schema.Struct({
+export const ThreadMetadataUpdateResponse: Schema.Codec<ThreadMetadataUpdateResponse, unknown> = Schema.Struct({
   thread: Thread
 })
 
@@ -9680,15 +10494,16 @@ export type ThreadPredictionResult = {
   readonly type: "completed"
 } | {
   readonly type: "failed"
-}
-export const ThreadPredictionResult: Schema.Codec<ThreadPredictionResult> = Schema.Union([
+} | UnknownVariant<"type">
+export const ThreadPredictionResult: Schema.Codec<ThreadPredictionResult, unknown> = Schema.Union([
   Schema.Struct({
     text: Schema.optional(Schema.NullOr(Schema.String)),
     type: Schema.Literal("completed")
   }),
   Schema.Struct({
     type: Schema.Literal("failed")
-  })
+  }),
+  UnknownVariant("type", ["completed", "failed"])
 ])
 
 export interface ThreadPredictionUpdatedNotification {
@@ -9696,7 +10511,7 @@ export interface ThreadPredictionUpdatedNotification {
   readonly sourceTurnId: string
   readonly threadId: string
 }
-export const ThreadPredictionUpdatedNotification: Schema.Codec<ThreadPredictionUpdatedNotification> = Schema.Struct({
+export const ThreadPredictionUpdatedNotification: Schema.Codec<ThreadPredictionUpdatedNotification, unknown> = Schema.Struct({
   result: ThreadPredictionResult,
   sourceTurnId: Schema.String,
   threadId: Schema.String
@@ -9733,7 +10548,7 @@ export const ThreadReadParams: Schema.Codec<ThreadReadParams> = Schema.Struct({
 export interface ThreadReadResponse {
   readonly thread: Thread
 }
-export const ThreadReadResponse: Schema.Codec<ThreadReadResponse> = Schema.Struct({
+export const ThreadReadResponse: Schema.Codec<ThreadReadResponse, unknown> = Schema.Struct({
   thread: Thread
 })
 
@@ -9742,15 +10557,16 @@ export type ThreadUnreadPosition = {
 } | {
   readonly turnId: string
   readonly type: "turn"
-}
-export const ThreadUnreadPosition: Schema.Codec<ThreadUnreadPosition> = Schema.Union([
+} | UnknownVariant<"type">
+export const ThreadUnreadPosition: Schema.Codec<ThreadUnreadPosition, unknown> = Schema.Union([
   Schema.Struct({
     type: Schema.Literal("threadStart")
   }),
   Schema.Struct({
     turnId: Schema.String,
     type: Schema.Literal("turn")
-  })
+  }),
+  UnknownVariant("type", ["threadStart", "turn"])
 ])
 
 /**
@@ -9763,7 +10579,7 @@ export interface ThreadReadState {
 /**
  * The first unread position in a durable local thread. A null position means read. The opaque revision guards edits against activity or marks the caller has not seen.
  */
-export const ThreadReadState: Schema.Codec<ThreadReadState> = Schema.Struct({
+export const ThreadReadState: Schema.Codec<ThreadReadState, unknown> = Schema.Struct({
   firstUnread: Schema.optional(Schema.NullOr(ThreadUnreadPosition)),
   revision: Schema.String
 })
@@ -9772,7 +10588,7 @@ export interface ThreadReadStateChangedNotification {
   readonly readState: ThreadReadState
   readonly threadId: string
 }
-export const ThreadReadStateChangedNotification: Schema.Codec<ThreadReadStateChangedNotification> = Schema.Struct({
+export const ThreadReadStateChangedNotification: Schema.Codec<ThreadReadStateChangedNotification, unknown> = Schema.Struct({
   readState: ThreadReadState,
   threadId: Schema.String
 })
@@ -9808,11 +10624,11 @@ export type ThreadRealtimeBemItemPresentation = {
 } | {
   readonly index: number
   readonly type: "inlineVisualization"
-}
+} | UnknownVariant<"type">
 /**
  * EXPERIMENTAL - how an existing agent item appears in a realtime conversation.
  */
-export const ThreadRealtimeBemItemPresentation: Schema.Codec<ThreadRealtimeBemItemPresentation> = Schema.Union([
+export const ThreadRealtimeBemItemPresentation: Schema.Codec<ThreadRealtimeBemItemPresentation, unknown> = Schema.Union([
   Schema.Struct({
     type: Schema.Literal("wholeItem")
   }),
@@ -9822,7 +10638,8 @@ export const ThreadRealtimeBemItemPresentation: Schema.Codec<ThreadRealtimeBemIt
   Schema.Struct({
     index: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
     type: Schema.Literal("inlineVisualization")
-  })
+  }),
+  UnknownVariant("type", ["wholeItem", "inlineMarkdown", "inlineVisualization"])
 ])
 
 /**
@@ -9855,11 +10672,17 @@ export const ThreadRealtimeErrorNotification: Schema.Codec<ThreadRealtimeErrorNo
   threadId: Schema.String
 })
 
-export type ThreadRealtimeSessionOutcome = "ended" | "failed"
-export const ThreadRealtimeSessionOutcome: Schema.Codec<ThreadRealtimeSessionOutcome> = Schema.Literals(["ended", "failed"])
+export type ThreadRealtimeSessionOutcome = "ended" | "failed" | UnknownValue
+export const ThreadRealtimeSessionOutcome: Schema.Codec<ThreadRealtimeSessionOutcome, unknown> = Schema.Union([
+  Schema.Literals(["ended", "failed"]),
+  UnknownValue
+])
 
-export type ThreadRealtimeTranscriptRole = "user" | "assistant"
-export const ThreadRealtimeTranscriptRole: Schema.Codec<ThreadRealtimeTranscriptRole> = Schema.Literals(["user", "assistant"])
+export type ThreadRealtimeTranscriptRole = "user" | "assistant" | UnknownValue
+export const ThreadRealtimeTranscriptRole: Schema.Codec<ThreadRealtimeTranscriptRole, unknown> = Schema.Union([
+  Schema.Literals(["user", "assistant"]),
+  UnknownValue
+])
 
 /**
  * EXPERIMENTAL - a thread-scoped realtime item in the canonical timeline.
@@ -9886,11 +10709,11 @@ export type ThreadRealtimeItem = {
   readonly realtimeSessionId: string
   readonly outcome: ThreadRealtimeSessionOutcome
   readonly type: "realtimeSessionClosed"
-}
+} | UnknownVariant<"type">
 /**
  * EXPERIMENTAL - a thread-scoped realtime item in the canonical timeline.
  */
-export const ThreadRealtimeItem: Schema.Codec<ThreadRealtimeItem> = Schema.Union([
+export const ThreadRealtimeItem: Schema.Codec<ThreadRealtimeItem, unknown> = Schema.Union([
   Schema.Struct({
     id: Schema.String,
     realtimeSessionId: Schema.String,
@@ -9916,7 +10739,8 @@ export const ThreadRealtimeItem: Schema.Codec<ThreadRealtimeItem> = Schema.Union
     realtimeSessionId: Schema.String,
     outcome: ThreadRealtimeSessionOutcome,
     type: Schema.Literal("realtimeSessionClosed")
-  })
+  }),
+  UnknownVariant("type", ["realtimeSessionStarted", "transcriptSegment", "bemItemPromoted", "realtimeSessionClosed"])
 ])
 
 /**
@@ -9944,7 +10768,7 @@ export interface ThreadRealtimeItemCompletedNotification {
 /**
  * EXPERIMENTAL - a realtime timeline item published after canonical commit.
  */
-export const ThreadRealtimeItemCompletedNotification: Schema.Codec<ThreadRealtimeItemCompletedNotification> = Schema.Struct({
+export const ThreadRealtimeItemCompletedNotification: Schema.Codec<ThreadRealtimeItemCompletedNotification, unknown> = Schema.Struct({
   item: ThreadRealtimeItem,
   threadId: Schema.String
 })
@@ -9959,7 +10783,7 @@ export interface ThreadRealtimeItemStartedNotification {
 /**
  * EXPERIMENTAL - a realtime timeline item started before its content streams.
  */
-export const ThreadRealtimeItemStartedNotification: Schema.Codec<ThreadRealtimeItemStartedNotification> = Schema.Struct({
+export const ThreadRealtimeItemStartedNotification: Schema.Codec<ThreadRealtimeItemStartedNotification, unknown> = Schema.Struct({
   item: ThreadRealtimeItem,
   threadId: Schema.String
 })
@@ -10022,7 +10846,7 @@ export interface ThreadRealtimeStartedNotification {
 /**
  * EXPERIMENTAL - emitted when thread realtime startup is accepted.
  */
-export const ThreadRealtimeStartedNotification: Schema.Codec<ThreadRealtimeStartedNotification> = Schema.Struct({
+export const ThreadRealtimeStartedNotification: Schema.Codec<ThreadRealtimeStartedNotification, unknown> = Schema.Struct({
   realtimeSessionId: Schema.optional(Schema.NullOr(Schema.String)),
   threadId: Schema.String,
   version: RealtimeConversationVersion
@@ -10130,11 +10954,11 @@ export const ThreadResumeParams: Schema.Codec<ThreadResumeParams> = Schema.Struc
 })
 
 export interface ThreadResumeResponse {
-  readonly approvalPolicy: AskForApproval
+  readonly approvalPolicy: ReceivedAskForApproval
   /**
    * Reviewer currently used for approval requests on this thread.
    */
-  readonly approvalsReviewer: ApprovalsReviewer
+  readonly approvalsReviewer: ReceivedApprovalsReviewer
   /**
    * Effective collaboration mode. Absent when resuming from an older server.
    */
@@ -10160,7 +10984,7 @@ export interface ThreadResumeResponse {
   /**
    * Legacy sandbox policy retained for compatibility. Experimental clients should prefer `activePermissionProfile` for profile provenance.
    */
-  readonly sandbox: SandboxPolicy
+  readonly sandbox: ReceivedSandboxPolicy
   readonly serviceTier?: string | null | undefined
   readonly thread: Thread
   /**
@@ -10170,9 +10994,9 @@ export interface ThreadResumeResponse {
    */
   readonly turnsBackwardsCursor?: string | null | undefined
 }
-export const ThreadResumeResponse: Schema.Codec<ThreadResumeResponse> = Schema.Struct({
-  approvalPolicy: AskForApproval,
-  approvalsReviewer: ApprovalsReviewer,
+export const ThreadResumeResponse: Schema.Codec<ThreadResumeResponse, unknown> = Schema.Struct({
+  approvalPolicy: ReceivedAskForApproval,
+  approvalsReviewer: ReceivedApprovalsReviewer,
   collaborationMode: Schema.optional(Schema.NullOr(CollaborationMode)),
   cwd: AbsolutePathBuf,
   disabledPluginIds: Schema.optional(Schema.Array(Schema.String)),
@@ -10181,7 +11005,7 @@ export const ThreadResumeResponse: Schema.Codec<ThreadResumeResponse> = Schema.S
   model: Schema.String,
   modelProvider: Schema.String,
   reasoningEffort: Schema.optional(Schema.NullOr(ReasoningEffort)),
-  sandbox: SandboxPolicy,
+  sandbox: ReceivedSandboxPolicy,
   serviceTier: Schema.optional(Schema.NullOr(Schema.String)),
   thread: Thread,
   turnsBackwardsCursor: Schema.optional(Schema.NullOr(Schema.String))
@@ -10227,7 +11051,7 @@ export interface ThreadRevertResponse {
    */
   readonly turnsBackwardsCursor?: string | null | undefined
 }
-export const ThreadRevertResponse: Schema.Codec<ThreadRevertResponse> = Schema.Struct({
+export const ThreadRevertResponse: Schema.Codec<ThreadRevertResponse, unknown> = Schema.Struct({
   itemsBackwardsCursor: Schema.optional(Schema.NullOr(Schema.String)),
   thread: Thread,
   turnsBackwardsCursor: Schema.optional(Schema.NullOr(Schema.String))
@@ -10435,8 +11259,8 @@ export const ThreadSetNameResponse: Schema.Codec<ThreadSetNameResponse> = Schema
 
 export interface ThreadSettings {
   readonly activePermissionProfile?: ActivePermissionProfile | null | undefined
-  readonly approvalPolicy: AskForApproval
-  readonly approvalsReviewer: ApprovalsReviewer
+  readonly approvalPolicy: ReceivedAskForApproval
+  readonly approvalsReviewer: ReceivedApprovalsReviewer
   readonly collaborationMode: CollaborationMode
   readonly cwd: AbsolutePathBuf
   /**
@@ -10449,32 +11273,32 @@ export interface ThreadSettings {
   /**
    * @deprecated Reports the saved setting; `friendly` and `pragmatic` no longer select a style.
    */
-  readonly personality?: Personality | null | undefined
-  readonly sandboxPolicy: SandboxPolicy
+  readonly personality?: ReceivedPersonality | null | undefined
+  readonly sandboxPolicy: ReceivedSandboxPolicy
   readonly serviceTier?: string | null | undefined
-  readonly summary?: ReasoningSummary | null | undefined
+  readonly summary?: ReceivedReasoningSummary | null | undefined
 }
-export const ThreadSettings: Schema.Codec<ThreadSettings> = Schema.Struct({
+export const ThreadSettings: Schema.Codec<ThreadSettings, unknown> = Schema.Struct({
   activePermissionProfile: Schema.optional(Schema.NullOr(ActivePermissionProfile)),
-  approvalPolicy: AskForApproval,
-  approvalsReviewer: ApprovalsReviewer,
+  approvalPolicy: ReceivedAskForApproval,
+  approvalsReviewer: ReceivedApprovalsReviewer,
   collaborationMode: CollaborationMode,
   cwd: AbsolutePathBuf,
   disabledPluginIds: Schema.optional(Schema.Array(Schema.String)),
   effort: Schema.optional(Schema.NullOr(ReasoningEffort)),
   model: Schema.String,
   modelProvider: Schema.String,
-  personality: Schema.optional(Schema.NullOr(Personality)),
-  sandboxPolicy: SandboxPolicy,
+  personality: Schema.optional(Schema.NullOr(ReceivedPersonality)),
+  sandboxPolicy: ReceivedSandboxPolicy,
   serviceTier: Schema.optional(Schema.NullOr(Schema.String)),
-  summary: Schema.optional(Schema.NullOr(ReasoningSummary))
+  summary: Schema.optional(Schema.NullOr(ReceivedReasoningSummary))
 })
 
 export interface ThreadSettingsUpdatedNotification {
   readonly threadId: string
   readonly threadSettings: ThreadSettings
 }
-export const ThreadSettingsUpdatedNotification: Schema.Codec<ThreadSettingsUpdatedNotification> = Schema.Struct({
+export const ThreadSettingsUpdatedNotification: Schema.Codec<ThreadSettingsUpdatedNotification, unknown> = Schema.Struct({
   threadId: Schema.String,
   threadSettings: ThreadSettings
 })
@@ -10547,11 +11371,11 @@ export const ThreadStartParams: Schema.Codec<ThreadStartParams> = Schema.Struct(
 })
 
 export interface ThreadStartResponse {
-  readonly approvalPolicy: AskForApproval
+  readonly approvalPolicy: ReceivedAskForApproval
   /**
    * Reviewer currently used for approval requests on this thread.
    */
-  readonly approvalsReviewer: ApprovalsReviewer
+  readonly approvalsReviewer: ReceivedApprovalsReviewer
   readonly cwd: AbsolutePathBuf
   /**
    * Saved list of disabled plugin IDs. Does not yet filter plugin capabilities.
@@ -10567,20 +11391,20 @@ export interface ThreadStartResponse {
   /**
    * Legacy sandbox policy retained for compatibility. Experimental clients should prefer `activePermissionProfile` for profile provenance.
    */
-  readonly sandbox: SandboxPolicy
+  readonly sandbox: ReceivedSandboxPolicy
   readonly serviceTier?: string | null | undefined
   readonly thread: Thread
 }
-export const ThreadStartResponse: Schema.Codec<ThreadStartResponse> = Schema.Struct({
-  approvalPolicy: AskForApproval,
-  approvalsReviewer: ApprovalsReviewer,
+export const ThreadStartResponse: Schema.Codec<ThreadStartResponse, unknown> = Schema.Struct({
+  approvalPolicy: ReceivedAskForApproval,
+  approvalsReviewer: ReceivedApprovalsReviewer,
   cwd: AbsolutePathBuf,
   disabledPluginIds: Schema.optional(Schema.Array(Schema.String)),
   instructionSources: Schema.optional(Schema.Array(LegacyAppPathString)),
   model: Schema.String,
   modelProvider: Schema.String,
   reasoningEffort: Schema.optional(Schema.NullOr(ReasoningEffort)),
-  sandbox: SandboxPolicy,
+  sandbox: ReceivedSandboxPolicy,
   serviceTier: Schema.optional(Schema.NullOr(Schema.String)),
   thread: Thread
 })
@@ -10588,7 +11412,7 @@ export const ThreadStartResponse: Schema.Codec<ThreadStartResponse> = Schema.Str
 export interface ThreadStartedNotification {
   readonly thread: Thread
 }
-export const ThreadStartedNotification: Schema.Codec<ThreadStartedNotification> = Schema.Struct({
+export const ThreadStartedNotification: Schema.Codec<ThreadStartedNotification, unknown> = Schema.Struct({
   thread: Thread
 })
 
@@ -10596,7 +11420,7 @@ export interface ThreadStatusChangedNotification {
   readonly status: ThreadStatus
   readonly threadId: string
 }
-export const ThreadStatusChangedNotification: Schema.Codec<ThreadStatusChangedNotification> = Schema.Struct({
+export const ThreadStatusChangedNotification: Schema.Codec<ThreadStatusChangedNotification, unknown> = Schema.Struct({
   status: ThreadStatus,
   threadId: Schema.String
 })
@@ -10640,6 +11464,13 @@ export const ThreadTokenUsageUpdatedNotification: Schema.Codec<ThreadTokenUsageU
   turnId: Schema.String
 })
 
+export type TurnItemsView = "notLoaded" | "summary" | "full"
+export const TurnItemsView: Schema.Codec<TurnItemsView> = Schema.Union([
+  Schema.Literal("notLoaded"),
+  Schema.Literal("summary"),
+  Schema.Literal("full")
+])
+
 export interface ThreadTurnsListParams {
   /**
    * Opaque cursor to pass to the next call to continue after the last turn.
@@ -10678,7 +11509,7 @@ export interface ThreadTurnsListResponse {
    */
   readonly nextCursor?: string | null | undefined
 }
-export const ThreadTurnsListResponse: Schema.Codec<ThreadTurnsListResponse> = Schema.Struct({
+export const ThreadTurnsListResponse: Schema.Codec<ThreadTurnsListResponse, unknown> = Schema.Struct({
   backwardsCursor: Schema.optional(Schema.NullOr(Schema.String)),
   data: Schema.Array(Turn),
   nextCursor: Schema.optional(Schema.NullOr(Schema.String))
@@ -10694,7 +11525,7 @@ export const ThreadUnarchiveParams: Schema.Codec<ThreadUnarchiveParams> = Schema
 export interface ThreadUnarchiveResponse {
   readonly thread: Thread
 }
-export const ThreadUnarchiveResponse: Schema.Codec<ThreadUnarchiveResponse> = Schema.Struct({
+export const ThreadUnarchiveResponse: Schema.Codec<ThreadUnarchiveResponse, unknown> = Schema.Struct({
   thread: Thread
 })
 
@@ -10712,13 +11543,16 @@ export const ThreadUnsubscribeParams: Schema.Codec<ThreadUnsubscribeParams> = Sc
   threadId: Schema.String
 })
 
-export type ThreadUnsubscribeStatus = "notLoaded" | "notSubscribed" | "unsubscribed"
-export const ThreadUnsubscribeStatus: Schema.Codec<ThreadUnsubscribeStatus> = Schema.Literals(["notLoaded", "notSubscribed", "unsubscribed"])
+export type ThreadUnsubscribeStatus = "notLoaded" | "notSubscribed" | "unsubscribed" | UnknownValue
+export const ThreadUnsubscribeStatus: Schema.Codec<ThreadUnsubscribeStatus, unknown> = Schema.Union([
+  Schema.Literals(["notLoaded", "notSubscribed", "unsubscribed"]),
+  UnknownValue
+])
 
 export interface ThreadUnsubscribeResponse {
   readonly status: ThreadUnsubscribeStatus
 }
-export const ThreadUnsubscribeResponse: Schema.Codec<ThreadUnsubscribeResponse> = Schema.Struct({
+export const ThreadUnsubscribeResponse: Schema.Codec<ThreadUnsubscribeResponse, unknown> = Schema.Struct({
   status: ThreadUnsubscribeStatus
 })
 
@@ -10816,7 +11650,7 @@ export interface TurnCompletedNotification {
   readonly threadId: string
   readonly turn: Turn
 }
-export const TurnCompletedNotification: Schema.Codec<TurnCompletedNotification> = Schema.Struct({
+export const TurnCompletedNotification: Schema.Codec<TurnCompletedNotification, unknown> = Schema.Struct({
   threadId: Schema.String,
   turn: Turn
 })
@@ -10861,14 +11695,17 @@ export const TurnModerationMetadataNotification: Schema.Codec<TurnModerationMeta
   turnId: Schema.String
 })
 
-export type TurnPlanStepStatus = "pending" | "inProgress" | "completed"
-export const TurnPlanStepStatus: Schema.Codec<TurnPlanStepStatus> = Schema.Literals(["pending", "inProgress", "completed"])
+export type TurnPlanStepStatus = "pending" | "inProgress" | "completed" | UnknownValue
+export const TurnPlanStepStatus: Schema.Codec<TurnPlanStepStatus, unknown> = Schema.Union([
+  Schema.Literals(["pending", "inProgress", "completed"]),
+  UnknownValue
+])
 
 export interface TurnPlanStep {
   readonly status: TurnPlanStepStatus
   readonly step: string
 }
-export const TurnPlanStep: Schema.Codec<TurnPlanStep> = Schema.Struct({
+export const TurnPlanStep: Schema.Codec<TurnPlanStep, unknown> = Schema.Struct({
   status: TurnPlanStepStatus,
   step: Schema.String
 })
@@ -10879,7 +11716,7 @@ export interface TurnPlanUpdatedNotification {
   readonly threadId: string
   readonly turnId: string
 }
-export const TurnPlanUpdatedNotification: Schema.Codec<TurnPlanUpdatedNotification> = Schema.Struct({
+export const TurnPlanUpdatedNotification: Schema.Codec<TurnPlanUpdatedNotification, unknown> = Schema.Struct({
   explanation: Schema.optional(Schema.NullOr(Schema.String)),
   plan: Schema.Array(TurnPlanStep),
   threadId: Schema.String,
@@ -10901,6 +11738,88 @@ export const TurnToolOutput: Schema.Codec<TurnToolOutput> = Schema.Struct({
   output: FunctionCallOutputBody,
   retain: Schema.optional(Schema.Boolean)
 })
+
+export type UserInput = {
+  readonly text: string
+  /**
+   * UI-defined spans within `text` used to render or persist special elements.
+   */
+  readonly text_elements?: ReadonlyArray<TextElement> | undefined
+  readonly type: "text"
+} | {
+  readonly detail?: ImageDetail | null | undefined
+  readonly type: "image"
+  readonly url: string
+} | {
+  readonly detail?: ImageDetail | null | undefined
+  readonly type: "image"
+  readonly fileId: string
+} | {
+  readonly detail?: ImageDetail | null | undefined
+  readonly path: string
+  readonly type: "localImage"
+} | {
+  readonly type: "audio"
+  readonly url: string
+} | {
+  readonly type: "audio"
+  readonly fileId: string
+} | {
+  readonly path: string
+  readonly type: "localAudio"
+} | {
+  readonly name: string
+  readonly path: string
+  readonly type: "skill"
+} | {
+  readonly name: string
+  readonly path: string
+  readonly type: "mention"
+}
+export const UserInput: Schema.Codec<UserInput> = Schema.Union([
+  Schema.Struct({
+    text: Schema.String,
+    text_elements: Schema.optional(Schema.Array(TextElement)),
+    type: Schema.Literal("text")
+  }),
+  Schema.Struct({
+    detail: Schema.optional(Schema.NullOr(ImageDetail)),
+    type: Schema.Literal("image"),
+    url: Schema.String
+  }),
+  Schema.Struct({
+    detail: Schema.optional(Schema.NullOr(ImageDetail)),
+    type: Schema.Literal("image"),
+    fileId: Schema.String
+  }),
+  Schema.Struct({
+    detail: Schema.optional(Schema.NullOr(ImageDetail)),
+    path: Schema.String,
+    type: Schema.Literal("localImage")
+  }),
+  Schema.Struct({
+    type: Schema.Literal("audio"),
+    url: Schema.String
+  }),
+  Schema.Struct({
+    type: Schema.Literal("audio"),
+    fileId: Schema.String
+  }),
+  Schema.Struct({
+    path: Schema.String,
+    type: Schema.Literal("localAudio")
+  }),
+  Schema.Struct({
+    name: Schema.String,
+    path: Schema.String,
+    type: Schema.Literal("skill")
+  }),
+  Schema.Struct({
+    name: Schema.String,
+    path: Schema.String,
+    type: Schema.Literal("mention")
+  })
+])
 
 export interface TurnStartParams {
   /**
@@ -10997,7 +11916,7 @@ export const TurnStartParams: Schema.Codec<TurnStartParams> = Schema.Struct({
 export interface TurnStartResponse {
   readonly turn: Turn
 }
-export const TurnStartResponse: Schema.Codec<TurnStartResponse> = Schema.Struct({
+export const TurnStartResponse: Schema.Codec<TurnStartResponse, unknown> = Schema.Struct({
   turn: Turn
 })
 
@@ -11005,7 +11924,7 @@ export interface TurnStartedNotification {
   readonly threadId: string
   readonly turn: Turn
 }
-export const TurnStartedNotification: Schema.Codec<TurnStartedNotification> = Schema.Struct({
+export const TurnStartedNotification: Schema.Codec<TurnStartedNotification, unknown> = Schema.Struct({
   threadId: Schema.String,
   turn: Turn
 })
@@ -11048,29 +11967,32 @@ export const WarningNotification: Schema.Codec<WarningNotification> = Schema.Str
   threadId: Schema.optional(Schema.NullOr(Schema.String))
 })
 
-export type WindowsSandboxReadiness = "ready" | "notConfigured" | "updateRequired"
-export const WindowsSandboxReadiness: Schema.Codec<WindowsSandboxReadiness> = Schema.Literals(["ready", "notConfigured", "updateRequired"])
+export type WindowsSandboxReadiness = "ready" | "notConfigured" | "updateRequired" | UnknownValue
+export const WindowsSandboxReadiness: Schema.Codec<WindowsSandboxReadiness, unknown> = Schema.Union([
+  Schema.Literals(["ready", "notConfigured", "updateRequired"]),
+  UnknownValue
+])
 
 export interface WindowsSandboxReadinessResponse {
   readonly status: WindowsSandboxReadiness
 }
-export const WindowsSandboxReadinessResponse: Schema.Codec<WindowsSandboxReadinessResponse> = Schema.Struct({
+export const WindowsSandboxReadinessResponse: Schema.Codec<WindowsSandboxReadinessResponse, unknown> = Schema.Struct({
   status: WindowsSandboxReadiness
+})
+
+export interface WindowsSandboxSetupCompletedNotification {
+  readonly error?: string | null | undefined
+  readonly mode: ReceivedWindowsSandboxSetupMode
+  readonly success: boolean
+}
+export const WindowsSandboxSetupCompletedNotification: Schema.Codec<WindowsSandboxSetupCompletedNotification, unknown> = Schema.Struct({
+  error: Schema.optional(Schema.NullOr(Schema.String)),
+  mode: ReceivedWindowsSandboxSetupMode,
+  success: Schema.Boolean
 })
 
 export type WindowsSandboxSetupMode = "elevated" | "unelevated"
 export const WindowsSandboxSetupMode: Schema.Codec<WindowsSandboxSetupMode> = Schema.Literals(["elevated", "unelevated"])
-
-export interface WindowsSandboxSetupCompletedNotification {
-  readonly error?: string | null | undefined
-  readonly mode: WindowsSandboxSetupMode
-  readonly success: boolean
-}
-export const WindowsSandboxSetupCompletedNotification: Schema.Codec<WindowsSandboxSetupCompletedNotification> = Schema.Struct({
-  error: Schema.optional(Schema.NullOr(Schema.String)),
-  mode: WindowsSandboxSetupMode,
-  success: Schema.Boolean
-})
 
 export interface WindowsSandboxSetupStartParams {
   readonly cwd?: AbsolutePathBuf | null | undefined

@@ -9,7 +9,12 @@ export interface EmitContext {
   readonly prefix: string
   /** Whether a reference to `name` must be wrapped in `Schema.suspend` (declared later / cyclic). */
   readonly suspend: (name: string) => boolean
+  /** Whether definition `name` is opened for received values (its codec's encoded side is `unknown`). */
+  readonly open?: ((name: string) => boolean) | undefined
 }
+
+/** The declared codec type of a definition: an opened one decodes unknown variants, so it encodes to `unknown`. */
+export const codecType = (name: string, open: boolean): string => open ? `Schema.Codec<${name}, unknown>` : `Schema.Codec<${name}>`
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 
@@ -46,7 +51,7 @@ export const schemaExpr = (node: Node, ctx: EmitContext, indent: number): string
   switch (node.kind) {
     case "ref":
       return ctx.suspend(node.target)
-        ? `Schema.suspend((): Schema.Codec<${ctx.prefix}${node.target}> => ${ctx.prefix}${node.target})`
+        ? `Schema.suspend((): ${codecType(`${ctx.prefix}${node.target}`, ctx.open?.(node.target) === true)} => ${ctx.prefix}${node.target})`
         : `${ctx.prefix}${node.target}`
     case "unknown":
       return "Schema.Unknown"
@@ -81,6 +86,10 @@ export const schemaExpr = (node: Node, ctx: EmitContext, indent: number): string
       const members = node.members.map((m) => `${pad(indent + 1)}${schemaExpr(m, ctx, indent + 1)}`)
       return `Schema.Union([\n${members.join(",\n")}\n${pad(indent)}])`
     }
+    case "unknownValue":
+      return `${ctx.prefix}UnknownValue`
+    case "unknownVariant":
+      return `${ctx.prefix}UnknownVariant(${JSON.stringify(node.tag)}, [${node.known.map(literal).join(", ")}])`
   }
 }
 
@@ -121,6 +130,10 @@ export const typeExpr = (node: Node, ctx: EmitContext, indent: number): string =
         const t = typeExpr(m, ctx, indent)
         return m.kind === "object" || needsParens(m) ? t : t
       }).join(" | ")
+    case "unknownValue":
+      return `${ctx.prefix}UnknownValue`
+    case "unknownVariant":
+      return `${ctx.prefix}UnknownVariant<${JSON.stringify(node.tag)}>`
   }
 }
 

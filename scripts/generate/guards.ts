@@ -1,7 +1,9 @@
 /**
  * IR → `generated/src/guards.ts`: for every definition a straight-line type guard `isFoo(u): u is Foo` that accepts
- * exactly the values `Schema.decodeUnknownExit(Foo)` accepts (no transformations exist in the generated schemas, so
- * decoding only validates and drops unknown keys), plus guard maps mirroring the method maps of methods.ts.
+ * exactly the values `Schema.decodeUnknownExit(Foo)` accepts and keeps as they are, plus guard maps mirroring the
+ * method maps of methods.ts. The one transformation in the generated schemas is the unknown variant of an opened
+ * tagged union (see lenient.ts), which decoding wraps into `{ [tag]: "@unknown", raw }`: a guard rejects a value that
+ * holds one, so that the caller decodes it. Otherwise decoding only validates (and drops unknown keys).
  *
  * Semantics mirrored from Effect 4 (`SchemaAST` parsers of effect@4.1.0):
  * - `Schema.Struct({...})`: a non-null, non-array object; a property is looked up with `key in o` and read as
@@ -155,8 +157,15 @@ class GuardEmitter {
       case "union": {
         if (node.members.some((m) => m.kind === "unknown")) return "true"
         if (this.tag(node) !== undefined) return `${this.helper(node)}(${v})`
-        return `(${node.members.map((m) => this.expr(m, v)).join(" || ")})`
+        const checks = node.members.map((m) => this.expr(m, v)).filter((c) => c !== "false")
+        return checks.length === 1 ? checks[0]! : `(${checks.join(" || ")})`
       }
+      case "unknownValue":
+        return `typeof ${v} === "string"`
+      case "unknownVariant":
+        // Decoding wraps an unknown variant into `{ [tag]: "@unknown", raw }`: the value is not kept as received, so
+        // the guard says no and the caller decodes.
+        return "false"
     }
   }
 
@@ -257,6 +266,7 @@ class GuardEmitter {
         const tag = this.tag(node)
         if (tag === undefined || node.members.some((m) => m.kind === "unknown")) return `  return ${this.expr(node, "u")}`
         const others = node.members.flatMap((m, i) => (tag.tagged.has(i) ? [] : [this.expr(m, "u")]))
+          .filter((c) => c !== "false")
         const cases = new Map<LiteralValue, Array<string>>()
         node.members.forEach((m, i) => {
           const value = tag.tagged.get(i)
@@ -334,8 +344,10 @@ export const renderGuards = (model: Model, version: string): string => {
     "import type * as S from \"./schemas.js\"",
     "",
     "/*",
-    " * Compiled type guards: `isFoo(u)` is true exactly when `Schema.decodeUnknownExit(Foo)(u)` succeeds (unknown",
-    " * keys are accepted, as the schemas do; the guard does not strip them). Straight-line checks, no allocation.",
+    " * Compiled type guards: `isFoo(u)` is true exactly when `Schema.decodeUnknownExit(Foo)(u)` succeeds without",
+    " * wrapping an unknown variant (unknown keys are accepted, as the schemas do; the guard does not strip them). A value",
+    " * holding a variant this version does not know is rejected: decode it (the schema wraps it). Straight-line checks,",
+    " * no allocation.",
     " */",
     "",
     "type Rec = { readonly [key: string]: unknown }",

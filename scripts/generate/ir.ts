@@ -29,6 +29,10 @@ export type Node =
   | { readonly kind: "object"; readonly properties: ReadonlyArray<Property> }
   | { readonly kind: "record"; readonly value: Node }
   | { readonly kind: "union"; readonly members: ReadonlyArray<Node> }
+  /** Received positions only (see lenient.ts): a string outside the enum it is added to. */
+  | { readonly kind: "unknownValue" }
+  /** Received positions only: an object whose `tag` is none of `known`, decoded to `{ [tag]: "@unknown", raw }`. */
+  | { readonly kind: "unknownVariant"; readonly tag: string; readonly known: ReadonlyArray<string> }
 
 export interface Property {
   readonly name: string

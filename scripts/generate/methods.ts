@@ -52,5 +52,8 @@ export const RESERVED_NAMES = new Set([
   "ServerRequest",
   "ClientRequest",
   "ClientNotification",
+  "SchemaTransformation",
+  "UnknownValue",
+  "UnknownVariant",
   ...GUARD_MAP_NAMES
 ])

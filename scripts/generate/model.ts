@@ -13,6 +13,7 @@ import {
   refsOf,
   stripAnnotations
 } from "./ir.js"
+import { openReceived } from "./lenient.js"
 import { CLIENT_RESPONSE_EXCEPTIONS, RESERVED_NAMES, SERVER_RESPONSE_EXCEPTIONS } from "./methods.js"
 
 export const BUNDLE_FILE = "codex_app_server_protocol.schemas.json"
@@ -26,6 +27,10 @@ export interface Definition {
   readonly pointer: string
   readonly description: string | undefined
   readonly node: Node
+  /** Opened for what the server sends (see lenient.ts): decodes unknown values and variants. */
+  readonly open?: true | undefined
+  /** For the open twin `Received<Name>` of a definition also sent: `Name`. */
+  readonly twinOf?: string | undefined
 }
 
 export interface RequestMethod {
@@ -275,7 +280,7 @@ export const buildModel = (bundle: Json, standalone: Readonly<Record<string, Jso
     for (const r of sortStrings(refsOf(node))) if (!converted.has(r)) queue.push(r)
   }
 
-  return {
+  return openReceived({
     definitions: sortStrings(converted.keys()).map((n) => converted.get(n)!),
     clientRequests: [...clientRequests].sort((a, b) => (a.method < b.method ? -1 : 1)),
     serverRequests: [...serverRequests].sort((a, b) => (a.method < b.method ? -1 : 1)),
@@ -284,7 +289,7 @@ export const buildModel = (bundle: Json, standalone: Readonly<Record<string, Jso
     fallbacks: [...converter.fallbacks].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
     collisions,
     totalDefinitions: pointerName.size
-  }
+  })
 }
 
 /**

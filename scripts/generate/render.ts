@@ -1,8 +1,9 @@
 /**
  * Model → the text of every generated file under generated/ (except the verbatim JSON Schema snapshot).
  */
-import { docComment, type EmitContext, objectTypeBody, schemaExpr, typeExpr } from "./emit.js"
+import { codecType, docComment, type EmitContext, objectTypeBody, schemaExpr, typeExpr } from "./emit.js"
 import type { Node } from "./ir.js"
+import { UNKNOWN_TAG } from "./lenient.js"
 import { CLIENT_RESPONSE_EXCEPTIONS } from "./methods.js"
 import { type Model, orderDefinitions, type RequestMethod } from "./model.js"
 
@@ -13,25 +14,66 @@ const tsHeader = (version: string): string => `// ${header(version)}\n`
 
 export const renderSchemas = (model: Model, version: string): string => {
   const { lazy, order } = orderDefinitions(model.definitions)
+  const open = new Set(model.definitions.filter((d) => d.open === true).map((d) => d.name))
   const out: Array<string> = [
     tsHeader(version),
     "/* eslint-disable */",
     "import * as Schema from \"effect/Schema\"",
+    "import * as SchemaTransformation from \"effect/SchemaTransformation\"",
+    "",
+    ...UNKNOWN_HELPERS,
     ""
   ]
   for (const def of order) {
     const l = lazy.get(def.name) ?? new Set<string>()
-    const ctx: EmitContext = { prefix: "", suspend: (n) => l.has(n) }
+    const ctx: EmitContext = { prefix: "", suspend: (n) => l.has(n), open: (n) => open.has(n) }
     const doc = docComment(def.description, 0)
     const typeDecl = def.node.kind === "object"
       ? `export interface ${def.name} ${objectTypeBody(def.node.properties, ctx, 0)}`
       : `export type ${def.name} = ${typeExpr(def.node, ctx, 0)}`
     out.push(`${doc}${typeDecl}`)
-    out.push(`${doc}export const ${def.name}: Schema.Codec<${def.name}> = ${schemaExpr(def.node, ctx, 0)}`)
+    out.push(`${doc}export const ${def.name}: ${codecType(def.name, def.open === true)} = ${schemaExpr(def.node, ctx, 0)}`)
     out.push("")
   }
   return out.join("\n")
 }
+
+/** The two schemas every opened (received) position is built from; see lenient.ts and the README's rules. */
+const UNKNOWN_HELPERS: ReadonlyArray<string> = [
+  "/**",
+  " * A value outside an enum of this protocol version (a newer codex added it), kept as received. Enums in what the",
+  " * server sends accept it; enums in what the client sends do not.",
+  " */",
+  "export type UnknownValue = string & {}",
+  "/** Decodes {@link UnknownValue}: any string (the enum's own values are tried first). */",
+  "export const UnknownValue: Schema.Codec<UnknownValue, string> = Schema.String",
+  "",
+  "/**",
+  ` * A variant of a tagged union that this protocol version does not know (a newer codex added it): \`{ [tag]: ${JSON.stringify(UNKNOWN_TAG)}, raw }\`,`,
+  " * with the received object whole in `raw`. Narrow on the tag like any other variant:",
+  ` * \`item.type === ${JSON.stringify(UNKNOWN_TAG)} ? item.raw.type : item.text\`. Tagged unions in what the server sends accept it;`,
+  " * those in what the client sends do not.",
+  " */",
+  "export type UnknownVariant<Tag extends string> =",
+  `  & { readonly [K in Tag]: ${JSON.stringify(UNKNOWN_TAG)} }`,
+  "  & { readonly raw: { readonly [K in Tag]: string } & { readonly [key: string]: unknown } }",
+  "/** Decodes an object whose `tag` is none of `known` into {@link UnknownVariant}; encodes it back to `raw`. */",
+  "export const UnknownVariant = <Tag extends string>(",
+  "  tag: Tag,",
+  "  known: ReadonlyArray<string>",
+  "): Schema.Codec<UnknownVariant<Tag>, unknown> => {",
+  "  const knownTags: ReadonlySet<string> = new Set(known)",
+  "  const Raw = Schema.StructWithRest(",
+  "    Schema.Struct({ [tag]: Schema.String.check(Schema.makeFilter((value: string) => !knownTags.has(value))) }),",
+  "    [Schema.Record(Schema.String, Schema.Unknown)]",
+  "  )",
+  "  const Wrapped = Schema.Struct({ [tag]: Schema.Literal(" + JSON.stringify(UNKNOWN_TAG) + "), raw: Raw })",
+  "  return Raw.pipe(Schema.decodeTo(Wrapped, SchemaTransformation.transform({",
+  "    decode: (raw) => ({ [tag]: " + JSON.stringify(UNKNOWN_TAG) + ", raw }),",
+  "    encode: (wrapped) => (wrapped as { readonly raw: typeof Raw.Type }).raw",
+  "  }))) as unknown as Schema.Codec<UnknownVariant<Tag>, unknown>",
+  "}"
+]
 
 const methodsCtx: EmitContext = { prefix: "S.", suspend: () => false }
 
@@ -118,14 +160,14 @@ export const renderMethods = (model: Model, version: string): string => {
     "export type ClientNotificationParams<M extends ClientNotificationMethod> = (typeof ClientNotifications)[M][\"Type\"]",
     "",
     "/** Decodes a whole server notification message (`{ method, params }`; other keys such as `emittedAtMs` are dropped). */",
-    "export const ServerNotification: Schema.Codec<ServerNotification> = Schema.Union([",
+    "export const ServerNotification: Schema.Codec<ServerNotification, unknown> = Schema.Union([",
     model.serverNotifications.map((n) =>
       `  Schema.Struct({ method: Schema.Literal(${JSON.stringify(n.method)}), params: ServerNotifications[${JSON.stringify(n.method)}] })`
     ).join(",\n"),
     "])",
     "",
     "/** Decodes a whole server request message (`{ id, method, params }`). */",
-    "export const ServerRequest: Schema.Codec<ServerRequest> = Schema.Union([",
+    "export const ServerRequest: Schema.Codec<ServerRequest, unknown> = Schema.Union([",
     model.serverRequests.map((n) =>
       `  Schema.Struct({ id: S.RequestId, method: Schema.Literal(${JSON.stringify(n.method)}), params: ServerRequests[${JSON.stringify(n.method)}].params })`
     ).join(",\n"),
@@ -207,7 +249,7 @@ export const renderReadme = (model: Model, version: string): string => {
     "- A property not listed in `required` is `Schema.optional(...)` (key may be absent or `undefined`); nullable",
     "  types (`type: [\"T\", \"null\"]`, `anyOf` with `null`) are `Schema.NullOr(...)`.",
     "- `oneOf`/`anyOf` → `Schema.Union` (first matching member wins; Effect picks candidates by literal",
-    "  discriminators such as `type`/`method`, so tagged unions decode in O(1)). An unknown tag fails to decode.",
+    "  discriminators such as `type`/`method`, so tagged unions decode in O(1)).",
     "- Objects with shared `properties` plus an `anyOf` of object alternatives (serde `flatten`) → a union of the merged",
     "  objects.",
     "- Extra properties: objects never fail on unknown keys (forward compatible); Effect's default",
@@ -215,6 +257,31 @@ export const renderReadme = (model: Model, version: string): string => {
     "- Integer formats (`int*`, `uint*`) → `Schema.Int` (JS number; int64 beyond 2^53 loses precision), `minimum` →",
     "  `Schema.isGreaterThanOrEqualTo`. `default` is documentation only (not applied when decoding).",
     "- `additionalProperties: <schema>` without properties → `Schema.Record(Schema.String, ...)`.",
+    "",
+    "## Lenient where the protocol grows, strict where we send",
+    "",
+    "codex adds item types, enum values and variants in most releases. What the **server** sends (client request",
+    "responses, server notification params, server request params) is therefore open:",
+    "",
+    "- every string enum also accepts any other string, kept as it is and typed `UnknownValue` (`string & {}`):",
+    "  `status: \"completed\" | \"failed\" | ... | UnknownValue`;",
+    "- every tagged union (all members objects with a required single-literal tag such as `type`) also accepts an",
+    `  object whose tag is none of the known ones, and decodes it to \`UnknownVariant<"type">\` =`,
+    `  \`{ type: ${JSON.stringify(UNKNOWN_TAG)}, raw }\`, with the received object whole (every key) in \`raw\`. Narrow on the tag as on`,
+    `  any other variant (\`switch (item.type) { case "agentMessage": ...; case ${JSON.stringify(UNKNOWN_TAG)}: item.raw.type }\`);`,
+    "  encoding gives `raw` back. A known tag with a malformed body still fails: only new tags are unknown variants.",
+    "",
+    "What the **client** sends (client request params, answers to server requests, client notifications) stays",
+    "exactly as the schema says: a new enum value or variant is refused before it is sent. A definition used on both",
+    "sides is emitted twice: strict under its own name, open as `Received<Name>` (listed below); one the server alone",
+    "sends is open under its own name. Guards follow the schemas, except that a value holding an unknown variant is",
+    "rejected by the guard (decoding would wrap it): the SDK then decodes it, so the fast path stays the guard.",
+    "",
+    `Open definitions: ${model.definitions.filter((d) => d.open === true).length}, of which used on both sides (\`Received<Name>\`): ${
+      model.definitions.filter((d) => d.twinOf !== undefined).length
+    }:`,
+    "",
+    ...model.definitions.filter((d) => d.twinOf !== undefined).map((d) => `- \`${d.name}\` (open twin of \`${d.twinOf}\`)`),
     "",
     "## Methods",
     "",

@@ -82,7 +82,7 @@ describe("generated method maps", () => {
   })
 })
 
-const roundTrip = <T>(schema: Schema.Codec<T>, value: unknown): T => {
+const roundTrip = <T>(schema: Schema.Codec<T, unknown>, value: unknown): T => {
   const decoded = Schema.decodeUnknownSync(schema)(value)
   expect(decoded).toEqual(value)
   expect(Schema.encodeSync(schema)(decoded)).toEqual(value)
@@ -153,12 +153,17 @@ describe("generated schemas", () => {
     if (message.method === "turn/completed") expect(message.params.turn.id).toBe("turn-1")
   })
 
-  it("decode a tagged union by its `type` and reject unknown tags", () => {
+  it("decode a tagged union by its `type`; an unknown tag is kept whole as the unknown variant", () => {
     const item = roundTrip(ThreadItem, { type: "agentMessage", id: "i", text: "t" })
     expect(item.type).toBe("agentMessage")
     roundTrip(ThreadItem, { type: "reasoning", id: "r", summary: ["s"], content: [] })
-    expect(() => Schema.decodeUnknownSync(ThreadItem)({ type: "noSuchItem", id: "x" })).toThrow()
+    const raw = { type: "noSuchItem", id: "x", nested: { a: [1] } }
+    const unknown = Schema.decodeUnknownSync(ThreadItem)(raw)
+    expect(unknown).toEqual({ type: "@unknown", raw })
+    expect(Schema.encodeSync(ThreadItem)(unknown)).toEqual(raw)
+    // a known tag with a missing field is not an unknown variant: it fails
     expect(() => Schema.decodeUnknownSync(ThreadItem)({ type: "agentMessage", id: "i" })).toThrow(/text/)
+    expect(() => Schema.decodeUnknownSync(ThreadItem)({ id: "x" })).toThrow()
   })
 
   it("round-trip a map (additionalProperties) inside a server request", () => {

@@ -1,6 +1,8 @@
 /**
- * The compiled guards of generated/src/guards.ts accept exactly what the generated schemas decode:
- * `guard(value) === Exit.isSuccess(Schema.decodeUnknownExit(schema)(value))` for
+ * The compiled guards of generated/src/guards.ts accept exactly what the generated schemas decode and keep as they
+ * are: `guard(value) === (decoding succeeds && it wrapped no unknown variant)`, where an unknown variant is an object
+ * of an opened (server-sent) tagged union whose tag this protocol version does not know, decoded to
+ * `{ [tag]: "@unknown", raw }` (then the guard says no and the SDK decodes). Checked for
  *
  * - every message captured from the real codex 0.169.0 `app-server` (test/fixtures/captures), through the guard maps
  *   and through the definition guards (client request params, the client's answers to server requests);
@@ -30,7 +32,7 @@ import {
 import type { Json as IrJson, Node } from "../../scripts/generate/ir.js"
 import { buildModel, BUNDLE_FILE } from "../../scripts/generate/model.js"
 
-type AnyCodec = Schema.Codec<unknown>
+type AnyCodec = Schema.Codec<unknown, unknown>
 type Guard = (u: unknown) => boolean
 type Json = Record<string, unknown>
 
@@ -57,7 +59,20 @@ const definitions: ReadonlyArray<{ name: string; schema: AnyCodec; guard: Guard 
   .map((k) => ({ name: k.slice(2), schema: exports[k.slice(2)] as AnyCodec, guard: exports[k] as Guard }))
 const guardOfSchema = new Map<unknown, Guard>(definitions.map((d) => [d.schema, d.guard]))
 
-const decodes = (schema: AnyCodec, value: unknown): boolean => Exit.isSuccess(Schema.decodeUnknownExit(schema)(value))
+/** Whether a decoded value holds a wrapped unknown variant (`{ [tag]: "@unknown", raw }`). */
+const hasUnknownVariant = (value: unknown): boolean => {
+  if (Array.isArray(value)) return value.some(hasUnknownVariant)
+  if (typeof value !== "object" || value === null) return false
+  const entries = Object.entries(value)
+  if (Object.hasOwn(value, "raw") && entries.some(([, v]) => v === "@unknown")) return true
+  return entries.some(([, v]) => hasUnknownVariant(v))
+}
+
+/** What the schema makes of a value: rejected, accepted as it is, or accepted with an unknown variant wrapped. */
+const decodeOutcome = (schema: AnyCodec, value: unknown): "rejected" | "kept" | "wrapped" => {
+  const exit = Schema.decodeUnknownExit(schema)(value)
+  return Exit.isFailure(exit) ? "rejected" : hasUnknownVariant(exit.value) ? "wrapped" : "kept"
+}
 
 interface Case {
   readonly where: string
@@ -66,19 +81,26 @@ interface Case {
   readonly value: unknown
 }
 
-/** `where: guard=… schema=…` for every case where the two disagree. */
-const disagreements = (cases: Iterable<Case>): { checked: number; accepted: number; failures: Array<string> } => {
+/**
+ * `where: guard=… schema=…` for every case where the two disagree; `accepted` counts what the schema decodes,
+ * `wrapped` what it decodes with an unknown variant wrapped (which the guard must reject).
+ */
+const disagreements = (
+  cases: Iterable<Case>
+): { checked: number; accepted: number; wrapped: number; failures: Array<string> } => {
   let checked = 0
   let accepted = 0
+  let wrapped = 0
   const failures: Array<string> = []
   for (const c of cases) {
     const g = c.guard(c.value)
-    const s = decodes(c.schema, c.value)
+    const s = decodeOutcome(c.schema, c.value)
     checked++
-    if (s) accepted++
-    if (g !== s) failures.push(`${c.where}: guard=${g} schema=${s} value=${JSON.stringify(c.value)?.slice(0, 300)}`)
+    if (s !== "rejected") accepted++
+    if (s === "wrapped") wrapped++
+    if (g !== (s === "kept")) failures.push(`${c.where}: guard=${g} schema=${s} value=${JSON.stringify(c.value)?.slice(0, 300)}`)
   }
-  return { checked, accepted, failures }
+  return { checked, accepted, wrapped, failures }
 }
 
 // ---- captures -------------------------------------------------------------------------------------
@@ -283,6 +305,10 @@ const generate = (node: Node, random: () => number, depth: number): unknown => {
     }
     case "union":
       return generate(node.members[Math.floor(random() * node.members.length)]!, random, depth + 1)
+    case "unknownValue":
+      return "aValueFromANewerCodex"
+    case "unknownVariant":
+      return { [node.tag]: "aVariantFromANewerCodex", id: "x", payload: anyJson(random, depth) }
   }
 }
 
@@ -386,6 +412,8 @@ describe("compiled guards agree with the generated schemas", () => {
     // both outcomes are well represented
     expect(counts.accepted).toBeGreaterThan(counts.checked / 10)
     expect(counts.checked - counts.accepted).toBeGreaterThan(counts.checked / 10)
+    // unknown tags in what the server sent decode as unknown variants, which the guards reject
+    expect(counts.wrapped).toBeGreaterThan(0)
   })
 
   it("on values generated from the IR for every definition, and their mutations (seed 2)", () => {
@@ -404,5 +432,62 @@ describe("compiled guards agree with the generated schemas", () => {
     expect(counts.failures).toEqual([])
     expect(counts.checked).toBeGreaterThan(10_000)
     expect(counts.accepted).toBeGreaterThan(counts.checked / 4)
+    expect(counts.wrapped).toBeGreaterThan(0)
+  })
+
+  it("open where the server sends, strict where the client sends", () => {
+    const item = { type: "aNewItemType", id: "item-1", detail: { nested: [1, 2] } }
+    const turn = { id: "t", items: [item], status: "aNewStatus", error: null }
+    const notification = { threadId: "thr", turn }
+    const cases: Array<Case> = [
+      { where: "ThreadItem", schema: Protocol.ThreadItem, guard: Protocol.isThreadItem, value: item },
+      { where: "Turn", schema: Protocol.Turn, guard: Protocol.isTurn, value: turn },
+      {
+        where: "turn/completed",
+        schema: ServerNotifications["turn/completed"],
+        guard: ServerNotificationGuards["turn/completed"],
+        value: notification
+      },
+      {
+        where: "new phase",
+        schema: ServerNotifications["item/completed"],
+        guard: ServerNotificationGuards["item/completed"],
+        value: {
+          threadId: "thr",
+          turnId: "t",
+          completedAtMs: 1,
+          item: { type: "agentMessage", id: "a", text: "hi", phase: "aNewPhase" }
+        }
+      }
+    ]
+    const counts = disagreements(cases)
+    expect(counts.failures).toEqual([])
+    expect(counts.accepted).toBe(cases.length)
+    // the item and the turn holding it are wrapped; a new enum value is kept as it is
+    expect(counts.wrapped).toBe(3)
+    expect(Schema.decodeUnknownSync(ServerNotifications["turn/completed"])(notification).turn.items).toEqual([
+      { type: "@unknown", raw: item }
+    ])
+    // The same definitions on the sending side: a new sandbox mode or input type is refused before sending.
+    const sent = disagreements([
+      {
+        where: "thread/start sandbox",
+        schema: ClientRequests["thread/start"].params,
+        guard: ClientRequestParamsGuards["thread/start"],
+        value: { sandbox: "aNewSandboxMode" }
+      },
+      {
+        where: "turn/start input",
+        schema: ClientRequests["turn/start"].params,
+        guard: ClientRequestParamsGuards["turn/start"],
+        value: { threadId: "thr", input: [{ type: "aNewInputType" }] }
+      }
+    ])
+    expect(sent.failures).toEqual([])
+    expect(sent.accepted).toBe(0)
+    // ...while the server's answer carrying the same values decodes
+    expect(decodeOutcome(ClientRequests["thread/start"].response, { sandbox: "aNewSandboxMode" })).toBe("rejected")
+    expect(Protocol.isReceivedSandboxMode("aNewSandboxMode")).toBe(true)
+    expect(Protocol.isSandboxMode("aNewSandboxMode")).toBe(false)
   })
 })
