@@ -180,9 +180,10 @@ const encoderOf = memo((schema) => Schema.encodeUnknownExit(schema as Schema.Cod
 
 /**
  * Checks a value received from the server against its schema. The generated guard (a compiled check,
- * 20-30× faster than decoding) decides; only a rejected value is decoded, for the error message. An
- * accepted value is kept as received: all protocol schemas decode to the same shape they encode, so the
- * value has the schema's type (with any fields a newer server adds still on it).
+ * 20-30× faster than decoding) decides for everything this protocol version knows, and an accepted value is
+ * kept as received (with any fields a newer server adds still on it). A rejected value is decoded: that
+ * gives the error message, or, when it holds an item type or other variant this version does not know,
+ * the value with that variant wrapped as `{ type: "@unknown", raw }` (see generated/README.md).
  */
 const checkReceived = (
   guard: Guard | undefined,

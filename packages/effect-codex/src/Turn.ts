@@ -31,7 +31,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "./AppServer.js"
-import type { AppServerExitedError, RequestError } from "./Errors.js"
+import { type AppServerExitedError, excerpt, ProtocolError, type RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
 
 /** The outcome of a finished turn. */
@@ -130,6 +130,13 @@ const finalResponseOf = (items: ReadonlyArray<ThreadItem>): string | null => {
   return (final.at(-1) ?? messages.at(-1))?.text ?? null
 }
 
+/**
+ * The id of an item: of a known item, or of one of a type this protocol version does not know (`type: "@unknown"`,
+ * the item as received in `raw`) when it has one.
+ */
+export const itemId = (item: ThreadItem): string | undefined =>
+  item.type === "@unknown" ? (typeof item.raw["id"] === "string" ? item.raw["id"] : undefined) : item.id
+
 /** Builds the result from the server's final turn and what was seen on the way. */
 export const resultOf = (
   threadId: string,
@@ -137,9 +144,10 @@ export const resultOf = (
   seenItems: ReadonlyArray<ThreadItem>,
   usage: ThreadTokenUsage | null
 ): TurnResult => {
-  // Items as they completed, then any the final turn lists that were not seen (e.g. after a reconcile).
-  const seen = new Set(seenItems.map((item) => item.id))
-  const items = [...seenItems, ...turn.items.filter((item) => !seen.has(item.id))]
+  // Items as they completed, then any the final turn lists that were not seen (e.g. after a reconcile). An item
+  // without an id (only possible for an unknown type) is matched by its content.
+  const seen = new Set(seenItems.map((item) => itemId(item) ?? JSON.stringify(item)))
+  const items = [...seenItems, ...turn.items.filter((item) => !seen.has(itemId(item) ?? JSON.stringify(item)))]
   return {
     id: turn.id,
     threadId,
@@ -222,9 +230,20 @@ export const start = Effect.fn("Turn.start")(function*(
       Effect.catch(abort)
     )
 
-  /** Records what the result needs from one of this turn's events; the final turn when it ends it. */
-  const track = (event: TurnEvent): TurnInfo | undefined => {
-    if (event._tag !== "Notification") return undefined
+  /**
+   * Records what the result needs from one of this turn's events; the final turn when it ends it. A `turn/completed`
+   * that does not decode (unknown item types and enum values do decode) still ends the turn, with a `ProtocolError`.
+   */
+  const track = (event: TurnEvent): TurnInfo | ProtocolError | undefined => {
+    if (event._tag !== "Notification") {
+      return event.method === "turn/completed"
+        ? new ProtocolError({
+          method: event.method,
+          reason: event.reason,
+          excerpt: excerpt(JSON.stringify(event.params) ?? "undefined")
+        })
+        : undefined
+    }
     switch (event.method) {
       case "item/completed":
         seenItems.push(event.params.item)
@@ -264,7 +283,7 @@ export const start = Effect.fn("Turn.start")(function*(
   const route = (batch: ReadonlyArray<TurnEvent>) => {
     if (settled) return
     const mine: Array<TurnEvent> = []
-    let completed: TurnInfo | undefined
+    let completed: TurnInfo | ProtocolError | undefined
     for (const event of batch) {
       if (!belongs(event)) continue
       mine.push(event)
@@ -274,7 +293,8 @@ export const start = Effect.fn("Turn.start")(function*(
     if (mine.length === 0) return
     lastActivity = clock.currentTimeMillisUnsafe()
     Queue.offerAllUnsafe(events, mine)
-    if (completed !== undefined) finishUnsafe(resultOf(threadId, completed, seenItems, usage))
+    if (completed instanceof ProtocolError) abortUnsafe(completed)
+    else if (completed !== undefined) finishUnsafe(resultOf(threadId, completed, seenItems, usage))
   }
   // Events of this thread that arrive before the turn/start response wait here until the turn id is known.
   let early: Array<TurnEvent> | undefined = []
