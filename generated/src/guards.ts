@@ -155,7 +155,7 @@ export function isAddCreditsNudgeCreditType(u: unknown): u is S.AddCreditsNudgeC
 }
 
 export function isAddCreditsNudgeEmailStatus(u: unknown): u is S.AddCreditsNudgeEmailStatus {
-  return ((u === "sent" || u === "cooldown_active") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isAdditionalFileSystemPermissions(u: unknown): u is S.AdditionalFileSystemPermissions {
@@ -233,7 +233,7 @@ export function isAgentPath(u: unknown): u is S.AgentPath {
 }
 
 export function isAllowDenyRequirement(u: unknown): u is S.AllowDenyRequirement {
-  return ((u === "allow" || u === "deny") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isAnalyticsConfig(u: unknown): u is S.AnalyticsConfig {
@@ -383,7 +383,7 @@ export function isAppTemplateSummary(u: unknown): u is S.AppTemplateSummary {
 }
 
 export function isAppTemplateUnavailableReason(u: unknown): u is S.AppTemplateUnavailableReason {
-  return ((u === "NOT_CONFIGURED_FOR_WORKSPACE" || u === "NO_ACTIVE_WORKSPACE") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isAppToolSummary(u: unknown): u is S.AppToolSummary {
@@ -545,7 +545,7 @@ export function isAttestationGenerateResponse(u: unknown): u is S.AttestationGen
 }
 
 export function isAuthMode(u: unknown): u is S.AuthMode {
-  return (u === "apikey" || u === "chatgpt" || u === "chatgptAuthTokens" || u === "headers" || u === "agentIdentity" || u === "personalAccessToken" || u === "bedrockApiKey" || u === "bedrockAccessKeys" || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isAuthRecoveryNotification(u: unknown): u is S.AuthRecoveryNotification {
@@ -560,7 +560,7 @@ export function isAuthRecoveryNotification(u: unknown): u is S.AuthRecoveryNotif
 }
 
 export function isAutoCompactTokenLimitScope(u: unknown): u is S.AutoCompactTokenLimitScope {
-  return (u === "total" || u === "body_after_prefix" || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isAutoReviewDecisionSource(u: unknown): u is S.AutoReviewDecisionSource {
@@ -581,7 +581,7 @@ export function isBedrockProviderId(u: unknown): u is S.BedrockProviderId {
 }
 
 export function isBrowserUseAccessApprovalLifetime(u: unknown): u is S.BrowserUseAccessApprovalLifetime {
-  return ((u === "turn" || u === "thread") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isBrowserUseConfig(u: unknown): u is S.BrowserUseConfig {
@@ -690,7 +690,7 @@ export function isCancelLoginAccountResponse(u: unknown): u is S.CancelLoginAcco
 }
 
 export function isCancelLoginAccountStatus(u: unknown): u is S.CancelLoginAccountStatus {
-  return ((u === "canceled" || u === "notFound") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isChatgptAuthTokensRefreshParams(u: unknown): u is S.ChatgptAuthTokensRefreshParams {
@@ -717,7 +717,7 @@ export function isChatgptAuthTokensRefreshResponse(u: unknown): u is S.ChatgptAu
 }
 
 export function isCliAuthCredentialsStoreMode(u: unknown): u is S.CliAuthCredentialsStoreMode {
-  return ((u === "file" || u === "keyring" || u === "auto" || u === "ephemeral") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isClientInfo(u: unknown): u is S.ClientInfo {
@@ -731,51 +731,49 @@ export function isClientInfo(u: unknown): u is S.ClientInfo {
 }
 
 export function isCodexErrorInfo(u: unknown): u is S.CodexErrorInfo {
-  return (isCodexErrorInfo$1.has(u) || u === "inferenceHookDenied" || isCodexErrorInfo$2(u) || isCodexErrorInfo$4(u) || isCodexErrorInfo$5(u) || isCodexErrorInfo$6(u) || isCodexErrorInfo$7(u) || typeof u === "string" || (typeof u === "object" && u !== null && !Array.isArray(u)) || typeof u === "string")
-}
-
-const isCodexErrorInfo$1: ReadonlySet<unknown> = new Set(["contextWindowExceeded", "sessionBudgetExceeded", "usageLimitExceeded", "rateLimitExceeded", "flexUnavailable", "serverOverloaded", "modelNotFound", "policyCapacityUnavailable", "cyberPolicy", "misalignmentPolicyViolation", "tooManyDenials", "internalServerError", "unauthorized", "badRequest", "threadRollbackFailed", "sandboxError", "other"])
-
-function isCodexErrorInfo$3(u: unknown): boolean {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  const o = u as Rec
-  return (o.httpStatusCode === undefined || (Number.isSafeInteger(o.httpStatusCode) && (o.httpStatusCode as number) >= 0 || o.httpStatusCode === null))
+  return (isCodexErrorInfo$1(u) || isCodexErrorInfo$3(u) || isCodexErrorInfo$4(u) || isCodexErrorInfo$5(u) || isCodexErrorInfo$6(u) || typeof u === "string" || (typeof u === "object" && u !== null && !Array.isArray(u)) || typeof u === "string")
 }
 
 function isCodexErrorInfo$2(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
-  return isCodexErrorInfo$3(o.httpConnectionFailed)
+  return (o.httpStatusCode === undefined || (Number.isSafeInteger(o.httpStatusCode) && (o.httpStatusCode as number) >= 0 || o.httpStatusCode === null))
+}
+
+function isCodexErrorInfo$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return isCodexErrorInfo$2(o.httpConnectionFailed)
+}
+
+function isCodexErrorInfo$3(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return isCodexErrorInfo$2(o.responseStreamConnectionFailed)
 }
 
 function isCodexErrorInfo$4(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
-  return isCodexErrorInfo$3(o.responseStreamConnectionFailed)
+  return isCodexErrorInfo$2(o.responseStreamDisconnected)
 }
 
 function isCodexErrorInfo$5(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
-  return isCodexErrorInfo$3(o.responseStreamDisconnected)
-}
-
-function isCodexErrorInfo$6(u: unknown): boolean {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  const o = u as Rec
-  return isCodexErrorInfo$3(o.responseTooManyFailedAttempts)
-}
-
-function isCodexErrorInfo$8(u: unknown): boolean {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  const o = u as Rec
-  return isNonSteerableTurnKind(o.turnKind)
+  return isCodexErrorInfo$2(o.responseTooManyFailedAttempts)
 }
 
 function isCodexErrorInfo$7(u: unknown): boolean {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const o = u as Rec
-  return isCodexErrorInfo$8(o.activeTurnNotSteerable)
+  return isNonSteerableTurnKind(o.turnKind)
+}
+
+function isCodexErrorInfo$6(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  return isCodexErrorInfo$7(o.activeTurnNotSteerable)
 }
 
 export function isCollabAgentState(u: unknown): u is S.CollabAgentState {
@@ -788,19 +786,15 @@ export function isCollabAgentState(u: unknown): u is S.CollabAgentState {
 }
 
 export function isCollabAgentStatus(u: unknown): u is S.CollabAgentStatus {
-  return (isCollabAgentStatus$1.has(u) || typeof u === "string")
+  return typeof u === "string"
 }
-
-const isCollabAgentStatus$1: ReadonlySet<unknown> = new Set(["pendingInit", "running", "interrupted", "completed", "errored", "shutdown", "notFound"])
 
 export function isCollabAgentTool(u: unknown): u is S.CollabAgentTool {
-  return (isCollabAgentTool$1.has(u) || typeof u === "string")
+  return typeof u === "string"
 }
 
-const isCollabAgentTool$1: ReadonlySet<unknown> = new Set(["spawnAgent", "sendInput", "resumeAgent", "wait", "closeAgent", "sendMessage", "followupTask", "interruptAgent", "listAgents"])
-
 export function isCollabAgentToolCallStatus(u: unknown): u is S.CollabAgentToolCallStatus {
-  return ((u === "inProgress" || u === "completed" || u === "failed" || u === "interrupted") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isCollaborationMode(u: unknown): u is S.CollaborationMode {
@@ -881,7 +875,7 @@ export function isCommandExecOutputDeltaNotification(u: unknown): u is S.Command
 }
 
 export function isCommandExecOutputStream(u: unknown): u is S.CommandExecOutputStream {
-  return (u === "stdout" || u === "stderr" || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isCommandExecParams(u: unknown): u is S.CommandExecParams {
@@ -999,7 +993,7 @@ function isCommandExecutionApprovalDecision$3(u: unknown): boolean {
 }
 
 export function isCommandExecutionApprovalKind(u: unknown): u is S.CommandExecutionApprovalKind {
-  return ((u === "command" || u === "writeStdin") || u === "humanCommand" || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isCommandExecutionOutputDeltaNotification(u: unknown): u is S.CommandExecutionOutputDeltaNotification {
@@ -1059,11 +1053,11 @@ export function isCommandExecutionRequestApprovalResponse(u: unknown): u is S.Co
 }
 
 export function isCommandExecutionSource(u: unknown): u is S.CommandExecutionSource {
-  return ((u === "agent" || u === "userShell" || u === "unifiedExecStartup" || u === "unifiedExecInteraction") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isCommandExecutionStatus(u: unknown): u is S.CommandExecutionStatus {
-  return ((u === "inProgress" || u === "completed" || u === "failed" || u === "declined") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isCommandMigration(u: unknown): u is S.CommandMigration {
@@ -1560,7 +1554,7 @@ function isConnectorMetadata$1(u: unknown): boolean {
 }
 
 export function isConsumeAccountRateLimitResetCreditOutcome(u: unknown): u is S.ConsumeAccountRateLimitResetCreditOutcome {
-  return (u === "reset" || u === "nothingToReset" || u === "noCredit" || u === "alreadyRedeemed" || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isConsumeAccountRateLimitResetCreditParams(u: unknown): u is S.ConsumeAccountRateLimitResetCreditParams {
@@ -1598,7 +1592,7 @@ export function isCreditsSnapshot(u: unknown): u is S.CreditsSnapshot {
 }
 
 export function isCyberAccessProgram(u: unknown): u is S.CyberAccessProgram {
-  return ((u === "standard" || u === "daybreakBlue" || u === "daybreakRed") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isDeprecationNoticeNotification(u: unknown): u is S.DeprecationNoticeNotification {
@@ -1687,7 +1681,7 @@ function isDynamicToolCallResponse$1(u: unknown): boolean {
 }
 
 export function isDynamicToolCallStatus(u: unknown): u is S.DynamicToolCallStatus {
-  return ((u === "inProgress" || u === "completed" || u === "failed") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isEnvironmentConnectionNotification(u: unknown): u is S.EnvironmentConnectionNotification {
@@ -1794,7 +1788,7 @@ function isExperimentalFeatureListResponse$1(u: unknown): boolean {
 }
 
 export function isExperimentalFeatureStage(u: unknown): u is S.ExperimentalFeatureStage {
-  return (u === "beta" || u === "underDevelopment" || u === "stable" || u === "deprecated" || u === "removed" || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isExternalAgentConfigDetectParams(u: unknown): u is S.ExternalAgentConfigDetectParams {
@@ -2075,7 +2069,7 @@ export function isExternalAgentDetectedConnectorCandidate(u: unknown): u is S.Ex
 }
 
 export function isExternalAgentDetectedConnectorSource(u: unknown): u is S.ExternalAgentDetectedConnectorSource {
-  return ((u === "remoteMcpServersConfig" || u === "sessionToolUse") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isExternalAgentImportedConnectorCandidate(u: unknown): u is S.ExternalAgentImportedConnectorCandidate {
@@ -2372,7 +2366,7 @@ export function isForcedChatgptWorkspaceIds(u: unknown): u is S.ForcedChatgptWor
 }
 
 export function isForcedLoginMethod(u: unknown): u is S.ForcedLoginMethod {
-  return ((u === "chatgpt" || u === "api") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isFsChangedNotification(u: unknown): u is S.FsChangedNotification {
@@ -2619,7 +2613,7 @@ function isFunctionCallOutputContentItem$6(u: unknown): boolean {
 }
 
 export function isFuzzyFileSearchMatchType(u: unknown): u is S.FuzzyFileSearchMatchType {
-  return ((u === "file" || u === "directory") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isFuzzyFileSearchParams(u: unknown): u is S.FuzzyFileSearchParams {
@@ -2784,7 +2778,7 @@ export function isGatewayOAuthReadResponse(u: unknown): u is S.GatewayOAuthReadR
 }
 
 export function isGatewayOAuthStatus(u: unknown): u is S.GatewayOAuthStatus {
-  return ((u === "notReady" || u === "started" || u === "succeeded" || u === "failed") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isGcpProviderId(u: unknown): u is S.GcpProviderId {
@@ -3020,19 +3014,19 @@ function isGuardianApprovalReviewAction$7(u: unknown): boolean {
 }
 
 export function isGuardianApprovalReviewStatus(u: unknown): u is S.GuardianApprovalReviewStatus {
-  return ((u === "inProgress" || u === "approved" || u === "denied" || u === "timedOut" || u === "aborted") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isGuardianCommandSource(u: unknown): u is S.GuardianCommandSource {
-  return ((u === "shell" || u === "unifiedExec") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isGuardianRiskLevel(u: unknown): u is S.GuardianRiskLevel {
-  return ((u === "low" || u === "medium" || u === "high" || u === "critical") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isGuardianUserAuthorization(u: unknown): u is S.GuardianUserAuthorization {
-  return ((u === "unknown" || u === "low" || u === "medium" || u === "high") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isGuardianWarningNotification(u: unknown): u is S.GuardianWarningNotification {
@@ -3064,17 +3058,15 @@ export function isHookErrorInfo(u: unknown): u is S.HookErrorInfo {
 }
 
 export function isHookEventName(u: unknown): u is S.HookEventName {
-  return (isHookEventName$1.has(u) || typeof u === "string")
+  return typeof u === "string"
 }
 
-const isHookEventName$1: ReadonlySet<unknown> = new Set(["preModelRequest", "postModelRequest", "preToolUse", "permissionRequest", "postToolUse", "preCompact", "postCompact", "sessionStart", "sessionEnd", "userPromptSubmit", "subagentStart", "subagentStop", "stop", "interrupt"])
-
 export function isHookExecutionMode(u: unknown): u is S.HookExecutionMode {
-  return ((u === "sync" || u === "async") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isHookHandlerType(u: unknown): u is S.HookHandlerType {
-  return ((u === "command" || u === "mcpTool" || u === "prompt" || u === "agent") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isHookMetadata(u: unknown): u is S.HookMetadata {
@@ -3205,7 +3197,7 @@ export function isHookOutputEntry(u: unknown): u is S.HookOutputEntry {
 }
 
 export function isHookOutputEntryKind(u: unknown): u is S.HookOutputEntryKind {
-  return ((u === "warning" || u === "stop" || u === "feedback" || u === "context" || u === "error") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isHookPromptFragment(u: unknown): u is S.HookPromptFragment {
@@ -3218,7 +3210,7 @@ export function isHookPromptFragment(u: unknown): u is S.HookPromptFragment {
 }
 
 export function isHookRunStatus(u: unknown): u is S.HookRunStatus {
-  return ((u === "running" || u === "completed" || u === "failed" || u === "blocked" || u === "stopped") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isHookRunSummary(u: unknown): u is S.HookRunSummary {
@@ -3252,14 +3244,12 @@ function isHookRunSummary$1(u: unknown): boolean {
 }
 
 export function isHookScope(u: unknown): u is S.HookScope {
-  return ((u === "thread" || u === "turn") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isHookSource(u: unknown): u is S.HookSource {
-  return (isHookSource$1.has(u) || typeof u === "string")
+  return typeof u === "string"
 }
-
-const isHookSource$1: ReadonlySet<unknown> = new Set(["system", "user", "project", "mdm", "sessionFlags", "plugin", "cloudRequirements", "cloudManagedConfig", "legacyManagedConfigFile", "legacyManagedConfigMdm", "unknown"])
 
 export function isHookStartedNotification(u: unknown): u is S.HookStartedNotification {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
@@ -3272,7 +3262,7 @@ export function isHookStartedNotification(u: unknown): u is S.HookStartedNotific
 }
 
 export function isHookTrustStatus(u: unknown): u is S.HookTrustStatus {
-  return ((u === "managed" || u === "untrusted" || u === "trusted" || u === "modified") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isHooksListEntry(u: unknown): u is S.HooksListEntry {
@@ -3392,7 +3382,7 @@ export function isInitializeResponse(u: unknown): u is S.InitializeResponse {
 }
 
 export function isInputModality(u: unknown): u is S.InputModality {
-  return (u === "text" || u === "image" || u === "audio" || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isInstalledApp(u: unknown): u is S.InstalledApp {
@@ -3763,7 +3753,7 @@ function isMarketplaceUpgradeResponse$1(u: unknown): boolean {
 }
 
 export function isMcpAppDisplayMode(u: unknown): u is S.McpAppDisplayMode {
-  return ((u === "inline" || u === "fullscreen") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isMcpAppUi(u: unknown): u is S.McpAppUi {
@@ -3776,7 +3766,7 @@ export function isMcpAppUi(u: unknown): u is S.McpAppUi {
 }
 
 export function isMcpAuthStatus(u: unknown): u is S.McpAuthStatus {
-  return ((u === "unknown" || u === "unsupported" || u === "notLoggedIn" || u === "bearerToken" || u === "oAuth") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isMcpElicitationArrayType(u: unknown): u is S.McpElicitationArrayType {
@@ -3842,7 +3832,7 @@ export function isMcpElicitationNumberSchema(u: unknown): u is S.McpElicitationN
 }
 
 export function isMcpElicitationNumberType(u: unknown): u is S.McpElicitationNumberType {
-  return ((u === "number" || u === "integer") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isMcpElicitationObjectType(u: unknown): u is S.McpElicitationObjectType {
@@ -3879,7 +3869,7 @@ export function isMcpElicitationSingleSelectEnumSchema(u: unknown): u is S.McpEl
 }
 
 export function isMcpElicitationStringFormat(u: unknown): u is S.McpElicitationStringFormat {
-  return ((u === "email" || u === "uri" || u === "date" || u === "date-time") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isMcpElicitationStringSchema(u: unknown): u is S.McpElicitationStringSchema {
@@ -4018,10 +4008,8 @@ export function isMcpResourceReadTarget(u: unknown): u is S.McpResourceReadTarge
 }
 
 export function isMcpServerConnectionStatus(u: unknown): u is S.McpServerConnectionStatus {
-  return (isMcpServerConnectionStatus$1.has(u) || typeof u === "string")
+  return typeof u === "string"
 }
-
-const isMcpServerConnectionStatus$1: ReadonlySet<unknown> = new Set(["notStarted", "starting", "connected", "authenticationRequired", "failed", "cancelled", "disabled"])
 
 export function isMcpServerElicitationAction(u: unknown): u is S.McpServerElicitationAction {
   return (u === "accept" || u === "decline" || u === "cancel")
@@ -4189,7 +4177,7 @@ export function isMcpServerStartupFailureReason(u: unknown): u is S.McpServerSta
 }
 
 export function isMcpServerStartupState(u: unknown): u is S.McpServerStartupState {
-  return ((u === "starting" || u === "ready" || u === "failed" || u === "cancelled") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isMcpServerStatus(u: unknown): u is S.McpServerStatus {
@@ -4308,7 +4296,7 @@ export function isMcpToolCallResult(u: unknown): u is S.McpToolCallResult {
 }
 
 export function isMcpToolCallStatus(u: unknown): u is S.McpToolCallStatus {
-  return ((u === "inProgress" || u === "completed" || u === "failed") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isMemoryCitation(u: unknown): u is S.MemoryCitation {
@@ -4345,7 +4333,7 @@ export function isMergeStrategy(u: unknown): u is S.MergeStrategy {
 }
 
 export function isMessagePhase(u: unknown): u is S.MessagePhase {
-  return (u === "commentary" || u === "partial_answer" || u === "final_answer" || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isMigrationDetails(u: unknown): u is S.MigrationDetails {
@@ -4444,7 +4432,7 @@ export function isMisalignmentSteer(u: unknown): u is S.MisalignmentSteer {
 }
 
 export function isModeKind(u: unknown): u is S.ModeKind {
-  return ((u === "plan" || u === "default") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isModel(u: unknown): u is S.Model {
@@ -4692,7 +4680,7 @@ export function isModelsRequirements(u: unknown): u is S.ModelsRequirements {
 }
 
 export function isMultiAgentVersion(u: unknown): u is S.MultiAgentVersion {
-  return ((u === "disabled" || u === "v1" || u === "v2") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isNetworkAccess(u: unknown): u is S.NetworkAccess {
@@ -4709,7 +4697,7 @@ export function isNetworkApprovalContext(u: unknown): u is S.NetworkApprovalCont
 }
 
 export function isNetworkApprovalProtocol(u: unknown): u is S.NetworkApprovalProtocol {
-  return ((u === "http" || u === "https" || u === "socks5Tcp" || u === "socks5Udp") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isNetworkPolicyAmendment(u: unknown): u is S.NetworkPolicyAmendment {
@@ -4736,11 +4724,11 @@ export function isNewThreadModelDefaults(u: unknown): u is S.NewThreadModelDefau
 }
 
 export function isNonSteerableTurnKind(u: unknown): u is S.NonSteerableTurnKind {
-  return ((u === "review" || u === "compact") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isOtelExporter(u: unknown): u is S.OtelExporter {
-  return ((u === "none" || u === "statsig") || isOtelExporter$1(u) || isOtelExporter$3(u) || typeof u === "string")
+  return (isOtelExporter$1(u) || isOtelExporter$3(u) || typeof u === "string")
 }
 
 function isOtelExporter$2(u: unknown): boolean {
@@ -4777,7 +4765,7 @@ function isOtelExporter$3(u: unknown): boolean {
 }
 
 export function isOtelHttpProtocol(u: unknown): u is S.OtelHttpProtocol {
-  return ((u === "binary" || u === "json") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isOtelRequirements(u: unknown): u is S.OtelRequirements {
@@ -4892,7 +4880,7 @@ function isParsedCommand$4(u: unknown): boolean {
 }
 
 export function isPatchApplyStatus(u: unknown): u is S.PatchApplyStatus {
-  return ((u === "inProgress" || u === "completed" || u === "failed" || u === "declined") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isPatchChangeKind(u: unknown): u is S.PatchChangeKind {
@@ -5013,17 +5001,15 @@ export function isPlanDeltaNotification(u: unknown): u is S.PlanDeltaNotificatio
 }
 
 export function isPlanType(u: unknown): u is S.PlanType {
-  return (isPlanType$1.has(u) || typeof u === "string")
+  return typeof u === "string"
 }
 
-const isPlanType$1: ReadonlySet<unknown> = new Set(["free", "go", "plus", "pro", "prolite", "promax", "team", "self_serve_business_prolite", "self_serve_business_usage_based", "business", "ent26", "enterprise_cbp_automation", "enterprise_cbp_usage_based", "enterprise", "edu", "edu_plus", "edu_pro", "sci", "sci_plus", "unknown"])
-
 export function isPluginAuthPolicy(u: unknown): u is S.PluginAuthPolicy {
-  return ((u === "ON_INSTALL" || u === "ON_USE") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isPluginAvailability(u: unknown): u is S.PluginAvailability {
-  return (u === "DISABLED_BY_ADMIN" || u === "AVAILABLE" || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isPluginDetail(u: unknown): u is S.PluginDetail {
@@ -5091,7 +5077,7 @@ function isPluginDetail$5(u: unknown): boolean {
 }
 
 export function isPluginDisabledReason(u: unknown): u is S.PluginDisabledReason {
-  return ((u === "disabled_by_admin" || u === "plan_not_eligible" || u === "required_app_unavailable" || u === "unknown") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isPluginHookSummary(u: unknown): u is S.PluginHookSummary {
@@ -5115,11 +5101,11 @@ export function isPluginInstallParams(u: unknown): u is S.PluginInstallParams {
 }
 
 export function isPluginInstallPolicy(u: unknown): u is S.PluginInstallPolicy {
-  return ((u === "NOT_AVAILABLE" || u === "AVAILABLE" || u === "INSTALLED_BY_DEFAULT") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isPluginInstallPolicySource(u: unknown): u is S.PluginInstallPolicySource {
-  return ((u === "WORKSPACE_SETTING" || u === "IMPLICIT_CANONICAL_APP") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isPluginInstallResponse(u: unknown): u is S.PluginInstallResponse {
@@ -5397,7 +5383,7 @@ export function isPluginSharePrincipal(u: unknown): u is S.PluginSharePrincipal 
 }
 
 export function isPluginSharePrincipalRole(u: unknown): u is S.PluginSharePrincipalRole {
-  return ((u === "reader" || u === "editor" || u === "owner") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isPluginSharePrincipalType(u: unknown): u is S.PluginSharePrincipalType {
@@ -5612,11 +5598,11 @@ export function isProcessOutputDeltaNotification(u: unknown): u is S.ProcessOutp
 }
 
 export function isProcessOutputStream(u: unknown): u is S.ProcessOutputStream {
-  return (u === "stdout" || u === "stderr" || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isProjectChangeType(u: unknown): u is S.ProjectChangeType {
-  return ((u === "created" || u === "updated" || u === "deleted") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isProjectChangedNotification(u: unknown): u is S.ProjectChangedNotification {
@@ -5730,7 +5716,7 @@ function isProviderSettingsPatch$3(u: unknown): boolean {
 }
 
 export function isRateLimitReachedType(u: unknown): u is S.RateLimitReachedType {
-  return ((u === "rate_limit_reached" || u === "workspace_owner_credits_depleted" || u === "workspace_member_credits_depleted" || u === "workspace_owner_usage_limit_reached" || u === "workspace_member_usage_limit_reached") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isRateLimitResetCredit(u: unknown): u is S.RateLimitResetCredit {
@@ -5748,7 +5734,7 @@ export function isRateLimitResetCredit(u: unknown): u is S.RateLimitResetCredit 
 }
 
 export function isRateLimitResetCreditStatus(u: unknown): u is S.RateLimitResetCreditStatus {
-  return ((u === "available" || u === "redeeming" || u === "redeemed" || u === "unknown") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isRateLimitResetCreditsSummary(u: unknown): u is S.RateLimitResetCreditsSummary {
@@ -5770,7 +5756,7 @@ function isRateLimitResetCreditsSummary$1(u: unknown): boolean {
 }
 
 export function isRateLimitResetType(u: unknown): u is S.RateLimitResetType {
-  return ((u === "codexRateLimits" || u === "unknown") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isRateLimitSnapshot(u: unknown): u is S.RateLimitSnapshot {
@@ -5801,7 +5787,7 @@ export function isRateLimitWindow(u: unknown): u is S.RateLimitWindow {
 }
 
 export function isRealtimeConversationVersion(u: unknown): u is S.RealtimeConversationVersion {
-  return ((u === "v1" || u === "v2" || u === "v3") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReasoningEffort(u: unknown): u is S.ReasoningEffort {
@@ -5877,11 +5863,11 @@ function isReceivedAdditionalFileSystemPermissions$1(u: unknown): boolean {
 }
 
 export function isReceivedApprovalsReviewer(u: unknown): u is S.ReceivedApprovalsReviewer {
-  return ((u === "user" || u === "auto_review" || u === "guardian_subagent") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedAskForApproval(u: unknown): u is S.ReceivedAskForApproval {
-  return ((u === "untrusted" || u === "on-request" || u === "never") || isAskForApproval$1(u) || typeof u === "string")
+  return (isAskForApproval$1(u) || typeof u === "string")
 }
 
 export function isReceivedDynamicToolCallOutputContentItem(u: unknown): u is S.ReceivedDynamicToolCallOutputContentItem {
@@ -5924,11 +5910,11 @@ export function isReceivedExternalAgentConfigMigrationItem(u: unknown): u is S.R
 }
 
 export function isReceivedExternalAgentConfigMigrationItemType(u: unknown): u is S.ReceivedExternalAgentConfigMigrationItemType {
-  return (isExternalAgentConfigMigrationItemType$1.has(u) || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedFileSystemAccessMode(u: unknown): u is S.ReceivedFileSystemAccessMode {
-  return ((u === "read" || u === "write" || u === "deny") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedFileSystemPath(u: unknown): u is S.ReceivedFileSystemPath {
@@ -6033,11 +6019,11 @@ function isReceivedFunctionCallOutputContentItem$2(u: unknown): boolean {
 }
 
 export function isReceivedImageDetail(u: unknown): u is S.ReceivedImageDetail {
-  return ((u === "auto" || u === "low" || u === "high" || u === "original") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedNetworkAccess(u: unknown): u is S.ReceivedNetworkAccess {
-  return ((u === "restricted" || u === "enabled") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedNetworkPolicyAmendment(u: unknown): u is S.ReceivedNetworkPolicyAmendment {
@@ -6050,27 +6036,27 @@ export function isReceivedNetworkPolicyAmendment(u: unknown): u is S.ReceivedNet
 }
 
 export function isReceivedNetworkPolicyRuleAction(u: unknown): u is S.ReceivedNetworkPolicyRuleAction {
-  return ((u === "allow" || u === "deny") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedPersonality(u: unknown): u is S.ReceivedPersonality {
-  return ((u === "none" || u === "friendly" || u === "pragmatic") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedPluginShareDiscoverability(u: unknown): u is S.ReceivedPluginShareDiscoverability {
-  return ((u === "LISTED" || u === "UNLISTED" || u === "PRIVATE") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedPluginSharePrincipalType(u: unknown): u is S.ReceivedPluginSharePrincipalType {
-  return ((u === "user" || u === "group" || u === "workspace") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedReasoningSummary(u: unknown): u is S.ReceivedReasoningSummary {
-  return ((u === "auto" || u === "concise" || u === "detailed") || u === "none" || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedSandboxMode(u: unknown): u is S.ReceivedSandboxMode {
-  return ((u === "read-only" || u === "workspace-write" || u === "danger-full-access") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedSandboxPolicy(u: unknown): u is S.ReceivedSandboxPolicy {
@@ -6126,11 +6112,11 @@ function isReceivedSandboxPolicy$4(u: unknown): boolean {
 }
 
 export function isReceivedThreadGoalStatus(u: unknown): u is S.ReceivedThreadGoalStatus {
-  return ((u === "active" || u === "paused" || u === "blocked" || u === "usageLimited" || u === "budgetLimited" || u === "complete") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedTurnItemsView(u: unknown): u is S.ReceivedTurnItemsView {
-  return (u === "notLoaded" || u === "summary" || u === "full" || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isReceivedUserInput(u: unknown): u is S.ReceivedUserInput {
@@ -6252,11 +6238,11 @@ function isReceivedUserInput$10(u: unknown): boolean {
 }
 
 export function isReceivedWindowsSandboxSetupMode(u: unknown): u is S.ReceivedWindowsSandboxSetupMode {
-  return ((u === "elevated" || u === "unelevated") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isRemoteControlConnectionStatus(u: unknown): u is S.RemoteControlConnectionStatus {
-  return ((u === "disabled" || u === "connecting" || u === "connected" || u === "errored") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isRemoteControlStatusChangedNotification(u: unknown): u is S.RemoteControlStatusChangedNotification {
@@ -6568,10 +6554,8 @@ export function isScheduledTaskSummary(u: unknown): u is S.ScheduledTaskSummary 
 }
 
 export function isScheduledTaskWeekday(u: unknown): u is S.ScheduledTaskWeekday {
-  return (isScheduledTaskWeekday$1.has(u) || typeof u === "string")
+  return typeof u === "string"
 }
-
-const isScheduledTaskWeekday$1: ReadonlySet<unknown> = new Set(["MO", "TU", "WE", "TH", "FR", "SA", "SU"])
 
 export function isSendAddCreditsNudgeEmailParams(u: unknown): u is S.SendAddCreditsNudgeEmailParams {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
@@ -6605,7 +6589,7 @@ export function isSessionMigration(u: unknown): u is S.SessionMigration {
 }
 
 export function isSessionSource(u: unknown): u is S.SessionSource {
-  return ((u === "cli" || u === "vscode" || u === "exec" || u === "appServer" || u === "unknown") || isSessionSource$1(u) || isSessionSource$2(u) || typeof u === "string")
+  return (isSessionSource$1(u) || isSessionSource$2(u) || typeof u === "string")
 }
 
 function isSessionSource$1(u: unknown): boolean {
@@ -6692,7 +6676,7 @@ export function isSkillMigration(u: unknown): u is S.SkillMigration {
 }
 
 export function isSkillScope(u: unknown): u is S.SkillScope {
-  return ((u === "user" || u === "repo" || u === "system" || u === "admin") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isSkillSummary(u: unknown): u is S.SkillSummary {
@@ -6829,11 +6813,11 @@ export function isStrictReviewRequiredNotification(u: unknown): u is S.StrictRev
 }
 
 export function isSubAgentActivityKind(u: unknown): u is S.SubAgentActivityKind {
-  return ((u === "started" || u === "interacted" || u === "interrupted" || u === "completed") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isSubAgentSource(u: unknown): u is S.SubAgentSource {
-  return ((u === "review" || u === "compact" || u === "memory_consolidation") || isSubAgentSource$1(u) || isSubAgentSource$3(u) || typeof u === "string")
+  return (isSubAgentSource$1(u) || isSubAgentSource$3(u) || typeof u === "string")
 }
 
 function isSubAgentSource$2(u: unknown): boolean {
@@ -6950,7 +6934,7 @@ function isThread$1(u: unknown): boolean {
 }
 
 export function isThreadActiveFlag(u: unknown): u is S.ThreadActiveFlag {
-  return ((u === "waitingOnApproval" || u === "waitingOnUserInput") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isThreadApproveGuardianDeniedActionParams(u: unknown): u is S.ThreadApproveGuardianDeniedActionParams {
@@ -6995,7 +6979,7 @@ export function isThreadAttachment(u: unknown): u is S.ThreadAttachment {
 }
 
 export function isThreadAttachmentAddOutcome(u: unknown): u is S.ThreadAttachmentAddOutcome {
-  return ((u === "created" || u === "existing") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isThreadAttachmentAddParams(u: unknown): u is S.ThreadAttachmentAddParams {
@@ -7047,7 +7031,7 @@ function isThreadAttachmentListResponse$1(u: unknown): boolean {
 }
 
 export function isThreadAttachmentOperation(u: unknown): u is S.ThreadAttachmentOperation {
-  return ((u === "created" || u === "deleted") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isThreadAttachmentOwner(u: unknown): u is S.ThreadAttachmentOwner {
@@ -7272,7 +7256,7 @@ export function isThreadGoalUpdatedNotification(u: unknown): u is S.ThreadGoalUp
 }
 
 export function isThreadHistoryMode(u: unknown): u is S.ThreadHistoryMode {
-  return ((u === "legacy" || u === "paginated") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isThreadId(u: unknown): u is S.ThreadId {
@@ -8121,7 +8105,7 @@ export function isThreadRealtimeSdpNotification(u: unknown): u is S.ThreadRealti
 }
 
 export function isThreadRealtimeSessionOutcome(u: unknown): u is S.ThreadRealtimeSessionOutcome {
-  return ((u === "ended" || u === "failed") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isThreadRealtimeStartedNotification(u: unknown): u is S.ThreadRealtimeStartedNotification {
@@ -8155,7 +8139,7 @@ export function isThreadRealtimeTranscriptDoneNotification(u: unknown): u is S.T
 }
 
 export function isThreadRealtimeTranscriptRole(u: unknown): u is S.ThreadRealtimeTranscriptRole {
-  return ((u === "user" || u === "assistant") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isThreadResumeParams(u: unknown): u is S.ThreadResumeParams {
@@ -8607,7 +8591,7 @@ export function isThreadUnsubscribeResponse(u: unknown): u is S.ThreadUnsubscrib
 }
 
 export function isThreadUnsubscribeStatus(u: unknown): u is S.ThreadUnsubscribeStatus {
-  return ((u === "notLoaded" || u === "notSubscribed" || u === "unsubscribed") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isThreadUsage(u: unknown): u is S.ThreadUsage {
@@ -8845,7 +8829,7 @@ export function isTurnPlanStep(u: unknown): u is S.TurnPlanStep {
 }
 
 export function isTurnPlanStepStatus(u: unknown): u is S.TurnPlanStepStatus {
-  return ((u === "pending" || u === "inProgress" || u === "completed") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isTurnPlanUpdatedNotification(u: unknown): u is S.TurnPlanUpdatedNotification {
@@ -8918,7 +8902,7 @@ export function isTurnStartedNotification(u: unknown): u is S.TurnStartedNotific
 }
 
 export function isTurnStatus(u: unknown): u is S.TurnStatus {
-  return ((u === "completed" || u === "interrupted" || u === "failed" || u === "inProgress") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isTurnSteerParams(u: unknown): u is S.TurnSteerParams {
@@ -9002,7 +8986,7 @@ function isUserInput$3(u: unknown): boolean {
 }
 
 export function isVerbosity(u: unknown): u is S.Verbosity {
-  return ((u === "low" || u === "medium" || u === "high") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isW3cTraceContext(u: unknown): u is S.W3cTraceContext {
@@ -9075,7 +9059,7 @@ function isWebSearchAction$4(u: unknown): boolean {
 }
 
 export function isWebSearchContextSize(u: unknown): u is S.WebSearchContextSize {
-  return ((u === "low" || u === "medium" || u === "high") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isWebSearchLocation(u: unknown): u is S.WebSearchLocation {
@@ -9090,11 +9074,11 @@ export function isWebSearchLocation(u: unknown): u is S.WebSearchLocation {
 }
 
 export function isWebSearchMode(u: unknown): u is S.WebSearchMode {
-  return ((u === "disabled" || u === "cached" || u === "indexed" || u === "live") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isWebSearchProvider(u: unknown): u is S.WebSearchProvider {
-  return ((u === "standalone" || u === "search_mcp") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isWebSearchToolConfig(u: unknown): u is S.WebSearchToolConfig {
@@ -9108,11 +9092,11 @@ export function isWebSearchToolConfig(u: unknown): u is S.WebSearchToolConfig {
 }
 
 export function isWindowsSandboxImplementation(u: unknown): u is S.WindowsSandboxImplementation {
-  return ((u === "elevated" || u === "unelevated" || u === "mxc") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isWindowsSandboxReadiness(u: unknown): u is S.WindowsSandboxReadiness {
-  return ((u === "ready" || u === "notConfigured" || u === "updateRequired") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isWindowsSandboxReadinessResponse(u: unknown): u is S.WindowsSandboxReadinessResponse {
@@ -9173,11 +9157,11 @@ export function isWorkspaceMessage(u: unknown): u is S.WorkspaceMessage {
 }
 
 export function isWorkspaceMessageType(u: unknown): u is S.WorkspaceMessageType {
-  return ((u === "headline" || u === "announcement" || u === "unknown") || typeof u === "string")
+  return typeof u === "string"
 }
 
 export function isWriteStatus(u: unknown): u is S.WriteStatus {
-  return ((u === "ok" || u === "okOverridden") || typeof u === "string")
+  return typeof u === "string"
 }
 
 function isNoParams$(u: unknown): u is null | undefined {

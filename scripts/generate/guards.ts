@@ -157,7 +157,12 @@ class GuardEmitter {
       case "union": {
         if (node.members.some((m) => m.kind === "unknown")) return "true"
         if (this.tag(node) !== undefined) return `${this.helper(node)}(${v})`
-        const checks = node.members.map((m) => this.expr(m, v)).filter((c) => c !== "false")
+        // an opened enum accepts every string: its string literals need no check of their own
+        const open = node.members.some((m) => m.kind === "unknownValue")
+        const members = open
+          ? node.members.filter((m) => !(m.kind === "literal" && m.values.every((x) => typeof x === "string")))
+          : node.members
+        const checks = members.map((m) => this.expr(m, v)).filter((c) => c !== "false")
         return checks.length === 1 ? checks[0]! : `(${checks.join(" || ")})`
       }
       case "unknownValue":
