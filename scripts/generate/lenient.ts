@@ -124,7 +124,8 @@ export const openReceived = (model: Model): Model => {
   /** The name under which the open form of `name` is emitted. */
   const openName = (name: string): string => changed.has(name) && sent.has(name) ? receivedName(name) : name
 
-  const open = (node: Node): Node => {
+  /** The open form of `node`; `where` (a JSON pointer or a method) names it in errors. */
+  const open = (node: Node, where: string): Node => {
     switch (node.kind) {
       case "ref":
         return { kind: "ref", target: openName(node.target) }
@@ -132,23 +133,26 @@ export const openReceived = (model: Model): Model => {
         return isEnum(node) ? { kind: "union", members: [node, { kind: "unknownValue" }] } : node
       case "union": {
         // the enum's literals stay as they are; one `UnknownValue` at the end opens them all
-        const members = node.members.map((m) => m.kind === "literal" ? m : open(m))
+        const members = node.members.map((m) => m.kind === "literal" ? m : open(m, where))
         if (isEnumUnion(node)) members.push({ kind: "unknownValue" })
         const tag = tagOf(node, resolve)
         if (tag === undefined) return { kind: "union", members }
         if (tag.known.includes(UNKNOWN_TAG)) {
-          throw new GenerateError(tag.key, `a tagged union already uses the tag ${JSON.stringify(UNKNOWN_TAG)}`)
+          throw new GenerateError(
+            where,
+            `a tagged union (tag \`${tag.key}\`) already uses the tag ${JSON.stringify(UNKNOWN_TAG)} that unknown variants decode to`
+          )
         }
         return { kind: "union", members: [...members, { kind: "unknownVariant", tag: tag.key, known: tag.known }] }
       }
       case "array":
-        return { kind: "array", items: open(node.items) }
+        return { kind: "array", items: open(node.items, where) }
       case "tuple":
-        return { kind: "tuple", items: node.items.map(open) }
+        return { kind: "tuple", items: node.items.map((n) => open(n, where)) }
       case "record":
-        return { kind: "record", value: open(node.value) }
+        return { kind: "record", value: open(node.value, where) }
       case "object":
-        return { kind: "object", properties: node.properties.map((p) => ({ ...p, node: open(p.node) })) }
+        return { kind: "object", properties: node.properties.map((p) => ({ ...p, node: open(p.node, `${where}/${p.name}`) })) }
       default:
         return node
     }
@@ -162,7 +166,7 @@ export const openReceived = (model: Model): Model => {
       definitions.push(d)
       continue
     }
-    const opened: Definition = { ...d, node: open(d.node), open: true }
+    const opened: Definition = { ...d, node: open(d.node, d.pointer), open: true }
     if (!isSent) {
       definitions.push(opened)
       continue
@@ -179,9 +183,9 @@ export const openReceived = (model: Model): Model => {
     })
   }
   const openRequest = (m: RequestMethod, side: "client" | "server"): RequestMethod =>
-    side === "client" ? { ...m, response: openName(m.response) } : { ...m, params: open(m.params) }
+    side === "client" ? { ...m, response: openName(m.response) } : { ...m, params: open(m.params, m.method) }
   const openNotification = (m: NotificationMethod): NotificationMethod =>
-    m.params === undefined ? m : { ...m, params: open(m.params) }
+    m.params === undefined ? m : { ...m, params: open(m.params, m.method) }
   return {
     ...model,
     definitions: definitions.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),

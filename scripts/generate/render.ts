@@ -219,6 +219,7 @@ export const renderReadme = (model: Model, version: string): string => {
   const { cyclic } = orderDefinitions(model.definitions)
   const exceptions = Object.entries(CLIENT_RESPONSE_EXCEPTIONS).sort(([a], [b]) => (a < b ? -1 : 1))
   const optionalParams = model.clientRequests.filter((m) => !m.paramsRequired)
+  const twins = model.definitions.filter((d) => d.twinOf !== undefined)
   const lines = [
     `<!-- ${header(version)} -->`,
     "",
@@ -230,13 +231,16 @@ export const renderReadme = (model: Model, version: string): string => {
     "## Layout",
     "",
     "- `schema/`: the verbatim output of `codex app-server generate-json-schema` (JSON cannot carry a header comment).",
-    `- \`src/schemas.ts\`: ${model.definitions.length} definitions (of ${model.totalDefinitions} in the bundle) reachable from the`,
-    "  method maps, JSONRPC* and Initialize*; for each `Foo`: `export type Foo` / `export interface Foo` and",
-    "  `export const Foo: Schema.Codec<Foo>`. Ordered so references point backwards; cycles use `Schema.suspend`.",
+    `- \`src/schemas.ts\`: ${twins.length === 0 ? "" : `${model.definitions.length - twins.length} + ${twins.length} `}definitions (of ${model.totalDefinitions} in the bundle) reachable from the`,
+    `  method maps, JSONRPC* and Initialize*${twins.length === 0 ? "" : ", plus the open twins `Received<Name>` (see below)"}; for each \`Foo\`: \`export type Foo\` /`,
+    "  `export interface Foo` and `export const Foo: Schema.Codec<Foo>` (`Schema.Codec<Foo, unknown>` where it is open:",
+    "  see below). Ordered so references point backwards; cycles use `Schema.suspend`. `UnknownValue` and",
+    "  `UnknownVariant` are the schemas of what this version does not know.",
     "- `src/methods.ts`: `ClientRequests`, `ServerNotifications`, `ServerRequests`, `ClientNotifications`, the",
     "  `ServerNotification` / `ServerRequest` message unions, helper types and `CODEX_VERSION`.",
     "- `src/guards.ts`: for each `Foo` a compiled type guard `isFoo(u: unknown): u is Foo`, true exactly when",
-    "  `Schema.decodeUnknownExit(Foo)(u)` succeeds (straight-line checks, no allocation; unknown keys are accepted and",
+    "  `Schema.decodeUnknownExit(Foo)(u)` succeeds and gives `u` back as it is: a value holding an unknown variant is",
+    "  rejected, for the caller to decode (straight-line checks, no allocation; unknown keys are accepted and",
     "  kept), and the maps `ServerNotificationGuards`, `ClientRequestParamsGuards`, `ClientResponseGuards`,",
     "  `ServerRequestParamsGuards` (method → guard of the params / response) for the hot path where validation",
     "  without decoding is enough.",
@@ -277,11 +281,9 @@ export const renderReadme = (model: Model, version: string): string => {
     "sends is open under its own name. Guards follow the schemas, except that a value holding an unknown variant is",
     "rejected by the guard (decoding would wrap it): the SDK then decodes it, so the fast path stays the guard.",
     "",
-    `Open definitions: ${model.definitions.filter((d) => d.open === true).length}, of which used on both sides (\`Received<Name>\`): ${
-      model.definitions.filter((d) => d.twinOf !== undefined).length
-    }:`,
+    `Open definitions: ${model.definitions.filter((d) => d.open === true).length}, of which used on both sides (\`Received<Name>\`): ${twins.length}:`,
     "",
-    ...model.definitions.filter((d) => d.twinOf !== undefined).map((d) => `- \`${d.name}\` (open twin of \`${d.twinOf}\`)`),
+    ...twins.map((d) => `- \`${d.name}\` (open twin of \`${d.twinOf}\`)`),
     "",
     "## Methods",
     "",

@@ -306,6 +306,65 @@ describe("generator", () => {
     }
   })
 
+  it("opens what the server sends (also in recursive definitions) and keeps what the client sends strict", async () => {
+    const kind = { type: "string", enum: ["leaf", "node"] }
+    const bundle = syntheticBundle({
+      Kind: kind,
+      Shape: {
+        oneOf: [
+          { type: "object", properties: { type: { type: "string", enum: ["round"] } }, required: ["type"] },
+          {
+            type: "object",
+            properties: { type: { type: "string", enum: ["square"] }, side: { type: "number" } },
+            required: ["type", "side"]
+          }
+        ]
+      },
+      TreeGetParams: { type: "object", properties: { kind: { $ref: "#/definitions/Kind" } } }
+    }) as { definitions: { v2: { Tree: { properties: Record<string, Json> } } } }
+    bundle.definitions.v2.Tree.properties["kind"] = { $ref: "#/definitions/Kind" }
+    bundle.definitions.v2.Tree.properties["shape"] = { $ref: "#/definitions/Shape" }
+    const model = buildModel(bundle as unknown as Json, syntheticStandalone(bundle as unknown as Json), noExceptions)
+    const byName = new Map(model.definitions.map((d) => [d.name, d]))
+    // Kind is sent (params) and received (the tree): strict under its name, open as ReceivedKind
+    expect(byName.get("Kind")?.open).toBeUndefined()
+    expect(byName.get("ReceivedKind")).toMatchObject({ open: true, twinOf: "Kind" })
+    // Shape and Tree are only received: open under their own names
+    expect(byName.get("Shape")?.open).toBe(true)
+    expect(byName.has("ReceivedShape")).toBe(false)
+    const source = renderSchemas(model, "test")
+    expect(source).toContain("Schema.suspend((): Schema.Codec<Tree, unknown> => Tree)")
+    const dir = path.join(REPO_ROOT, ".tmp", `generate-open-${process.pid}-${Date.now()}`)
+    fs.mkdirSync(dir, { recursive: true })
+    try {
+      const file = path.join(dir, "schemas.ts")
+      fs.writeFileSync(file, source)
+      const mod = (await import(pathToFileURL(file).href)) as Record<string, Schema.Codec<unknown, unknown>>
+      const raw = { type: "triangle", sides: [1, 2, 3] }
+      const tree = { value: "r", kind: "aNewKind", shape: raw, children: [{ value: "c", children: [], shape: { type: "round" } }] }
+      const decoded = Schema.decodeUnknownSync(mod["Tree"]!)(tree)
+      expect(decoded).toEqual({ ...tree, shape: { type: "@unknown", raw } })
+      expect(Schema.encodeSync(mod["Tree"]!)(decoded)).toEqual(tree)
+      // a known tag with a wrong body is not an unknown variant
+      expect(() => Schema.decodeUnknownSync(mod["Shape"]!)({ type: "square" })).toThrow()
+      expect(() => Schema.decodeUnknownSync(mod["TreeGetParams"]!)({ kind: "aNewKind" })).toThrow()
+      expect(Schema.decodeUnknownSync(mod["TreeGetParams"]!)({ kind: "leaf" })).toEqual({ kind: "leaf" })
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+    // the tag an unknown variant decodes to must not be a real one
+    const clash = syntheticBundle({
+      Shape: {
+        oneOf: [
+          { type: "object", properties: { type: { type: "string", enum: ["@unknown"] } }, required: ["type"] },
+          { type: "object", properties: { type: { type: "string", enum: ["square"] } }, required: ["type"] }
+        ]
+      },
+      TreeGetResponse: { type: "object", properties: { shape: { $ref: "#/definitions/Shape" } }, required: ["shape"] }
+    })
+    expect(() => buildModel(clash, syntheticStandalone(clash), noExceptions)).toThrow(/already uses the tag "@unknown"/)
+  })
+
   it("fails with the schema path on unsupported keywords", () => {
     const converter = new Converter({
       refName: () => "X",
