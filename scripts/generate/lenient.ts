@@ -15,13 +15,13 @@ import type { Definition, Model, NotificationMethod, RequestMethod } from "./mod
 export const UNKNOWN_TAG = "@unknown"
 
 /** Name of the open twin of a definition that is also sent. */
-export const receivedName = (name: string): string => `Received${name}`
+const receivedName = (name: string): string => `Received${name}`
 
 /**
  * The tag key of a union whose non-null members are all objects with a required single-literal string key taking at
  * least two values (two members may share one: alternative shapes of one variant).
  */
-export const tagOf = (
+const tagOf = (
   node: Extract<Node, { kind: "union" }>,
   resolve: (node: Node) => Node
 ): { readonly key: string; readonly known: ReadonlyArray<string> } | undefined => {
