@@ -7647,9 +7647,9 @@ function isThreadRealtimeItem$3(u: unknown): boolean {
     o.type === "bemItemPromoted" &&
     typeof o.id === "string" &&
     typeof o.realtimeSessionId === "string" &&
-    typeof o.item_id === "string" &&
+    typeof o.itemId === "string" &&
     isThreadRealtimeBemItemPresentation(o.presentation) &&
-    typeof o.turn_id === "string"
+    typeof o.turnId === "string"
   )
 }
 
