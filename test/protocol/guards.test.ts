@@ -19,6 +19,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Protocol from "../../generated/src/index.js"
 import {
+  ClientRequestParamsExactGuards,
   ClientRequestParamsGuards,
   ClientRequests,
   ClientResponseGuards,
@@ -29,6 +30,7 @@ import {
 } from "../../generated/src/index.js"
 import type { Json as IrJson, Node } from "../../scripts/generate/ir.js"
 import { buildModel, BUNDLE_FILE } from "../../scripts/generate/model.js"
+import { applyPatches, patchesFor, SCHEMA_PATCHES } from "../../scripts/generate/patches.js"
 
 type AnyCodec = Schema.Codec<unknown>
 type Guard = (u: unknown) => boolean
@@ -58,22 +60,29 @@ const definitions: ReadonlyArray<{ name: string; schema: AnyCodec; guard: Guard 
 const guardOfSchema = new Map<unknown, Guard>(definitions.map((d) => [d.schema, d.guard]))
 
 const decodes = (schema: AnyCodec, value: unknown): boolean => Exit.isSuccess(Schema.decodeUnknownExit(schema)(value))
+const decodesExact = (schema: AnyCodec, value: unknown): boolean =>
+  Exit.isSuccess(Schema.decodeUnknownExit(schema, { onExcessProperty: "error" })(value))
 
 interface Case {
   readonly where: string
+  /** The client request method, for captured client params. */
+  readonly method?: string
   readonly schema: AnyCodec
   readonly guard: Guard
   readonly value: unknown
 }
 
 /** `where: guard=… schema=…` for every case where the two disagree. */
-const disagreements = (cases: Iterable<Case>): { checked: number; accepted: number; failures: Array<string> } => {
+const disagreements = (
+  cases: Iterable<Case>,
+  decode: (schema: AnyCodec, value: unknown) => boolean = decodes
+): { checked: number; accepted: number; failures: Array<string> } => {
   let checked = 0
   let accepted = 0
   const failures: Array<string> = []
   for (const c of cases) {
     const g = c.guard(c.value)
-    const s = decodes(c.schema, c.value)
+    const s = decode(c.schema, c.value)
     checked++
     if (s) accepted++
     if (g !== s) failures.push(`${c.where}: guard=${g} schema=${s} value=${JSON.stringify(c.value)?.slice(0, 300)}`)
@@ -137,7 +146,9 @@ const captured = (() => {
         const schema = lookup<{ params: AnyCodec }>(ClientRequests, m["method"])?.params
         byDefinition(`${where} ${String(m["method"])}`, schema, m["params"])
         const guard = lookup<Guard>(ClientRequestParamsGuards, m["method"])
-        if (schema && guard) clientParams.push({ where: `${where} ${String(m["method"])} (params)`, schema, guard, value: m["params"] })
+        if (schema && guard) {
+          clientParams.push({ where: `${where} ${String(m["method"])} (params)`, method: String(m["method"]), schema, guard, value: m["params"] })
+        }
       }
     }
   }
@@ -219,7 +230,7 @@ const model = (() => {
   for (const f of ["ClientRequest.json", "ServerRequest.json", "ServerNotification.json", "ClientNotification.json"]) {
     standalone[f] = read(f)
   }
-  return buildModel(read(BUNDLE_FILE), standalone)
+  return buildModel(applyPatches(read(BUNDLE_FILE), patchesFor(SCHEMA_PATCHES, "stable")), standalone)
 })()
 const irByName = new Map(model.definitions.map((d) => [d.name, d.node]))
 
@@ -404,5 +415,43 @@ describe("compiled guards agree with the generated schemas", () => {
     expect(counts.failures).toEqual([])
     expect(counts.checked).toBeGreaterThan(10_000)
     expect(counts.accepted).toBeGreaterThan(counts.checked / 4)
+  })
+
+  it("exact params guards: as the schemas decoded with onExcessProperty \"error\", with an unknown key added at every depth (seed 4)", () => {
+    expect(Object.keys(ClientRequestParamsExactGuards).sort()).toEqual(Object.keys(ClientRequests).sort())
+    const random = rng(4)
+    const cases: Array<Case> = []
+    const withKey = (value: unknown, at: Path): unknown => {
+      let node = value as Record<string | number, unknown>
+      for (const key of at) node = node[key] as Record<string | number, unknown>
+      return mutate(value, at, () => ({ ...node, sandox: "x" }))
+    }
+    const add = (where: string, schema: AnyCodec, guard: Guard, value: unknown): void => {
+      cases.push({ where, schema, guard, value })
+      for (const m of mutations(value, 6, random)) cases.push({ where: `${where} ${m.label}`, schema, guard, value: m.value })
+      for (const at of paths(value)) {
+        let node: unknown = value
+        for (const key of at) node = (node as Record<string | number, unknown>)[key]
+        if (typeof node === "object" && node !== null && !Array.isArray(node)) {
+          cases.push({ where: `${where} ${at.join(".") || "(root)"} + sandox`, schema, guard, value: withKey(value, at) })
+        }
+      }
+    }
+    for (const m of model.clientRequests) {
+      const schema = lookup<{ params: AnyCodec }>(ClientRequests, m.method)!.params
+      const guard = lookup<Guard>(ClientRequestParamsExactGuards, m.method)!
+      for (const value of [undefined, null, {}, [], "x", 0]) cases.push({ where: `${m.method} ${JSON.stringify(value)}`, schema, guard, value })
+      for (let i = 0; i < 4; i++) add(`${m.method} #${i}`, schema, guard, generate(m.params, random, 0))
+    }
+    for (const c of captured.clientParams) {
+      add(c.where, c.schema, lookup<Guard>(ClientRequestParamsExactGuards, c.method)!, c.value)
+    }
+    const counts = disagreements(cases, decodesExact)
+    expect(counts.failures).toEqual([])
+    expect(counts.checked).toBeGreaterThan(2_000)
+    // both outcomes are well represented; an added key is rejected except inside maps and any-JSON values
+    expect(counts.accepted).toBeGreaterThan(counts.checked / 10)
+    const added = cases.filter((c) => c.where.endsWith("+ sandox") && !c.where.includes("config"))
+    expect(added.filter((c) => !c.guard(c.value)).length).toBeGreaterThan(added.length / 2)
   })
 })
