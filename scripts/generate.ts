@@ -14,7 +14,7 @@ import { renderGuards } from "./generate/guards.js"
 import { GenerateError, type Json } from "./generate/ir.js"
 import { CLIENT_RESPONSE_EXCEPTIONS, EXPERIMENTAL_CLIENT_RESPONSE_EXCEPTIONS } from "./generate/methods.js"
 import { type BuildOptions, buildModel, BUNDLE_FILE, type Model } from "./generate/model.js"
-import { checkOfficialTypes, compareFieldNames, type OfficialTypesCheck } from "./generate/officialTypes.js"
+import { checkOfficialTypes, compareFieldNames, compareMethods, type OfficialTypesCheck } from "./generate/officialTypes.js"
 import { applyPatches, patchesFor, SCHEMA_PATCHES, type SchemaPatch } from "./generate/patches.js"
 import { renderFallbacks, renderIndex, renderMethods, renderPackageJson, renderReadme, renderSchemas } from "./generate/render.js"
 
@@ -134,7 +134,11 @@ export const generateTree = (): Generated => {
     )
     const officialTypes = checkOfficialTypes({
       stable: compareFieldNames(model.definitions, outputs.ts),
-      experimental: compareFieldNames(experimental.definitions, outputs.experimentalTs)
+      experimental: compareFieldNames(experimental.model.definitions, outputs.experimentalTs),
+      methods: {
+        stable: compareMethods(model, outputs.ts),
+        experimental: compareMethods(experimental.model, outputs.experimentalTs)
+      }
     })
     const text = (s: string): Buffer => Buffer.from(s, "utf8")
     tree.set("package.json", text(renderPackageJson(version)))
@@ -230,7 +234,7 @@ const main = (argv: ReadonlyArray<string>): number => {
     `${model.serverNotifications.length} server notifications, ${model.serverRequests.length} server requests, ` +
     `${model.clientNotifications.length} client notifications, ${model.fallbacks.length} Unknown fallbacks; ` +
     `experimental: ${experimental.model.clientRequests.length} client requests, ${experimental.definitions.length} own definitions; ` +
-    `field names agree with generate-ts for ${officialTypes.stable.compared + officialTypes.experimental.compared} definitions`
+    `field names agree with generate-ts for ${officialTypes.stable.compared} stable and ${officialTypes.experimental.compared} experimental definitions`
   if (check) {
     const drift = checkAgainst(GENERATED_DIR, tree)
     if (!driftIsEmpty(drift)) {

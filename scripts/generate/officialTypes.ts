@@ -14,7 +14,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import ts from "typescript"
 import { GenerateError, type Node } from "./ir.js"
-import type { Definition } from "./model.js"
+import type { Definition, Model } from "./model.js"
 import { type KnownDifference, patchesFor, SCHEMA_PATCHES, type SchemaPatch } from "./patches.js"
 
 /** A definition whose field names differ from codex's own TypeScript type. */
@@ -181,6 +181,90 @@ export const compareFieldNames = (definitions: ReadonlyArray<Definition>, dir: s
   return { compared, fields, unmatched: sorted(unmatched), disagreements }
 }
 
+/** The method lists of the four envelopes compared with `generate-ts`'s `ClientRequest.ts`, ... */
+export interface MethodComparison {
+  /** Methods compared. */
+  readonly compared: number
+  /** One line per method only in the JSON Schema, or whose params type differs: these fail the generator. */
+  readonly disagreements: ReadonlyArray<string>
+  /**
+   * Methods that only `generate-ts` lists (`Envelope method`): the JSON Schema leaves them out (legacy v1 requests,
+   * raw-event notifications), so they are not typed here and arrive as unknown methods. Reported, not failed.
+   */
+  readonly onlyOfficial: ReadonlyArray<string>
+}
+
+/** The name of the definition a params node refers to (`Foo`, or `Foo | null`), or undefined for no/inline params. */
+const paramsName = (node: Node | undefined): string | undefined => {
+  if (node === undefined) return undefined
+  if (node.kind === "ref") return node.target
+  if (node.kind === "union") {
+    const refs = node.members.filter((m) => m.kind === "ref")
+    if (refs.length === 1 && node.members.every((m) => m.kind === "ref" || m.kind === "null")) return paramsName(refs[0])
+  }
+  return undefined
+}
+
+/** `method` → params type name of the union written by ts-rs in `rel` (`{ "method": "x", id, params: Foo }`, ...). */
+const officialMethods = (dir: string, rel: string): Map<string, string | undefined> => {
+  const file = path.join(dir, rel)
+  const name = path.basename(rel, ".ts")
+  const source = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.Latest, false, ts.ScriptKind.TS)
+  const alias = source.statements.find((st): st is ts.TypeAliasDeclaration => ts.isTypeAliasDeclaration(st) && st.name.text === name)
+  if (alias === undefined) throw new Error(`${rel}: no type ${name} declared`)
+  const members = ts.isUnionTypeNode(alias.type) ? alias.type.types : [alias.type]
+  const out = new Map<string, string | undefined>()
+  for (const member of members) {
+    if (!ts.isTypeLiteralNode(member)) throw new Error(`${rel}: unexpected member ${member.getText(source)}`)
+    let method: string | undefined
+    let params: string | undefined
+    for (const p of member.members) {
+      if (!ts.isPropertySignature(p) || p.type === undefined) continue
+      const key = memberName(p.name, rel)
+      if (key === "method" && ts.isLiteralTypeNode(p.type) && ts.isStringLiteral(p.type.literal)) method = p.type.literal.text
+      if (key === "params") {
+        const types: ReadonlyArray<ts.TypeNode> = ts.isUnionTypeNode(p.type) ? p.type.types : [p.type]
+        const refs: Array<ts.TypeReferenceNode> = []
+        for (const t of types) if (ts.isTypeReferenceNode(t)) refs.push(t)
+        const ref = refs.length === 1 ? refs[0]!.typeName : undefined
+        if (ref !== undefined && ts.isIdentifier(ref)) params = ref.text
+      }
+    }
+    if (method === undefined) throw new Error(`${rel}: a member without a string-literal method`)
+    out.set(method, params)
+  }
+  return out
+}
+
+/** Compares the model's method maps (methods and their params type) with the envelopes of `generate-ts`. */
+export const compareMethods = (model: Model, dir: string): MethodComparison => {
+  const disagreements: Array<string> = []
+  const onlyOfficial: Array<string> = []
+  let compared = 0
+  const envelopes: ReadonlyArray<readonly [string, ReadonlyArray<{ readonly method: string; readonly params: Node | undefined }>]> = [
+    ["ClientRequest.ts", model.clientRequests],
+    ["ServerRequest.ts", model.serverRequests],
+    ["ServerNotification.ts", model.serverNotifications],
+    ["ClientNotification.ts", model.clientNotifications]
+  ]
+  for (const [rel, methods] of envelopes) {
+    const official = officialMethods(dir, rel)
+    for (const m of methods) {
+      compared++
+      if (!official.has(m.method)) disagreements.push(`${rel}: method ${m.method} only in the JSON Schema`)
+      else if (official.get(m.method) !== paramsName(m.params)) {
+        disagreements.push(
+          `${rel}: params of ${m.method} are ${paramsName(m.params) ?? "(none/inline)"} in the JSON Schema, ` +
+            `${official.get(m.method) ?? "(none/inline)"} in generate-ts`
+        )
+      }
+    }
+    const ours = new Set(methods.map((m) => m.method))
+    for (const method of official.keys()) if (!ours.has(method)) onlyOfficial.push(`${path.basename(rel, ".ts")} ${method}`)
+  }
+  return { compared, disagreements, onlyOfficial: sorted(onlyOfficial) }
+}
+
 /** One line per disagreement, for the generator's error. */
 export const formatDisagreements = (ds: ReadonlyArray<FieldDisagreement>): string =>
   ds.map((d) =>
@@ -188,10 +272,11 @@ export const formatDisagreements = (ds: ReadonlyArray<FieldDisagreement>): strin
     `only in generate-ts: ${d.onlyOfficial.join(", ") || "-"}`
   ).join("\n")
 
-/** The comparisons of the stable definitions and of the experimental module's own definitions. */
+/** The comparisons of the stable model and of the experimental model (each with its own `generate-ts` output). */
 export interface OfficialTypesCheck {
   readonly stable: FieldComparison
   readonly experimental: FieldComparison
+  readonly methods: { readonly stable: MethodComparison; readonly experimental: MethodComparison }
 }
 
 /**
@@ -225,6 +310,13 @@ export const checkOfficialTypes = (check: OfficialTypesCheck, patches: ReadonlyA
         `${formatDisagreements(unexplained)}\n` +
         "If the JSON Schema is wrong, add a reviewed entry to scripts/generate/patches.ts; otherwise fix the generator."
     )
+  }
+  const methods = [
+    ...check.methods.stable.disagreements,
+    ...check.methods.experimental.disagreements.map((d) => `(experimental) ${d}`)
+  ]
+  if (methods.length > 0) {
+    problems.push(`method maps differ from codex's own TypeScript types:\n${methods.map((d) => `  ${d}`).join("\n")}`)
   }
   const stale = known.filter((k) => !used.has(k))
   if (stale.length > 0) {

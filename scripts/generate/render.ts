@@ -266,8 +266,18 @@ export const renderReadme = (model: Model, version: string, extras: ReadmeExtras
     "",
     `- stable: ${officialTypes.stable.compared} definitions, ${officialTypes.stable.fields} field paths compared with \`generate-ts\`;`,
     `  not in \`generate-ts\` (JSON-Schema-only, not compared): ${codeList(officialTypes.stable.unmatched) || "none"}.`,
-    `- experimental: ${officialTypes.experimental.compared} definitions, ${officialTypes.experimental.fields} field paths compared with`,
+    `- experimental (the whole experimental model): ${officialTypes.experimental.compared} definitions, ${officialTypes.experimental.fields} field paths compared with`,
     `  \`generate-ts --experimental\`; not compared: ${codeList(officialTypes.experimental.unmatched) || "none"}.`,
+    "",
+    "The method maps are compared too: every method of the four envelopes (`ClientRequest`, `ServerRequest`,",
+    "`ServerNotification`, `ClientNotification`) must be in `generate-ts`'s envelope of the same name with the same params",
+    `type (${officialTypes.methods.stable.compared} stable, ${officialTypes.methods.experimental.compared} experimental methods). Methods that only`,
+    "`generate-ts` lists are left out of the JSON Schema by codex, so they are not typed here (they arrive as unknown",
+    `methods): ${codeList(officialTypes.methods.stable.onlyOfficial) || "none"}${
+      officialTypes.methods.experimental.onlyOfficial.join() === officialTypes.methods.stable.onlyOfficial.join()
+        ? " (the same in the experimental protocol)."
+        : `; experimental: ${codeList(officialTypes.methods.experimental.onlyOfficial) || "none"}.`
+    }`,
     "",
     "## Experimental surface",
     "",

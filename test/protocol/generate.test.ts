@@ -40,7 +40,7 @@ import {
 } from "../../scripts/generate.js"
 import { Converter, GenerateError, type Json } from "../../scripts/generate/ir.js"
 import { buildModel, BUNDLE_FILE } from "../../scripts/generate/model.js"
-import { checkOfficialTypes, compareFieldNames } from "../../scripts/generate/officialTypes.js"
+import { checkOfficialTypes, compareFieldNames, compareMethods } from "../../scripts/generate/officialTypes.js"
 import { applyPatches, patchesFor, SCHEMA_PATCHES, type SchemaPatch } from "../../scripts/generate/patches.js"
 import { renderSchemas } from "../../scripts/generate/render.js"
 
@@ -396,9 +396,11 @@ describe("upstream schema patches and the check against codex's own TypeScript t
   // the pinned binary's outputs, once for this block
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-codex-official-"))
   const outputs = codexOutputs(codexBinary(), dir)
+  const noMethods = { compared: 0, disagreements: [], onlyOfficial: [] }
   const stableCheck = (patches: ReadonlyArray<SchemaPatch>) => ({
     stable: compareFieldNames(readModel(outputs.schema, "stable", {}, patches).definitions, outputs.ts),
-    experimental: { compared: 0, fields: 0, unmatched: [], disagreements: [] }
+    experimental: { compared: 0, fields: 0, unmatched: [], disagreements: [] },
+    methods: { stable: noMethods, experimental: noMethods }
   })
   const stablePatches = patchesFor(SCHEMA_PATCHES, "stable")
 
@@ -433,6 +435,27 @@ describe("upstream schema patches and the check against codex's own TypeScript t
     }
     expect(() => checkOfficialTypes(stableCheck([...stablePatches, extra]), stablePatches)).toThrow(
       /ThreadStartParams .*only in the JSON Schema: ephemral; only in generate-ts: ephemeral/
+    )
+  })
+
+  it("compares the method maps: a method or a params type that generate-ts does not have fails", () => {
+    const model = readModel(outputs.schema, "stable")
+    const methods = compareMethods(model, outputs.ts)
+    expect(methods.disagreements).toEqual([])
+    expect(methods.compared).toBe(model.clientRequests.length + model.serverRequests.length +
+      model.serverNotifications.length + model.clientNotifications.length)
+    // legacy methods that codex's JSON Schema leaves out are reported, not failed
+    expect(methods.onlyOfficial).toContain("ClientRequest getAuthStatus")
+    const broken = {
+      ...model,
+      clientRequests: model.clientRequests.map((m) =>
+        m.method === "thread/start" ? { ...m, method: "thread/begin" } :
+          m.method === "turn/start" ? { ...m, params: { kind: "ref" as const, target: "TurnSteerParams" } } : m
+      )
+    }
+    const check = { ...stableCheck(SCHEMA_PATCHES), methods: { stable: compareMethods(broken, outputs.ts), experimental: noMethods } }
+    expect(() => checkOfficialTypes(check, stablePatches)).toThrow(
+      /ClientRequest\.ts: method thread\/begin only in the JSON Schema\n.*params of turn\/start are TurnSteerParams in the JSON Schema, TurnStartParams in generate-ts/
     )
   })
 
