@@ -149,6 +149,11 @@ export interface ClientInfo {
 export interface HandshakeOptions extends RpcPeer.PeerOptions {
   /** Sent as `clientInfo`. Default `{ name: "effect-codex", title: "effect-codex", version: "0.1.0" }`. */
   readonly clientInfo?: ClientInfo | undefined
+  /**
+   * Default of {@link RequestOptions.allowUnknownKeys} for every request of this connection (for example to send
+   * fields of a codex newer than the pinned protocol through `Codex.threadStart`). Default false.
+   */
+  readonly allowUnknownKeys?: boolean | undefined
   /** Opt into experimental API methods and fields (`capabilities.experimentalApi`). Default false. */
   readonly experimentalApi?: boolean | undefined
   /** Notification methods the server should not send at all. */
@@ -270,7 +275,7 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
       }
       // The compiled guard decides (the exact one, which also rejects undeclared keys, unless the caller allows them;
       // params are sent as given); only rejected params are encoded, for the error message.
-      const allowUnknownKeys = requestOptions?.allowUnknownKeys === true
+      const allowUnknownKeys = (requestOptions?.allowUnknownKeys ?? options.allowUnknownKeys) === true
       const encoded = (allowUnknownKeys ? paramsGuards : exactParamsGuards)[method]!(params)
         ? Exit.succeed(params)
         : (allowUnknownKeys ? encoderOf : exactEncoderOf)(schemas.params)(params)
@@ -347,7 +352,7 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
     metadata,
     pid,
     request,
-    experimental: Experimental.make(peer.request, options.experimentalApi === true),
+    experimental: Experimental.make(peer.request, options.experimentalApi === true, options.allowUnknownKeys === true),
     notify: peer.notify,
     subscribe: peer.subscribe,
     listen: peer.listen,

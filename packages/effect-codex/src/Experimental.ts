@@ -88,8 +88,11 @@ export const acceptsParams = (method: string, params: unknown): boolean => {
   return entry !== undefined && Exit.isSuccess(Schema.decodeUnknownExit(entry.params, { onExcessProperty: "error" })(params))
 }
 
-/** The `experimental` API over a peer's `request`; `enabled` is the handshake's `experimentalApi`. */
-export const make = (send: RpcPeer.Peer<unknown>["request"], enabled: boolean): Api => {
+/**
+ * The `experimental` API over a peer's `request`; `enabled` is the handshake's `experimentalApi`, `allowUnknownKeys`
+ * the connection's default of the request option.
+ */
+export const make = (send: RpcPeer.Peer<unknown>["request"], enabled: boolean, allowUnknownKeys = false): Api => {
   const request = <M extends ClientRequestMethod>(
     method: M,
     ...[params, options]: RequestArgs<M>
@@ -109,7 +112,7 @@ export const make = (send: RpcPeer.Peer<unknown>["request"], enabled: boolean): 
       if (entry === undefined) return send(method, params, options) as Effect.Effect<ClientRequestResponse<M>, RequestError>
       // Not the hot path: the schema checks the params; they are sent as given.
       const checked = Schema.encodeUnknownExit(entry.params, {
-        onExcessProperty: options?.allowUnknownKeys === true ? "ignore" : "error"
+        onExcessProperty: (options?.allowUnknownKeys ?? allowUnknownKeys) ? "ignore" : "error"
       })(params)
       if (Exit.isFailure(checked)) {
         return Effect.fail(

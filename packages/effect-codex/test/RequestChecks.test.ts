@@ -58,6 +58,19 @@ describe("params with keys the protocol does not declare", () => {
       expect(yield* fake.requests("thread/start")).toHaveLength(1)
     }).pipe(Effect.provide(FakeAppServer.layerAppServer())))
 
+  it.effect("the connection-wide opt-out lets Codex.threadStart send a field the pinned protocol does not know", () =>
+    Effect.gen(function*() {
+      const codex = yield* Codex.Codex
+      const fake = yield* FakeAppServer.FakeAppServer
+      const options = { ephemeral: true, newerCodexField: 1 } as AppServer.RequestArgs<"thread/start">[0]
+      yield* codex.threadStart(options)
+      const [sent] = yield* fake.requests("thread/start")
+      expect(sent?.params).toEqual({ ephemeral: true, newerCodexField: 1 })
+      // a request can still ask for the check
+      const checked = yield* codex.server.request("thread/start", options, { allowUnknownKeys: false }).pipe(Effect.flip)
+      expect(checked.message).toContain(`["newerCodexField"]`)
+    }).pipe(Effect.provide(FakeAppServer.layerCodex({ allowUnknownKeys: true }))))
+
   it.effect("keys inside free-form values (config maps, JSON Schemas) are not restricted", () =>
     Effect.gen(function*() {
       const server = yield* AppServer.AppServer
