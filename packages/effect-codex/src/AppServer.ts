@@ -154,7 +154,10 @@ export interface HandshakeOptions extends RpcPeer.PeerOptions {
    * fields of a codex newer than the pinned protocol through `Codex.threadStart`). Default false.
    */
   readonly allowUnknownKeys?: boolean | undefined
-  /** Opt into experimental API methods and fields (`capabilities.experimentalApi`). Default false. */
+  /**
+   * Opt into experimental API methods and fields (`capabilities.experimentalApi`), sent with
+   * `server.experimental.request`. Default false.
+   */
   readonly experimentalApi?: boolean | undefined
   /** Notification methods the server should not send at all. */
   readonly optOutNotificationMethods?: ReadonlyArray<string> | undefined

@@ -190,8 +190,8 @@ const paramsProblem = /invalid type|invalid value|missing field|unknown field|in
  * Turns a JSON-RPC error object into its tagged error, classified by code first (an overload is
  * recognised by code -32001 even without `data`), then by overload markers in `data`. codex answers
  * an unknown method and params of the wrong shape with -32600 ("Invalid request: unknown variant …",
- * "Invalid request: invalid type …"): those become `MethodNotFoundError` and `InvalidParamsError`,
- * keeping the original `code`.
+ * "Invalid request: invalid type …"): those become `MethodNotFoundError` and `InvalidParamsError`, and
+ * "… requires experimentalApi capability" becomes `ExperimentalApiNotEnabledError`, keeping the original `code`.
  */
 export const fromRpcError = (method: string, error: RpcErrorObject): RpcError => {
   const fields = {
