@@ -9,9 +9,13 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { experimentalSurface, type ExperimentalSurface, renderExperimental } from "./generate/experimental.js"
 import { renderGuards } from "./generate/guards.js"
 import { GenerateError, type Json } from "./generate/ir.js"
-import { buildModel, BUNDLE_FILE, type Model } from "./generate/model.js"
+import { CLIENT_RESPONSE_EXCEPTIONS, EXPERIMENTAL_CLIENT_RESPONSE_EXCEPTIONS } from "./generate/methods.js"
+import { type BuildOptions, buildModel, BUNDLE_FILE, type Model } from "./generate/model.js"
+import { checkOfficialTypes, compareFieldNames, compareMethods, type OfficialTypesCheck } from "./generate/officialTypes.js"
+import { applyPatches, patchesFor, SCHEMA_PATCHES, type SchemaPatch } from "./generate/patches.js"
 import { renderFallbacks, renderIndex, renderMethods, renderPackageJson, renderReadme, renderSchemas } from "./generate/render.js"
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
@@ -61,7 +65,55 @@ export type Tree = ReadonlyMap<string, Buffer>
 export interface Generated {
   readonly version: string
   readonly model: Model
+  readonly experimental: ExperimentalSurface
+  /** The field names of the generated definitions compared with codex's own `generate-ts` types. */
+  readonly officialTypes: OfficialTypesCheck
   readonly tree: Tree
+}
+
+/** Where {@link codexOutputs} wrote each output of the pinned binary. */
+export interface CodexOutputs {
+  /** `generate-json-schema` */
+  readonly schema: string
+  /** `generate-json-schema --experimental` */
+  readonly experimentalSchema: string
+  /** `generate-ts` (codex's own TypeScript types, written by ts-rs) */
+  readonly ts: string
+  /** `generate-ts --experimental` */
+  readonly experimentalTs: string
+}
+
+/** Runs the pinned binary's four generators into sub-directories of `dir`. */
+export const codexOutputs = (bin: string, dir: string): CodexOutputs => {
+  const out: CodexOutputs = {
+    schema: path.join(dir, "schema"),
+    experimentalSchema: path.join(dir, "experimental-schema"),
+    ts: path.join(dir, "ts"),
+    experimentalTs: path.join(dir, "experimental-ts")
+  }
+  const run = (args: ReadonlyArray<string>, to: string): void =>
+    void execFileSync(bin, ["app-server", ...args, "--out", to], { stdio: ["ignore", "ignore", "pipe"] })
+  run(["generate-json-schema"], out.schema)
+  run(["generate-json-schema", "--experimental"], out.experimentalSchema)
+  run(["generate-ts"], out.ts)
+  run(["generate-ts", "--experimental"], out.experimentalTs)
+  return out
+}
+
+const readJson = (dir: string, f: string): Json => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as Json
+
+/** Builds the model of a `generate-json-schema` output, with the reviewed patches of patches.ts applied. */
+export const readModel = (
+  dir: string,
+  protocol: "stable" | "experimental",
+  options: BuildOptions = {},
+  patches: ReadonlyArray<SchemaPatch> = SCHEMA_PATCHES
+): Model => {
+  const standalone: Record<string, Json> = {}
+  for (const f of ["ClientRequest.json", "ServerRequest.json", "ServerNotification.json", "ClientNotification.json"]) {
+    standalone[f] = readJson(dir, f)
+  }
+  return buildModel(applyPatches(readJson(dir, BUNDLE_FILE), patchesFor(patches, protocol)), standalone, options)
 }
 
 /** Runs the pinned codex binary and renders the complete generated/ tree in memory. */
@@ -70,24 +122,40 @@ export const generateTree = (): Generated => {
   const version = codexVersion(bin)
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "effect-codex-schema-"))
   try {
-    execFileSync(bin, ["app-server", "generate-json-schema", "--out", tmp], { stdio: ["ignore", "ignore", "pipe"] })
+    const outputs = codexOutputs(bin, tmp)
     const tree = new Map<string, Buffer>()
-    for (const f of listFiles(tmp)) tree.set(`schema/${f}`, fs.readFileSync(path.join(tmp, f)))
-    const readJson = (f: string): Json => JSON.parse(fs.readFileSync(path.join(tmp, f), "utf8")) as Json
-    const standalone: Record<string, Json> = {}
-    for (const f of ["ClientRequest.json", "ServerRequest.json", "ServerNotification.json", "ClientNotification.json"]) {
-      standalone[f] = readJson(f)
-    }
-    const model = buildModel(readJson(BUNDLE_FILE), standalone)
+    for (const f of listFiles(outputs.schema)) tree.set(`schema/${f}`, fs.readFileSync(path.join(outputs.schema, f)))
+    const model = readModel(outputs.schema, "stable")
+    const experimental = experimentalSurface(
+      model,
+      readModel(outputs.experimentalSchema, "experimental", {
+        clientResponseExceptions: { ...CLIENT_RESPONSE_EXCEPTIONS, ...EXPERIMENTAL_CLIENT_RESPONSE_EXCEPTIONS }
+      })
+    )
+    const officialTypes = checkOfficialTypes({
+      stable: compareFieldNames(model.definitions, outputs.ts),
+      experimental: compareFieldNames(experimental.model.definitions, outputs.experimentalTs),
+      methods: {
+        stable: compareMethods(model, outputs.ts),
+        experimental: compareMethods(experimental.model, outputs.experimentalTs)
+      }
+    })
     const text = (s: string): Buffer => Buffer.from(s, "utf8")
     tree.set("package.json", text(renderPackageJson(version)))
-    tree.set("README.md", text(renderReadme(model, version)))
+    tree.set("README.md", text(renderReadme(model, version, { experimental, officialTypes })))
     tree.set("FALLBACKS.md", text(renderFallbacks(model, version)))
     tree.set("src/schemas.ts", text(renderSchemas(model, version)))
     tree.set("src/methods.ts", text(renderMethods(model, version)))
     tree.set("src/guards.ts", text(renderGuards(model, version)))
+    tree.set("src/experimental.ts", text(renderExperimental(experimental, version)))
     tree.set("src/index.ts", text(renderIndex(version)))
-    return { version, model, tree: new Map([...tree.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) }
+    return {
+      version,
+      model,
+      experimental,
+      officialTypes,
+      tree: new Map([...tree.entries()].sort(([a], [b]) => (a < b ? -1 : 1)))
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true })
   }
@@ -161,10 +229,12 @@ const main = (argv: ReadonlyArray<string>): number => {
     console.error(`usage: tsx scripts/generate.ts [--check]  (unknown arguments: ${unknown.join(" ")})`)
     return 2
   }
-  const { model, tree, version } = generateTree()
+  const { experimental, model, officialTypes, tree, version } = generateTree()
   const summary = `codex ${version}: ${model.definitions.length} definitions, ${model.clientRequests.length} client requests, ` +
     `${model.serverNotifications.length} server notifications, ${model.serverRequests.length} server requests, ` +
-    `${model.clientNotifications.length} client notifications, ${model.fallbacks.length} Unknown fallbacks`
+    `${model.clientNotifications.length} client notifications, ${model.fallbacks.length} Unknown fallbacks; ` +
+    `experimental: ${experimental.model.clientRequests.length} client requests, ${experimental.definitions.length} own definitions; ` +
+    `field names agree with generate-ts for ${officialTypes.stable.compared} stable and ${officialTypes.experimental.compared} experimental definitions`
   if (check) {
     const drift = checkAgainst(GENERATED_DIR, tree)
     if (!driftIsEmpty(drift)) {

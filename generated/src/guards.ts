@@ -8032,9 +8032,9 @@ function isThreadRealtimeItem$3(u: unknown): boolean {
     o.type === "bemItemPromoted" &&
     typeof o.id === "string" &&
     typeof o.realtimeSessionId === "string" &&
-    typeof o.item_id === "string" &&
+    typeof o.itemId === "string" &&
     isThreadRealtimeBemItemPresentation(o.presentation) &&
-    typeof o.turn_id === "string"
+    typeof o.turnId === "string"
   )
 }
 
@@ -9164,6 +9164,2170 @@ export function isWriteStatus(u: unknown): u is S.WriteStatus {
   return typeof u === "string"
 }
 
+function isAppsInstalledParams$exact(u: unknown): u is S.AppsInstalledParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.forceRefresh === undefined || typeof o.forceRefresh === "boolean") &&
+    (o.threadId === undefined || (typeof o.threadId === "string" || o.threadId === null))
+  )) return false
+  for (const k in o) if (!(k === "forceRefresh" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isAppsListParams$exact(u: unknown): u is S.AppsListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cursor === undefined || (typeof o.cursor === "string" || o.cursor === null)) &&
+    (o.forceRefetch === undefined || typeof o.forceRefetch === "boolean") &&
+    (o.limit === undefined || (Number.isSafeInteger(o.limit) && (o.limit as number) >= 0 || o.limit === null)) &&
+    (o.threadId === undefined || (typeof o.threadId === "string" || o.threadId === null))
+  )) return false
+  for (const k in o) if (!(k === "cursor" || k === "forceRefetch" || k === "limit" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isAppsReadParams$exact(u: unknown): u is S.AppsReadParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isAppsReadParams$exact$1(o.appIds) &&
+    (o.includeTools === undefined || typeof o.includeTools === "boolean") &&
+    (o.threadId === undefined || (typeof o.threadId === "string" || o.threadId === null))
+  )) return false
+  for (const k in o) if (!(k === "appIds" || k === "includeTools" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isAppsReadParams$exact$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(typeof x === "string")) return false
+  }
+  return true
+}
+
+function isAskForApproval$exact(u: unknown): u is S.AskForApproval {
+  return ((u === "untrusted" || u === "on-request" || u === "never") || isAskForApproval$exact$1(u))
+}
+
+function isAskForApproval$exact$2(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.mcp_elicitations === "boolean" &&
+    (o.request_permissions === undefined || typeof o.request_permissions === "boolean") &&
+    typeof o.rules === "boolean" &&
+    typeof o.sandbox_approval === "boolean" &&
+    (o.skill_approval === undefined || typeof o.skill_approval === "boolean")
+  )) return false
+  for (const k in o) if (!(k === "mcp_elicitations" || k === "request_permissions" || k === "rules" || k === "sandbox_approval" || k === "skill_approval") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isAskForApproval$exact$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(isAskForApproval$exact$2(o.granular))) return false
+  for (const k in o) if (!(k === "granular") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isByteRange$exact(u: unknown): u is S.ByteRange {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    Number.isSafeInteger(o.end) && (o.end as number) >= 0 &&
+    Number.isSafeInteger(o.start) && (o.start as number) >= 0
+  )) return false
+  for (const k in o) if (!(k === "end" || k === "start") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isCancelLoginAccountParams$exact(u: unknown): u is S.CancelLoginAccountParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.loginId === "string")) return false
+  for (const k in o) if (!(k === "loginId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isClientInfo$exact(u: unknown): u is S.ClientInfo {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.name === "string" &&
+    (o.title === undefined || (typeof o.title === "string" || o.title === null)) &&
+    typeof o.version === "string"
+  )) return false
+  for (const k in o) if (!(k === "name" || k === "title" || k === "version") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isCommandExecParams$exact(u: unknown): u is S.CommandExecParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isAppsReadParams$exact$1(o.command) &&
+    (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
+    (o.disableOutputCap === undefined || typeof o.disableOutputCap === "boolean") &&
+    (o.disableTimeout === undefined || typeof o.disableTimeout === "boolean") &&
+    (o.env === undefined || (isCommandExecParams$exact$1(o.env) || o.env === null)) &&
+    (o.outputBytesCap === undefined || (Number.isSafeInteger(o.outputBytesCap) && (o.outputBytesCap as number) >= 0 || o.outputBytesCap === null)) &&
+    (o.processId === undefined || (typeof o.processId === "string" || o.processId === null)) &&
+    (o.sandboxPolicy === undefined || (isSandboxPolicy$exact(o.sandboxPolicy) || o.sandboxPolicy === null)) &&
+    (o.size === undefined || (isCommandExecTerminalSize$exact(o.size) || o.size === null)) &&
+    (o.streamStdin === undefined || typeof o.streamStdin === "boolean") &&
+    (o.streamStdoutStderr === undefined || typeof o.streamStdoutStderr === "boolean") &&
+    (o.timeoutMs === undefined || (Number.isSafeInteger(o.timeoutMs) || o.timeoutMs === null)) &&
+    (o.tty === undefined || typeof o.tty === "boolean")
+  )) return false
+  for (const k in o) if (!(isCommandExecParams$exact$2.has(k)) && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isCommandExecParams$exact$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  for (const k in u) {
+    if (!Object.hasOwn(u, k)) continue
+    const x = (u as Rec)[k]
+    if (!((typeof x === "string" || x === null))) return false
+  }
+  return true
+}
+
+const isCommandExecParams$exact$2: ReadonlySet<unknown> = new Set(["command", "cwd", "disableOutputCap", "disableTimeout", "env", "outputBytesCap", "processId", "sandboxPolicy", "size", "streamStdin", "streamStdoutStderr", "timeoutMs", "tty"])
+
+function isCommandExecResizeParams$exact(u: unknown): u is S.CommandExecResizeParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.processId === "string" &&
+    isCommandExecTerminalSize$exact(o.size)
+  )) return false
+  for (const k in o) if (!(k === "processId" || k === "size") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isCommandExecTerminalSize$exact(u: unknown): u is S.CommandExecTerminalSize {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    Number.isSafeInteger(o.cols) && (o.cols as number) >= 0 &&
+    Number.isSafeInteger(o.rows) && (o.rows as number) >= 0
+  )) return false
+  for (const k in o) if (!(k === "cols" || k === "rows") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isCommandExecTerminateParams$exact(u: unknown): u is S.CommandExecTerminateParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.processId === "string")) return false
+  for (const k in o) if (!(k === "processId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isCommandExecWriteParams$exact(u: unknown): u is S.CommandExecWriteParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.closeStdin === undefined || typeof o.closeStdin === "boolean") &&
+    (o.deltaBase64 === undefined || (typeof o.deltaBase64 === "string" || o.deltaBase64 === null)) &&
+    typeof o.processId === "string"
+  )) return false
+  for (const k in o) if (!(k === "closeStdin" || k === "deltaBase64" || k === "processId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isCommandMigration$exact(u: unknown): u is S.CommandMigration {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.name === "string")) return false
+  for (const k in o) if (!(k === "name") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isConfigBatchWriteParams$exact(u: unknown): u is S.ConfigBatchWriteParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isConfigBatchWriteParams$exact$1(o.edits) &&
+    (o.expectedVersion === undefined || (typeof o.expectedVersion === "string" || o.expectedVersion === null)) &&
+    (o.filePath === undefined || (typeof o.filePath === "string" || o.filePath === null)) &&
+    (o.reloadUserConfig === undefined || typeof o.reloadUserConfig === "boolean")
+  )) return false
+  for (const k in o) if (!(k === "edits" || k === "expectedVersion" || k === "filePath" || k === "reloadUserConfig") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isConfigBatchWriteParams$exact$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isConfigEdit$exact(x))) return false
+  }
+  return true
+}
+
+function isConfigEdit$exact(u: unknown): u is S.ConfigEdit {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.keyPath === "string" &&
+    isMergeStrategy(o.mergeStrategy) &&
+    "value" in o
+  )) return false
+  for (const k in o) if (!(k === "keyPath" || k === "mergeStrategy" || k === "value") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isConfigReadParams$exact(u: unknown): u is S.ConfigReadParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
+    (o.includeLayers === undefined || typeof o.includeLayers === "boolean")
+  )) return false
+  for (const k in o) if (!(k === "cwd" || k === "includeLayers") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isConfigValueWriteParams$exact(u: unknown): u is S.ConfigValueWriteParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.expectedVersion === undefined || (typeof o.expectedVersion === "string" || o.expectedVersion === null)) &&
+    (o.filePath === undefined || (typeof o.filePath === "string" || o.filePath === null)) &&
+    typeof o.keyPath === "string" &&
+    isMergeStrategy(o.mergeStrategy) &&
+    "value" in o
+  )) return false
+  for (const k in o) if (!(k === "expectedVersion" || k === "filePath" || k === "keyPath" || k === "mergeStrategy" || k === "value") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isConsumeAccountRateLimitResetCreditParams$exact(u: unknown): u is S.ConsumeAccountRateLimitResetCreditParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.creditId === undefined || (typeof o.creditId === "string" || o.creditId === null)) &&
+    typeof o.idempotencyKey === "string"
+  )) return false
+  for (const k in o) if (!(k === "creditId" || k === "idempotencyKey") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isExperimentalFeatureEnablementSetParams$exact(u: unknown): u is S.ExperimentalFeatureEnablementSetParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(isExperimentalFeatureEnablementSetParams$exact$1(o.enablement))) return false
+  for (const k in o) if (!(k === "enablement") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isExperimentalFeatureEnablementSetParams$exact$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  for (const k in u) {
+    if (!Object.hasOwn(u, k)) continue
+    const x = (u as Rec)[k]
+    if (!(typeof x === "boolean")) return false
+  }
+  return true
+}
+
+function isExperimentalFeatureListParams$exact(u: unknown): u is S.ExperimentalFeatureListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cursor === undefined || (typeof o.cursor === "string" || o.cursor === null)) &&
+    (o.limit === undefined || (Number.isSafeInteger(o.limit) && (o.limit as number) >= 0 || o.limit === null)) &&
+    (o.threadId === undefined || (typeof o.threadId === "string" || o.threadId === null))
+  )) return false
+  for (const k in o) if (!(k === "cursor" || k === "limit" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isExternalAgentConfigDetectParams$exact(u: unknown): u is S.ExternalAgentConfigDetectParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cwds === undefined || (isAppsReadParams$exact$1(o.cwds) || o.cwds === null)) &&
+    (o.includeHome === undefined || typeof o.includeHome === "boolean") &&
+    (o.maxSessionAgeDays === undefined || (Number.isSafeInteger(o.maxSessionAgeDays) && (o.maxSessionAgeDays as number) >= 0 || o.maxSessionAgeDays === null)) &&
+    (o.maxSessions === undefined || (Number.isSafeInteger(o.maxSessions) && (o.maxSessions as number) >= 0 || o.maxSessions === null)) &&
+    (o.migrationSource === undefined || (typeof o.migrationSource === "string" || o.migrationSource === null)) &&
+    (o.source === undefined || (typeof o.source === "string" || o.source === null))
+  )) return false
+  for (const k in o) if (!(k === "cwds" || k === "includeHome" || k === "maxSessionAgeDays" || k === "maxSessions" || k === "migrationSource" || k === "source") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isExternalAgentConfigImportHistoryRecordParams$exact(u: unknown): u is S.ExternalAgentConfigImportHistoryRecordParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isExternalAgentConfigImportHistoryRecordParams$exact$1(o.itemTypeResults) &&
+    typeof o.providerId === "string"
+  )) return false
+  for (const k in o) if (!(k === "itemTypeResults" || k === "providerId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isExternalAgentConfigImportHistoryRecordParams$exact$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isExternalAgentConfigImportHistoryRecordTypeResultParams$exact(x))) return false
+  }
+  return true
+}
+
+function isExternalAgentConfigImportHistoryRecordSuccessParams$exact(u: unknown): u is S.ExternalAgentConfigImportHistoryRecordSuccessParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
+    isExternalAgentConfigMigrationItemType(o.itemType) &&
+    (o.source === undefined || (typeof o.source === "string" || o.source === null)) &&
+    (o.target === undefined || (typeof o.target === "string" || o.target === null)) &&
+    (o.title === undefined || (typeof o.title === "string" || o.title === null))
+  )) return false
+  for (const k in o) if (!(k === "cwd" || k === "itemType" || k === "source" || k === "target" || k === "title") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isExternalAgentConfigImportHistoryRecordTypeResultParams$exact(u: unknown): u is S.ExternalAgentConfigImportHistoryRecordTypeResultParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isExternalAgentConfigImportHistoryRecordTypeResultParams$exact$1(o.failures) &&
+    isExternalAgentConfigMigrationItemType(o.itemType) &&
+    isExternalAgentConfigImportHistoryRecordTypeResultParams$exact$2(o.successes)
+  )) return false
+  for (const k in o) if (!(k === "failures" || k === "itemType" || k === "successes") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isExternalAgentConfigImportHistoryRecordTypeResultParams$exact$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isExternalAgentConfigImportItemTypeFailure$exact(x))) return false
+  }
+  return true
+}
+
+function isExternalAgentConfigImportHistoryRecordTypeResultParams$exact$2(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isExternalAgentConfigImportHistoryRecordSuccessParams$exact(x))) return false
+  }
+  return true
+}
+
+function isExternalAgentConfigImportItemTypeFailure$exact(u: unknown): u is S.ExternalAgentConfigImportItemTypeFailure {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
+    (o.errorType === undefined || (typeof o.errorType === "string" || o.errorType === null)) &&
+    typeof o.failureStage === "string" &&
+    isExternalAgentConfigMigrationItemType(o.itemType) &&
+    typeof o.message === "string" &&
+    (o.source === undefined || (typeof o.source === "string" || o.source === null)) &&
+    (o.subErrorType === undefined || (typeof o.subErrorType === "string" || o.subErrorType === null))
+  )) return false
+  for (const k in o) if (!(isExternalAgentConfigImportItemTypeFailure$exact$1.has(k)) && Object.hasOwn(o, k)) return false
+  return true
+}
+
+const isExternalAgentConfigImportItemTypeFailure$exact$1: ReadonlySet<unknown> = new Set(["cwd", "errorType", "failureStage", "itemType", "message", "source", "subErrorType"])
+
+function isExternalAgentConfigImportParams$exact(u: unknown): u is S.ExternalAgentConfigImportParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isExternalAgentConfigImportParams$exact$1(o.migrationItems) &&
+    (o.migrationSource === undefined || (typeof o.migrationSource === "string" || o.migrationSource === null)) &&
+    (o.providerId === undefined || (typeof o.providerId === "string" || o.providerId === null)) &&
+    (o.source === undefined || (typeof o.source === "string" || o.source === null))
+  )) return false
+  for (const k in o) if (!(k === "migrationItems" || k === "migrationSource" || k === "providerId" || k === "source") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isExternalAgentConfigImportParams$exact$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isExternalAgentConfigMigrationItem$exact(x))) return false
+  }
+  return true
+}
+
+function isExternalAgentConfigMigrationItem$exact(u: unknown): u is S.ExternalAgentConfigMigrationItem {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
+    typeof o.description === "string" &&
+    (o.details === undefined || (isMigrationDetails$exact(o.details) || o.details === null)) &&
+    isExternalAgentConfigMigrationItemType(o.itemType)
+  )) return false
+  for (const k in o) if (!(k === "cwd" || k === "description" || k === "details" || k === "itemType") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFeedbackSaveParams$exact(u: unknown): u is S.FeedbackSaveParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.classification === "string" &&
+    (o.extraLogFiles === undefined || (isAppsReadParams$exact$1(o.extraLogFiles) || o.extraLogFiles === null)) &&
+    (o.includeLogs === undefined || typeof o.includeLogs === "boolean") &&
+    (o.reason === undefined || (typeof o.reason === "string" || o.reason === null)) &&
+    isLegacyAppPathString(o.savePath) &&
+    (o.tags === undefined || (isFeedbackSaveParams$exact$1(o.tags) || o.tags === null)) &&
+    (o.threadId === undefined || (typeof o.threadId === "string" || o.threadId === null))
+  )) return false
+  for (const k in o) if (!(isFeedbackSaveParams$exact$2.has(k)) && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFeedbackSaveParams$exact$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  for (const k in u) {
+    if (!Object.hasOwn(u, k)) continue
+    const x = (u as Rec)[k]
+    if (!(typeof x === "string")) return false
+  }
+  return true
+}
+
+const isFeedbackSaveParams$exact$2: ReadonlySet<unknown> = new Set(["classification", "extraLogFiles", "includeLogs", "reason", "savePath", "tags", "threadId"])
+
+function isFeedbackUploadParams$exact(u: unknown): u is S.FeedbackUploadParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.classification === "string" &&
+    (o.extraLogFiles === undefined || (isAppsReadParams$exact$1(o.extraLogFiles) || o.extraLogFiles === null)) &&
+    (o.includeLogs === undefined || typeof o.includeLogs === "boolean") &&
+    (o.reason === undefined || (typeof o.reason === "string" || o.reason === null)) &&
+    (o.tags === undefined || (isFeedbackSaveParams$exact$1(o.tags) || o.tags === null)) &&
+    (o.threadId === undefined || (typeof o.threadId === "string" || o.threadId === null))
+  )) return false
+  for (const k in o) if (!(k === "classification" || k === "extraLogFiles" || k === "includeLogs" || k === "reason" || k === "tags" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFsCopyParams$exact(u: unknown): u is S.FsCopyParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isAbsolutePathBuf(o.destinationPath) &&
+    (o.recursive === undefined || typeof o.recursive === "boolean") &&
+    isAbsolutePathBuf(o.sourcePath)
+  )) return false
+  for (const k in o) if (!(k === "destinationPath" || k === "recursive" || k === "sourcePath") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFsCreateDirectoryParams$exact(u: unknown): u is S.FsCreateDirectoryParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isAbsolutePathBuf(o.path) &&
+    (o.recursive === undefined || (typeof o.recursive === "boolean" || o.recursive === null))
+  )) return false
+  for (const k in o) if (!(k === "path" || k === "recursive") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFsGetMetadataParams$exact(u: unknown): u is S.FsGetMetadataParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(isAbsolutePathBuf(o.path))) return false
+  for (const k in o) if (!(k === "path") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFsReadDirectoryParams$exact(u: unknown): u is S.FsReadDirectoryParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(isAbsolutePathBuf(o.path))) return false
+  for (const k in o) if (!(k === "path") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFsReadFileParams$exact(u: unknown): u is S.FsReadFileParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(isAbsolutePathBuf(o.path))) return false
+  for (const k in o) if (!(k === "path") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFsRemoveParams$exact(u: unknown): u is S.FsRemoveParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.force === undefined || (typeof o.force === "boolean" || o.force === null)) &&
+    isAbsolutePathBuf(o.path) &&
+    (o.recursive === undefined || (typeof o.recursive === "boolean" || o.recursive === null))
+  )) return false
+  for (const k in o) if (!(k === "force" || k === "path" || k === "recursive") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFsUnwatchParams$exact(u: unknown): u is S.FsUnwatchParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.watchId === "string")) return false
+  for (const k in o) if (!(k === "watchId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFsWatchParams$exact(u: unknown): u is S.FsWatchParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isAbsolutePathBuf(o.path) &&
+    typeof o.watchId === "string"
+  )) return false
+  for (const k in o) if (!(k === "path" || k === "watchId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFsWriteFileParams$exact(u: unknown): u is S.FsWriteFileParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.dataBase64 === "string" &&
+    isAbsolutePathBuf(o.path)
+  )) return false
+  for (const k in o) if (!(k === "dataBase64" || k === "path") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFunctionCallOutputBody$exact(u: unknown): u is S.FunctionCallOutputBody {
+  return (typeof u === "string" || isFunctionCallOutputBody$exact$1(u))
+}
+
+function isFunctionCallOutputBody$exact$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isFunctionCallOutputContentItem$exact(x))) return false
+  }
+  return true
+}
+
+function isFunctionCallOutputContentItem$exact(u: unknown): u is S.FunctionCallOutputContentItem {
+  if (typeof u !== "object" || u === null) return false
+  switch ((u as Rec).type) {
+    case "input_text":
+      return isFunctionCallOutputContentItem$exact$1(u)
+    case "input_image":
+      return isFunctionCallOutputContentItem$exact$2(u) || isFunctionCallOutputContentItem$exact$3(u)
+    case "input_audio":
+      return isFunctionCallOutputContentItem$exact$4(u) || isFunctionCallOutputContentItem$exact$5(u)
+    case "encrypted_content":
+      return isFunctionCallOutputContentItem$exact$6(u)
+    default:
+      return false
+  }
+}
+
+function isFunctionCallOutputContentItem$exact$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "input_text" &&
+    typeof o.text === "string"
+  )) return false
+  for (const k in o) if (!(k === "text" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFunctionCallOutputContentItem$exact$2(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "input_image" &&
+    (o.detail === undefined || (isImageDetail(o.detail) || o.detail === null)) &&
+    typeof o.image_url === "string"
+  )) return false
+  for (const k in o) if (!(k === "detail" || k === "type" || k === "image_url") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFunctionCallOutputContentItem$exact$3(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "input_image" &&
+    (o.detail === undefined || (isImageDetail(o.detail) || o.detail === null)) &&
+    typeof o.file_id === "string"
+  )) return false
+  for (const k in o) if (!(k === "detail" || k === "type" || k === "file_id") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFunctionCallOutputContentItem$exact$4(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "input_audio" &&
+    typeof o.audio_url === "string"
+  )) return false
+  for (const k in o) if (!(k === "type" || k === "audio_url") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFunctionCallOutputContentItem$exact$5(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "input_audio" &&
+    typeof o.file_id === "string"
+  )) return false
+  for (const k in o) if (!(k === "type" || k === "file_id") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFunctionCallOutputContentItem$exact$6(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "encrypted_content" &&
+    typeof o.encrypted_content === "string"
+  )) return false
+  for (const k in o) if (!(k === "encrypted_content" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isFuzzyFileSearchParams$exact(u: unknown): u is S.FuzzyFileSearchParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cancellationToken === undefined || (typeof o.cancellationToken === "string" || o.cancellationToken === null)) &&
+    typeof o.query === "string" &&
+    isAppsReadParams$exact$1(o.roots)
+  )) return false
+  for (const k in o) if (!(k === "cancellationToken" || k === "query" || k === "roots") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isGatewayOAuthLoginParams$exact(u: unknown): u is S.GatewayOAuthLoginParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.deviceAuth === undefined || typeof o.deviceAuth === "boolean") &&
+    (o.modelProvider === undefined || (typeof o.modelProvider === "string" || o.modelProvider === null))
+  )) return false
+  for (const k in o) if (!(k === "deviceAuth" || k === "modelProvider") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isGatewayOAuthReadParams$exact(u: unknown): u is S.GatewayOAuthReadParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(o.modelProvider === undefined || (typeof o.modelProvider === "string" || o.modelProvider === null))) return false
+  for (const k in o) if (!(k === "modelProvider") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isGetAccountParams$exact(u: unknown): u is S.GetAccountParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(o.refreshToken === undefined || typeof o.refreshToken === "boolean")) return false
+  for (const k in o) if (!(k === "refreshToken") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isGetAccountRateLimitsParams$exact(u: unknown): u is S.GetAccountRateLimitsParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.excludeResetCreditDetails === undefined || typeof o.excludeResetCreditDetails === "boolean") &&
+    (o.supportsLunaReserve === undefined || typeof o.supportsLunaReserve === "boolean")
+  )) return false
+  for (const k in o) if (!(k === "excludeResetCreditDetails" || k === "supportsLunaReserve") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isGetAccountTokenUsageParams$exact(u: unknown): u is S.GetAccountTokenUsageParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(o.threadId === undefined || (typeof o.threadId === "string" || o.threadId === null))) return false
+  for (const k in o) if (!(k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isHookMigration$exact(u: unknown): u is S.HookMigration {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.name === "string")) return false
+  for (const k in o) if (!(k === "name") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isHooksListParams$exact(u: unknown): u is S.HooksListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cwds === undefined || isAppsReadParams$exact$1(o.cwds)) &&
+    (o.threadId === undefined || (typeof o.threadId === "string" || o.threadId === null))
+  )) return false
+  for (const k in o) if (!(k === "cwds" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isInitializeCapabilities$exact(u: unknown): u is S.InitializeCapabilities {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.experimentalApi === undefined || typeof o.experimentalApi === "boolean") &&
+    (o.explicitGatewayOauth === undefined || typeof o.explicitGatewayOauth === "boolean") &&
+    (o.extensions === undefined || ((typeof o.extensions === "object" && o.extensions !== null && !Array.isArray(o.extensions)) || o.extensions === null)) &&
+    (o.mcpServerOpenaiFormElicitation === undefined || typeof o.mcpServerOpenaiFormElicitation === "boolean") &&
+    (o.optOutNotificationMethods === undefined || (isAppsReadParams$exact$1(o.optOutNotificationMethods) || o.optOutNotificationMethods === null)) &&
+    (o.requestAttestation === undefined || typeof o.requestAttestation === "boolean") &&
+    (o.requiredHumanApproval === undefined || typeof o.requiredHumanApproval === "boolean")
+  )) return false
+  for (const k in o) if (!(isInitializeCapabilities$exact$1.has(k)) && Object.hasOwn(o, k)) return false
+  return true
+}
+
+const isInitializeCapabilities$exact$1: ReadonlySet<unknown> = new Set(["experimentalApi", "explicitGatewayOauth", "extensions", "mcpServerOpenaiFormElicitation", "optOutNotificationMethods", "requestAttestation", "requiredHumanApproval"])
+
+function isInitializeParams$exact(u: unknown): u is S.InitializeParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.capabilities === undefined || (isInitializeCapabilities$exact(o.capabilities) || o.capabilities === null)) &&
+    isClientInfo$exact(o.clientInfo)
+  )) return false
+  for (const k in o) if (!(k === "capabilities" || k === "clientInfo") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isListMcpServerStatusParams$exact(u: unknown): u is S.ListMcpServerStatusParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cursor === undefined || (typeof o.cursor === "string" || o.cursor === null)) &&
+    (o.detail === undefined || (isMcpServerStatusDetail(o.detail) || o.detail === null)) &&
+    (o.limit === undefined || (Number.isSafeInteger(o.limit) && (o.limit as number) >= 0 || o.limit === null)) &&
+    (o.serverName === undefined || (typeof o.serverName === "string" || o.serverName === null)) &&
+    (o.threadId === undefined || (typeof o.threadId === "string" || o.threadId === null))
+  )) return false
+  for (const k in o) if (!(k === "cursor" || k === "detail" || k === "limit" || k === "serverName" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isLoginAccountParams$exact(u: unknown): u is S.LoginAccountParams {
+  if (typeof u !== "object" || u === null) return false
+  switch ((u as Rec).type) {
+    case "apiKey":
+      return isLoginAccountParams$exact$1(u)
+    case "chatgpt":
+      return isLoginAccountParams$exact$2(u)
+    case "chatgptDeviceCode":
+      return isLoginAccountParams$exact$3(u)
+    case "chatgptAuthTokens":
+      return isLoginAccountParams$exact$4(u)
+    case "amazonBedrock":
+      return isLoginAccountParams$exact$5(u)
+    case "amazonBedrockAccessKeys":
+      return isLoginAccountParams$exact$6(u)
+    default:
+      return false
+  }
+}
+
+function isLoginAccountParams$exact$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "apiKey" &&
+    typeof o.apiKey === "string"
+  )) return false
+  for (const k in o) if (!(k === "apiKey" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isLoginAccountParams$exact$2(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "chatgpt" &&
+    (o.appBrand === undefined || (isLoginAppBrand(o.appBrand) || o.appBrand === null)) &&
+    (o.codexStreamlinedLogin === undefined || typeof o.codexStreamlinedLogin === "boolean") &&
+    (o.useHostedLoginSuccessPage === undefined || typeof o.useHostedLoginSuccessPage === "boolean")
+  )) return false
+  for (const k in o) if (!(k === "appBrand" || k === "codexStreamlinedLogin" || k === "type" || k === "useHostedLoginSuccessPage") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isLoginAccountParams$exact$3(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(o.type === "chatgptDeviceCode")) return false
+  for (const k in o) if (!(k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isLoginAccountParams$exact$4(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "chatgptAuthTokens" &&
+    typeof o.accessToken === "string" &&
+    typeof o.chatgptAccountId === "string" &&
+    (o.chatgptPlanType === undefined || (typeof o.chatgptPlanType === "string" || o.chatgptPlanType === null))
+  )) return false
+  for (const k in o) if (!(k === "accessToken" || k === "chatgptAccountId" || k === "chatgptPlanType" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isLoginAccountParams$exact$5(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "amazonBedrock" &&
+    typeof o.apiKey === "string" &&
+    typeof o.region === "string"
+  )) return false
+  for (const k in o) if (!(k === "apiKey" || k === "region" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isLoginAccountParams$exact$6(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "amazonBedrockAccessKeys" &&
+    typeof o.accessKeyId === "string" &&
+    typeof o.region === "string" &&
+    typeof o.secretAccessKey === "string" &&
+    (o.sessionToken === undefined || (typeof o.sessionToken === "string" || o.sessionToken === null))
+  )) return false
+  for (const k in o) if (!(k === "accessKeyId" || k === "region" || k === "secretAccessKey" || k === "sessionToken" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isMarketplaceAddParams$exact(u: unknown): u is S.MarketplaceAddParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.refName === undefined || (typeof o.refName === "string" || o.refName === null)) &&
+    typeof o.source === "string" &&
+    (o.sparsePaths === undefined || (isAppsReadParams$exact$1(o.sparsePaths) || o.sparsePaths === null))
+  )) return false
+  for (const k in o) if (!(k === "refName" || k === "source" || k === "sparsePaths") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isMarketplaceRemoveParams$exact(u: unknown): u is S.MarketplaceRemoveParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.marketplaceName === "string")) return false
+  for (const k in o) if (!(k === "marketplaceName") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isMarketplaceUpgradeParams$exact(u: unknown): u is S.MarketplaceUpgradeParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(o.marketplaceName === undefined || (typeof o.marketplaceName === "string" || o.marketplaceName === null))) return false
+  for (const k in o) if (!(k === "marketplaceName") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isMcpResourceReadParams$exact(u: unknown): u is S.McpResourceReadParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o._meta === undefined || ((typeof o._meta === "object" && o._meta !== null && !Array.isArray(o._meta)) || o._meta === null)) &&
+    (o.connectorId === undefined || (typeof o.connectorId === "string" || o.connectorId === null)) &&
+    (o.originCallId === undefined || (typeof o.originCallId === "string" || o.originCallId === null)) &&
+    typeof o.server === "string" &&
+    (o.target === undefined || (isMcpResourceReadTarget$exact(o.target) || o.target === null)) &&
+    (o.threadId === undefined || (typeof o.threadId === "string" || o.threadId === null)) &&
+    typeof o.uri === "string"
+  )) return false
+  for (const k in o) if (!(isMcpResourceReadParams$exact$1.has(k)) && Object.hasOwn(o, k)) return false
+  return true
+}
+
+const isMcpResourceReadParams$exact$1: ReadonlySet<unknown> = new Set(["_meta", "connectorId", "originCallId", "server", "target", "threadId", "uri"])
+
+function isMcpResourceReadTarget$exact(u: unknown): u is S.McpResourceReadTarget {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.connectorId === "string" &&
+    (typeof o.linkId === "string" || o.linkId === null)
+  )) return false
+  for (const k in o) if (!(k === "connectorId" || k === "linkId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isMcpServerMigration$exact(u: unknown): u is S.McpServerMigration {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.name === "string")) return false
+  for (const k in o) if (!(k === "name") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isMcpServerOauthLoginParams$exact(u: unknown): u is S.McpServerOauthLoginParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.clientRegistration === undefined || (isMcpServerOauthClientRegistration(o.clientRegistration) || o.clientRegistration === null)) &&
+    typeof o.name === "string" &&
+    (o.scopes === undefined || (isAppsReadParams$exact$1(o.scopes) || o.scopes === null)) &&
+    (o.threadId === undefined || (typeof o.threadId === "string" || o.threadId === null)) &&
+    (o.timeoutSecs === undefined || (Number.isSafeInteger(o.timeoutSecs) || o.timeoutSecs === null))
+  )) return false
+  for (const k in o) if (!(k === "clientRegistration" || k === "name" || k === "scopes" || k === "threadId" || k === "timeoutSecs") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isMcpServerToolCallParams$exact(u: unknown): u is S.McpServerToolCallParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.server === "string" &&
+    typeof o.threadId === "string" &&
+    typeof o.tool === "string"
+  )) return false
+  for (const k in o) if (!(k === "_meta" || k === "arguments" || k === "server" || k === "threadId" || k === "tool") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isMigrationDetails$exact(u: unknown): u is S.MigrationDetails {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.commands === undefined || isMigrationDetails$exact$1(o.commands)) &&
+    (o.hooks === undefined || isMigrationDetails$exact$2(o.hooks)) &&
+    (o.mcpServers === undefined || isMigrationDetails$exact$3(o.mcpServers)) &&
+    (o.memory === undefined || isAppsReadParams$exact$1(o.memory)) &&
+    (o.plugins === undefined || isMigrationDetails$exact$4(o.plugins)) &&
+    (o.sessions === undefined || isMigrationDetails$exact$5(o.sessions)) &&
+    (o.skills === undefined || isMigrationDetails$exact$6(o.skills)) &&
+    (o.subagents === undefined || isMigrationDetails$exact$7(o.subagents))
+  )) return false
+  for (const k in o) if (!(isMigrationDetails$exact$8.has(k)) && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isMigrationDetails$exact$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isCommandMigration$exact(x))) return false
+  }
+  return true
+}
+
+function isMigrationDetails$exact$2(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isHookMigration$exact(x))) return false
+  }
+  return true
+}
+
+function isMigrationDetails$exact$3(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isMcpServerMigration$exact(x))) return false
+  }
+  return true
+}
+
+function isMigrationDetails$exact$4(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isPluginsMigration$exact(x))) return false
+  }
+  return true
+}
+
+function isMigrationDetails$exact$5(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isSessionMigration$exact(x))) return false
+  }
+  return true
+}
+
+function isMigrationDetails$exact$6(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isSkillMigration$exact(x))) return false
+  }
+  return true
+}
+
+function isMigrationDetails$exact$7(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isSubagentMigration$exact(x))) return false
+  }
+  return true
+}
+
+const isMigrationDetails$exact$8: ReadonlySet<unknown> = new Set(["commands", "hooks", "mcpServers", "memory", "plugins", "sessions", "skills", "subagents"])
+
+function isModelListParams$exact(u: unknown): u is S.ModelListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cursor === undefined || (typeof o.cursor === "string" || o.cursor === null)) &&
+    (o.includeHidden === undefined || (typeof o.includeHidden === "boolean" || o.includeHidden === null)) &&
+    (o.limit === undefined || (Number.isSafeInteger(o.limit) && (o.limit as number) >= 0 || o.limit === null)) &&
+    (o.modelProvider === undefined || (typeof o.modelProvider === "string" || o.modelProvider === null))
+  )) return false
+  for (const k in o) if (!(k === "cursor" || k === "includeHidden" || k === "limit" || k === "modelProvider") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isModelProviderConfigWriteParams$exact(u: unknown): u is S.ModelProviderConfigWriteParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(isProviderSettingsPatch$exact(o.settings))) return false
+  for (const k in o) if (!(k === "settings") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPermissionProfileListParams$exact(u: unknown): u is S.PermissionProfileListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cursor === undefined || (typeof o.cursor === "string" || o.cursor === null)) &&
+    (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
+    (o.limit === undefined || (Number.isSafeInteger(o.limit) && (o.limit as number) >= 0 || o.limit === null))
+  )) return false
+  for (const k in o) if (!(k === "cursor" || k === "cwd" || k === "limit") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginInstallParams$exact(u: unknown): u is S.PluginInstallParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.installAttemptId === undefined || (typeof o.installAttemptId === "string" || o.installAttemptId === null)) &&
+    (o.marketplacePath === undefined || (isAbsolutePathBuf(o.marketplacePath) || o.marketplacePath === null)) &&
+    typeof o.pluginName === "string" &&
+    (o.remoteMarketplaceName === undefined || (typeof o.remoteMarketplaceName === "string" || o.remoteMarketplaceName === null))
+  )) return false
+  for (const k in o) if (!(k === "installAttemptId" || k === "marketplacePath" || k === "pluginName" || k === "remoteMarketplaceName") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginInstalledParams$exact(u: unknown): u is S.PluginInstalledParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cwds === undefined || (isPluginInstalledParams$exact$1(o.cwds) || o.cwds === null)) &&
+    (o.installSuggestionPluginNames === undefined || (isAppsReadParams$exact$1(o.installSuggestionPluginNames) || o.installSuggestionPluginNames === null))
+  )) return false
+  for (const k in o) if (!(k === "cwds" || k === "installSuggestionPluginNames") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginInstalledParams$exact$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isAbsolutePathBuf(x))) return false
+  }
+  return true
+}
+
+function isPluginListParams$exact(u: unknown): u is S.PluginListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cwds === undefined || (isPluginInstalledParams$exact$1(o.cwds) || o.cwds === null)) &&
+    (o.forceRefetch === undefined || typeof o.forceRefetch === "boolean") &&
+    (o.marketplaceKinds === undefined || (isPluginListParams$exact$1(o.marketplaceKinds) || o.marketplaceKinds === null))
+  )) return false
+  for (const k in o) if (!(k === "cwds" || k === "forceRefetch" || k === "marketplaceKinds") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginListParams$exact$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isPluginListMarketplaceKind(x))) return false
+  }
+  return true
+}
+
+function isPluginReadParams$exact(u: unknown): u is S.PluginReadParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.marketplacePath === undefined || (isAbsolutePathBuf(o.marketplacePath) || o.marketplacePath === null)) &&
+    typeof o.pluginName === "string" &&
+    (o.remoteMarketplaceName === undefined || (typeof o.remoteMarketplaceName === "string" || o.remoteMarketplaceName === null))
+  )) return false
+  for (const k in o) if (!(k === "marketplacePath" || k === "pluginName" || k === "remoteMarketplaceName") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginReconcileParams$exact(u: unknown): u is S.PluginReconcileParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(o.reason === undefined || (typeof o.reason === "string" || o.reason === null))) return false
+  for (const k in o) if (!(k === "reason") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginShareCheckoutParams$exact(u: unknown): u is S.PluginShareCheckoutParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.remotePluginId === "string")) return false
+  for (const k in o) if (!(k === "remotePluginId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginShareDeleteParams$exact(u: unknown): u is S.PluginShareDeleteParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.remotePluginId === "string")) return false
+  for (const k in o) if (!(k === "remotePluginId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginShareSaveParams$exact(u: unknown): u is S.PluginShareSaveParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.discoverability === undefined || (isPluginShareDiscoverability(o.discoverability) || o.discoverability === null)) &&
+    isAbsolutePathBuf(o.pluginPath) &&
+    (o.remotePluginId === undefined || (typeof o.remotePluginId === "string" || o.remotePluginId === null)) &&
+    (o.shareTargets === undefined || (isPluginShareSaveParams$exact$1(o.shareTargets) || o.shareTargets === null))
+  )) return false
+  for (const k in o) if (!(k === "discoverability" || k === "pluginPath" || k === "remotePluginId" || k === "shareTargets") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginShareSaveParams$exact$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isPluginShareTarget$exact(x))) return false
+  }
+  return true
+}
+
+function isPluginShareTarget$exact(u: unknown): u is S.PluginShareTarget {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.principalId === "string" &&
+    isPluginSharePrincipalType(o.principalType) &&
+    isPluginShareTargetRole(o.role)
+  )) return false
+  for (const k in o) if (!(k === "principalId" || k === "principalType" || k === "role") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginShareUpdateTargetsParams$exact(u: unknown): u is S.PluginShareUpdateTargetsParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isPluginShareUpdateDiscoverability(o.discoverability) &&
+    typeof o.remotePluginId === "string" &&
+    isPluginShareSaveParams$exact$1(o.shareTargets)
+  )) return false
+  for (const k in o) if (!(k === "discoverability" || k === "remotePluginId" || k === "shareTargets") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginSkillReadParams$exact(u: unknown): u is S.PluginSkillReadParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.remoteMarketplaceName === "string" &&
+    typeof o.remotePluginId === "string" &&
+    typeof o.skillName === "string"
+  )) return false
+  for (const k in o) if (!(k === "remoteMarketplaceName" || k === "remotePluginId" || k === "skillName") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginUninstallParams$exact(u: unknown): u is S.PluginUninstallParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.pluginId === "string")) return false
+  for (const k in o) if (!(k === "pluginId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isPluginsMigration$exact(u: unknown): u is S.PluginsMigration {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.marketplaceName === "string" &&
+    isAppsReadParams$exact$1(o.pluginNames)
+  )) return false
+  for (const k in o) if (!(k === "marketplaceName" || k === "pluginNames") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isProviderSettingsPatch$exact(u: unknown): u is S.ProviderSettingsPatch {
+  if (typeof u !== "object" || u === null) return false
+  switch ((u as Rec).type) {
+    case "customGateway":
+      return isProviderSettingsPatch$exact$1(u)
+    case "bedrock":
+      return isProviderSettingsPatch$exact$2(u)
+    case "gcp":
+      return isProviderSettingsPatch$exact$3(u)
+    default:
+      return false
+  }
+}
+
+function isProviderSettingsPatch$exact$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "customGateway" &&
+    (o.baseUrl === undefined || (typeof o.baseUrl === "string" || o.baseUrl === null)) &&
+    (o.envKey === undefined || (typeof o.envKey === "string" || o.envKey === null)) &&
+    (o.name === undefined || typeof o.name === "string") &&
+    (o.providerId === undefined || (typeof o.providerId === "string" || o.providerId === null))
+  )) return false
+  for (const k in o) if (!(k === "baseUrl" || k === "envKey" || k === "name" || k === "providerId" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isProviderSettingsPatch$exact$2(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "bedrock" &&
+    (o.profile === undefined || (typeof o.profile === "string" || o.profile === null)) &&
+    isBedrockProviderId(o.providerId) &&
+    (o.region === undefined || (typeof o.region === "string" || o.region === null))
+  )) return false
+  for (const k in o) if (!(k === "profile" || k === "providerId" || k === "region" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isProviderSettingsPatch$exact$3(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isGcpProviderId(o.providerId) &&
+    o.type === "gcp" &&
+    (o.credentialFile === undefined || (typeof o.credentialFile === "string" || o.credentialFile === null)) &&
+    (o.location === undefined || (typeof o.location === "string" || o.location === null)) &&
+    (o.projectId === undefined || (typeof o.projectId === "string" || o.projectId === null))
+  )) return false
+  for (const k in o) if (!(k === "credentialFile" || k === "location" || k === "projectId" || k === "providerId" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isReviewStartParams$exact(u: unknown): u is S.ReviewStartParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.delivery === undefined || (isReviewDelivery(o.delivery) || o.delivery === null)) &&
+    isReviewTarget$exact(o.target) &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "delivery" || k === "target" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isReviewTarget$exact(u: unknown): u is S.ReviewTarget {
+  if (typeof u !== "object" || u === null) return false
+  switch ((u as Rec).type) {
+    case "uncommittedChanges":
+      return isReviewTarget$exact$1(u)
+    case "baseBranch":
+      return isReviewTarget$exact$2(u)
+    case "commit":
+      return isReviewTarget$exact$3(u)
+    case "custom":
+      return isReviewTarget$exact$4(u)
+    default:
+      return false
+  }
+}
+
+function isReviewTarget$exact$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(o.type === "uncommittedChanges")) return false
+  for (const k in o) if (!(k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isReviewTarget$exact$2(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "baseBranch" &&
+    typeof o.branch === "string"
+  )) return false
+  for (const k in o) if (!(k === "branch" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isReviewTarget$exact$3(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "commit" &&
+    typeof o.sha === "string" &&
+    (o.title === undefined || (typeof o.title === "string" || o.title === null))
+  )) return false
+  for (const k in o) if (!(k === "sha" || k === "title" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isReviewTarget$exact$4(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "custom" &&
+    typeof o.instructions === "string"
+  )) return false
+  for (const k in o) if (!(k === "instructions" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isSandboxPolicy$exact(u: unknown): u is S.SandboxPolicy {
+  if (typeof u !== "object" || u === null) return false
+  switch ((u as Rec).type) {
+    case "dangerFullAccess":
+      return isSandboxPolicy$exact$1(u)
+    case "readOnly":
+      return isSandboxPolicy$exact$2(u)
+    case "externalSandbox":
+      return isSandboxPolicy$exact$3(u)
+    case "workspaceWrite":
+      return isSandboxPolicy$exact$4(u)
+    default:
+      return false
+  }
+}
+
+function isSandboxPolicy$exact$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(o.type === "dangerFullAccess")) return false
+  for (const k in o) if (!(k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isSandboxPolicy$exact$2(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "readOnly" &&
+    (o.networkAccess === undefined || typeof o.networkAccess === "boolean")
+  )) return false
+  for (const k in o) if (!(k === "networkAccess" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isSandboxPolicy$exact$3(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "externalSandbox" &&
+    (o.networkAccess === undefined || isNetworkAccess(o.networkAccess))
+  )) return false
+  for (const k in o) if (!(k === "networkAccess" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isSandboxPolicy$exact$4(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "workspaceWrite" &&
+    (o.excludeSlashTmp === undefined || typeof o.excludeSlashTmp === "boolean") &&
+    (o.excludeTmpdirEnvVar === undefined || typeof o.excludeTmpdirEnvVar === "boolean") &&
+    (o.networkAccess === undefined || typeof o.networkAccess === "boolean") &&
+    (o.writableRoots === undefined || isPluginInstalledParams$exact$1(o.writableRoots))
+  )) return false
+  for (const k in o) if (!(k === "excludeSlashTmp" || k === "excludeTmpdirEnvVar" || k === "networkAccess" || k === "type" || k === "writableRoots") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isSendAddCreditsNudgeEmailParams$exact(u: unknown): u is S.SendAddCreditsNudgeEmailParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(isAddCreditsNudgeCreditType(o.creditType))) return false
+  for (const k in o) if (!(k === "creditType") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isSessionMigration$exact(u: unknown): u is S.SessionMigration {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.cwd === "string" &&
+    typeof o.path === "string" &&
+    (o.title === undefined || (typeof o.title === "string" || o.title === null))
+  )) return false
+  for (const k in o) if (!(k === "cwd" || k === "path" || k === "title") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isSkillMigration$exact(u: unknown): u is S.SkillMigration {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.name === "string")) return false
+  for (const k in o) if (!(k === "name") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isSkillsConfigWriteParams$exact(u: unknown): u is S.SkillsConfigWriteParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.enabled === "boolean" &&
+    (o.name === undefined || (typeof o.name === "string" || o.name === null)) &&
+    (o.path === undefined || (isAbsolutePathBuf(o.path) || o.path === null))
+  )) return false
+  for (const k in o) if (!(k === "enabled" || k === "name" || k === "path") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isSkillsExtraRootsSetParams$exact(u: unknown): u is S.SkillsExtraRootsSetParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(isPluginInstalledParams$exact$1(o.extraRoots))) return false
+  for (const k in o) if (!(k === "extraRoots") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isSkillsListParams$exact(u: unknown): u is S.SkillsListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cwds === undefined || isAppsReadParams$exact$1(o.cwds)) &&
+    (o.forceReload === undefined || typeof o.forceReload === "boolean")
+  )) return false
+  for (const k in o) if (!(k === "cwds" || k === "forceReload") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isSubagentMigration$exact(u: unknown): u is S.SubagentMigration {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.name === "string")) return false
+  for (const k in o) if (!(k === "name") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isTextElement$exact(u: unknown): u is S.TextElement {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isByteRange$exact(o.byteRange) &&
+    (o.placeholder === undefined || (typeof o.placeholder === "string" || o.placeholder === null))
+  )) return false
+  for (const k in o) if (!(k === "byteRange" || k === "placeholder") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadApproveGuardianDeniedActionParams$exact(u: unknown): u is S.ThreadApproveGuardianDeniedActionParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    "event" in o &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "event" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadArchiveParams$exact(u: unknown): u is S.ThreadArchiveParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.threadId === "string")) return false
+  for (const k in o) if (!(k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadAttachmentAddParams$exact(u: unknown): u is S.ThreadAttachmentAddParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.attachmentType === "string" &&
+    typeof o.identityKey === "string" &&
+    "payload" in o &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "attachmentType" || k === "identityKey" || k === "payload" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadAttachmentListParams$exact(u: unknown): u is S.ThreadAttachmentListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cursor === undefined || (typeof o.cursor === "string" || o.cursor === null)) &&
+    (o.limit === undefined || (Number.isSafeInteger(o.limit) && (o.limit as number) >= 0 || o.limit === null)) &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "cursor" || k === "limit" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadAttachmentOwnerListParams$exact(u: unknown): u is S.ThreadAttachmentOwnerListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.archived === undefined || (typeof o.archived === "boolean" || o.archived === null)) &&
+    typeof o.attachmentType === "string" &&
+    (o.cursor === undefined || (typeof o.cursor === "string" || o.cursor === null)) &&
+    typeof o.identityKey === "string" &&
+    (o.limit === undefined || (Number.isSafeInteger(o.limit) && (o.limit as number) >= 0 || o.limit === null))
+  )) return false
+  for (const k in o) if (!(k === "archived" || k === "attachmentType" || k === "cursor" || k === "identityKey" || k === "limit") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadAttachmentRemoveParams$exact(u: unknown): u is S.ThreadAttachmentRemoveParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.attachmentType === "string" &&
+    typeof o.identityKey === "string" &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "attachmentType" || k === "identityKey" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadCompactStartParams$exact(u: unknown): u is S.ThreadCompactStartParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.threadId === "string")) return false
+  for (const k in o) if (!(k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadDeleteParams$exact(u: unknown): u is S.ThreadDeleteParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.threadId === "string")) return false
+  for (const k in o) if (!(k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadForkParams$exact(u: unknown): u is S.ThreadForkParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.approvalPolicy === undefined || (isAskForApproval$exact(o.approvalPolicy) || o.approvalPolicy === null)) &&
+    (o.approvalsReviewer === undefined || (isApprovalsReviewer(o.approvalsReviewer) || o.approvalsReviewer === null)) &&
+    (o.baseInstructions === undefined || (typeof o.baseInstructions === "string" || o.baseInstructions === null)) &&
+    (o.config === undefined || ((typeof o.config === "object" && o.config !== null && !Array.isArray(o.config)) || o.config === null)) &&
+    (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
+    (o.developerInstructions === undefined || (typeof o.developerInstructions === "string" || o.developerInstructions === null)) &&
+    (o.ephemeral === undefined || typeof o.ephemeral === "boolean") &&
+    (o.excludeTurns === undefined || typeof o.excludeTurns === "boolean") &&
+    (o.lastTurnId === undefined || (typeof o.lastTurnId === "string" || o.lastTurnId === null)) &&
+    (o.model === undefined || (typeof o.model === "string" || o.model === null)) &&
+    (o.modelProvider === undefined || (typeof o.modelProvider === "string" || o.modelProvider === null)) &&
+    (o.sandbox === undefined || (isSandboxMode(o.sandbox) || o.sandbox === null)) &&
+    (o.serviceTier === undefined || (typeof o.serviceTier === "string" || o.serviceTier === null)) &&
+    typeof o.threadId === "string" &&
+    (o.threadSource === undefined || (isThreadSource(o.threadSource) || o.threadSource === null))
+  )) return false
+  for (const k in o) if (!(isThreadForkParams$exact$1.has(k)) && Object.hasOwn(o, k)) return false
+  return true
+}
+
+const isThreadForkParams$exact$1: ReadonlySet<unknown> = new Set(["approvalPolicy", "approvalsReviewer", "baseInstructions", "config", "cwd", "developerInstructions", "ephemeral", "excludeTurns", "lastTurnId", "model", "modelProvider", "sandbox", "serviceTier", "threadId", "threadSource"])
+
+function isThreadGoalClearParams$exact(u: unknown): u is S.ThreadGoalClearParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.origin === undefined || (isThreadGoalMutationOrigin(o.origin) || o.origin === null)) &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "origin" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadGoalGetParams$exact(u: unknown): u is S.ThreadGoalGetParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.threadId === "string")) return false
+  for (const k in o) if (!(k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadGoalSetParams$exact(u: unknown): u is S.ThreadGoalSetParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.objective === undefined || (typeof o.objective === "string" || o.objective === null)) &&
+    (o.origin === undefined || (isThreadGoalMutationOrigin(o.origin) || o.origin === null)) &&
+    (o.status === undefined || (isThreadGoalStatus(o.status) || o.status === null)) &&
+    typeof o.threadId === "string" &&
+    (o.tokenBudget === undefined || (Number.isSafeInteger(o.tokenBudget) || o.tokenBudget === null))
+  )) return false
+  for (const k in o) if (!(k === "objective" || k === "origin" || k === "status" || k === "threadId" || k === "tokenBudget") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadInjectItemsParams$exact(u: unknown): u is S.ThreadInjectItemsParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    isThreadInjectItemsParams$exact$1(o.items) &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "items" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadInjectItemsParams$exact$1(u: unknown): boolean {
+  return Array.isArray(u)
+}
+
+function isThreadItemsListAnchor$exact(u: unknown): u is S.ThreadItemsListAnchor {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "item" &&
+    typeof o.itemId === "string"
+  )) return false
+  for (const k in o) if (!(k === "itemId" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadItemsListCursor$exact(u: unknown): u is S.ThreadItemsListCursor {
+  return (typeof u === "string" || isThreadItemsListAnchor$exact(u))
+}
+
+function isThreadItemsListParams$exact(u: unknown): u is S.ThreadItemsListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cursor === undefined || (isThreadItemsListCursor$exact(o.cursor) || o.cursor === null)) &&
+    (o.deferOutput === undefined || (isThreadItemOutputDeferral(o.deferOutput) || o.deferOutput === null)) &&
+    (o.limit === undefined || (Number.isSafeInteger(o.limit) && (o.limit as number) >= 0 || o.limit === null)) &&
+    (o.sortDirection === undefined || (isSortDirection(o.sortDirection) || o.sortDirection === null)) &&
+    typeof o.threadId === "string" &&
+    (o.turnId === undefined || (typeof o.turnId === "string" || o.turnId === null))
+  )) return false
+  for (const k in o) if (!(k === "cursor" || k === "deferOutput" || k === "limit" || k === "sortDirection" || k === "threadId" || k === "turnId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadListParams$exact(u: unknown): u is S.ThreadListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.archived === undefined || (typeof o.archived === "boolean" || o.archived === null)) &&
+    (o.currentAccountOnly === undefined || typeof o.currentAccountOnly === "boolean") &&
+    (o.cursor === undefined || (typeof o.cursor === "string" || o.cursor === null)) &&
+    (o.cwd === undefined || (isThreadListCwdFilter(o.cwd) || o.cwd === null)) &&
+    (o.excludedThreadIds === undefined || (isAppsReadParams$exact$1(o.excludedThreadIds) || o.excludedThreadIds === null)) &&
+    (o.limit === undefined || (Number.isSafeInteger(o.limit) && (o.limit as number) >= 0 || o.limit === null)) &&
+    (o.modelProviders === undefined || (isAppsReadParams$exact$1(o.modelProviders) || o.modelProviders === null)) &&
+    (o.originators === undefined || (isAppsReadParams$exact$1(o.originators) || o.originators === null)) &&
+    (o.searchTerm === undefined || (typeof o.searchTerm === "string" || o.searchTerm === null)) &&
+    (o.sectionId === undefined || (typeof o.sectionId === "string" || o.sectionId === null)) &&
+    (o.sortDirection === undefined || (isSortDirection(o.sortDirection) || o.sortDirection === null)) &&
+    (o.sortKey === undefined || (isThreadSortKey(o.sortKey) || o.sortKey === null)) &&
+    (o.sourceKinds === undefined || (isThreadListParams$exact$1(o.sourceKinds) || o.sourceKinds === null)) &&
+    (o.useStateDbOnly === undefined || typeof o.useStateDbOnly === "boolean")
+  )) return false
+  for (const k in o) if (!(isThreadListParams$exact$2.has(k)) && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadListParams$exact$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isThreadSourceKind(x))) return false
+  }
+  return true
+}
+
+const isThreadListParams$exact$2: ReadonlySet<unknown> = new Set(["archived", "currentAccountOnly", "cursor", "cwd", "excludedThreadIds", "limit", "modelProviders", "originators", "searchTerm", "sectionId", "sortDirection", "sortKey", "sourceKinds", "useStateDbOnly"])
+
+function isThreadLoadedListParams$exact(u: unknown): u is S.ThreadLoadedListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cursor === undefined || (typeof o.cursor === "string" || o.cursor === null)) &&
+    (o.limit === undefined || (Number.isSafeInteger(o.limit) && (o.limit as number) >= 0 || o.limit === null))
+  )) return false
+  for (const k in o) if (!(k === "cursor" || k === "limit") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadMetadataGitInfoUpdateParams$exact(u: unknown): u is S.ThreadMetadataGitInfoUpdateParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.branch === undefined || (typeof o.branch === "string" || o.branch === null)) &&
+    (o.originUrl === undefined || (typeof o.originUrl === "string" || o.originUrl === null)) &&
+    (o.sha === undefined || (typeof o.sha === "string" || o.sha === null))
+  )) return false
+  for (const k in o) if (!(k === "branch" || k === "originUrl" || k === "sha") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadMetadataUpdateParams$exact(u: unknown): u is S.ThreadMetadataUpdateParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.gitInfo === undefined || (isThreadMetadataGitInfoUpdateParams$exact(o.gitInfo) || o.gitInfo === null)) &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "gitInfo" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadReadParams$exact(u: unknown): u is S.ThreadReadParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.includeTurns === undefined || typeof o.includeTurns === "boolean") &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "includeTurns" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadResumeParams$exact(u: unknown): u is S.ThreadResumeParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.approvalPolicy === undefined || (isAskForApproval$exact(o.approvalPolicy) || o.approvalPolicy === null)) &&
+    (o.approvalsReviewer === undefined || (isApprovalsReviewer(o.approvalsReviewer) || o.approvalsReviewer === null)) &&
+    (o.baseInstructions === undefined || (typeof o.baseInstructions === "string" || o.baseInstructions === null)) &&
+    (o.config === undefined || ((typeof o.config === "object" && o.config !== null && !Array.isArray(o.config)) || o.config === null)) &&
+    (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
+    (o.developerInstructions === undefined || (typeof o.developerInstructions === "string" || o.developerInstructions === null)) &&
+    (o.excludeTurns === undefined || typeof o.excludeTurns === "boolean") &&
+    (o.model === undefined || (typeof o.model === "string" || o.model === null)) &&
+    (o.modelProvider === undefined || (typeof o.modelProvider === "string" || o.modelProvider === null)) &&
+    (o.personality === undefined || (isPersonality(o.personality) || o.personality === null)) &&
+    (o.sandbox === undefined || (isSandboxMode(o.sandbox) || o.sandbox === null)) &&
+    (o.serviceTier === undefined || (typeof o.serviceTier === "string" || o.serviceTier === null)) &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(isThreadResumeParams$exact$1.has(k)) && Object.hasOwn(o, k)) return false
+  return true
+}
+
+const isThreadResumeParams$exact$1: ReadonlySet<unknown> = new Set(["approvalPolicy", "approvalsReviewer", "baseInstructions", "config", "cwd", "developerInstructions", "excludeTurns", "model", "modelProvider", "personality", "sandbox", "serviceTier", "threadId"])
+
+function isThreadRevertParams$exact(u: unknown): u is S.ThreadRevertParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.beforeTurnId === "string" &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "beforeTurnId" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadSectionAppearance$exact(u: unknown): u is S.ThreadSectionAppearance {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.color === undefined || (typeof o.color === "string" || o.color === null)) &&
+    (o.icon === undefined || (typeof o.icon === "string" || o.icon === null))
+  )) return false
+  for (const k in o) if (!(k === "color" || k === "icon") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadSectionCreateParams$exact(u: unknown): u is S.ThreadSectionCreateParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.appearance === undefined || (isThreadSectionAppearance$exact(o.appearance) || o.appearance === null)) &&
+    typeof o.name === "string"
+  )) return false
+  for (const k in o) if (!(k === "appearance" || k === "name") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadSectionDeleteParams$exact(u: unknown): u is S.ThreadSectionDeleteParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.sectionId === "string")) return false
+  for (const k in o) if (!(k === "sectionId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadSectionListParams$exact(u: unknown): u is S.ThreadSectionListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cursor === undefined || (typeof o.cursor === "string" || o.cursor === null)) &&
+    (o.limit === undefined || (Number.isSafeInteger(o.limit) && (o.limit as number) >= 0 || o.limit === null))
+  )) return false
+  for (const k in o) if (!(k === "cursor" || k === "limit") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadSectionMoveParams$exact(u: unknown): u is S.ThreadSectionMoveParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.beforeThreadId === undefined || (typeof o.beforeThreadId === "string" || o.beforeThreadId === null)) &&
+    (typeof o.sectionId === "string" || o.sectionId === null) &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "beforeThreadId" || k === "sectionId" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadSectionUpdateParams$exact(u: unknown): u is S.ThreadSectionUpdateParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.appearance === undefined || (isThreadSectionAppearance$exact(o.appearance) || o.appearance === null)) &&
+    typeof o.name === "string" &&
+    typeof o.sectionId === "string"
+  )) return false
+  for (const k in o) if (!(k === "appearance" || k === "name" || k === "sectionId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadSetNameParams$exact(u: unknown): u is S.ThreadSetNameParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.name === "string" &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "name" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadShellCommandParams$exact(u: unknown): u is S.ThreadShellCommandParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.command === "string" &&
+    typeof o.threadId === "string" &&
+    (o.timeoutMs === undefined || (Number.isSafeInteger(o.timeoutMs) || o.timeoutMs === null))
+  )) return false
+  for (const k in o) if (!(k === "command" || k === "threadId" || k === "timeoutMs") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadStartParams$exact(u: unknown): u is S.ThreadStartParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.approvalPolicy === undefined || (isAskForApproval$exact(o.approvalPolicy) || o.approvalPolicy === null)) &&
+    (o.approvalsReviewer === undefined || (isApprovalsReviewer(o.approvalsReviewer) || o.approvalsReviewer === null)) &&
+    (o.baseInstructions === undefined || (typeof o.baseInstructions === "string" || o.baseInstructions === null)) &&
+    (o.config === undefined || ((typeof o.config === "object" && o.config !== null && !Array.isArray(o.config)) || o.config === null)) &&
+    (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
+    (o.developerInstructions === undefined || (typeof o.developerInstructions === "string" || o.developerInstructions === null)) &&
+    (o.ephemeral === undefined || (typeof o.ephemeral === "boolean" || o.ephemeral === null)) &&
+    (o.model === undefined || (typeof o.model === "string" || o.model === null)) &&
+    (o.modelProvider === undefined || (typeof o.modelProvider === "string" || o.modelProvider === null)) &&
+    (o.personality === undefined || (isPersonality(o.personality) || o.personality === null)) &&
+    (o.sandbox === undefined || (isSandboxMode(o.sandbox) || o.sandbox === null)) &&
+    (o.serviceName === undefined || (typeof o.serviceName === "string" || o.serviceName === null)) &&
+    (o.serviceTier === undefined || (typeof o.serviceTier === "string" || o.serviceTier === null)) &&
+    (o.sessionStartSource === undefined || (isThreadStartSource(o.sessionStartSource) || o.sessionStartSource === null)) &&
+    (o.threadSource === undefined || (isThreadSource(o.threadSource) || o.threadSource === null))
+  )) return false
+  for (const k in o) if (!(isThreadStartParams$exact$1.has(k)) && Object.hasOwn(o, k)) return false
+  return true
+}
+
+const isThreadStartParams$exact$1: ReadonlySet<unknown> = new Set(["approvalPolicy", "approvalsReviewer", "baseInstructions", "config", "cwd", "developerInstructions", "ephemeral", "model", "modelProvider", "personality", "sandbox", "serviceName", "serviceTier", "sessionStartSource", "threadSource"])
+
+function isThreadTurnsListParams$exact(u: unknown): u is S.ThreadTurnsListParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cursor === undefined || (typeof o.cursor === "string" || o.cursor === null)) &&
+    (o.itemsView === undefined || (isTurnItemsView(o.itemsView) || o.itemsView === null)) &&
+    (o.limit === undefined || (Number.isSafeInteger(o.limit) && (o.limit as number) >= 0 || o.limit === null)) &&
+    (o.sortDirection === undefined || (isSortDirection(o.sortDirection) || o.sortDirection === null)) &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "cursor" || k === "itemsView" || k === "limit" || k === "sortDirection" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadUnarchiveParams$exact(u: unknown): u is S.ThreadUnarchiveParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.threadId === "string")) return false
+  for (const k in o) if (!(k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isThreadUnsubscribeParams$exact(u: unknown): u is S.ThreadUnsubscribeParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(typeof o.threadId === "string")) return false
+  for (const k in o) if (!(k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isTurnInterruptParams$exact(u: unknown): u is S.TurnInterruptParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.threadId === "string" &&
+    typeof o.turnId === "string"
+  )) return false
+  for (const k in o) if (!(k === "threadId" || k === "turnId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isTurnStartParams$exact(u: unknown): u is S.TurnStartParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.approvalPolicy === undefined || (isAskForApproval$exact(o.approvalPolicy) || o.approvalPolicy === null)) &&
+    (o.approvalsReviewer === undefined || (isApprovalsReviewer(o.approvalsReviewer) || o.approvalsReviewer === null)) &&
+    (o.clientUserMessageId === undefined || (typeof o.clientUserMessageId === "string" || o.clientUserMessageId === null)) &&
+    (o.cwd === undefined || (typeof o.cwd === "string" || o.cwd === null)) &&
+    (o.disabledPluginIds === undefined || (isAppsReadParams$exact$1(o.disabledPluginIds) || o.disabledPluginIds === null)) &&
+    (o.effort === undefined || (isReasoningEffort(o.effort) || o.effort === null)) &&
+    isTurnStartParams$exact$1(o.input) &&
+    (o.model === undefined || (typeof o.model === "string" || o.model === null)) &&
+    (o.parentTurnId === undefined || (typeof o.parentTurnId === "string" || o.parentTurnId === null)) &&
+    (o.personality === undefined || (isPersonality(o.personality) || o.personality === null)) &&
+    (o.rootTurnId === undefined || (typeof o.rootTurnId === "string" || o.rootTurnId === null)) &&
+    (o.sandboxPolicy === undefined || (isSandboxPolicy$exact(o.sandboxPolicy) || o.sandboxPolicy === null)) &&
+    (o.serviceTier === undefined || (typeof o.serviceTier === "string" || o.serviceTier === null)) &&
+    (o.serviceTierForTurn === undefined || (typeof o.serviceTierForTurn === "string" || o.serviceTierForTurn === null)) &&
+    (o.summary === undefined || (isReasoningSummary(o.summary) || o.summary === null)) &&
+    typeof o.threadId === "string" &&
+    (o.toolOutput === undefined || (isTurnToolOutput$exact(o.toolOutput) || o.toolOutput === null)) &&
+    (o.turnTrigger === undefined || (typeof o.turnTrigger === "string" || o.turnTrigger === null))
+  )) return false
+  for (const k in o) if (!(isTurnStartParams$exact$2.has(k)) && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isTurnStartParams$exact$1(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isUserInput$exact(x))) return false
+  }
+  return true
+}
+
+const isTurnStartParams$exact$2: ReadonlySet<unknown> = new Set(["approvalPolicy", "approvalsReviewer", "clientUserMessageId", "cwd", "disabledPluginIds", "effort", "input", "model", "outputSchema", "parentTurnId", "personality", "rootTurnId", "sandboxPolicy", "serviceTier", "serviceTierForTurn", "summary", "threadId", "toolOutput", "turnTrigger"])
+
+function isTurnSteerParams$exact(u: unknown): u is S.TurnSteerParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.clientUserMessageId === undefined || (typeof o.clientUserMessageId === "string" || o.clientUserMessageId === null)) &&
+    typeof o.expectedTurnId === "string" &&
+    isTurnStartParams$exact$1(o.input) &&
+    typeof o.threadId === "string"
+  )) return false
+  for (const k in o) if (!(k === "clientUserMessageId" || k === "expectedTurnId" || k === "input" || k === "threadId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isTurnToolOutput$exact(u: unknown): u is S.TurnToolOutput {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    typeof o.name === "string" &&
+    (o.namespace === undefined || (typeof o.namespace === "string" || o.namespace === null)) &&
+    isFunctionCallOutputBody$exact(o.output) &&
+    (o.retain === undefined || typeof o.retain === "boolean")
+  )) return false
+  for (const k in o) if (!(k === "name" || k === "namespace" || k === "output" || k === "retain") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isUserInput$exact(u: unknown): u is S.UserInput {
+  if (typeof u !== "object" || u === null) return false
+  switch ((u as Rec).type) {
+    case "text":
+      return isUserInput$exact$1(u)
+    case "image":
+      return isUserInput$exact$3(u) || isUserInput$exact$4(u)
+    case "localImage":
+      return isUserInput$exact$5(u)
+    case "audio":
+      return isUserInput$exact$6(u) || isUserInput$exact$7(u)
+    case "localAudio":
+      return isUserInput$exact$8(u)
+    case "skill":
+      return isUserInput$exact$9(u)
+    case "mention":
+      return isUserInput$exact$10(u)
+    default:
+      return false
+  }
+}
+
+function isUserInput$exact$2(u: unknown): boolean {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const x: unknown = u[i]
+    if (!(isTextElement$exact(x))) return false
+  }
+  return true
+}
+
+function isUserInput$exact$1(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "text" &&
+    typeof o.text === "string" &&
+    (o.text_elements === undefined || isUserInput$exact$2(o.text_elements))
+  )) return false
+  for (const k in o) if (!(k === "text" || k === "text_elements" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isUserInput$exact$3(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "image" &&
+    (o.detail === undefined || (isImageDetail(o.detail) || o.detail === null)) &&
+    typeof o.url === "string"
+  )) return false
+  for (const k in o) if (!(k === "detail" || k === "type" || k === "url") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isUserInput$exact$4(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "image" &&
+    (o.detail === undefined || (isImageDetail(o.detail) || o.detail === null)) &&
+    typeof o.fileId === "string"
+  )) return false
+  for (const k in o) if (!(k === "detail" || k === "type" || k === "fileId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isUserInput$exact$5(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "localImage" &&
+    (o.detail === undefined || (isImageDetail(o.detail) || o.detail === null)) &&
+    typeof o.path === "string"
+  )) return false
+  for (const k in o) if (!(k === "detail" || k === "path" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isUserInput$exact$6(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "audio" &&
+    typeof o.url === "string"
+  )) return false
+  for (const k in o) if (!(k === "type" || k === "url") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isUserInput$exact$7(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "audio" &&
+    typeof o.fileId === "string"
+  )) return false
+  for (const k in o) if (!(k === "type" || k === "fileId") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isUserInput$exact$8(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "localAudio" &&
+    typeof o.path === "string"
+  )) return false
+  for (const k in o) if (!(k === "path" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isUserInput$exact$9(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "skill" &&
+    typeof o.name === "string" &&
+    typeof o.path === "string"
+  )) return false
+  for (const k in o) if (!(k === "name" || k === "path" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isUserInput$exact$10(u: unknown): boolean {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    o.type === "mention" &&
+    typeof o.name === "string" &&
+    typeof o.path === "string"
+  )) return false
+  for (const k in o) if (!(k === "name" || k === "path" || k === "type") && Object.hasOwn(o, k)) return false
+  return true
+}
+
+function isWindowsSandboxSetupStartParams$exact(u: unknown): u is S.WindowsSandboxSetupStartParams {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Rec
+  if (!(
+    (o.cwd === undefined || (isAbsolutePathBuf(o.cwd) || o.cwd === null)) &&
+    isWindowsSandboxSetupMode(o.mode)
+  )) return false
+  for (const k in o) if (!(k === "cwd" || k === "mode") && Object.hasOwn(o, k)) return false
+  return true
+}
+
 function isNoParams$(u: unknown): u is null | undefined {
   return u === null || u === undefined
 }
@@ -9182,6 +11346,22 @@ function isParams$3(u: unknown): u is S.GetAccountRateLimitsParams | null {
 
 function isParams$4(u: unknown): u is S.GetAccountTokenUsageParams | null {
   return (isGetAccountTokenUsageParams(u) || u === null)
+}
+
+function isExactParams$1(u: unknown): u is S.GatewayOAuthLoginParams | null {
+  return (isGatewayOAuthLoginParams$exact(u) || u === null)
+}
+
+function isExactParams$2(u: unknown): u is S.GatewayOAuthReadParams | null {
+  return (isGatewayOAuthReadParams$exact(u) || u === null)
+}
+
+function isExactParams$3(u: unknown): u is S.GetAccountRateLimitsParams | null {
+  return (isGetAccountRateLimitsParams$exact(u) || u === null)
+}
+
+function isExactParams$4(u: unknown): u is S.GetAccountTokenUsageParams | null {
+  return (isGetAccountTokenUsageParams$exact(u) || u === null)
 }
 
 /** Server → client notifications: method → guard of the params (accepts what `ServerNotifications[method]` decodes). */
@@ -9389,6 +11569,124 @@ export const ClientRequestParamsGuards: {
   "turn/steer": isTurnSteerParams,
   "windowsSandbox/readiness": isNoParams$,
   "windowsSandbox/setupStart": isWindowsSandboxSetupStartParams
+}
+
+/**
+ * Client → server requests: method → exact guard of the params: also rejects any own key that the protocol does
+ * not declare, at any depth (accepts what `ClientRequests[method].params` decodes with `onExcessProperty: "error"`).
+ */
+export const ClientRequestParamsExactGuards: {
+  readonly [M in ClientRequestMethod]: (u: unknown) => u is ClientRequestParams<M>
+} = {
+  "account/gatewayOAuth/cancel": isNoParams$,
+  "account/gatewayOAuth/login": (u: unknown): u is undefined | S.GatewayOAuthLoginParams | null => u === undefined || isExactParams$1(u),
+  "account/gatewayOAuth/read": (u: unknown): u is undefined | S.GatewayOAuthReadParams | null => u === undefined || isExactParams$2(u),
+  "account/login/cancel": isCancelLoginAccountParams$exact,
+  "account/login/start": isLoginAccountParams$exact,
+  "account/logout": isNoParams$,
+  "account/rateLimitResetCredit/consume": isConsumeAccountRateLimitResetCreditParams$exact,
+  "account/rateLimits/read": (u: unknown): u is undefined | S.GetAccountRateLimitsParams | null => u === undefined || isExactParams$3(u),
+  "account/read": isGetAccountParams$exact,
+  "account/securitySetup/read": isNoParams$,
+  "account/sendAddCreditsNudgeEmail": isSendAddCreditsNudgeEmailParams$exact,
+  "account/usage/read": (u: unknown): u is undefined | S.GetAccountTokenUsageParams | null => u === undefined || isExactParams$4(u),
+  "account/workspaceMessages/read": isNoParams$,
+  "app/installed": isAppsInstalledParams$exact,
+  "app/list": isAppsListParams$exact,
+  "app/read": isAppsReadParams$exact,
+  "command/exec": isCommandExecParams$exact,
+  "command/exec/resize": isCommandExecResizeParams$exact,
+  "command/exec/terminate": isCommandExecTerminateParams$exact,
+  "command/exec/write": isCommandExecWriteParams$exact,
+  "config/batchWrite": isConfigBatchWriteParams$exact,
+  "config/mcpServer/reload": isNoParams$,
+  "config/read": isConfigReadParams$exact,
+  "config/value/write": isConfigValueWriteParams$exact,
+  "configRequirements/read": isNoParams$,
+  "experimentalFeature/enablement/set": isExperimentalFeatureEnablementSetParams$exact,
+  "experimentalFeature/list": isExperimentalFeatureListParams$exact,
+  "externalAgentConfig/detect": isExternalAgentConfigDetectParams$exact,
+  "externalAgentConfig/import": isExternalAgentConfigImportParams$exact,
+  "externalAgentConfig/import/readHistories": isNoParams$,
+  "externalAgentConfig/import/recordHistory": isExternalAgentConfigImportHistoryRecordParams$exact,
+  "feedback/save": isFeedbackSaveParams$exact,
+  "feedback/upload": isFeedbackUploadParams$exact,
+  "fs/copy": isFsCopyParams$exact,
+  "fs/createDirectory": isFsCreateDirectoryParams$exact,
+  "fs/getMetadata": isFsGetMetadataParams$exact,
+  "fs/readDirectory": isFsReadDirectoryParams$exact,
+  "fs/readFile": isFsReadFileParams$exact,
+  "fs/remove": isFsRemoveParams$exact,
+  "fs/unwatch": isFsUnwatchParams$exact,
+  "fs/watch": isFsWatchParams$exact,
+  "fs/writeFile": isFsWriteFileParams$exact,
+  "fuzzyFileSearch": isFuzzyFileSearchParams$exact,
+  "hooks/list": isHooksListParams$exact,
+  "initialize": isInitializeParams$exact,
+  "marketplace/add": isMarketplaceAddParams$exact,
+  "marketplace/remove": isMarketplaceRemoveParams$exact,
+  "marketplace/upgrade": isMarketplaceUpgradeParams$exact,
+  "mcpServer/oauth/login": isMcpServerOauthLoginParams$exact,
+  "mcpServer/resource/read": isMcpResourceReadParams$exact,
+  "mcpServer/tool/call": isMcpServerToolCallParams$exact,
+  "mcpServerStatus/list": isListMcpServerStatusParams$exact,
+  "model/list": isModelListParams$exact,
+  "modelProvider/capabilities/read": isModelProviderCapabilitiesReadParams,
+  "modelProvider/config/write": isModelProviderConfigWriteParams$exact,
+  "modelProvider/list": isModelProviderListParams,
+  "permissionProfile/list": isPermissionProfileListParams$exact,
+  "plugin/install": isPluginInstallParams$exact,
+  "plugin/installed": isPluginInstalledParams$exact,
+  "plugin/list": isPluginListParams$exact,
+  "plugin/read": isPluginReadParams$exact,
+  "plugin/reconcile": isPluginReconcileParams$exact,
+  "plugin/share/checkout": isPluginShareCheckoutParams$exact,
+  "plugin/share/delete": isPluginShareDeleteParams$exact,
+  "plugin/share/list": isPluginShareListParams,
+  "plugin/share/save": isPluginShareSaveParams$exact,
+  "plugin/share/updateTargets": isPluginShareUpdateTargetsParams$exact,
+  "plugin/skill/read": isPluginSkillReadParams$exact,
+  "plugin/uninstall": isPluginUninstallParams$exact,
+  "review/start": isReviewStartParams$exact,
+  "skills/config/write": isSkillsConfigWriteParams$exact,
+  "skills/extraRoots/set": isSkillsExtraRootsSetParams$exact,
+  "skills/list": isSkillsListParams$exact,
+  "thread/approveGuardianDeniedAction": isThreadApproveGuardianDeniedActionParams$exact,
+  "thread/archive": isThreadArchiveParams$exact,
+  "thread/attachment/add": isThreadAttachmentAddParams$exact,
+  "thread/attachment/list": isThreadAttachmentListParams$exact,
+  "thread/attachment/remove": isThreadAttachmentRemoveParams$exact,
+  "thread/attachmentOwner/list": isThreadAttachmentOwnerListParams$exact,
+  "thread/compact/start": isThreadCompactStartParams$exact,
+  "thread/delete": isThreadDeleteParams$exact,
+  "thread/fork": isThreadForkParams$exact,
+  "thread/goal/clear": isThreadGoalClearParams$exact,
+  "thread/goal/get": isThreadGoalGetParams$exact,
+  "thread/goal/set": isThreadGoalSetParams$exact,
+  "thread/inject_items": isThreadInjectItemsParams$exact,
+  "thread/items/list": isThreadItemsListParams$exact,
+  "thread/list": isThreadListParams$exact,
+  "thread/loaded/list": isThreadLoadedListParams$exact,
+  "thread/metadata/update": isThreadMetadataUpdateParams$exact,
+  "thread/name/set": isThreadSetNameParams$exact,
+  "thread/read": isThreadReadParams$exact,
+  "thread/resume": isThreadResumeParams$exact,
+  "thread/revert": isThreadRevertParams$exact,
+  "thread/section/move": isThreadSectionMoveParams$exact,
+  "thread/shellCommand": isThreadShellCommandParams$exact,
+  "thread/start": isThreadStartParams$exact,
+  "thread/turns/list": isThreadTurnsListParams$exact,
+  "thread/unarchive": isThreadUnarchiveParams$exact,
+  "thread/unsubscribe": isThreadUnsubscribeParams$exact,
+  "threadSection/create": isThreadSectionCreateParams$exact,
+  "threadSection/delete": isThreadSectionDeleteParams$exact,
+  "threadSection/list": isThreadSectionListParams$exact,
+  "threadSection/update": isThreadSectionUpdateParams$exact,
+  "turn/interrupt": isTurnInterruptParams$exact,
+  "turn/start": isTurnStartParams$exact,
+  "turn/steer": isTurnSteerParams$exact,
+  "windowsSandbox/readiness": isNoParams$,
+  "windowsSandbox/setupStart": isWindowsSandboxSetupStartParams$exact
 }
 
 /** Client → server requests: method → guard of the response (accepts what `ClientRequests[method].response` decodes). */

@@ -10700,9 +10700,9 @@ export type ThreadRealtimeItem = {
 } | {
   readonly id: string
   readonly realtimeSessionId: string
-  readonly item_id: string
+  readonly itemId: string
   readonly presentation: ThreadRealtimeBemItemPresentation
-  readonly turn_id: string
+  readonly turnId: string
   readonly type: "bemItemPromoted"
 } | {
   readonly id: string
@@ -10729,9 +10729,9 @@ export const ThreadRealtimeItem: Schema.Codec<ThreadRealtimeItem, unknown> = Sch
   Schema.Struct({
     id: Schema.String,
     realtimeSessionId: Schema.String,
-    item_id: Schema.String,
+    itemId: Schema.String,
     presentation: ThreadRealtimeBemItemPresentation,
-    turn_id: Schema.String,
+    turnId: Schema.String,
     type: Schema.Literal("bemItemPromoted")
   }),
   Schema.Struct({

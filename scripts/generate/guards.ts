@@ -17,16 +17,23 @@
  * - `Schema.Tuple([...])`: an array of exactly that length.
  */
 import { propertyKey, typeExpr } from "./emit.js"
-import { GenerateError, type LiteralValue, type Node } from "./ir.js"
+import { GenerateError, type LiteralValue, type Node, refsOf } from "./ir.js"
 import type { Definition, Model } from "./model.js"
 
 /** Name of the guard exported for definition `name`. */
 export const guardName = (name: string): string => `is${name}`
 
+/**
+ * Name of the exact guard of definition `name` (module-private): like `isFoo`, and every object with properties also
+ * rejects an own key it does not declare, as `Schema.decodeUnknownExit(Foo, { onExcessProperty: "error" })` does.
+ */
+const exactGuardName = (name: string): string => `is${name}$exact`
+
 /** Names exported by guards.ts besides the `is<Definition>` guards. */
 export const GUARD_MAP_NAMES = [
   "ServerNotificationGuards",
   "ClientRequestParamsGuards",
+  "ClientRequestParamsExactGuards",
   "ClientResponseGuards",
   "ServerRequestParamsGuards"
 ] as const
@@ -59,8 +66,47 @@ class GuardEmitter {
   /** JSON pointer of the definition being emitted (for errors) */
   private pointer = "#"
 
-  constructor(defs: ReadonlyArray<Definition>) {
+  /** Exact mode: objects reject undeclared keys, and references go to the exact guards where they differ. */
+  private readonly exact: boolean
+  private readonly refGuard: (name: string) => string
+
+  /** In exact mode, the definitions whose exact guard differs: they hold an object with properties, or refer to one. */
+  readonly exactNeeded: ReadonlySet<string>
+
+  constructor(defs: ReadonlyArray<Definition>, options: { readonly exact?: boolean } = {}) {
     this.defs = new Map(defs.map((d) => [d.name, d]))
+    this.exact = options.exact === true
+    const needed = new Set<string>()
+    if (this.exact) {
+      const holdsObject = (n: Node): boolean => {
+        switch (n.kind) {
+          case "object":
+            return n.properties.length > 0
+          case "union":
+            return n.members.some(holdsObject)
+          case "array":
+            return holdsObject(n.items)
+          case "tuple":
+            return n.items.some(holdsObject)
+          case "record":
+            return holdsObject(n.value)
+          default:
+            return false
+        }
+      }
+      defs.forEach((d) => holdsObject(d.node) && needed.add(d.name))
+      for (let grew = true; grew;) {
+        grew = false
+        for (const d of defs) {
+          if (!needed.has(d.name) && [...refsOf(d.node)].some((r) => needed.has(r))) {
+            needed.add(d.name)
+            grew = true
+          }
+        }
+      }
+    }
+    this.exactNeeded = needed
+    this.refGuard = (name) => (needed.has(name) ? exactGuardName(name) : guardName(name))
   }
 
   private fresh(): string {
@@ -121,7 +167,7 @@ class GuardEmitter {
   expr(node: Node, v: string): string {
     switch (node.kind) {
       case "ref":
-        return `${guardName(node.target)}(${v})`
+        return `${this.refGuard(node.target)}(${v})`
       case "unknown":
         return "true"
       case "string": {
@@ -229,12 +275,24 @@ class GuardEmitter {
             if (check !== "true") checks.push(check)
           }
         }
+        const all = checks.length === 1 ? checks[0]! : `(\n${checks.map((c) => `    ${c}`).join(" &&\n")}\n  )`
+        if (this.exact) {
+          // Effect's `onExcessProperty: "error"` looks at own keys only; symbol keys are not looked at (JSON drops them)
+          const names = node.properties.map((p) => p.name)
+          const known = names.length > SET_THRESHOLD
+            ? `${this.literalSet(names)}.has(k)`
+            : names.map((n) => `k === ${literal(n)}`).join(" || ")
+          return [
+            "  if (typeof u !== \"object\" || u === null || Array.isArray(u)) return false",
+            "  const o = u as Rec",
+            ...(checks.length === 0 ? [] : [`  if (!${all.startsWith("(") ? all : `(${all})`}) return false`]),
+            `  for (const k in o) if (!(${known}) && Object.hasOwn(o, k)) return false`,
+            "  return true"
+          ].join("\n")
+        }
         return [
           "  if (typeof u !== \"object\" || u === null || Array.isArray(u)) return false",
-          ...(checks.length === 0 ? ["  return true"] : [
-            "  const o = u as Rec",
-            checks.length === 1 ? `  return ${checks[0]}` : `  return (\n${checks.map((c) => `    ${c}`).join(" &&\n")}\n  )`
-          ])
+          ...(checks.length === 0 ? ["  return true"] : ["  const o = u as Rec", `  return ${all}`])
         ].join("\n")
       }
       case "record":
@@ -298,22 +356,22 @@ class GuardEmitter {
 
   /** A call validating `u` against a tagged union member (a definition or an inline object). */
   private memberCall(m: Node): string {
-    return m.kind === "ref" ? `${guardName(m.target)}(u)` : `${this.helper(m)}(u)`
+    return m.kind === "ref" ? `${this.refGuard(m.target)}(u)` : `${this.helper(m)}(u)`
   }
 
   /** Emits the guard of one definition followed by the helpers it created first. */
   definition(def: Definition): string {
-    this.owner = guardName(def.name)
+    this.owner = this.refGuard(def.name)
     this.pointer = def.pointer
     this.pending = []
     const body = this.body(def.node)
-    const fn = `export function ${guardName(def.name)}(u: unknown): u is S.${def.name} {\n${body}\n}`
+    const fn = `${this.exact ? "" : "export "}function ${this.owner}(u: unknown): u is S.${def.name} {\n${body}\n}`
     return [fn, ...this.pending.map((h) => h.code)].join("\n\n")
   }
 
   /** A typed guard for a method map entry: the definition's guard for a plain `$ref`, otherwise a helper. */
   mapEntry(node: Node, owner: string, typeText: string, out: Array<string>): string {
-    if (node.kind === "ref") return guardName(node.target)
+    if (node.kind === "ref") return this.refGuard(node.target)
     this.owner = owner
     this.pointer = owner
     this.pending = []
@@ -379,12 +437,36 @@ export const renderGuards = (model: Model, version: string): string => {
       : `(u: unknown): u is undefined | ${typeOf(m.params)} => u === undefined || ${inner}(u)`
     return `  ${JSON.stringify(m.method)}: ${guard}`
   })
+  // Exact guards of the client request params: only the definitions the params reach.
+  const byName = new Map(model.definitions.map((d) => [d.name, d]))
+  const reached = new Set<string>()
+  const reach = (n: Node): void => {
+    for (const r of refsOf(n)) {
+      if (reached.has(r)) continue
+      reached.add(r)
+      reach(byName.get(r)!.node)
+    }
+  }
+  model.clientRequests.forEach((m) => reach(m.params))
+  const exact = new GuardEmitter(model.definitions, { exact: true })
+  const exactDefinitions = model.definitions
+    .filter((d) => reached.has(d.name) && exact.exactNeeded.has(d.name))
+    .map((d) => exact.definition(d))
+  const clientParamsExact = model.clientRequests.map((m) => {
+    if (!m.paramsRequired && m.params.kind === "null") return `  ${JSON.stringify(m.method)}: ${noParams(helpers)}`
+    const inner = exact.mapEntry(m.params, "isExactParams", typeOf(m.params), helpers)
+    const guard = m.paramsRequired
+      ? inner
+      : `(u: unknown): u is undefined | ${typeOf(m.params)} => u === undefined || ${inner}(u)`
+    return `  ${JSON.stringify(m.method)}: ${guard}`
+  })
   const responses = model.clientRequests.map((m) => `  ${JSON.stringify(m.method)}: ${guardName(m.response)}`)
   const serverRequests = model.serverRequests.map((m) => {
     if (!m.paramsRequired) throw new GenerateError(m.method, "optional server request params")
     return `  ${JSON.stringify(m.method)}: ${emitter.mapEntry(m.params, "isParams", typeOf(m.params), helpers)}`
   })
   out.push(
+    ...exactDefinitions.flatMap((d) => [d, ""]),
     ...(helpers.length === 0 ? [] : [...helpers.flatMap((h) => [h, ""])]),
     "/** Server → client notifications: method → guard of the params (accepts what `ServerNotifications[method]` decodes). */",
     "export const ServerNotificationGuards: {",
@@ -398,6 +480,16 @@ export const renderGuards = (model: Model, version: string): string => {
     "  readonly [M in ClientRequestMethod]: (u: unknown) => u is ClientRequestParams<M>",
     "} = {",
     clientParams.join(",\n"),
+    "}",
+    "",
+    "/**",
+    " * Client → server requests: method → exact guard of the params: also rejects any own key that the protocol does",
+    " * not declare, at any depth (accepts what `ClientRequests[method].params` decodes with `onExcessProperty: \"error\"`).",
+    " */",
+    "export const ClientRequestParamsExactGuards: {",
+    "  readonly [M in ClientRequestMethod]: (u: unknown) => u is ClientRequestParams<M>",
+    "} = {",
+    clientParamsExact.join(",\n"),
     "}",
     "",
     "/** Client → server requests: method → guard of the response (accepts what `ClientRequests[method].response` decodes). */",

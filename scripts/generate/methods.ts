@@ -24,6 +24,17 @@ export const CLIENT_RESPONSE_EXCEPTIONS: Readonly<Record<string, string>> = {
   "windowsSandbox/readiness": "WindowsSandboxReadinessResponse"
 }
 
+/**
+ * Same for the methods that only the experimental protocol (`generate-json-schema --experimental`) has; merged with
+ * the table above for the experimental model.
+ */
+export const EXPERIMENTAL_CLIENT_RESPONSE_EXCEPTIONS: Readonly<Record<string, string>> = {
+  "accountSession/list": "AccountSessionsResponse",
+  "memory/reset": "MemoryResetResponse",
+  "remoteControl/status/read": "RemoteControlStatusReadResponse",
+  "rollout/compress": "RolloutCompressResponse"
+}
+
 /** Same for server → client requests (currently none needed). */
 export const SERVER_RESPONSE_EXCEPTIONS: Readonly<Record<string, string>> = {}
 
@@ -55,5 +66,6 @@ export const RESERVED_NAMES = new Set([
   "SchemaTransformation",
   "UnknownValue",
   "UnknownVariant",
+  "Experimental",
   ...GUARD_MAP_NAMES
 ])

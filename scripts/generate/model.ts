@@ -301,7 +301,8 @@ export const orderDefinitions = (
   defs: ReadonlyArray<Definition>
 ): { readonly order: ReadonlyArray<Definition>; readonly lazy: ReadonlyMap<string, ReadonlySet<string>>; readonly cyclic: ReadonlyArray<ReadonlyArray<string>> } => {
   const byName = new Map(defs.map((d) => [d.name, d]))
-  const edges = new Map(defs.map((d) => [d.name, sortStrings(refsOf(d.node))]))
+  // references to definitions outside `defs` (emitted in another module) need no ordering
+  const edges = new Map(defs.map((d) => [d.name, sortStrings(refsOf(d.node)).filter((r) => byName.has(r))]))
   // Tarjan's SCC algorithm (iterative over sorted names → deterministic); SCCs come out in reverse
   // topological order, i.e. dependencies first.
   let index = 0

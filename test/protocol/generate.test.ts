@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { afterAll } from "vitest"
 import { Effect, Exit } from "effect"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
@@ -9,12 +10,14 @@ import {
   ClientNotifications,
   ClientRequests,
   CODEX_VERSION,
+  Experimental,
   InitializeResponse,
   ServerNotification,
   ServerNotifications,
   ServerRequest,
   ServerRequests,
   ThreadItem,
+  ThreadRealtimeItem,
   ThreadStartResponse,
   TurnCompletedNotification
 } from "../../generated/src/index.js"
@@ -26,9 +29,19 @@ import type {
   Thread,
   Turn
 } from "../../generated/src/index.js"
-import { checkAgainst, GENERATED_DIR, generateTree, REPO_ROOT } from "../../scripts/generate.js"
+import {
+  checkAgainst,
+  codexBinary,
+  codexOutputs,
+  GENERATED_DIR,
+  generateTree,
+  readModel,
+  REPO_ROOT
+} from "../../scripts/generate.js"
 import { Converter, GenerateError, type Json } from "../../scripts/generate/ir.js"
-import { buildModel } from "../../scripts/generate/model.js"
+import { buildModel, BUNDLE_FILE } from "../../scripts/generate/model.js"
+import { checkOfficialTypes, compareFieldNames, compareMethods } from "../../scripts/generate/officialTypes.js"
+import { applyPatches, patchesFor, SCHEMA_PATCHES, type SchemaPatch } from "../../scripts/generate/patches.js"
 import { renderSchemas } from "../../scripts/generate/render.js"
 
 const snapshotMethods = (file: string): Array<string> => {
@@ -440,5 +453,136 @@ describe("drift check", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe("upstream schema patches and the check against codex's own TypeScript types", () => {
+  // the pinned binary's outputs, once for this block
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-codex-official-"))
+  const outputs = codexOutputs(codexBinary(), dir)
+  const noMethods = { compared: 0, disagreements: [], onlyOfficial: [] }
+  const stableCheck = (patches: ReadonlyArray<SchemaPatch>) => ({
+    stable: compareFieldNames(readModel(outputs.schema, "stable", {}, patches).definitions, outputs.ts),
+    experimental: { compared: 0, fields: 0, unmatched: [], disagreements: [] },
+    methods: { stable: noMethods, experimental: noMethods }
+  })
+  const stablePatches = patchesFor(SCHEMA_PATCHES, "stable")
+
+  it("agree with the patch table, and the generated types use the wire's names", () => {
+    expect(() => checkOfficialTypes(stableCheck(SCHEMA_PATCHES), stablePatches)).not.toThrow()
+    const bem = {
+      id: "i",
+      realtimeSessionId: "s",
+      type: "bemItemPromoted",
+      turnId: "t",
+      itemId: "x",
+      presentation: { type: "wholeItem" }
+    }
+    expect(Exit.isSuccess(Schema.decodeUnknownExit(ThreadRealtimeItem)(bem))).toBe(true)
+    const { itemId: _itemId, turnId: _turnId, ...rest } = bem
+    expect(Exit.isFailure(Schema.decodeUnknownExit(ThreadRealtimeItem)({ ...rest, turn_id: "t", item_id: "x" }))).toBe(true)
+  })
+
+  it("fails on a disagreement the table does not explain, naming the definition and the fields", () => {
+    // without the table, the JSON Schema's `turn_id` / `item_id` disagree with generate-ts
+    expect(() => checkOfficialTypes(stableCheck([]), [])).toThrow(
+      /ThreadRealtimeItem \(vs generate-ts v2\/ThreadRealtimeItem\.ts\): only in the JSON Schema: item_id, turn_id; only in generate-ts: itemId, turnId/
+    )
+    // a field the JSON Schema has and codex's types do not
+    const extra: SchemaPatch = {
+      op: "renameProperty",
+      scope: "both",
+      pointer: "#/definitions/v2/ThreadStartParams",
+      from: "ephemeral",
+      to: "ephemral",
+      reason: "test"
+    }
+    expect(() => checkOfficialTypes(stableCheck([...stablePatches, extra]), stablePatches)).toThrow(
+      /ThreadStartParams .*only in the JSON Schema: ephemral; only in generate-ts: ephemeral/
+    )
+  })
+
+  it("compares the method maps: a method or a params type that generate-ts does not have fails", () => {
+    const model = readModel(outputs.schema, "stable")
+    const methods = compareMethods(model, outputs.ts)
+    expect(methods.disagreements).toEqual([])
+    expect(methods.compared).toBe(model.clientRequests.length + model.serverRequests.length +
+      model.serverNotifications.length + model.clientNotifications.length)
+    // legacy methods that codex's JSON Schema leaves out are reported, not failed
+    expect(methods.onlyOfficial).toContain("ClientRequest getAuthStatus")
+    const broken = {
+      ...model,
+      clientRequests: model.clientRequests.map((m) =>
+        m.method === "thread/start" ? { ...m, method: "thread/begin" } :
+          m.method === "turn/start" ? { ...m, params: { kind: "ref" as const, target: "TurnSteerParams" } } : m
+      )
+    }
+    const check = { ...stableCheck(SCHEMA_PATCHES), methods: { stable: compareMethods(broken, outputs.ts), experimental: noMethods } }
+    expect(() => checkOfficialTypes(check, stablePatches)).toThrow(
+      /ClientRequest\.ts: method thread\/begin only in the JSON Schema\n.*params of turn\/start are TurnSteerParams in the JSON Schema, TurnStartParams in generate-ts/
+    )
+  })
+
+  it("fails on a stale patch: a rename that no longer applies, a known difference that no longer occurs", () => {
+    const bundle = JSON.parse(fs.readFileSync(path.join(outputs.schema, BUNDLE_FILE), "utf8")) as Json
+    const patched = applyPatches(bundle, stablePatches)
+    expect(() => applyPatches(patched, stablePatches)).toThrow(
+      /#\/definitions\/v2\/ThreadRealtimeItem\/oneOf\/2: schema patch "turn_id" → "turnId" no longer applies \(no property "turn_id"\)/
+    )
+    const gone: SchemaPatch = { ...stablePatches[0]!, pointer: "#/definitions/v2/NoSuchDefinition" } as SchemaPatch
+    expect(() => applyPatches(bundle, [gone])).toThrow(/no longer applies \(no object schema with `properties` there\)/)
+    const known: SchemaPatch = {
+      op: "knownDifference",
+      scope: "both",
+      definition: "ThreadStartParams",
+      onlyGenerated: [],
+      onlyOfficial: ["sandbox"],
+      reason: "test"
+    }
+    expect(() => checkOfficialTypes(stableCheck(SCHEMA_PATCHES), [...stablePatches, known])).toThrow(
+      /known difference\(s\) that no longer occur: ThreadStartParams/
+    )
+  })
+
+  it("accepts a disagreement documented as a known difference", () => {
+    const withRenameOnly = stablePatches.filter((p) => !(p.op === "renameProperty" && p.from === "item_id"))
+    const known: SchemaPatch = {
+      op: "knownDifference",
+      scope: "both",
+      definition: "ThreadRealtimeItem",
+      onlyGenerated: ["item_id"],
+      onlyOfficial: ["itemId"],
+      reason: "test"
+    }
+    expect(() => checkOfficialTypes(stableCheck(withRenameOnly), withRenameOnly)).toThrow(/item_id/)
+    expect(() => checkOfficialTypes(stableCheck(withRenameOnly), [...withRenameOnly, known])).not.toThrow()
+  })
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+})
+
+describe("the experimental surface", () => {
+  it("is a separate map: every stable method plus the experimental ones, the stable map unchanged", () => {
+    const stable = Object.keys(ClientRequests)
+    const experimental = Object.keys(Experimental.ClientRequests)
+    expect(experimental.length).toBeGreaterThan(stable.length)
+    expect(stable.every((m) => experimental.includes(m))).toBe(true)
+    expect(experimental.filter((m) => !stable.includes(m)).sort()).toEqual([...Experimental.newClientRequestMethods].sort())
+    expect(Experimental.newClientRequestMethods).toContain("thread/search")
+    expect(Experimental.newClientRequestMethods).toContain("mock/experimentalMethod")
+    expect("currentTime/read" in ServerRequests).toBe(false)
+    expect(Object.keys(Experimental.ServerRequests)).toContain("currentTime/read")
+    expect("mock/experimentalMethod" in ClientRequests).toBe(false)
+  })
+
+  it("types experimental fields of stable methods (thread/start dynamicTools) only in the experimental map", () => {
+    const params: Experimental.ClientRequestParams<"thread/start"> = {
+      dynamicTools: [{ type: "function", name: "clock", description: "reads the clock", inputSchema: { type: "object" } }]
+    }
+    const exact = { onExcessProperty: "error" } as const
+    expect(Exit.isSuccess(Schema.decodeUnknownExit(Experimental.ClientRequests["thread/start"].params, exact)(params))).toBe(true)
+    expect(Exit.isFailure(Schema.decodeUnknownExit(ClientRequests["thread/start"].params, exact)(params))).toBe(true)
+    expect(Experimental.extendedClientRequestMethods).toContain("thread/start")
+    // a definition without experimental fields is the stable one
+    expect(Experimental.ClientRequests["account/rateLimits/read"].response).toBe(ClientRequests["account/rateLimits/read"].response)
   })
 })

@@ -21,6 +21,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Protocol from "../../generated/src/index.js"
 import {
+  ClientRequestParamsExactGuards,
   ClientRequestParamsGuards,
   ClientRequests,
   ClientResponseGuards,
@@ -31,6 +32,7 @@ import {
 } from "../../generated/src/index.js"
 import type { Json as IrJson, Node } from "../../scripts/generate/ir.js"
 import { buildModel, BUNDLE_FILE } from "../../scripts/generate/model.js"
+import { applyPatches, patchesFor, SCHEMA_PATCHES } from "../../scripts/generate/patches.js"
 
 type AnyCodec = Schema.Codec<unknown, unknown>
 type Guard = (u: unknown) => boolean
@@ -68,14 +70,20 @@ const hasUnknownVariant = (value: unknown): boolean => {
   return entries.some(([, v]) => hasUnknownVariant(v))
 }
 
+type Outcome = "rejected" | "kept" | "wrapped"
+
 /** What the schema makes of a value: rejected, accepted as it is, or accepted with an unknown variant wrapped. */
-const decodeOutcome = (schema: AnyCodec, value: unknown): "rejected" | "kept" | "wrapped" => {
-  const exit = Schema.decodeUnknownExit(schema)(value)
-  return Exit.isFailure(exit) ? "rejected" : hasUnknownVariant(exit.value) ? "wrapped" : "kept"
-}
+const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome =>
+  Exit.isFailure(exit) ? "rejected" : hasUnknownVariant(exit.value) ? "wrapped" : "kept"
+const decodeOutcome = (schema: AnyCodec, value: unknown): Outcome => outcomeOf(Schema.decodeUnknownExit(schema)(value))
+/** The same, with undeclared keys refused (`onExcessProperty: "error"`): what the exact params guards follow. */
+const decodeExactOutcome = (schema: AnyCodec, value: unknown): Outcome =>
+  outcomeOf(Schema.decodeUnknownExit(schema, { onExcessProperty: "error" })(value))
 
 interface Case {
   readonly where: string
+  /** The client request method, for captured client params. */
+  readonly method?: string
   readonly schema: AnyCodec
   readonly guard: Guard
   readonly value: unknown
@@ -86,7 +94,8 @@ interface Case {
  * `wrapped` what it decodes with an unknown variant wrapped (which the guard must reject).
  */
 const disagreements = (
-  cases: Iterable<Case>
+  cases: Iterable<Case>,
+  decode: (schema: AnyCodec, value: unknown) => Outcome = decodeOutcome
 ): { checked: number; accepted: number; wrapped: number; failures: Array<string> } => {
   let checked = 0
   let accepted = 0
@@ -94,7 +103,7 @@ const disagreements = (
   const failures: Array<string> = []
   for (const c of cases) {
     const g = c.guard(c.value)
-    const s = decodeOutcome(c.schema, c.value)
+    const s = decode(c.schema, c.value)
     checked++
     if (s !== "rejected") accepted++
     if (s === "wrapped") wrapped++
@@ -159,7 +168,9 @@ const captured = (() => {
         const schema = lookup<{ params: AnyCodec }>(ClientRequests, m["method"])?.params
         byDefinition(`${where} ${String(m["method"])}`, schema, m["params"])
         const guard = lookup<Guard>(ClientRequestParamsGuards, m["method"])
-        if (schema && guard) clientParams.push({ where: `${where} ${String(m["method"])} (params)`, schema, guard, value: m["params"] })
+        if (schema && guard) {
+          clientParams.push({ where: `${where} ${String(m["method"])} (params)`, method: String(m["method"]), schema, guard, value: m["params"] })
+        }
       }
     }
   }
@@ -241,7 +252,7 @@ const model = (() => {
   for (const f of ["ClientRequest.json", "ServerRequest.json", "ServerNotification.json", "ClientNotification.json"]) {
     standalone[f] = read(f)
   }
-  return buildModel(read(BUNDLE_FILE), standalone)
+  return buildModel(applyPatches(read(BUNDLE_FILE), patchesFor(SCHEMA_PATCHES, "stable")), standalone)
 })()
 const irByName = new Map(model.definitions.map((d) => [d.name, d.node]))
 
@@ -489,5 +500,43 @@ describe("compiled guards agree with the generated schemas", () => {
     expect(decodeOutcome(ClientRequests["thread/start"].response, { sandbox: "aNewSandboxMode" })).toBe("rejected")
     expect(Protocol.isReceivedSandboxMode("aNewSandboxMode")).toBe(true)
     expect(Protocol.isSandboxMode("aNewSandboxMode")).toBe(false)
+  })
+
+  it("exact params guards: as the schemas decoded with onExcessProperty \"error\", with an unknown key added at every depth (seed 4)", () => {
+    expect(Object.keys(ClientRequestParamsExactGuards).sort()).toEqual(Object.keys(ClientRequests).sort())
+    const random = rng(4)
+    const cases: Array<Case> = []
+    const withKey = (value: unknown, at: Path): unknown => {
+      let node = value as Record<string | number, unknown>
+      for (const key of at) node = node[key] as Record<string | number, unknown>
+      return mutate(value, at, () => ({ ...node, sandox: "x" }))
+    }
+    const add = (where: string, schema: AnyCodec, guard: Guard, value: unknown): void => {
+      cases.push({ where, schema, guard, value })
+      for (const m of mutations(value, 6, random)) cases.push({ where: `${where} ${m.label}`, schema, guard, value: m.value })
+      for (const at of paths(value)) {
+        let node: unknown = value
+        for (const key of at) node = (node as Record<string | number, unknown>)[key]
+        if (typeof node === "object" && node !== null && !Array.isArray(node)) {
+          cases.push({ where: `${where} ${at.join(".") || "(root)"} + sandox`, schema, guard, value: withKey(value, at) })
+        }
+      }
+    }
+    for (const m of model.clientRequests) {
+      const schema = lookup<{ params: AnyCodec }>(ClientRequests, m.method)!.params
+      const guard = lookup<Guard>(ClientRequestParamsExactGuards, m.method)!
+      for (const value of [undefined, null, {}, [], "x", 0]) cases.push({ where: `${m.method} ${JSON.stringify(value)}`, schema, guard, value })
+      for (let i = 0; i < 4; i++) add(`${m.method} #${i}`, schema, guard, generate(m.params, random, 0))
+    }
+    for (const c of captured.clientParams) {
+      add(c.where, c.schema, lookup<Guard>(ClientRequestParamsExactGuards, c.method)!, c.value)
+    }
+    const counts = disagreements(cases, decodeExactOutcome)
+    expect(counts.failures).toEqual([])
+    expect(counts.checked).toBeGreaterThan(2_000)
+    // both outcomes are well represented; an added key is rejected except inside maps and any-JSON values
+    expect(counts.accepted).toBeGreaterThan(counts.checked / 10)
+    const added = cases.filter((c) => c.where.endsWith("+ sandox") && !c.where.includes("config"))
+    expect(added.filter((c) => !c.guard(c.value)).length).toBeGreaterThan(added.length / 2)
   })
 })

@@ -21,6 +21,7 @@
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import {
+  ClientRequestParamsExactGuards,
   ClientRequestParamsGuards,
   ClientRequests,
   ClientResponseGuards,
@@ -58,6 +59,7 @@ import {
   type RpcErrorObject,
   type StartError
 } from "./Errors.js"
+import * as Experimental from "./Experimental.js"
 import * as RpcPeer from "./RpcPeer.js"
 import * as Transport from "./Transport.js"
 
@@ -86,10 +88,19 @@ export type KnownServerRequest = ServerRequest & { readonly id: RpcPeer.RequestI
  */
 export type ServerRequestHandler = (request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject>
 
+/** Options of one request. */
+export interface RequestOptions extends RpcPeer.RequestOptions {
+  /**
+   * Send params keys that the protocol does not declare (default false: params with such a key, at any depth, fail
+   * with `InvalidParamsError` naming it and are not sent; codex would silently ignore a misspelt key).
+   */
+  readonly allowUnknownKeys?: boolean | undefined
+}
+
 /** Arguments of `request`: params may be left out where the protocol allows no params. */
 export type RequestArgs<M extends ClientRequestMethod> = undefined extends ClientRequestParams<M>
-  ? [params?: ClientRequestParams<M>, options?: RpcPeer.RequestOptions]
-  : [params: ClientRequestParams<M>, options?: RpcPeer.RequestOptions]
+  ? [params?: ClientRequestParams<M>, options?: RequestOptions]
+  : [params: ClientRequestParams<M>, options?: RequestOptions]
 
 /** The connected server. */
 export interface Service {
@@ -98,13 +109,16 @@ export interface Service {
   /** The server's process id, when it is a process. */
   readonly pid: number | undefined
   /**
-   * Sends a request; params are checked against the method's schema before sending (a mismatch is an
-   * `InvalidParamsError` with code -32602 that never reaches the server) and the result is decoded.
+   * Sends a request; params are checked against the method's schema before sending (a mismatch, or a key the
+   * protocol does not declare unless `allowUnknownKeys`, is an `InvalidParamsError` with code -32602 that never
+   * reaches the server) and the result is decoded.
    */
   readonly request: <M extends ClientRequestMethod>(
     method: M,
     ...args: RequestArgs<M>
   ) => Effect.Effect<ClientRequestResponse<M>, RequestError>
+  /** codex's experimental API, typed over the experimental protocol (see `Experimental`). */
+  readonly experimental: Experimental.Api
   /** Sends a client notification. */
   readonly notify: (method: string, params?: unknown) => Effect.Effect<void, AppServerExitedError>
   /** Subscribes now, in the current scope, to every notification from now on (see `RpcPeer.Peer.subscribe`). */
@@ -135,7 +149,15 @@ export interface ClientInfo {
 export interface HandshakeOptions extends RpcPeer.PeerOptions {
   /** Sent as `clientInfo`. Default `{ name: "effect-codex", title: "effect-codex", version: "0.1.0" }`. */
   readonly clientInfo?: ClientInfo | undefined
-  /** Opt into experimental API methods and fields (`capabilities.experimentalApi`). Default false. */
+  /**
+   * Default of {@link RequestOptions.allowUnknownKeys} for every request of this connection (for example to send
+   * fields of a codex newer than the pinned protocol through `Codex.threadStart`). Default false.
+   */
+  readonly allowUnknownKeys?: boolean | undefined
+  /**
+   * Opt into experimental API methods and fields (`capabilities.experimentalApi`), sent with
+   * `server.experimental.request`. Default false.
+   */
   readonly experimentalApi?: boolean | undefined
   /** Notification methods the server should not send at all. */
   readonly optOutNotificationMethods?: ReadonlyArray<string> | undefined
@@ -160,6 +182,7 @@ const serverRequestSchemas = ServerRequests as Record<string, MethodSchemas>
 type Guard = (value: unknown) => boolean
 const notificationGuards = ServerNotificationGuards as Record<string, Guard>
 const paramsGuards = ClientRequestParamsGuards as Record<string, Guard>
+const exactParamsGuards = ClientRequestParamsExactGuards as Record<string, Guard>
 const responseGuards = ClientResponseGuards as Record<string, Guard>
 const serverRequestGuards = ServerRequestParamsGuards as Record<string, Guard>
 
@@ -177,6 +200,9 @@ const memo = <A>(build: (schema: Schema.Top) => A) => {
 }
 const decoderOf = memo((schema) => Schema.decodeUnknownExit(schema as Schema.Codec<unknown, unknown>))
 const encoderOf = memo((schema) => Schema.encodeUnknownExit(schema as Schema.Codec<unknown, unknown>))
+const exactEncoderOf = memo((schema) =>
+  Schema.encodeUnknownExit(schema as Schema.Codec<unknown, unknown>, { onExcessProperty: "error" })
+)
 
 /**
  * Checks a value received from the server against its schema. The generated guard (a compiled check,
@@ -251,15 +277,25 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
       if (schemas === undefined) {
         return peer.request(method, params, requestOptions) as Effect.Effect<ClientRequestResponse<M>, RequestError>
       }
-      // The compiled guard decides (params are sent as given, extra keys included); only rejected params are
-      // encoded, for the error message.
-      const encoded = paramsGuards[method]!(params) ? Exit.succeed(params) : encoderOf(schemas.params)(params)
+      // The compiled guard decides (the exact one, which also rejects undeclared keys, unless the caller allows them;
+      // params are sent as given); only rejected params are encoded, for the error message.
+      const allowUnknownKeys = (requestOptions?.allowUnknownKeys ?? options.allowUnknownKeys) === true
+      const encoded = (allowUnknownKeys ? paramsGuards : exactParamsGuards)[method]!(params)
+        ? Exit.succeed(params)
+        : (allowUnknownKeys ? encoderOf : exactEncoderOf)(schemas.params)(params)
       if (Exit.isFailure(encoded)) {
+        const onlyUnknownKeys = !allowUnknownKeys && paramsGuards[method]!(params)
         return Effect.fail(
           new InvalidParamsError({
             method,
             code: ErrorCode.InvalidParams,
-            message: `params of "${method}" do not match the protocol schema (not sent): ${issueMessage(encoded)}`
+            message: !onlyUnknownKeys
+              ? `params of "${method}" do not match the protocol schema (not sent): ${issueMessage(encoded)}`
+              : Experimental.acceptsParams(method, params)
+              ? `params of "${method}" use an experimental field (not sent): ${issueMessage(encoded)}; ` +
+                "send them with `server.experimental.request` on a connection opened with `experimentalApi: true`"
+              : `params of "${method}" have a key the protocol does not know (not sent): ${issueMessage(encoded)}; ` +
+                "pass `{ allowUnknownKeys: true }` as the request options to send it anyway"
           })
         )
       }
@@ -320,6 +356,7 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
     metadata,
     pid,
     request,
+    experimental: Experimental.make(peer.request, options.experimentalApi === true, options.allowUnknownKeys === true),
     notify: peer.notify,
     subscribe: peer.subscribe,
     listen: peer.listen,

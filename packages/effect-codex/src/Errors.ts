@@ -60,6 +60,16 @@ export class InternalRpcError extends Schema.TaggedError<InternalRpcError>()("In
  */
 export class ServerBusyError extends Schema.TaggedError<ServerBusyError>()("ServerBusyError", rpcFields) {}
 
+/**
+ * The method (or a field of its params) belongs to codex's experimental API and the connection did not opt in
+ * (`experimentalApi: true` in the handshake options). Raised before sending by `server.experimental.request`, and
+ * for codex's own answer (-32600 "… requires experimentalApi capability").
+ */
+export class ExperimentalApiNotEnabledError extends Schema.TaggedError<ExperimentalApiNotEnabledError>()(
+  "ExperimentalApiNotEnabledError",
+  rpcFields
+) {}
+
 /** Any other JSON-RPC error code. */
 export class JsonRpcError extends Schema.TaggedError<JsonRpcError>()("JsonRpcError", rpcFields) {}
 
@@ -148,6 +158,7 @@ export type RpcError =
   | InvalidParamsError
   | InternalRpcError
   | ServerBusyError
+  | ExperimentalApiNotEnabledError
   | JsonRpcError
 
 /** Every way one request to the app-server can fail. */
@@ -179,8 +190,8 @@ const paramsProblem = /invalid type|invalid value|missing field|unknown field|in
  * Turns a JSON-RPC error object into its tagged error, classified by code first (an overload is
  * recognised by code -32001 even without `data`), then by overload markers in `data`. codex answers
  * an unknown method and params of the wrong shape with -32600 ("Invalid request: unknown variant …",
- * "Invalid request: invalid type …"): those become `MethodNotFoundError` and `InvalidParamsError`,
- * keeping the original `code`.
+ * "Invalid request: invalid type …"): those become `MethodNotFoundError` and `InvalidParamsError`, and
+ * "… requires experimentalApi capability" becomes `ExperimentalApiNotEnabledError`, keeping the original `code`.
  */
 export const fromRpcError = (method: string, error: RpcErrorObject): RpcError => {
   const fields = {
@@ -197,6 +208,7 @@ export const fromRpcError = (method: string, error: RpcErrorObject): RpcError =>
       // codex deserializes method and params together and reports both failures as -32600.
       if (error.message.includes(`unknown variant \`${method}\``)) return new MethodNotFoundError(fields)
       if (paramsProblem.test(error.message)) return new InvalidParamsError(fields)
+      if (error.message.endsWith("requires experimentalApi capability")) return new ExperimentalApiNotEnabledError(fields)
       return new InvalidRequestError(fields)
     case ErrorCode.MethodNotFound:
       return new MethodNotFoundError(fields)
