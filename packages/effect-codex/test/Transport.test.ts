@@ -102,6 +102,23 @@ describe("Transport.stdio", () => {
     expect(Transport.appServerArgs({ config: ["k=v"] })).toEqual(["app-server", "-c", "k=v"])
   })
 
+  it("offline: true passes the offline preset before the user's config (which can override it)", () => {
+    expect(Transport.offlineConfig).toEqual([
+      "features.plugins=false",
+      "features.remote_plugin=false",
+      "features.apps=false",
+      "analytics.enabled=false",
+      "check_for_update_on_startup=false"
+    ])
+    expect(Transport.appServerArgs({ offline: true, config: { "analytics.enabled": "true" } })).toEqual([
+      "app-server",
+      ...Transport.offlineConfig.flatMap((entry) => ["-c", entry]),
+      "-c",
+      "analytics.enabled=true"
+    ])
+    expect(Transport.appServerArgs({ offline: false })).toEqual(["app-server"])
+  })
+
   it.live("passes env, CODEX_HOME, cwd and args to the process", () =>
     Effect.gen(function*() {
       const bin = yield* scripts
