@@ -28,13 +28,13 @@ import { tmpdir } from "node:os"
 import * as path from "node:path"
 
 /** The test files of the compat suite (see the header). */
-export const compatSuite = ["test/codex", "test/core", "test/faults.test.ts", "test/examples.test.ts"]
+const compatSuite = ["test/codex", "test/core", "test/faults.test.ts", "test/examples.test.ts"]
 
 /**
  * Tests of the suite that also assert codex 0.169.0's own behaviour, not only the SDK's: their failures are
  * reported in a column of their own. Each names what it depends on.
  */
-export const pinnedBehaviour: ReadonlyArray<{ readonly test: string; readonly dependsOn: string }> = [
+const pinnedBehaviour: ReadonlyArray<{ readonly test: string; readonly dependsOn: string }> = [
   {
     test: "test/codex/threads.test.ts › thread lifecycle forks, lists, renames, archives and unarchives threads",
     dependsOn: "thread/list lists a fork before its first turn (0.169.0 does; 0.168.0 lists it only after one)"
