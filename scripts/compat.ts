@@ -160,5 +160,8 @@ console.log(
       list(sdkFailures)
     } | ${list(pinnedFailures)} |`
 )
+for (const { dependsOn, test } of pinnedBehaviour) {
+  if (pinnedFailures.includes(test)) console.log(`\n${test}: depends on 0.169.0 behaviour: ${dependsOn}`)
+}
 if (!keep && dirArg === undefined) rmSync(dir, { recursive: true, force: true })
 process.exit(sdkFailures.length === 0 ? 0 : 1)
