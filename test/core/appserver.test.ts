@@ -47,6 +47,12 @@ describe("AppServer on the real codex binary", () => {
       const { server } = yield* startServer
       const unknown = yield* server.request("no/such/method" as "model/list", {}).pipe(Effect.flip)
       expect(unknown._tag).toBe("MethodNotFoundError")
+      // codex lists every method it knows: the list is a field, the message stays short.
+      if (unknown._tag !== "MethodNotFoundError") return
+      expect(unknown.expected).toEqual(expect.arrayContaining(["initialize", "thread/start", "turn/start"]))
+      expect(unknown.message).toBe(
+        `Invalid request: unknown variant \`no/such/method\` (the server knows ${unknown.expected!.length} methods, listed in \`expected\`)`
+      )
       // Checked before sending: the server never sees params of the wrong shape.
       const local = yield* server.request("thread/start", { cwd: 5 as unknown as string }).pipe(Effect.flip)
       expect(local).toMatchObject({ _tag: "InvalidParamsError", code: -32602, method: "thread/start" })

@@ -57,8 +57,10 @@ import {
   ProtocolError,
   type RequestError,
   type RpcErrorObject,
-  type StartError
+  type StartError,
+  type UnsupportedVersionError
 } from "./Errors.js"
+import * as CodexVersion from "./CodexVersion.js"
 import * as Experimental from "./Experimental.js"
 import * as RpcPeer from "./RpcPeer.js"
 import * as Transport from "./Transport.js"
@@ -163,6 +165,11 @@ export interface HandshakeOptions extends RpcPeer.PeerOptions {
   readonly optOutNotificationMethods?: ReadonlyArray<string> | undefined
   /** Timeout of the `initialize` request. Default 30 seconds. */
   readonly initializeTimeout?: Duration.Input | undefined
+  /**
+   * Fail the handshake with `UnsupportedVersionError` when the server's codex version is outside
+   * `CodexVersion.supported` (or unknown). Default false: one warning is logged and the server is used.
+   */
+  readonly strictVersion?: boolean | undefined
 }
 
 /** Options of {@link layer}: how to start the server and how to greet it. */
@@ -325,6 +332,7 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
         : { optOutNotificationMethods: [...options.optOutNotificationMethods] })
     }
   } as ClientRequestParams<"initialize">, { timeout: options.initializeTimeout ?? Duration.seconds(30) })
+  yield* CodexVersion.check(metadata.userAgent, options.strictVersion)
   yield* peer.notify("initialized")
 
   const setRequestHandler = (handler: ServerRequestHandler) =>
@@ -378,7 +386,8 @@ export const make = Effect.fn("AppServer.make")(function*(options: HandshakeOpti
 /** The server over whatever `Transport` is provided (for example an in-memory one in tests). */
 export const layerTransport = (
   options: HandshakeOptions = {}
-): Layer.Layer<AppServer, RequestError, Transport.Transport> => Layer.effect(AppServer)(make(options))
+): Layer.Layer<AppServer, RequestError | UnsupportedVersionError, Transport.Transport> =>
+  Layer.effect(AppServer)(make(options))
 
 /**
  * Spawns `codex app-server` (see `Transport.StdioOptions`) and connects; the process lives exactly as

@@ -133,6 +133,11 @@ export interface Router {
   readonly override: (threadId: string, handlers: Handlers) => Effect.Effect<void, never, Scope.Scope>
   /** How many server requests of `threadId` are being answered right now (a turn waiting on one is not silent). */
   readonly inFlight: (threadId: string) => number
+  /**
+   * Calls `listener` each time the client has finished answering a server request of `threadId` (the
+   * answer is activity of its turn), until the scope closes. The listener must not throw or block.
+   */
+  readonly onAnswered: (threadId: string, listener: () => void) => Effect.Effect<void, never, Scope.Scope>
 }
 
 /** The thread a server request belongs to (`threadId`, or `conversationId` in the legacy requests). */
@@ -146,6 +151,7 @@ const threadOf = (request: KnownServerRequest): string | undefined => {
 export const makeRouter = (base: Service): Router => {
   const overrides = new Map<string, Array<Service>>()
   const answering = new Map<string, number>()
+  const answeredListeners = new Map<string, Set<() => void>>()
   const count = (threadId: string, delta: number) => {
     const next = (answering.get(threadId) ?? 0) + delta
     if (next === 0) answering.delete(threadId)
@@ -160,7 +166,10 @@ export const makeRouter = (base: Service): Router => {
         return Effect.suspend(() => {
           count(threadId, 1)
           return service.handle(request)
-        }).pipe(Effect.ensuring(Effect.sync(() => count(threadId, -1))))
+        }).pipe(Effect.ensuring(Effect.sync(() => {
+          count(threadId, -1)
+          for (const listener of answeredListeners.get(threadId) ?? []) listener()
+        })))
       }
     },
     // The handlers run with the context of the caller that set them (its Console, Logger, span, ...).
@@ -179,6 +188,20 @@ export const makeRouter = (base: Service): Router => {
             else overrides.set(threadId, remaining)
           })
       ).pipe(Effect.asVoid),
-    inFlight: (threadId) => answering.get(threadId) ?? 0
+    inFlight: (threadId) => answering.get(threadId) ?? 0,
+    onAnswered: (threadId, listener) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const listeners = answeredListeners.get(threadId) ?? new Set()
+          listeners.add(listener)
+          answeredListeners.set(threadId, listeners)
+        }),
+        () =>
+          Effect.sync(() => {
+            const listeners = answeredListeners.get(threadId)
+            listeners?.delete(listener)
+            if (listeners?.size === 0) answeredListeners.delete(threadId)
+          })
+      )
   }
 }

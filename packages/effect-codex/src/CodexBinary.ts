@@ -35,13 +35,25 @@ const isExecutable = (file: string): boolean => {
   }
 }
 
-/** The native binary inside the installed `@openai/codex` platform package, if there is one. */
-const bundledBinary = (): Option.Option<string> => {
+/**
+ * The native binary inside the `@openai/codex` platform package for this platform, as Node resolves it
+ * from `from` (a file or directory URL or path; default: this SDK's own installation). `none` when the
+ * package or its platform package is not installed. The file is not checked.
+ *
+ * @example
+ * ```ts
+ * import { CodexBinary } from "effect-codex"
+ *
+ * // The binary of an `npm install --prefix /tmp/codex-0.171.0 @openai/codex@0.171.0`:
+ * const binary = CodexBinary.bundled("/tmp/codex-0.171.0/")
+ * ```
+ */
+export const bundled = (from: string | URL = import.meta.url): Option.Option<string> => {
   const key = `${process.platform === "android" ? "linux" : process.platform}-${process.arch}`
   const triple = targetTriples[`${process.platform}-${process.arch}`]
   if (triple === undefined) return Option.none()
   try {
-    const codexPackage = createRequire(import.meta.url).resolve("@openai/codex/package.json")
+    const codexPackage = createRequire(from).resolve("@openai/codex/package.json")
     const platformPackage = createRequire(codexPackage).resolve(`@openai/codex-${key}/package.json`)
     return Option.some(path.join(path.dirname(platformPackage), "vendor", triple, "bin", executableName))
   } catch {
@@ -57,7 +69,9 @@ export interface FindOptions {
 
 /**
  * Resolves the codex executable: `codexPath` > env `CODEX_BIN` > the bundled `@openai/codex` binary >
- * `codex` on `PATH`. Fails with `AppServerNotFoundError` listing every place tried.
+ * `codex` on `PATH`. Fails with `AppServerNotFoundError` listing every place tried. A `codexPath` or a
+ * (non-empty) `CODEX_BIN` is the only place tried: when it is missing or not executable, that is the
+ * error, never a silent fall-back to another binary.
  *
  * @example
  * ```ts
@@ -73,20 +87,18 @@ export const find = Effect.fn("CodexBinary.find")(function*(options: FindOptions
     searched.push(`${file} (${source})`)
     return isExecutable(file) ? Option.some(path.resolve(file)) : Option.none()
   }
-  if (options.codexPath !== undefined) {
-    return yield* Option.match(attempt(options.codexPath, "option codexPath"), {
+  /** An explicit choice is the only place tried. */
+  const only = (file: string, source: string) =>
+    Option.match(attempt(file, source), {
       onNone: () => Effect.fail(new AppServerNotFoundError({ searched })),
       onSome: Effect.succeed
     })
-  }
+  if (options.codexPath !== undefined) return yield* only(options.codexPath, "option codexPath")
   const fromEnv = yield* Config.option(Config.String("CODEX_BIN")).pipe(Effect.orElseSucceed(() => Option.none()))
-  if (Option.isSome(fromEnv)) {
-    const found = attempt(fromEnv.value, "env CODEX_BIN")
-    if (Option.isSome(found)) return found.value
-  }
-  const bundled = bundledBinary()
-  if (Option.isSome(bundled)) {
-    const found = attempt(bundled.value, "bundled @openai/codex")
+  if (Option.isSome(fromEnv) && fromEnv.value !== "") return yield* only(fromEnv.value, "env CODEX_BIN")
+  const bundledFile = bundled()
+  if (Option.isSome(bundledFile)) {
+    const found = attempt(bundledFile.value, "bundled @openai/codex")
     if (Option.isSome(found)) return found.value
   } else {
     searched.push(`@openai/codex for ${process.platform}-${process.arch} (not installed)`)

@@ -45,8 +45,15 @@ export class ParseError extends Schema.TaggedError<ParseError>()("ParseError", r
 /** The server rejected the request's shape (JSON-RPC -32600). */
 export class InvalidRequestError extends Schema.TaggedError<InvalidRequestError>()("InvalidRequestError", rpcFields) {}
 
-/** The server does not know the method (JSON-RPC -32601). */
-export class MethodNotFoundError extends Schema.TaggedError<MethodNotFoundError>()("MethodNotFoundError", rpcFields) {}
+/**
+ * The server does not know the method (JSON-RPC -32601, or codex's -32600 "unknown variant"). codex lists
+ * every method it knows (about 109): that list is in `expected`, and `message` is kept short.
+ */
+export class MethodNotFoundError extends Schema.TaggedError<MethodNotFoundError>()("MethodNotFoundError", {
+  ...rpcFields,
+  /** The methods the server says it knows, when it listed them. */
+  expected: Schema.optional(Schema.Array(Schema.String))
+}) {}
 
 /** The server rejected the request's params (JSON-RPC -32602). */
 export class InvalidParamsError extends Schema.TaggedError<InvalidParamsError>()("InvalidParamsError", rpcFields) {}
@@ -83,10 +90,18 @@ export class RequestTimeoutError extends Schema.TaggedError<RequestTimeoutError>
   }
 }
 
-/** The app-server process ended (or its output closed) while the request was pending or before it was sent. */
+/**
+ * The app-server process ended (or its output closed) while the request was pending (`sent: true`), or
+ * before it was sent: a call made after the server had exited is refused (`sent: false`).
+ */
 export class AppServerExitedError extends Schema.TaggedError<AppServerExitedError>()("AppServerExitedError", {
-  /** The method of the request that was pending, when there was one. */
+  /** The method of the request (or notification) this error answers, when there is one. */
   method: Schema.optional(Schema.String),
+  /**
+   * Whether that request had been sent: true when it was pending as the server exited, false when it
+   * was refused because the server had already exited. Absent without a `method`.
+   */
+  sent: Schema.optional(Schema.Boolean),
   exitCode: Schema.NullOr(Schema.Number),
   signal: Schema.NullOr(Schema.String),
   /** The last lines the server wrote to stderr. */
@@ -94,13 +109,21 @@ export class AppServerExitedError extends Schema.TaggedError<AppServerExitedErro
   reason: Schema.String
 }) {
   override get message(): string {
+    const tail = this.stderrTail.length === 0 ? "" : `; last stderr lines:\n${this.stderrTail.join("\n")}`
+    if (this.method !== undefined && this.sent === false) {
+      const ended = this.signal !== null
+        ? `been killed by ${this.signal}`
+        : this.exitCode !== null
+        ? `exited with code ${this.exitCode}`
+        : "gone"
+      return `"${this.method}" was refused (not sent): codex app-server had already ${ended} (${this.reason})${tail}`
+    }
     const how = this.signal !== null
       ? `killed by ${this.signal}`
       : this.exitCode !== null
       ? `exited with code ${this.exitCode}`
       : "is gone"
     const during = this.method === undefined ? "" : ` while "${this.method}" was pending`
-    const tail = this.stderrTail.length === 0 ? "" : `; last stderr lines:\n${this.stderrTail.join("\n")}`
     return `codex app-server ${how}${during} (${this.reason})${tail}`
   }
 }
@@ -113,6 +136,27 @@ export class AppServerNotFoundError extends Schema.TaggedError<AppServerNotFound
     return `No codex binary found. Pass \`codexPath\`, set CODEX_BIN, or install @openai/codex. Tried:\n  ${
       this.searched.join("\n  ")
     }`
+  }
+}
+
+/**
+ * The server's codex version is outside `CodexVersion.supported` (or its `userAgent` names no version),
+ * and the handshake was asked to be strict (`strictVersion: true`). Without strict mode this is a
+ * warning in the log, not an error.
+ */
+export class UnsupportedVersionError extends Schema.TaggedError<UnsupportedVersionError>()("UnsupportedVersionError", {
+  /** The version read from `userAgent`, or null when it names none. */
+  found: Schema.NullOr(Schema.String),
+  /** The server's `userAgent`, as answered to `initialize`. */
+  userAgent: Schema.String,
+  /** The supported range, e.g. `>=0.160.0 <0.172.0`. */
+  supported: Schema.String
+}) {
+  override get message(): string {
+    return this.found === null
+      ? `Cannot tell the codex version from the userAgent "${this.userAgent}"; effect-codex supports ${this.supported}`
+      : `codex ${this.found} is outside the versions effect-codex supports (${this.supported}): requests and ` +
+        `notifications may not match the protocol; point \`codexPath\` or CODEX_BIN at a supported codex`
   }
 }
 
@@ -165,7 +209,7 @@ export type RpcError =
 export type RequestError = RpcError | RequestTimeoutError | AppServerExitedError | ProtocolError
 
 /** Every way starting the app-server can fail. */
-export type StartError = AppServerNotFoundError | AppServerSpawnError | RequestError
+export type StartError = AppServerNotFoundError | AppServerSpawnError | RequestError | UnsupportedVersionError
 
 /** The JSON-RPC error object of a response. */
 export interface RpcErrorObject {
@@ -181,6 +225,21 @@ const hasOverloadMarker = (data: unknown): boolean => {
   if (typeof data !== "object" || data === null || !("codex_error_info" in data)) return false
   const info = JSON.stringify((data as { codex_error_info: unknown }).codex_error_info).toLowerCase()
   return overloadMarkers.some((marker) => info.includes(marker))
+}
+
+/** serde's "unknown variant `x`, expected one of `a`, `b`, ...": the message before the list, and the list. */
+const expectedOneOf = /^([\s\S]*?), expected one of (`[\s\S]*)$/
+
+/** `MethodNotFoundError` with codex's list of known methods moved from the message to `expected`. */
+const methodNotFound = (fields: ConstructorParameters<typeof MethodNotFoundError>[0]): MethodNotFoundError => {
+  const match = expectedOneOf.exec(fields.message)
+  if (match === null) return new MethodNotFoundError(fields)
+  const expected = Array.from(match[2]!.matchAll(/`([^`]*)`/g), (name) => name[1]!)
+  return new MethodNotFoundError({
+    ...fields,
+    message: `${match[1]} (the server knows ${expected.length} methods, listed in \`expected\`)`,
+    expected
+  })
 }
 
 /** serde's wording for params that do not fit the method's params type. */
@@ -206,7 +265,7 @@ export const fromRpcError = (method: string, error: RpcErrorObject): RpcError =>
       return new ParseError(fields)
     case ErrorCode.InvalidRequest:
       // codex deserializes method and params together and reports both failures as -32600.
-      if (error.message.includes(`unknown variant \`${method}\``)) return new MethodNotFoundError(fields)
+      if (error.message.includes(`unknown variant \`${method}\``)) return methodNotFound(fields)
       if (paramsProblem.test(error.message)) return new InvalidParamsError(fields)
       if (error.message.endsWith("requires experimentalApi capability")) return new ExperimentalApiNotEnabledError(fields)
       return new InvalidRequestError(fields)

@@ -188,7 +188,7 @@ export const make: {
 
   const exitedError = (info: ExitInfo, method?: string) =>
     new AppServerExitedError({
-      ...(method === undefined ? {} : { method }),
+      ...(method === undefined ? {} : { method, sent: true }),
       exitCode: info.exitCode,
       signal: info.signal,
       stderrTail: [...info.stderrTail],
@@ -333,9 +333,13 @@ export const make: {
     close({ exitCode: null, signal: null, stderrTail: [], reason: "the client closed the connection" })
   )
 
+  /** The error of a call made after the connection ended: it is never sent. */
+  const refused = (closed: AppServerExitedError, method: string) =>
+    new AppServerExitedError({ ...closed, method, sent: false })
+
   const request: Peer<N>["request"] = (method, params, requestOptions) =>
     Effect.suspend(() => {
-      if (closedWith !== undefined) return Effect.fail(new AppServerExitedError({ ...closedWith, method }))
+      if (closedWith !== undefined) return Effect.fail(refused(closedWith, method))
       const id = nextId++
       const response = Deferred.makeUnsafe<unknown, RpcError | AppServerExitedError | RequestTimeoutError>()
       const timeout = requestOptions?.timeout === undefined
@@ -352,7 +356,7 @@ export const make: {
   const notify: Peer<N>["notify"] = (method, params) =>
     Effect.suspend(() =>
       closedWith !== undefined
-        ? Effect.fail(new AppServerExitedError({ ...closedWith, method }))
+        ? Effect.fail(refused(closedWith, method))
         : send(params === undefined ? { method } : { method, params })
     )
 

@@ -101,7 +101,8 @@ export const make = (context: Context, id: string): Thread => {
     }, {
       // Per-turn approvals last exactly as long as the turn.
       during: approvals === undefined ? undefined : context.approvals.override(id, approvals),
-      busy: () => context.approvals.inFlight(id) > 0
+      busy: () => context.approvals.inFlight(id) > 0,
+      answered: (touch) => context.approvals.onAnswered(id, touch)
     })
   })
 

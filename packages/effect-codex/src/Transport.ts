@@ -49,10 +49,29 @@ export interface Connection {
 /** The transport service: one connection per layer. */
 export class Transport extends Context.Service<Transport, Connection>()("effect-codex/Transport") {}
 
+/**
+ * The `-c` overrides that keep codex off the network at start-up: no plugin sync (which also fetches a
+ * git repository of plugins), no apps, no analytics, no update check. With only a model and a provider
+ * configured, codex otherwise reaches for the network as it starts (an offline start was measured at
+ * 19 s). Passed by `offline: true`; the testing kit's `MockModel.codexConfig` includes them.
+ */
+export const offlineConfig: ReadonlyArray<string> = [
+  "features.plugins=false",
+  "features.remote_plugin=false",
+  "features.apps=false",
+  "analytics.enabled=false",
+  "check_for_update_on_startup=false"
+]
+
 /** Options of the stdio transport. */
 export interface StdioOptions extends CodexBinary.FindOptions {
   /** `-c key=value` overrides passed to `codex app-server` (the value is TOML). */
   readonly config?: Readonly<Record<string, string>> | ReadonlyArray<string> | undefined
+  /**
+   * Pass {@link offlineConfig} (before `config`, which can override any of it): for a server pointed at
+   * your own model provider, or one without network. Default false.
+   */
+  readonly offline?: boolean | undefined
   /** Features to enable (`--enable NAME`). */
   readonly enable?: ReadonlyArray<string> | undefined
   /** Features to disable (`--disable NAME`). */
@@ -83,16 +102,26 @@ export const configEntries = (config: StdioOptions["config"]): ReadonlyArray<str
     ? config
     : Object.entries(config).map(([key, value]) => `${key}=${value}`)
 
-/** The `codex` arguments for the given options: `app-server`, then `-c`, `--enable`, `--disable` and extra args. */
+/**
+ * The `codex` arguments for the given options: `app-server`, then `-c` ({@link offlineConfig} when
+ * `offline`, then `config`), `--enable`, `--disable` and extra args.
+ */
 export const appServerArgs = (options: StdioOptions): Array<string> => [
   "app-server",
-  ...configEntries(options.config).flatMap((entry) => ["-c", entry]),
+  ...[...(options.offline === true ? offlineConfig : []), ...configEntries(options.config)]
+    .flatMap((entry) => ["-c", entry]),
   ...(options.enable ?? []).flatMap((feature) => ["--enable", feature]),
   ...(options.disable ?? []).flatMap((feature) => ["--disable", feature]),
   ...(options.args ?? [])
 ]
 
 const signalPattern = /signal: '([A-Z0-9]+)'/
+
+/** Terminal escape sequences: CSI (colours, cursor moves) and OSC (titles, links), as codex's logs colour them. */
+const ansiPattern = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-_]/g
+
+/** `text` without terminal escape sequences. */
+const stripAnsi = (text: string): string => text.replace(ansiPattern, "")
 
 /** Keeps the last `size` items pushed. */
 const ringBuffer = (size: number) => {
@@ -158,7 +187,8 @@ export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOption
   const stderr = ringBuffer(options.stderrLines ?? 50)
   const stderrDone = yield* Stream.decodeText(handle.stderr).pipe(
     Stream.splitLines,
-    Stream.runForEach((line) => Effect.sync(() => stderr.push(line))),
+    // codex colours its logs even into a pipe: the tail is kept as plain text, for error messages.
+    Stream.runForEach((line) => Effect.sync(() => stderr.push(stripAnsi(line)))),
     Effect.ignore,
     Effect.forkScoped
   )

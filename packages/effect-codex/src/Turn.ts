@@ -168,6 +168,11 @@ export interface StartHooks {
   readonly during?: Effect.Effect<void, never, Scope.Scope> | undefined
   /** True while the client is answering a server request of the thread: the turn is then not silent. */
   readonly busy?: (() => boolean) | undefined
+  /**
+   * Registers, for the life of the turn, a callback to call when the client has answered a server request
+   * of the thread: the answer counts as activity, as codex's messages do.
+   */
+  readonly answered?: ((touch: () => void) => Effect.Effect<void, never, Scope.Scope>) | undefined
 }
 
 /**
@@ -313,6 +318,9 @@ export const start = Effect.fn("Turn.start")(function*(
     turnScope
   )
   if (hooks.during !== undefined) yield* Scope.provide(hooks.during, turnScope)
+  if (hooks.answered !== undefined) {
+    yield* Scope.provide(hooks.answered(() => (lastActivity = clock.currentTimeMillisUnsafe())), turnScope)
+  }
 
   /** The turn id is known: route what waited, then follow live. */
   const startRouting = (id: string) => {

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as CodexBinary from "./CodexBinary.js"
+export * as CodexVersion from "./CodexVersion.js"
 export * as Errors from "./Errors.js"
 export * as LineFramer from "./LineFramer.js"
 export * as RpcPeer from "./RpcPeer.js"

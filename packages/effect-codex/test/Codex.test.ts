@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
+import { TestClock } from "effect/testing"
 import { AppServer, Codex, Retry } from "effect-codex"
 import { FakeAppServer } from "@effect-codex/testing"
 
@@ -28,6 +29,9 @@ const threadWithTurn = (threadId: string, turnId: string, status: string) => ({
     turns: [{ id: turnId, status, items: [], error: null }]
   }
 })
+
+/** Lets the fibers of the client and the fake pass their messages (the in-memory pipe is asynchronous). */
+const settle = Effect.repeat(Effect.yieldNow, { times: 50 })
 
 describe("Codex on a fake app-server", () => {
   it.effect("keeps notifications that arrive before the turn/start response", () =>
@@ -153,6 +157,36 @@ describe("turn lifecycle edge cases on a fake app-server", () => {
       const fake = yield* FakeAppServer.FakeAppServer
       expect(yield* fake.requests("turn/interrupt")).toHaveLength(1)
     })), Effect.provide(FakeAppServer.layerCodex())))
+
+  it.effect("the answer to an approval counts as activity: the silence is measured from it", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeAppServer.FakeAppServer
+      const codex = yield* Codex.Codex
+      const thread = yield* codex.threadStart()
+      yield* fake.enqueueTurn({ hold: true })
+      // The user takes 9 s of a 10 s idle timeout to answer; codex then says nothing more.
+      const thinking = {
+        "item/commandExecution/requestApproval": () =>
+          Effect.sleep("9 seconds").pipe(Effect.as({ decision: "decline" as const }))
+      }
+      const handle = yield* thread.turn("hi", { idleTimeout: Duration.seconds(10), approvals: thinking })
+      const answer = yield* askApproval(fake, thread.id, handle.id).pipe(Effect.forkScoped)
+      yield* settle
+      yield* TestClock.adjust("9 seconds")
+      expect(yield* Fiber.join(answer)).toMatchObject({ result: { decision: "decline" } })
+      // 10 s after the turn started, but 1 s after the answer: not silent, no reconcile.
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      expect(yield* fake.requests("thread/read")).toHaveLength(0)
+      yield* TestClock.adjust("8 seconds")
+      yield* settle
+      expect(yield* fake.requests("thread/read")).toHaveLength(0)
+      // 10 s after the answer: silent, reconciled (still running on the server: stalled).
+      yield* TestClock.adjust("1 second")
+      const error = yield* handle.result.pipe(Effect.flip)
+      expect(error).toMatchObject({ _tag: "TurnStalledError", idleMillis: 10_000 })
+      expect(yield* fake.requests("thread/read")).toHaveLength(1)
+    }).pipe(Effect.scoped, Effect.provide(FakeAppServer.layerCodex())))
 
   it.live("a caller interrupted while turn/start is in flight still stops the turn it started", () =>
     Effect.gen(function*() {

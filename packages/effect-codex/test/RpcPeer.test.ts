@@ -84,7 +84,10 @@ describe("RpcPeer", () => {
       const env = yield* setup()
       const errors: Record<string, Wire> = {
         busy: { code: -32001, message: "Server overloaded; retry later." },
-        unknown: { code: -32600, message: "Invalid request: unknown variant `unknown`, expected one of `initialize`" },
+        unknown: {
+          code: -32600,
+          message: "Invalid request: unknown variant `unknown`, expected one of `initialize`, `thread/start`, `turn/start`"
+        },
         params: { code: -32600, message: "Invalid request: invalid type: integer `5`, expected a string" },
         internal: { code: -32603, message: "boom" },
         state: { code: -32600, message: "expected active turn id `t1` but found `t2`" },
@@ -101,6 +104,11 @@ describe("RpcPeer", () => {
         "InvalidRequestError",
         "JsonRpcError"
       ])
+      const unknown = tags[1]![1] as { message: string; expected?: ReadonlyArray<string> }
+      expect(unknown).toMatchObject({
+        message: "Invalid request: unknown variant `unknown` (the server knows 3 methods, listed in `expected`)",
+        expected: ["initialize", "thread/start", "turn/start"]
+      })
       const other = tags[5]![1] as { method: string; code: number; data: unknown; message: string }
       expect(other).toMatchObject({ method: "other", code: 42, data: { x: 1 }, message: "odd" })
     }))
@@ -152,12 +160,21 @@ describe("RpcPeer", () => {
       yield* env.server.close({ exitCode: 3, stderrTail: ["fatal: bad"], reason: "test exit" })
       for (const [index, fiber] of pending.entries()) {
         const error = yield* Fiber.join(fiber)
-        expect(error).toMatchObject({ _tag: "AppServerExitedError", method: ["a", "b", "c"][index], exitCode: 3 })
+        const method = ["a", "b", "c"][index]
+        expect(error).toMatchObject({ _tag: "AppServerExitedError", method, sent: true, exitCode: 3 })
+        expect(error.message).toContain(`exited with code 3 while "${method}" was pending (test exit)`)
         expect(error.message).toContain("fatal: bad")
       }
       expect((yield* Fiber.join(streamed))._tag).toBe("AppServerExitedError")
-      const later = yield* env.peer.request("d", {}).pipe(Effect.flip)
-      expect(later).toMatchObject({ _tag: "AppServerExitedError", method: "d" })
+      // A call after the exit is refused, never sent, and says so.
+      const later = yield* env.peer.request("thread/start", {}).pipe(Effect.flip)
+      expect(later).toMatchObject({ _tag: "AppServerExitedError", method: "thread/start", sent: false, exitCode: 3 })
+      expect(later.message).toContain(
+        `"thread/start" was refused (not sent): codex app-server had already exited with code 3 (test exit)`
+      )
+      expect(later.message).not.toContain("pending")
+      const laterNote = yield* env.peer.notify("initialized").pipe(Effect.flip)
+      expect(laterNote).toMatchObject({ method: "initialized", sent: false })
       const lateSubscriber = yield* env.peer.subscribe
       expect((yield* lateSubscriber.pipe(Stream.runDrain, Effect.flip))._tag).toBe("AppServerExitedError")
     }))

@@ -4,6 +4,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
@@ -52,6 +53,31 @@ describe("CodexBinary.find", () => {
       const error = yield* CodexBinary.find({ codexPath: notExecutable }).pipe(Effect.flip)
       expect(error.message).toContain("Pass `codexPath`, set CODEX_BIN")
     }))
+
+  it.effect("fails when CODEX_BIN names a missing or non-executable file, never falling back to another binary", () =>
+    Effect.gen(function*() {
+      const bin = yield* scripts
+      // A codex on PATH and the bundled one are both there: neither may be picked.
+      bin.write("codex", "exit 0")
+      const missing = path.join(bin.dir, "nope")
+      const notExecutable = path.join(bin.dir, "plain")
+      writeFileSync(notExecutable, "#!/bin/sh\n")
+      for (const file of [missing, notExecutable, bin.dir]) {
+        const error = yield* CodexBinary.find().pipe(withEnv({ CODEX_BIN: file, PATH: bin.dir }), Effect.flip)
+        expect(error).toMatchObject({ _tag: "AppServerNotFoundError", searched: [`${file} (env CODEX_BIN)`] })
+      }
+      // An empty CODEX_BIN is no choice: the usual lookup goes on.
+      const found = yield* CodexBinary.find().pipe(withEnv({ CODEX_BIN: "", PATH: bin.dir }))
+      expect(found).toMatch(/@openai\/codex-linux-x64\/vendor\/x86_64-unknown-linux-musl\/bin\/codex$/)
+    }))
+
+  it("finds the bundled binary of an install elsewhere", () => {
+    const own = CodexBinary.bundled()
+    expect(Option.getOrThrow(own)).toMatch(/@openai\/codex-linux-x64\/vendor\/x86_64-unknown-linux-musl\/bin\/codex$/)
+    // Resolved from another directory, the same workspace install is found through node_modules above it.
+    expect(CodexBinary.bundled(path.join(process.cwd(), "package.json"))).toEqual(own)
+    expect(Option.isNone(CodexBinary.bundled(path.join(tmpdir(), "package.json")))).toBe(true)
+  })
 })
 
 describe("Transport.stdio", () => {
@@ -74,6 +100,23 @@ describe("Transport.stdio", () => {
       "--strict-config"
     ])
     expect(Transport.appServerArgs({ config: ["k=v"] })).toEqual(["app-server", "-c", "k=v"])
+  })
+
+  it("offline: true passes the offline preset before the user's config (which can override it)", () => {
+    expect(Transport.offlineConfig).toEqual([
+      "features.plugins=false",
+      "features.remote_plugin=false",
+      "features.apps=false",
+      "analytics.enabled=false",
+      "check_for_update_on_startup=false"
+    ])
+    expect(Transport.appServerArgs({ offline: true, config: { "analytics.enabled": "true" } })).toEqual([
+      "app-server",
+      ...Transport.offlineConfig.flatMap((entry) => ["-c", entry]),
+      "-c",
+      "analytics.enabled=true"
+    ])
+    expect(Transport.appServerArgs({ offline: false })).toEqual(["app-server"])
   })
 
   it.live("passes env, CODEX_HOME, cwd and args to the process", () =>
@@ -102,6 +145,28 @@ describe("Transport.stdio", () => {
       if (error._tag !== "AppServerExitedError") return
       expect(error.stderrTail).toEqual(["line 76", "line 77", "line 78", "line 79", "fatal: broken config"])
       expect(error.message).toContain("exited with code 3")
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+  it.live("keeps the stderr tail without the ANSI colour codes of codex's logs", () =>
+    Effect.gen(function*() {
+      const bin = yield* scripts
+      // A log line as codex colours it (tracing's ANSI output), and a terminal title (OSC).
+      const fake = bin.write(
+        "colourful",
+        [
+          String.raw`printf '\033[2m2026-12-02T03:00:00.000Z\033[0m \033[31mERROR\033[0m \033[2mcodex_core::config\033[0m\033[2m:\033[0m bad key\n' >&2`,
+          String.raw`printf '\033]0;codex\007\033[1;33mWARN\033[0m bye\n' >&2`,
+          "exit 1"
+        ].join("\n")
+      )
+      const error = yield* Layer.build(AppServer.layer({ codexPath: fake })).pipe(Effect.flip)
+      if (error._tag !== "AppServerExitedError") return expect.fail(`expected AppServerExitedError, got ${error._tag}`)
+      expect(error.stderrTail).toEqual([
+        "2026-12-02T03:00:00.000Z ERROR codex_core::config: bad key",
+        "WARN bye"
+      ])
+      expect(error.message).toContain("2026-12-02T03:00:00.000Z ERROR codex_core::config: bad key\nWARN bye")
+      expect(error.message).not.toContain("\u001b")
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
   it.live("kills a server that ignores stdin EOF and SIGTERM, and its children, when the scope closes", () =>

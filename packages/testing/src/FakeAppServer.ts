@@ -266,6 +266,11 @@ export interface Options {
   readonly requireInitialize?: boolean | undefined
   /** The model id of threads and of `model/list`. Default `mock-model`. */
   readonly model?: string | undefined
+  /**
+   * `userAgent` in the `initialize` answer, e.g. to play another codex version. Default as codex
+   * 0.169.0 forms it: `<clientInfo.name>/0.169.0 (FakeAppServer; x86_64) fake (<name>; <version>)`.
+   */
+  readonly userAgent?: string | undefined
 }
 
 const CLI_VERSION = "0.169.0"
@@ -617,7 +622,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           const name = typeof info.name === "string" ? info.name : "client"
           const version = typeof info.version === "string" ? info.version : "0"
           const answer = result({
-            userAgent: `${name}/${CLI_VERSION} (FakeAppServer; x86_64) fake (${name}; ${version})`,
+            userAgent: options.userAgent ?? `${name}/${CLI_VERSION} (FakeAppServer; x86_64) fake (${name}; ${version})`,
             codexHome,
             platformFamily: "unix",
             platformOs: "linux"
@@ -847,11 +852,14 @@ export const layer = (options: Options = {}): Layer.Layer<FakeAppServer | Transp
 /** `AppServer` (after the handshake) on the fake, with the fake's handle. */
 export const layerAppServer = (
   options: Options & AppServer.HandshakeOptions = {}
-): Layer.Layer<AppServer.AppServer | FakeAppServer | Transport.Transport, Errors.RequestError> =>
+): Layer.Layer<AppServer.AppServer | FakeAppServer | Transport.Transport, Errors.RequestError | Errors.UnsupportedVersionError> =>
   AppServer.layerTransport(options).pipe(Layer.provideMerge(layer(options)))
 
 /** A whole `Codex` on the fake (declining approvals by default), with `AppServer` and the fake's handle. */
 export const layerCodex = (
   options: Options & AppServer.HandshakeOptions & Codex.ServiceOptions = {}
-): Layer.Layer<Codex.Codex | AppServer.AppServer | FakeAppServer | Transport.Transport, Errors.RequestError> =>
+): Layer.Layer<
+  Codex.Codex | AppServer.AppServer | FakeAppServer | Transport.Transport,
+  Errors.RequestError | Errors.UnsupportedVersionError
+> =>
   Codex.layer(options).pipe(Layer.provideMerge(layerAppServer(options)))

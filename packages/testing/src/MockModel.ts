@@ -32,6 +32,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { Transport } from "effect-codex"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 
@@ -517,8 +518,8 @@ export interface LayerOptions {
   /** `stream_idle_timeout_ms` of the provider (default: codex's own, 300000). */
   readonly streamIdleTimeoutMs?: number | undefined
   /**
-   * Also disable codex features that reach the network at startup (plugins,
-   * apps, analytics, update check). Default `true`.
+   * Also pass `Transport.offlineConfig`: codex features that reach the network
+   * at startup off (plugins, apps, analytics, update check). Default `true`.
    */
   readonly offline?: boolean | undefined
 }
@@ -711,15 +712,7 @@ export const make = Effect.fnUntraced(function*(options: LayerOptions = {}) {
     `model_provider=${tomlString(providerId)}`,
     `model_providers.${providerId}={ ${providerFields.join(", ")} }`,
     `model=${tomlString(model)}`,
-    ...((options.offline ?? true)
-      ? [
-        "features.plugins=false",
-        "features.remote_plugin=false",
-        "features.apps=false",
-        "analytics.enabled=false",
-        "check_for_update_on_startup=false"
-      ]
-      : [])
+    ...((options.offline ?? true) ? Transport.offlineConfig : [])
   ]
 
   const responsesOnly = () => recorded.filter((r) => r.method === "POST" && r.path === "/v1/responses")
