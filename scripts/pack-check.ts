@@ -21,8 +21,8 @@ import { gzipSync } from "node:zlib"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import { build } from "esbuild"
-import ts from "typescript"
 
 const ROOT = path.resolve(import.meta.dirname, "..")
 const started = performance.now()
@@ -105,27 +105,51 @@ const npm = (args: ReadonlyArray<string>): readonly [string, ReadonlyArray<strin
   return cli !== undefined && /npm-cli\.js$/.test(cli) ? [process.execPath, [cli, ...args]] : ["npm", args]
 }
 
-/** The workspace's TypeScript compiler, run on this Node (the consumer is checked, not built). */
-const tsc = (what: string, project: string, cwd: string): Promise<RunResult> =>
-  run(what, process.execPath, [path.join(ROOT, "node_modules", "typescript", "lib", "tsc.js"), "-p", project], {
-    cwd,
+/**
+ * Type-checks one project of the consumer in a fresh process, with the workspace's TypeScript (the consumer's
+ * files and node_modules; nothing is emitted), and reports that process's CPU and wall time.
+ */
+const TYPE_CHECK_MJS = `import * as path from "node:path"
+const [typescript, dir, project] = process.argv.slice(2)
+const ts = (await import(typescript)).default
+const cpu = process.cpuUsage()
+const wall = performance.now()
+const config = ts.parseJsonConfigFileContent(ts.readConfigFile(path.join(dir, project), ts.sys.readFile).config, ts.sys, dir)
+const program = ts.createProgram({ rootNames: config.fileNames, options: config.options })
+const diagnostics = ts.getPreEmitDiagnostics(program)
+const used = process.cpuUsage(cpu)
+const declarations = program.getSourceFiles().filter((file) => file.isDeclarationFile)
+const host = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => dir, getNewLine: () => "\\n" }
+console.log(JSON.stringify({
+  cpuMs: (used.user + used.system) / 1000,
+  wallMs: performance.now() - wall,
+  files: declarations.length,
+  lines: declarations.reduce((sum, file) => sum + file.getLineStarts().length, 0),
+  types: program.getTypeCount(),
+  errors: ts.formatDiagnostics(diagnostics, host)
+}))
+`
+
+interface TypeCheck {
+  readonly cpuMs: number
+  readonly wallMs: number
+  /** Declaration files in the program, their lines, and the types the checker created. */
+  readonly files: number
+  readonly lines: number
+  readonly types: number
+}
+
+const typeCheck = async (dir: string, project: string): Promise<TypeCheck> => {
+  const helper = path.join(dir, "..", "type-check.mjs")
+  if (!fs.existsSync(helper)) fs.writeFileSync(helper, TYPE_CHECK_MJS)
+  const typescript = pathToFileURL(path.join(ROOT, "node_modules", "typescript", "lib", "typescript.js")).href
+  const { stdout } = await run(`tsc -p ${project}`, process.execPath, [helper, typescript, dir, project], {
+    cwd: dir,
     env: consumerEnv()
   })
-
-/**
- * Type-checks a consumer project in this process (the workspace's TypeScript; the consumer's files and
- * node_modules), failing on any diagnostic; returns the CPU and wall time of building and checking the program.
- */
-const typeCheck = (dir: string, project: string): { readonly cpuMs: number; readonly wallMs: number } => {
-  const cpu = process.cpuUsage()
-  const wall = performance.now()
-  const file = path.join(dir, project)
-  const config = ts.parseJsonConfigFileContent(ts.readConfigFile(file, ts.sys.readFile).config, ts.sys, dir)
-  const diagnostics = ts.getPreEmitDiagnostics(ts.createProgram({ rootNames: config.fileNames, options: config.options }))
-  const used = process.cpuUsage(cpu)
-  const host = { getCanonicalFileName: (f: string) => f, getCurrentDirectory: () => dir, getNewLine: () => "\n" }
-  check(diagnostics.length === 0, `tsc -p ${project} in ${dir} fails:`, ts.formatDiagnostics(diagnostics, host))
-  return { cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - wall }
+  const result = JSON.parse(stdout) as TypeCheck & { readonly errors: string }
+  check(result.errors === "", `tsc -p ${project} fails in ${dir}:`, result.errors)
+  return result
 }
 
 // ---------------------------------------------------------------------------
@@ -445,8 +469,10 @@ const main = async (): Promise<void> => {
     }
 
     // -- (b), first part: the strictest check reads every .d.ts (effect's too) and takes a while: it runs alongside (a)
-    const strict = tsc("tsc (NodeNext, strictest, skipLibCheck: false)", "tsconfig.json", consumer)
-    strict.catch(() => {}) // awaited below; a failure is reported there, after (a)
+    const strict = typeCheck(consumer, "tsconfig.json")
+    const bundler = typeCheck(consumer, "tsconfig.bundler.json")
+    strict.catch(() => {}) // both awaited below; a failure is reported there, after (a)
+    bundler.catch(() => {})
 
     // -- (a) plain node runs a turn
     step("(a) plain node runs one offline turn through the testing kit")
@@ -500,15 +526,16 @@ const main = async (): Promise<void> => {
 
     // -- (b) the strictest consumer type-checks; figures: tsc time with and without our packages
     step("(b) tsc --noEmit under the strictest options")
-    console.log(`consumer.ts, NodeNext, skipLibCheck: false: passes (${seconds((await strict).ms)}, alongside (a))`)
-    const bundler = typeCheck(consumer, "tsconfig.bundler.json")
-    console.log(`consumer.ts, Bundler, skipLibCheck: true: passes (${seconds(bundler.wallMs)})`)
+    console.log(`consumer.ts, NodeNext, skipLibCheck: false: passes (${seconds((await strict).wallMs)}, alongside (a))`)
+    console.log(`consumer.ts, Bundler, skipLibCheck: true: passes (${seconds((await bundler).wallMs)}, alongside (a))`)
     // Figures: the common skipLibCheck: true, best of two programs each, alternated. CPU time, not wall time: the
-    // machine is shared, and CPU time is what our declarations cost.
+    // machine is shared, and CPU time is what our declarations cost (each check in a fresh process).
     const best = { with: Infinity, without: Infinity, withWall: Infinity, withoutWall: Infinity }
+    let sizes: readonly [TypeCheck, TypeCheck] | undefined
     for (let round = 0; round < 2; round++) {
-      const withOurs = typeCheck(consumer, "tsconfig.timing-ours.json")
-      const without = typeCheck(consumer, "tsconfig.timing-effect.json")
+      const without = await typeCheck(consumer, "tsconfig.timing-effect.json")
+      const withOurs = await typeCheck(consumer, "tsconfig.timing-ours.json")
+      sizes = [without, withOurs]
       best.with = Math.min(best.with, withOurs.cpuMs)
       best.without = Math.min(best.without, without.cpuMs)
       best.withWall = Math.min(best.withWall, withOurs.wallMs)
@@ -518,6 +545,12 @@ const main = async (): Promise<void> => {
     console.log(`  on effect alone:                       ${seconds(best.without)} (${seconds(best.withoutWall)})`)
     console.log(`  also using effect-codex + testing kit: ${seconds(best.with)} (${seconds(best.withWall)})`)
     console.log(`  overhead of our packages:              ${seconds(best.with - best.without)} (${seconds(best.withWall - best.withoutWall)})`)
+    if (sizes !== undefined) {
+      const [without, withOurs] = sizes
+      console.log(`  declarations: ${without.files} files, ${without.lines} lines; with ours ${withOurs.files} files, ` +
+        `${withOurs.lines} lines (+${(100 * (withOurs.lines / without.lines - 1)).toFixed(1)}%); types created: ` +
+        `${without.types} and ${withOurs.types}`)
+    }
 
     // -- figures: bundle sizes and install sizes
     step("figures")
