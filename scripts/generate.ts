@@ -21,7 +21,7 @@ import { renderFallbacks, renderIndex, renderMethods, renderPackageJson, renderR
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 export const GENERATED_DIR = path.join(REPO_ROOT, "generated")
 /** Directories under generated/ that the generator neither writes nor compares. */
-const IGNORED = new Set(["node_modules"])
+const IGNORED = new Set(["node_modules", "dist"])
 
 const PLATFORM_PACKAGES: Readonly<Record<string, readonly [pkg: string, triple: string]>> = {
   "linux-x64": ["codex-linux-x64", "x86_64-unknown-linux-musl"],
@@ -142,6 +142,7 @@ export const generateTree = (): Generated => {
     })
     const text = (s: string): Buffer => Buffer.from(s, "utf8")
     tree.set("package.json", text(renderPackageJson(version)))
+    tree.set("LICENSE", fs.readFileSync(path.join(REPO_ROOT, "LICENSE")))
     tree.set("README.md", text(renderReadme(model, version, { experimental, officialTypes })))
     tree.set("FALLBACKS.md", text(renderFallbacks(model, version)))
     tree.set("src/schemas.ts", text(renderSchemas(model, version)))

@@ -14,7 +14,7 @@ const root = path.resolve(import.meta.dirname, "..")
 const walk = (dir: string): Array<string> =>
   readdirSync(dir).flatMap((name) => {
     const full = path.join(dir, name)
-    if (name === "node_modules" || name.startsWith(".")) return []
+    if (name === "node_modules" || name === "dist" || name.startsWith(".")) return []
     return statSync(full).isDirectory() ? walk(full) : full.endsWith(".ts") ? [full] : []
   })
 
