@@ -508,19 +508,37 @@ const main = async (): Promise<void> => {
         fs.existsSync(path.join(noBinary, "node_modules", "@openai", "codex")),
       `--omit=optional installed ${PLATFORM_PACKAGE} anyway (or left out @openai/codex)`
     )
-    const emptyDir = fs.mkdtempSync(path.join(tmp, "empty-path-"))
+    // With the consumer's node_modules/.bin on PATH, as `npm run` and `npx` put it: the @openai/codex launcher
+    // there cannot run without its platform package, so it is skipped, not run.
     const found = await run("node find.mjs", process.execPath, ["find.mjs"], {
       cwd: noBinary,
-      env: consumerEnv({ PATH: emptyDir })
+      env: consumerEnv({ PATH: path.join(noBinary, "node_modules", ".bin") })
     })
     const lookup = JSON.parse(found.stdout.trim()) as { binary?: string; error?: { _tag: string; searched: Array<string> } }
     const notFound = lookup.error
     check(
       notFound?._tag === "AppServerNotFoundError",
-      "without the platform package and with nothing on PATH, CodexBinary.find did not fail with AppServerNotFoundError",
+      "without the platform package, with only @openai/codex's launcher on PATH, CodexBinary.find did not fail with AppServerNotFoundError",
+      found.stdout
+    )
+    check(
+      notFound?.searched.some((entry) => entry.includes("skipped: the @openai/codex launcher")) === true,
+      "CodexBinary.find did not say that it skipped the @openai/codex launcher on PATH",
       found.stdout
     )
     console.log(`without a binary: ${notFound?._tag}, searched:\n  ${notFound?.searched.join("\n  ")}`)
+    // A launcher whose platform package is installed (here the other consumer's, as a global install would be):
+    // its native binary is the one found.
+    const viaLauncher = await run("node find.mjs", process.execPath, ["find.mjs"], {
+      cwd: noBinary,
+      env: consumerEnv({ PATH: path.join(consumer, "node_modules", ".bin") })
+    })
+    const launched = JSON.parse(viaLauncher.stdout.trim()) as { binary?: string }
+    check(
+      launched.binary === bundled.binary,
+      "the @openai/codex launcher on PATH did not lead to its native binary",
+      viaLauncher.stdout
+    )
     const own = await runApp(noBinary, consumerEnv({ CODEX_BIN: bundled.binary }))
     check(own.binary === bundled.binary, "CODEX_BIN was not the binary used", own.binary)
 

@@ -7,7 +7,7 @@
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { accessSync, constants, statSync } from "node:fs"
+import { accessSync, constants, realpathSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { AppServerNotFoundError } from "./Errors.js"
@@ -106,7 +106,29 @@ export const find = Effect.fn("CodexBinary.find")(function*(options: FindOptions
   const pathVariable = yield* Config.String("PATH").pipe(Config.withDefault(""), Effect.orElseSucceed(() => ""))
   for (const dir of pathVariable.split(path.delimiter).filter((entry) => entry !== "")) {
     const found = attempt(path.join(dir, executableName), "PATH")
-    if (Option.isSome(found)) return found.value
+    if (Option.isNone(found)) continue
+    const launcher = npmLauncher(found.value)
+    if (Option.isNone(launcher)) return found.value
+    // npm's `codex` launcher: run the native binary it would run, or go on when it has none.
+    const native = Option.flatMap(bundled(launcher.value), (file) => attempt(file, `native binary of ${found.value}`))
+    if (Option.isSome(native)) return native.value
+    searched.push(`${found.value} skipped: the @openai/codex launcher without its platform package`)
   }
   return yield* new AppServerNotFoundError({ searched })
 })
+
+/**
+ * The `@openai/codex` package directory when `file` is its npm launcher (`bin/codex.js`, linked as
+ * `node_modules/.bin/codex`): that script only starts the native binary of the platform package, and fails when
+ * that package was not installed (`npm install --omit=optional`).
+ */
+const npmLauncher = (file: string): Option.Option<string> => {
+  try {
+    const real = realpathSync(file)
+    return /[\\/]@openai[\\/]codex[\\/]bin[\\/]codex\.js$/.test(real)
+      ? Option.some(path.dirname(path.dirname(real)) + path.sep)
+      : Option.none()
+  } catch {
+    return Option.none()
+  }
+}
