@@ -8,9 +8,9 @@
  * for the rest; its method maps cover every method of the experimental protocol, typed with those definitions.
  */
 import { codecType, docComment, type EmitContext, objectTypeBody, schemaExpr, typeExpr } from "./emit.js"
-import { type Node, refsOf } from "./ir.js"
+import { type Node, refsOf, withReferrers } from "./ir.js"
 import { type Definition, type Model, orderDefinitions } from "./model.js"
-import { requestEntry, tsHeader } from "./render.js"
+import { CLIENT_REQUEST_TYPES, requestEntry, SERVER_REQUEST_TYPES, tsHeader } from "./render.js"
 
 /** What the experimental protocol adds to the stable one. */
 export interface ExperimentalSurface {
@@ -53,21 +53,12 @@ const mapRefs = (node: Node, f: (name: string) => string): Node => {
 /** Splits the experimental model into what it shares with the stable model and what it adds. */
 export const experimentalSurface = (stable: Model, experimental: Model): ExperimentalSurface => {
   const stableDefs = new Map(stable.definitions.map((d) => [d.name, d]))
-  const own = new Set<string>()
-  for (const d of experimental.definitions) {
+  const differs = experimental.definitions.filter((d) => {
     const s = stableDefs.get(d.name)
-    if (s === undefined || shapeKey(s.node) !== shapeKey(d.node)) own.add(d.name)
-  }
+    return s === undefined || shapeKey(s.node) !== shapeKey(d.node)
+  })
   // a definition that refers to an experimental one must refer to the experimental declaration
-  for (let grew = true; grew;) {
-    grew = false
-    for (const d of experimental.definitions) {
-      if (!own.has(d.name) && [...refsOf(d.node)].some((r) => own.has(r))) {
-        own.add(d.name)
-        grew = true
-      }
-    }
-  }
+  const own = withReferrers(experimental.definitions, differs.map((d) => d.name))
   const stableClient = new Set(stable.clientRequests.map((m) => m.method))
   const stableServer = new Set(stable.serverRequests.map((m) => m.method))
   const touches = (n: Node): boolean => [...refsOf(n)].some((r) => own.has(r))
@@ -140,17 +131,9 @@ export const renderExperimental = (surface: ExperimentalSurface, version: string
     "/** Stable client request methods whose params or response gain experimental fields. */",
     `export const extendedClientRequestMethods: ReadonlyArray<ClientRequestMethod> = [${list(surface.extendedClientRequests)}]`,
     "",
-    "export type ClientRequestMethod = keyof typeof ClientRequests",
-    "export type ClientRequestParams<M extends ClientRequestMethod> = (typeof ClientRequests)[M][\"params\"][\"Type\"]",
-    "export type ClientRequestResponse<M extends ClientRequestMethod> = (typeof ClientRequests)[M][\"response\"][\"Type\"]",
-    "/** Client request methods that may be called without params. */",
-    "export type ClientRequestMethodWithOptionalParams = {",
-    "  [M in ClientRequestMethod]: undefined extends ClientRequestParams<M> ? M : never",
-    "}[ClientRequestMethod]",
+    ...CLIENT_REQUEST_TYPES,
     "",
-    "export type ServerRequestMethod = keyof typeof ServerRequests",
-    "export type ServerRequestParams<M extends ServerRequestMethod> = (typeof ServerRequests)[M][\"params\"][\"Type\"]",
-    "export type ServerRequestResponse<M extends ServerRequestMethod> = (typeof ServerRequests)[M][\"response\"][\"Type\"]",
+    ...SERVER_REQUEST_TYPES,
     ""
   )
   return out.join("\n")

@@ -17,7 +17,7 @@
  * - `Schema.Tuple([...])`: an array of exactly that length.
  */
 import { propertyKey, typeExpr } from "./emit.js"
-import { GenerateError, type LiteralValue, type Node, refsOf } from "./ir.js"
+import { childrenOf, GenerateError, type LiteralValue, type Node, refsOf, withReferrers } from "./ir.js"
 import type { Definition, Model } from "./model.js"
 
 /** Name of the guard exported for definition `name`. */
@@ -76,35 +76,11 @@ class GuardEmitter {
   constructor(defs: ReadonlyArray<Definition>, options: { readonly exact?: boolean } = {}) {
     this.defs = new Map(defs.map((d) => [d.name, d]))
     this.exact = options.exact === true
-    const needed = new Set<string>()
-    if (this.exact) {
-      const holdsObject = (n: Node): boolean => {
-        switch (n.kind) {
-          case "object":
-            return n.properties.length > 0
-          case "union":
-            return n.members.some(holdsObject)
-          case "array":
-            return holdsObject(n.items)
-          case "tuple":
-            return n.items.some(holdsObject)
-          case "record":
-            return holdsObject(n.value)
-          default:
-            return false
-        }
-      }
-      defs.forEach((d) => holdsObject(d.node) && needed.add(d.name))
-      for (let grew = true; grew;) {
-        grew = false
-        for (const d of defs) {
-          if (!needed.has(d.name) && [...refsOf(d.node)].some((r) => needed.has(r))) {
-            needed.add(d.name)
-            grew = true
-          }
-        }
-      }
-    }
+    const holdsObject = (n: Node): boolean =>
+      n.kind === "object" ? n.properties.length > 0 : childrenOf(n).some(holdsObject)
+    const needed: ReadonlySet<string> = this.exact
+      ? withReferrers(defs, defs.filter((d) => holdsObject(d.node)).map((d) => d.name))
+      : new Set()
     this.exactNeeded = needed
     this.refGuard = (name) => (needed.has(name) ? exactGuardName(name) : guardName(name))
   }

@@ -357,29 +357,44 @@ export const union = (members: ReadonlyArray<Node>): Node => {
   return { kind: "union", members: deduped }
 }
 
+/** The nodes directly inside a node (object properties, union members, array, tuple and record elements). */
+export const childrenOf = (node: Node): ReadonlyArray<Node> => {
+  switch (node.kind) {
+    case "array":
+      return [node.items]
+    case "tuple":
+    case "union":
+      return node.kind === "tuple" ? node.items : node.members
+    case "object":
+      return node.properties.map((p) => p.node)
+    case "record":
+      return [node.value]
+    default:
+      return []
+  }
+}
+
 /** Names of definitions referenced by a node. */
 export const refsOf = (node: Node, out: Set<string> = new Set()): Set<string> => {
-  switch (node.kind) {
-    case "ref":
-      out.add(node.target)
-      break
-    case "array":
-      refsOf(node.items, out)
-      break
-    case "tuple":
-      node.items.forEach((n) => refsOf(n, out))
-      break
-    case "object":
-      node.properties.forEach((p) => refsOf(p.node, out))
-      break
-    case "record":
-      refsOf(node.value, out)
-      break
-    case "union":
-      node.members.forEach((n) => refsOf(n, out))
-      break
-    default:
-      break
+  if (node.kind === "ref") out.add(node.target)
+  else for (const child of childrenOf(node)) refsOf(child, out)
+  return out
+}
+
+/** `seed` plus every definition that refers, directly or through others, to one of them (a fixpoint). */
+export const withReferrers = (
+  definitions: ReadonlyArray<{ readonly name: string; readonly node: Node }>,
+  seed: Iterable<string>
+): Set<string> => {
+  const out = new Set(seed)
+  for (let grew = true; grew;) {
+    grew = false
+    for (const d of definitions) {
+      if (!out.has(d.name) && [...refsOf(d.node)].some((r) => out.has(r))) {
+        out.add(d.name)
+        grew = true
+      }
+    }
   }
   return out
 }

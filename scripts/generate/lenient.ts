@@ -8,7 +8,7 @@
  * notification params) stay exactly as the schema says. A definition used on both sides is emitted twice: strict under
  * its own name, open as `Received<Name>`; a definition the server alone sends is open under its own name.
  */
-import { GenerateError, type LiteralValue, type Node, refsOf } from "./ir.js"
+import { childrenOf, GenerateError, type LiteralValue, type Node, refsOf, withReferrers } from "./ir.js"
 import type { Definition, Model, NotificationMethod, RequestMethod } from "./model.js"
 
 /** The tag value an unknown variant decodes to; no codex tag may use it (the generator checks). */
@@ -71,28 +71,11 @@ export const openReceived = (model: Model): Model => {
         return isEnum(node)
       case "union":
         return tagOf(node, resolve) !== undefined || isEnumUnion(node) || node.members.some(opensItself)
-      case "array":
-        return opensItself(node.items)
-      case "tuple":
-        return node.items.some(opensItself)
-      case "record":
-        return opensItself(node.value)
-      case "object":
-        return node.properties.some((p) => opensItself(p.node))
       default:
-        return false
+        return childrenOf(node).some(opensItself)
     }
   }
-  const changed = new Set(model.definitions.filter((d) => opensItself(d.node)).map((d) => d.name))
-  for (let grew = true; grew;) {
-    grew = false
-    for (const d of model.definitions) {
-      if (!changed.has(d.name) && [...refsOf(d.node)].some((r) => changed.has(r))) {
-        changed.add(d.name)
-        grew = true
-      }
-    }
-  }
+  const changed = withReferrers(model.definitions, model.definitions.filter((d) => opensItself(d.node)).map((d) => d.name))
 
   const reachable = (roots: Iterable<string>): Set<string> => {
     const out = new Set<string>()

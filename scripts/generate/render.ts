@@ -78,6 +78,24 @@ const UNKNOWN_HELPERS: ReadonlyArray<string> = [
   "}"
 ]
 
+/** The helper types of a `ClientRequests` map (methods.ts and experimental.ts declare the same ones). */
+export const CLIENT_REQUEST_TYPES: ReadonlyArray<string> = [
+  "export type ClientRequestMethod = keyof typeof ClientRequests",
+  "export type ClientRequestParams<M extends ClientRequestMethod> = (typeof ClientRequests)[M][\"params\"][\"Type\"]",
+  "export type ClientRequestResponse<M extends ClientRequestMethod> = (typeof ClientRequests)[M][\"response\"][\"Type\"]",
+  "/** Client request methods that may be called without params. */",
+  "export type ClientRequestMethodWithOptionalParams = {",
+  "  [M in ClientRequestMethod]: undefined extends ClientRequestParams<M> ? M : never",
+  "}[ClientRequestMethod]",
+]
+
+/** The helper types of a `ServerRequests` map. */
+export const SERVER_REQUEST_TYPES: ReadonlyArray<string> = [
+  "export type ServerRequestMethod = keyof typeof ServerRequests",
+  "export type ServerRequestParams<M extends ServerRequestMethod> = (typeof ServerRequests)[M][\"params\"][\"Type\"]",
+  "export type ServerRequestResponse<M extends ServerRequestMethod> = (typeof ServerRequests)[M][\"response\"][\"Type\"]",
+]
+
 const methodsCtx: EmitContext = { prefix: "S.", suspend: () => false }
 
 /** The params schema of a method map entry (`NoParams` for absent params, `UndefinedOr(...)` for optional ones). */
@@ -138,13 +156,7 @@ export const renderMethods = (model: Model, version: string): string => {
     }).join(",\n"),
     "} as const",
     "",
-    "export type ClientRequestMethod = keyof typeof ClientRequests",
-    "export type ClientRequestParams<M extends ClientRequestMethod> = (typeof ClientRequests)[M][\"params\"][\"Type\"]",
-    "export type ClientRequestResponse<M extends ClientRequestMethod> = (typeof ClientRequests)[M][\"response\"][\"Type\"]",
-    "/** Client request methods that may be called without params. */",
-    "export type ClientRequestMethodWithOptionalParams = {",
-    "  [M in ClientRequestMethod]: undefined extends ClientRequestParams<M> ? M : never",
-    "}[ClientRequestMethod]",
+    ...CLIENT_REQUEST_TYPES,
     "",
     "export type ServerNotificationMethod = keyof typeof ServerNotifications",
     "export type ServerNotificationParams<M extends ServerNotificationMethod> = (typeof ServerNotifications)[M][\"Type\"]",
@@ -153,9 +165,7 @@ export const renderMethods = (model: Model, version: string): string => {
     "  readonly [M in ServerNotificationMethod]: { readonly method: M; readonly params: ServerNotificationParams<M> }",
     "}[ServerNotificationMethod]",
     "",
-    "export type ServerRequestMethod = keyof typeof ServerRequests",
-    "export type ServerRequestParams<M extends ServerRequestMethod> = (typeof ServerRequests)[M][\"params\"][\"Type\"]",
-    "export type ServerRequestResponse<M extends ServerRequestMethod> = (typeof ServerRequests)[M][\"response\"][\"Type\"]",
+    ...SERVER_REQUEST_TYPES,
     "/** A server request `{ id, method, params }`, discriminated by `method`. */",
     "export type ServerRequest = {",
     "  readonly [M in ServerRequestMethod]: { readonly id: S.RequestId; readonly method: M; readonly params: ServerRequestParams<M> }",
