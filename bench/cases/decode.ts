@@ -10,7 +10,8 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { readdirSync, readFileSync } from "node:fs"
 import * as path from "node:path"
-import { AppServer, RpcPeer, Transport } from "effect-codex"
+import { InMemoryTransport } from "@effect-codex/testing"
+import { AppServer, RpcPeer } from "effect-codex"
 import { gc, MB, peak, round, startSampler } from "../lib.js"
 
 const CAPTURES = path.resolve(import.meta.dirname, "../../test/fixtures/captures")
@@ -78,7 +79,7 @@ const measure = async (body: () => Promise<{ count: number; unknown: number }>):
 export const sdkRun = (chunks: ReadonlyArray<string>, total: number, decode: boolean) =>
   measure(() =>
     Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const { client, server } = yield* Transport.makeInMemory
+      const { client, server } = yield* InMemoryTransport.make
       const peer = yield* RpcPeer.make(client)
       const subscription = yield* peer.subscribe
       let count = 0

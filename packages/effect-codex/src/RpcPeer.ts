@@ -8,7 +8,6 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -17,7 +16,6 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
-import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -27,12 +25,14 @@ import {
   excerpt,
   fromRpcError,
   ProtocolError,
-  RequestTimeoutError,
+  type RequestTimeoutError,
   type RpcError,
   type RpcErrorObject
 } from "./Errors.js"
-import * as Deadlines from "./Deadlines.js"
-import * as LineFramer from "./LineFramer.js"
+import * as Broadcast from "./internal/Broadcast.js"
+import * as LineFramer from "./internal/LineFramer.js"
+import * as Message from "./internal/Message.js"
+import * as PendingTable from "./internal/PendingTable.js"
 import { type Connection, type ExitInfo, Transport } from "./Transport.js"
 
 /** A JSON-RPC request id. */
@@ -126,21 +126,32 @@ export const unhandledRequest: ServerRequestHandler = (request) =>
     message: `effect-codex has no handler for server request "${request.method}"; provide one (for example an Approvals layer)`
   })
 
-interface Pending {
-  readonly method: string
-  readonly response: Deferred.Deferred<unknown, RpcError | AppServerExitedError | RequestTimeoutError>
-  readonly timeout: Duration.Duration
-}
+/** The reply to a server request from `handle`: its result, its error, or -32603 for a defect. */
+const reply = (request: IncomingRequest, handle: ServerRequestHandler): Effect.Effect<Record<string, unknown>> =>
+  handle(request).pipe(
+    Effect.map((result) => ({ id: request.id, result: result ?? null })),
+    Effect.catch((error) => Effect.succeed({ id: request.id, error })),
+    Effect.catchDefect((defect) =>
+      Effect.succeed({
+        id: request.id,
+        error: { code: ErrorCode.InternalError, message: `effect-codex handler failed: ${String(defect)}` }
+      })
+    )
+  )
 
-const subscriptionClosed = "effect-codex: a notification subscription was read after its scope closed"
+/** The error of the end of a connection, or of a call (`method`) it ended while pending. */
+const exitedError = (info: ExitInfo, method?: string) =>
+  new AppServerExitedError({
+    ...(method === undefined ? {} : { method, sent: true }),
+    exitCode: info.exitCode,
+    signal: info.signal,
+    stderrTail: [...info.stderrTail],
+    reason: info.reason
+  })
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
-
-const isRequestId = (value: unknown): value is RequestId => typeof value === "string" || typeof value === "number"
-
-const isRpcErrorObject = (value: unknown): value is RpcErrorObject =>
-  isObject(value) && typeof value.code === "number" && typeof value.message === "string"
+/** The error of a call made after the connection ended: it is never sent. */
+const refused = (closed: AppServerExitedError, method: string) =>
+  new AppServerExitedError({ ...closed, method, sent: false })
 
 /**
  * Builds a peer over a connection, within the current scope (its reader and the server-request handlers
@@ -158,68 +169,32 @@ export const make: {
   options: PeerOptions = {},
   decode: (notification: IncomingNotification) => unknown = (notification) => notification
 ): Effect.fn.Return<Peer<any>, never, Scope.Scope> {
+  // Wiring only: framing (internal/LineFramer) → classify (internal/Message) → route, with the pending
+  // calls and their deadlines in internal/PendingTable and the listeners in internal/Broadcast.
   type N = unknown
   const defaultTimeout = Duration.fromInputUnsafe(options.requestTimeout ?? Duration.seconds(60))
   const framer = LineFramer.make(options.maxLineLength ?? 64 * 1024 * 1024)
-  const pending = new Map<RequestId, Pending>()
-  // Ids of requests given up (timed out or interrupted): their late answers are dropped quietly.
-  const abandoned = new Set<RequestId>()
+  const calls = yield* PendingTable.make
   const protocolErrors = yield* PubSub.unbounded<ProtocolError>()
   const handler = yield* Ref.make<ServerRequestHandler>(unhandledRequest)
   const closedSignal = yield* Deferred.make<AppServerExitedError>()
   const scope = yield* Effect.scope
-  let nextId = 1
-  let closedWith: AppServerExitedError | undefined
-  const listeners = new Set<Listener<N>>()
+  const broadcast = Broadcast.make<N>()
 
-  const abandon = (id: RequestId) => {
-    deadlines.delete(id)
-    if (pending.delete(id) && abandoned.size < 10_000) abandoned.add(id)
+  const protocolError = (reason: string, line: string, method?: string) => {
+    const error = new ProtocolError({ ...(method === undefined ? {} : { method }), reason, excerpt: excerpt(line) })
+    return Effect.logWarning(error.message).pipe(Effect.andThen(PubSub.publish(protocolErrors, error)), Effect.asVoid)
   }
-  const deadlines: Deadlines.Deadlines<RequestId> = yield* Deadlines.make((id: RequestId) => {
-    const entry = pending.get(id)
-    if (entry === undefined) return
-    abandon(id)
-    Deferred.doneUnsafe(
-      entry.response,
-      Exit.fail(new RequestTimeoutError({ method: entry.method, timeoutMillis: Duration.toMillis(entry.timeout) }))
-    )
-  })
-
-  const exitedError = (info: ExitInfo, method?: string) =>
-    new AppServerExitedError({
-      ...(method === undefined ? {} : { method, sent: true }),
-      exitCode: info.exitCode,
-      signal: info.signal,
-      stderrTail: [...info.stderrTail],
-      reason: info.reason
-    })
-
-  const reportProtocolError = (error: ProtocolError) =>
-    Effect.logWarning(error.message).pipe(Effect.andThen(PubSub.publish(protocolErrors, error)), Effect.asVoid)
-  const protocolError = (reason: string, line: string, method?: string) =>
-    reportProtocolError(new ProtocolError({ ...(method === undefined ? {} : { method }), reason, excerpt: excerpt(line) }))
 
   const send = (message: Record<string, unknown>) => connection.write(`${JSON.stringify(message)}\n`)
 
   // The handler in place when the request arrives answers it, even if another is set meanwhile.
-  const answer = Effect.fnUntraced(function*(request: IncomingRequest, handle: ServerRequestHandler) {
-    const reply = yield* handle(request).pipe(
-      Effect.map((result) => ({ id: request.id, result: result ?? null })),
-      Effect.catch((error) => Effect.succeed({ id: request.id, error })),
-      Effect.catchDefect((defect) =>
-        Effect.succeed({
-          id: request.id,
-          error: { code: ErrorCode.InternalError, message: `effect-codex handler failed: ${String(defect)}` }
-        })
-      )
-    )
-    yield* send(reply)
-  })
+  const answer = (request: IncomingRequest) =>
+    Effect.flatMap(Ref.get(handler), (handle) => Effect.forkIn(Effect.flatMap(reply(request, handle), send), scope))
 
   /**
-   * Routes the lines of one chunk synchronously: responses settle their pending call at once,
-   * notifications go to the listeners as one batch, and only server requests and protocol errors need effects.
+   * Routes the frames of one chunk synchronously: responses settle their call at once, notifications go to
+   * the listeners as one batch, and only server requests and protocol errors need effects.
    */
   const route = (frames: ReadonlyArray<LineFramer.Frame>): Effect.Effect<void> => {
     const notifications: Array<N> = []
@@ -229,82 +204,45 @@ export const make: {
         effects.push(protocolError(`line longer than ${frame.limit} characters dropped`, frame.start))
         continue
       }
-      const line = frame.line
-      let message: unknown
-      try {
-        message = JSON.parse(line)
-      } catch (error) {
-        effects.push(protocolError(`invalid JSON: ${(error as Error).message}`, line))
-        continue
-      }
-      if (!isObject(message)) {
-        effects.push(protocolError("not a JSON object", line))
-        continue
-      }
-      const { id, method } = message
-      if (typeof method === "string") {
-        if (isRequestId(id)) {
-          const request = { id, method, params: message.params }
-          const answering = Effect.flatMap(Ref.get(handler), (handle) => Effect.forkIn(answer(request, handle), scope))
-          effects.push(Effect.asVoid(answering))
-        } else {
-          const raw: IncomingNotification = typeof message.emittedAtMs === "number"
-            ? { method, params: message.params, emittedAtMs: message.emittedAtMs }
-            : { method, params: message.params }
-          notifications.push(decode(raw))
+      const message = Message.classify(frame.line)
+      switch (message._tag) {
+        case "Notification": {
+          notifications.push(decode(message.notification))
+          break
         }
-        continue
-      }
-      const entry = isRequestId(id) ? pending.get(id) : undefined
-      if (entry === undefined && isRequestId(id) && abandoned.delete(id)) continue
-      if (entry === undefined || !("result" in message || "error" in message)) {
-        effects.push(protocolError(
-          entry === undefined && isRequestId(id)
-            ? `response to unknown or abandoned request id ${id}`
-            : "neither a request, a response nor a notification",
-          line
-        ))
-        continue
-      }
-      pending.delete(id as RequestId)
-      deadlines.delete(id as RequestId)
-      if (!("error" in message)) {
-        Deferred.doneUnsafe(entry.response, Exit.succeed(message.result))
-      } else if (isRpcErrorObject(message.error)) {
-        Deferred.doneUnsafe(entry.response, Exit.fail(fromRpcError(entry.method, message.error)))
-      } else {
-        effects.push(protocolError("malformed error object", line, entry.method))
-        Deferred.doneUnsafe(
-          entry.response,
-          Exit.fail(fromRpcError(entry.method, {
-            code: ErrorCode.InternalError,
-            message: `malformed error response: ${excerpt(line)}`
-          }))
-        )
+        case "Request": {
+          effects.push(Effect.asVoid(answer(message.request)))
+          break
+        }
+        case "Invalid": {
+          effects.push(protocolError(message.reason, frame.line))
+          break
+        }
+        default: {
+          const call = calls.take(message.id)
+          if (call === "late") break
+          if (call === undefined) {
+            effects.push(protocolError(`response to unknown or abandoned request id ${message.id}`, frame.line))
+          } else if (message._tag === "Response") {
+            Deferred.doneUnsafe(call.response, Exit.succeed(message.result))
+          } else {
+            if (message.problem !== undefined) effects.push(protocolError(message.problem, frame.line, call.method))
+            Deferred.doneUnsafe(call.response, Exit.fail(fromRpcError(call.method, message.error)))
+          }
+        }
       }
     }
-    if (notifications.length > 0) {
-      for (const listener of listeners) listener.onNotifications(notifications)
-    }
+    if (notifications.length > 0) broadcast.publish(notifications)
     return effects.length === 0 ? Effect.void : Effect.all(effects, { discard: true })
   }
 
   const close = (info: ExitInfo) =>
     Effect.suspend(() => {
-      if (closedWith !== undefined) return Effect.void
+      if (broadcast.ended() !== undefined) return Effect.void
       const error = exitedError(info)
-      closedWith = error
-      for (const listener of listeners) listener.onClose(error)
-      listeners.clear()
-      const failures = [...pending.values()].map((entry) =>
-        Deferred.fail(entry.response, exitedError(info, entry.method))
-      )
-      for (const id of pending.keys()) deadlines.delete(id)
-      pending.clear()
-      return Effect.all(failures, { discard: true }).pipe(
-        Effect.andThen(Deferred.succeed(closedSignal, error)),
-        Effect.asVoid
-      )
+      broadcast.end(error)
+      calls.failAll((method) => exitedError(info, method))
+      return Deferred.succeed(closedSignal, error).pipe(Effect.asVoid)
     })
 
   const reader = yield* connection.incoming.pipe(
@@ -333,69 +271,35 @@ export const make: {
     close({ exitCode: null, signal: null, stderrTail: [], reason: "the client closed the connection" })
   )
 
-  /** The error of a call made after the connection ended: it is never sent. */
-  const refused = (closed: AppServerExitedError, method: string) =>
-    new AppServerExitedError({ ...closed, method, sent: false })
-
   const request: Peer<N>["request"] = (method, params, requestOptions) =>
     Effect.suspend(() => {
-      if (closedWith !== undefined) return Effect.fail(refused(closedWith, method))
-      const id = nextId++
-      const response = Deferred.makeUnsafe<unknown, RpcError | AppServerExitedError | RequestTimeoutError>()
-      const timeout = requestOptions?.timeout === undefined
-        ? defaultTimeout
-        : Duration.fromInputUnsafe(requestOptions.timeout)
-      pending.set(id, { method, response, timeout })
-      deadlines.set(id, timeout)
+      const closed = broadcast.ended()
+      if (closed !== undefined) return Effect.fail(refused(closed, method))
+      const call = calls.open(
+        method,
+        requestOptions?.timeout === undefined ? defaultTimeout : Duration.fromInputUnsafe(requestOptions.timeout)
+      )
+      const id = call.id
       return send(params === undefined ? { id, method } : { id, method, params }).pipe(
-        Effect.andThen(Deferred.await(response)),
-        Effect.onInterrupt(() => Effect.sync(() => abandon(id)))
+        Effect.andThen(Deferred.await(call.response)),
+        Effect.onInterrupt(() => Effect.sync(() => calls.abandon(id)))
       )
     })
 
   const notify: Peer<N>["notify"] = (method, params) =>
-    Effect.suspend(() =>
-      closedWith !== undefined
-        ? Effect.fail(refused(closedWith, method))
+    Effect.suspend(() => {
+      const closed = broadcast.ended()
+      return closed !== undefined
+        ? Effect.fail(refused(closed, method))
         : send(params === undefined ? { method } : { method, params })
-    )
-
-  const listen: Peer<N>["listen"] = (listener) =>
-    Effect.acquireRelease(
-      Effect.sync(() => {
-        if (closedWith === undefined) listeners.add(listener)
-        else listener.onClose(closedWith)
-      }),
-      () => Effect.sync(() => listeners.delete(listener))
-    )
-
-  // A queue per subscriber, filled by a listener: it ends with the reason the connection closed, after
-  // the last notification.
-  const subscribe: Peer<N>["subscribe"] = Effect.gen(function*() {
-    const queue = yield* Queue.unbounded<N, AppServerExitedError>()
-    yield* listen({
-      onNotifications: (notifications) => {
-        Queue.offerAllUnsafe(queue, notifications)
-      },
-      onClose: (error) => {
-        Queue.failCauseUnsafe(queue, Cause.fail(error))
-      }
     })
-    // Read after its scope closed, the stream would wait forever: it dies with a clear message instead.
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        if (closedWith === undefined) Queue.failCauseUnsafe(queue, Cause.die(new Error(subscriptionClosed)))
-      })
-    )
-    return Stream.fromQueue(queue)
-  })
 
   const peer: Peer<N> = {
     request,
     notify,
-    subscribe,
-    listen,
-    notifications: Stream.unwrap(subscribe),
+    subscribe: broadcast.subscribe,
+    listen: broadcast.listen,
+    notifications: Stream.unwrap(broadcast.subscribe),
     protocolErrors: Stream.fromPubSub(protocolErrors).pipe(Stream.interruptWhen(Deferred.await(closedSignal))),
     setRequestHandler: (next) => Ref.set(handler, next),
     closed: Deferred.await(closedSignal)

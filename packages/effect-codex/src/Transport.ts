@@ -1,7 +1,7 @@
 /**
  * The byte pipe to a `codex app-server`: a scoped connection that carries text both ways and reports how
- * the server ended. Two implementations: the real child process over stdio ({@link layerStdio}) and an
- * in-memory pair for tests ({@link makeInMemory}).
+ * the server ended. The implementation here is the real child process over stdio ({@link layerStdio}); the
+ * testing kit has an in-memory pair (`@effect-codex/testing`'s `InMemoryTransport`).
  *
  * The stdio transport never leaves an orphan: when its scope closes (normally, on failure or on
  * interruption) it closes the child's stdin, waits `closeTimeout`, sends SIGTERM to the process group,
@@ -18,7 +18,6 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
-import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import * as CodexBinary from "./CodexBinary.js"
@@ -29,7 +28,7 @@ import { AppServerSpawnError } from "./Errors.js"
 export interface ExitInfo {
   readonly exitCode: number | null
   readonly signal: string | null
-  /** The last lines the server wrote to stderr (empty for in-memory transports). */
+  /** The last lines the server wrote to stderr (empty when the server is not a process). */
   readonly stderrTail: ReadonlyArray<string>
   readonly reason: string
 }
@@ -231,52 +230,3 @@ export const layerStdio = (
   options: StdioOptions = {}
 ): Layer.Layer<Transport, AppServerSpawnError | AppServerNotFoundError, ChildProcessSpawner.ChildProcessSpawner> =>
   Layer.effect(Transport)(stdio(options))
-
-/** The server end of an in-memory connection, driven by a test. */
-export interface InMemoryServer {
-  /** Text the client wrote, as written. */
-  readonly received: Stream.Stream<string>
-  /** Sends text to the client. */
-  readonly send: (text: string) => Effect.Effect<void>
-  /** Ends the connection as if the server exited. */
-  readonly close: (info?: Partial<ExitInfo>) => Effect.Effect<void>
-}
-
-/**
- * An in-memory connection: the client end (a `Transport` service value) and the server end for a test
- * to script. Closing the scope closes the connection.
- */
-export const makeInMemory: Effect.Effect<
-  { readonly client: Connection; readonly server: InMemoryServer },
-  never,
-  Scope.Scope
-> = Effect.gen(function*() {
-  const toServer = yield* Queue.unbounded<string, Cause.Done>()
-  const toClient = yield* Queue.unbounded<string, Cause.Done>()
-  const exited = yield* Deferred.make<ExitInfo>()
-  const close = (info: Partial<ExitInfo> = {}) =>
-    Effect.all([
-      Queue.end(toClient),
-      Queue.end(toServer),
-      Deferred.succeed(exited, {
-        exitCode: info.exitCode === undefined ? 0 : info.exitCode,
-        signal: info.signal ?? null,
-        stderrTail: info.stderrTail ?? [],
-        reason: info.reason ?? "in-memory server closed"
-      })
-    ], { discard: true })
-  yield* Effect.addFinalizer(() => close({ reason: "scope closed" }))
-  return {
-    client: {
-      pid: undefined,
-      incoming: Stream.fromQueue(toClient),
-      write: (text) => Queue.offer(toServer, text).pipe(Effect.asVoid),
-      exit: Deferred.await(exited)
-    },
-    server: {
-      received: Stream.fromQueue(toServer),
-      send: (text) => Queue.offer(toClient, text).pipe(Effect.asVoid),
-      close
-    }
-  }
-})

@@ -6,7 +6,6 @@
 export * as CodexBinary from "./CodexBinary.js"
 export * as CodexVersion from "./CodexVersion.js"
 export * as Errors from "./Errors.js"
-export * as LineFramer from "./LineFramer.js"
 export * as RpcPeer from "./RpcPeer.js"
 export * as Transport from "./Transport.js"
 export * as Retry from "./Retry.js"

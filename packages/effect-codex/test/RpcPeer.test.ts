@@ -8,13 +8,14 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import { RpcPeer, Transport } from "effect-codex"
+import { InMemoryTransport } from "@effect-codex/testing"
 
 type Wire = Record<string, unknown>
 
 /** An in-memory connection plus a peer on it, and the messages the client wrote, parsed. */
 const setup = (options: RpcPeer.PeerOptions = {}) =>
   Effect.gen(function*() {
-    const { client, server } = yield* Transport.makeInMemory
+    const { client, server } = yield* InMemoryTransport.make
     const peer = yield* RpcPeer.make(client, options)
     const sent = server.received.pipe(
       Stream.splitLines,
@@ -267,7 +268,7 @@ describe("RpcPeer", () => {
 
   it.effect("RpcPeer.layer builds the peer over the Transport in context", () =>
     Effect.gen(function*() {
-      const { client, server } = yield* Transport.makeInMemory
+      const { client, server } = yield* InMemoryTransport.make
       const answered = yield* server.received.pipe(
         Stream.splitLines,
         Stream.map((line) => JSON.parse(line) as Wire),

@@ -1,5 +1,5 @@
 /**
- * An in-memory fake `codex app-server` for fault injection, on `Transport.makeInMemory`.
+ * An in-memory fake `codex app-server` for fault injection, on `InMemoryTransport.make`.
  *
  * The fake speaks the app-server wire format (one JSON object per line, no `"jsonrpc"` field) and
  * behaves like codex 0.169.0 by default, with shapes taken from the captured sessions in
@@ -45,6 +45,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { AppServer, Codex, type Errors, Transport } from "effect-codex"
 import { randomUUID } from "node:crypto"
+import * as InMemoryTransport from "./InMemoryTransport.js"
 
 // ---------------------------------------------------------------------------
 // Replies
@@ -345,7 +346,7 @@ const modelEntry = (id: string) => ({
  * client end). Closing the scope closes the connection.
  */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
-  const { client, server } = yield* Transport.makeInMemory
+  const { client, server } = yield* InMemoryTransport.make
   const scope = yield* Effect.scope
   const startedAt = Date.now()
   const model = options.model ?? "mock-model"

@@ -30,6 +30,14 @@ export * as CodexTest from "./CodexTest.js"
 export * as FakeAppServer from "./FakeAppServer.js"
 
 /**
+ * An in-memory connection for tests: the client end is a `Transport.Connection`, the server end is
+ * scripted by the test (`send`, `received`, `close`): `InMemoryTransport.make`.
+ *
+ * @since 0.1.0
+ */
+export * as InMemoryTransport from "./InMemoryTransport.js"
+
+/**
  * Process checks for "nothing left running" assertions: `Processes.isRunning(pid)`.
  *
  * @since 0.1.0

@@ -1,9 +1,10 @@
 /**
  * Deadlines of many keys on one timer fiber: the fiber sleeps until the earliest deadline and calls
  * `onExpired` for each key whose time has come. Adding or removing a key is a map operation, not a fiber:
- * `RpcPeer` uses it for request timeouts instead of racing every request against its own sleep.
+ * the pending table (`PendingTable`) uses it for request timeouts instead of racing every request against its
+ * own sleep.
  *
- * Time comes from the `Clock` service, so `TestClock` drives it in tests. Internal: not re-exported.
+ * Time comes from the `Clock` service, so `TestClock` drives it in tests.
  *
  * @since 0.1.0
  */

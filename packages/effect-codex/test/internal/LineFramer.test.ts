@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { LineFramer } from "effect-codex"
+import * as LineFramer from "../../src/internal/LineFramer.js"
 
 const lines = (frames: ReadonlyArray<LineFramer.Frame>) =>
   frames.map((frame) => frame._tag === "Line" ? frame.line : `<oversized ${frame.start.length}>`)
