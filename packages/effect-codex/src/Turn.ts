@@ -268,22 +268,11 @@ export const start = Effect.fn("Turn.start")(function*(
       Effect.catch((error) => Effect.sync(() => outlet.abort(error)))
     )
 
-  // Wakes when the turn could have been silent for `idleTimeout`, and reconciles it if it was.
-  const idleMillis = Duration.toMillis(idleTimeout)
-  const watchdog = Effect.gen(function*() {
-    yield* Deferred.await(startedSignal)
-    activity.touch()
-    let wait = idleMillis
-    while (true) {
-      yield* Effect.sleep(Duration.millis(wait))
-      const silent = activity.silentFor()
-      if (silent >= idleMillis) return yield* reconcile(idleTimeout)
-      wait = idleMillis - silent
-    }
-  })
-
   // Following ends with the turn, however it settled (completed, reconciled, interrupted, failed): settling
   // interrupts the watchdog, which then closes the turn's scope.
+  const watchdog = Deferred.await(startedSignal).pipe(
+    Effect.andThen(watchSilence(activity, idleTimeout, reconcile))
+  )
   outlet.stopOnSettle(
     yield* Effect.forkScoped(watchdog.pipe(
       Effect.catch((error) => Effect.sync(() => outlet.abort(error))),
@@ -322,15 +311,46 @@ export const start = Effect.fn("Turn.start")(function*(
     Effect.forkDetach
   )
   const started = yield* Deferred.await(startedSignal)
-  const turnId = started.id
-  yield* Effect.annotateCurrentSpan({ threadId, turnId })
+  yield* Effect.annotateCurrentSpan({ threadId, turnId: started.id })
+  return handleOf(server, threadId, started, Stream.fromQueue(outlet.events), outlet.result, stop)
+})
 
-  const result = outlet.result
+/**
+ * Wakes when the turn could have been silent for `idleTimeout`, and reconciles it if it was (a turn waiting on the
+ * client is not silent).
+ */
+const watchSilence = <E>(
+  activity: ReturnType<typeof makeActivity>,
+  idleTimeout: Duration.Duration,
+  reconcile: (idle: Duration.Duration) => Effect.Effect<void, E>
+) =>
+  Effect.gen(function*() {
+    const idleMillis = Duration.toMillis(idleTimeout)
+    activity.touch()
+    let wait = idleMillis
+    while (true) {
+      yield* Effect.sleep(Duration.millis(wait))
+      const silent = activity.silentFor()
+      if (silent >= idleMillis) return yield* reconcile(idleTimeout)
+      wait = idleMillis - silent
+    }
+  })
+
+/** The handle of a started turn. */
+const handleOf = (
+  server: AppServer.Service,
+  threadId: string,
+  started: TurnInfo,
+  stream: TurnHandle["stream"],
+  result: TurnHandle["result"],
+  stop: Effect.Effect<void>
+): TurnHandle => {
+  const turnId = started.id
   return {
     id: turnId,
     threadId,
     started,
-    stream: Stream.fromQueue(outlet.events),
+    stream,
     result,
     run: Effect.flatMap(result, (turn) =>
       turn.status === "failed" ? Effect.fail(new TurnFailedError({ result: turn })) : Effect.succeed(turn)),
@@ -345,4 +365,4 @@ export const start = Effect.fn("Turn.start")(function*(
       Effect.withSpan("Turn.interrupt", { attributes: { threadId, turnId } })
     )
   }
-})
+}
