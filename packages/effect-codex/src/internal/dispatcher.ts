@@ -68,10 +68,19 @@ export const make = Effect.fnUntraced(function*(server: AppServer.Service, appro
   // The threads touched by the chunk being routed (reused: routing is synchronous and does not nest).
   const touched: Array<ThreadRoutes> = []
 
+  const routesOf = (notification: AppServer.Notification): ThreadRoutes | undefined => {
+    const threadId = threadOf(notification.params)
+    return threadId === undefined ? undefined : threads.get(threadId)
+  }
+
   const onNotifications = (notifications: ReadonlyArray<AppServer.Notification>) => {
+    // The common chunk, one line: handed on as it is.
+    if (notifications.length === 1) {
+      for (const entry of routesOf(notifications[0]!)?.entries ?? []) entry.route.onNotifications(notifications)
+      return
+    }
     for (const notification of notifications) {
-      const threadId = threadOf(notification.params)
-      const routes = threadId === undefined ? undefined : threads.get(threadId)
+      const routes = routesOf(notification)
       if (routes === undefined) continue
       if (routes.pending === undefined) {
         routes.pending = []
