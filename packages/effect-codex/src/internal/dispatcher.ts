@@ -43,8 +43,8 @@ export interface Dispatcher {
 /** The thread a notification or a server request belongs to: `threadId`, or `conversationId` in legacy requests. */
 export const threadOf = (params: unknown): string | undefined => {
   if (typeof params !== "object" || params === null) return undefined
-  const { conversationId, threadId } = params as { readonly threadId?: unknown; readonly conversationId?: unknown }
-  const id = threadId ?? conversationId
+  const named = params as { readonly threadId?: unknown; readonly conversationId?: unknown }
+  const id = named.threadId ?? named.conversationId
   return typeof id === "string" ? id : undefined
 }
 
