@@ -27,7 +27,6 @@ import type {
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
 import type { KnownServerRequest } from "./AppServer.js"
 import { ErrorCode, type RpcErrorObject } from "./Errors.js"
 
@@ -121,87 +120,3 @@ export const acceptAll: Layer.Layer<Approvals> = Layer.succeed(Approvals)(make({
 
 /** Your handlers as the approvals layer; methods without a handler are declined (and logged). */
 export const layer = (handlers: Handlers): Layer.Layer<Approvals> => Layer.succeed(Approvals)(make(handlers))
-
-/** Approvals that can be overridden per thread for the length of a scope (a turn's per-turn handlers). */
-export interface Router {
-  /** Answers with the latest override of the request's thread if there is one, else with the base service. */
-  readonly service: Service
-  /**
-   * Uses `handlers` (falling back to the base service) for requests of `threadId` until the scope
-   * closes; then the override set before it, if any, applies again.
-   */
-  readonly override: (threadId: string, handlers: Handlers) => Effect.Effect<void, never, Scope.Scope>
-  /** How many server requests of `threadId` are being answered right now (a turn waiting on one is not silent). */
-  readonly inFlight: (threadId: string) => number
-  /**
-   * Calls `listener` each time the client has finished answering a server request of `threadId` (the
-   * answer is activity of its turn), until the scope closes. The listener must not throw or block.
-   */
-  readonly onAnswered: (threadId: string, listener: () => void) => Effect.Effect<void, never, Scope.Scope>
-}
-
-/** The thread a server request belongs to (`threadId`, or `conversationId` in the legacy requests). */
-const threadOf = (request: KnownServerRequest): string | undefined => {
-  const params = request.params as { readonly threadId?: unknown; readonly conversationId?: unknown } | null
-  const id = params?.threadId ?? params?.conversationId
-  return typeof id === "string" ? id : undefined
-}
-
-/** Builds a {@link Router} over a base service. */
-export const makeRouter = (base: Service): Router => {
-  const overrides = new Map<string, Array<Service>>()
-  const answering = new Map<string, number>()
-  const answeredListeners = new Map<string, Set<() => void>>()
-  const count = (threadId: string, delta: number) => {
-    const next = (answering.get(threadId) ?? 0) + delta
-    if (next === 0) answering.delete(threadId)
-    else answering.set(threadId, next)
-  }
-  return {
-    service: {
-      handle: (request) => {
-        const threadId = threadOf(request)
-        if (threadId === undefined) return base.handle(request)
-        const service = overrides.get(threadId)?.at(-1) ?? base
-        return Effect.suspend(() => {
-          count(threadId, 1)
-          return service.handle(request)
-        }).pipe(Effect.ensuring(Effect.sync(() => {
-          count(threadId, -1)
-          for (const listener of answeredListeners.get(threadId) ?? []) listener()
-        })))
-      }
-    },
-    // The handlers run with the context of the caller that set them (its Console, Logger, span, ...).
-    override: (threadId, handlers) =>
-      Effect.acquireRelease(
-        Effect.map(Effect.context<never>(), (context) => {
-          const service = make(handlers, base.handle)
-          const entry: Service = { handle: (request) => Effect.provideContext(service.handle(request), context) }
-          overrides.set(threadId, [...(overrides.get(threadId) ?? []), entry])
-          return entry
-        }),
-        (entry) =>
-          Effect.sync(() => {
-            const remaining = (overrides.get(threadId) ?? []).filter((candidate) => candidate !== entry)
-            if (remaining.length === 0) overrides.delete(threadId)
-            else overrides.set(threadId, remaining)
-          })
-      ).pipe(Effect.asVoid),
-    inFlight: (threadId) => answering.get(threadId) ?? 0,
-    onAnswered: (threadId, listener) =>
-      Effect.acquireRelease(
-        Effect.sync(() => {
-          const listeners = answeredListeners.get(threadId) ?? new Set()
-          listeners.add(listener)
-          answeredListeners.set(threadId, listeners)
-        }),
-        () =>
-          Effect.sync(() => {
-            const listeners = answeredListeners.get(threadId)
-            listeners?.delete(listener)
-            if (listeners?.size === 0) answeredListeners.delete(threadId)
-          })
-      )
-  }
-}

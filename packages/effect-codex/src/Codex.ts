@@ -48,6 +48,7 @@ import * as Stream from "effect/Stream"
 import * as AppServer from "./AppServer.js"
 import * as Approvals from "./Approvals.js"
 import type { AppServerExitedError, RequestError, StartError } from "./Errors.js"
+import * as Dispatcher from "./internal/dispatcher.js"
 import * as Thread from "./Thread.js"
 import * as Transport from "./Transport.js"
 import type * as Turn from "./Turn.js"
@@ -137,11 +138,12 @@ export interface ServiceOptions extends Turn.WatchOptions {}
 /** Builds the service over the `AppServer` in context; answers server requests with `Approvals` (default: decline). */
 export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = {}) {
   const server = yield* AppServer.AppServer
-  const approvals = Approvals.makeRouter(
+  // One dispatcher for every thread of this server: notifications and server requests, routed by thread id.
+  const dispatcher = yield* Dispatcher.make(
+    server,
     Option.getOrElse(yield* Effect.serviceOption(Approvals.Approvals), () => Approvals.make({}))
   )
-  yield* server.setRequestHandler(approvals.service.handle)
-  const context: Thread.Context = { server, approvals, watch: options }
+  const context: Thread.Context = { server, dispatcher, watch: options }
   const thread = (id: string) => Thread.make(context, id)
   const opened = (response: OpenResponse): OpenedThread => ({
     ...thread(response.thread.id),

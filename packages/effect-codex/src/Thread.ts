@@ -23,16 +23,13 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "./AppServer.js"
-import type * as Approvals from "./Approvals.js"
 import type { RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
+import type * as Dispatcher from "./internal/dispatcher.js"
 import * as Turn from "./Turn.js"
 
 /** Options of one turn: the `turn/start` params (model, effort, sandbox, ...), watchdog times and approvals. */
-export interface TurnOptions extends Omit<TurnStartParams, "threadId" | "input">, Turn.WatchOptions {
-  /** Handlers for this turn's server requests, over the Codex-wide `Approvals`. */
-  readonly approvals?: Approvals.Handlers | undefined
-}
+export interface TurnOptions extends Omit<TurnStartParams, "threadId" | "input">, Turn.StartOptions {}
 
 /** The final response did not match the requested schema (or was not JSON). */
 export class StructuredOutputError extends Schema.TaggedError<StructuredOutputError>()("StructuredOutputError", {
@@ -83,10 +80,10 @@ export interface Thread {
   readonly compact: Effect.Effect<void, RequestError>
 }
 
-/** What a thread handle needs from its `Codex`. */
+/** What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread) and the watchdog defaults. */
 export interface Context {
   readonly server: AppServer.Service
-  readonly approvals: Approvals.Router
+  readonly dispatcher: Dispatcher.Dispatcher
   readonly watch: Turn.WatchOptions
 }
 
@@ -95,14 +92,10 @@ export const make = (context: Context, id: string): Thread => {
   const { server } = context
   const turn = Effect.fn("Thread.turn")(function*(input: Input.Input, options: TurnOptions = {}) {
     const { approvals, idleTimeout, interruptGrace, ...params } = options
-    return yield* Turn.start(server, { ...params, threadId: id, input: Input.toItems(input) }, {
+    return yield* Turn.start(context.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
       idleTimeout: idleTimeout ?? context.watch.idleTimeout,
-      interruptGrace: interruptGrace ?? context.watch.interruptGrace
-    }, {
-      // Per-turn approvals last exactly as long as the turn.
-      during: approvals === undefined ? undefined : context.approvals.override(id, approvals),
-      busy: () => context.approvals.inFlight(id) > 0,
-      answered: (touch) => context.approvals.onAnswered(id, touch)
+      interruptGrace: interruptGrace ?? context.watch.interruptGrace,
+      approvals
     })
   })
 

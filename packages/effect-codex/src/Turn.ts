@@ -1,8 +1,9 @@
 /**
  * One turn of a thread: its events as a `Stream`, its result, and the controls `steer` and `interrupt`.
  *
- * Events are routed by thread and turn id from a subscription opened **before** `turn/start` is sent,
- * so notifications that overtake the `turn/start` response are kept. Each turn has its own buffer: a
+ * Events reach a turn through its `Codex`'s dispatcher (one lookup by thread id per message), on a route opened
+ * **before** `turn/start` is sent, so notifications that overtake the `turn/start` response are kept; a pure
+ * tracker matches them to the turn and collects the result. Each turn has its own buffer: a
  * slow consumer of one turn never holds up another. A turn always settles: it completes with
  * `turn/completed`, fails with `AppServerExitedError` if the server dies, and a turn that goes silent
  * for `idleTimeout` is reconciled with `thread/read` (completed there → completed here; still running →
@@ -31,8 +32,11 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "./AppServer.js"
-import { type AppServerExitedError, excerpt, ProtocolError, type RequestError } from "./Errors.js"
+import type * as Approvals from "./Approvals.js"
+import type { AppServerExitedError, RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
+import type * as Dispatcher from "./internal/dispatcher.js"
+import * as Tracker from "./internal/tracker.js"
 
 /** The outcome of a finished turn. */
 export const TurnResult = Schema.Struct({
@@ -121,255 +125,178 @@ export interface TurnHandle {
   readonly interrupt: Effect.Effect<TurnResult, StreamError>
 }
 
-/** The text of the final answer among the items: the last agent message marked final, else the last one. */
-const finalResponseOf = (items: ReadonlyArray<ThreadItem>): string | null => {
-  const messages = items.filter((item): item is Extract<ThreadItem, { type: "agentMessage" }> =>
-    item.type === "agentMessage"
-  )
-  const final = messages.filter((message) => message.phase === "final_answer")
-  return (final.at(-1) ?? messages.at(-1))?.text ?? null
-}
-
 /**
  * The id of an item: of a known item, or of one of a type this protocol version does not know (`type: "@unknown"`,
  * the item as received in `raw`) when it has one.
  */
-export const itemId = (item: ThreadItem): string | undefined =>
-  item.type === "@unknown" ? (typeof item.raw["id"] === "string" ? item.raw["id"] : undefined) : item.id
+export const itemId: (item: ThreadItem) => string | undefined = Tracker.itemId
 
 /** Builds the result from the server's final turn and what was seen on the way. */
-export const resultOf = (
+export const resultOf: (
   threadId: string,
   turn: TurnInfo,
   seenItems: ReadonlyArray<ThreadItem>,
   usage: ThreadTokenUsage | null
-): TurnResult => {
-  // Items as they completed, then any the final turn lists that were not seen (e.g. after a reconcile). An item
-  // without an id (only possible for an unknown type) is matched by its content.
-  const seen = new Set(seenItems.map((item) => itemId(item) ?? JSON.stringify(item)))
-  const items = [...seenItems, ...turn.items.filter((item) => !seen.has(itemId(item) ?? JSON.stringify(item)))]
-  return {
-    id: turn.id,
-    threadId,
-    status: turn.status,
-    error: turn.error ?? null,
-    startedAt: turn.startedAt ?? null,
-    completedAt: turn.completedAt ?? null,
-    durationMs: turn.durationMs ?? null,
-    finalResponse: finalResponseOf(items),
-    items,
-    usage
-  }
-}
+) => TurnResult = Tracker.resultOf
 
-/** What a turn needs from its thread besides the server: per-turn scoped resources and a busy check. */
-export interface StartHooks {
-  /** Acquired for the life of the turn (until it settles), e.g. per-turn approval handlers. */
-  readonly during?: Effect.Effect<void, never, Scope.Scope> | undefined
-  /** True while the client is answering a server request of the thread: the turn is then not silent. */
-  readonly busy?: (() => boolean) | undefined
-  /**
-   * Registers, for the life of the turn, a callback to call when the client has answered a server request
-   * of the thread: the answer counts as activity, as codex's messages do.
-   */
-  readonly answered?: ((touch: () => void) => Effect.Effect<void, never, Scope.Scope>) | undefined
+/** Options of one turn, besides the `turn/start` params: the watchdog times and per-turn approvals. */
+export interface StartOptions extends WatchOptions {
+  /** Handlers for this turn's server requests, over the Codex-wide `Approvals`; they last as long as the turn. */
+  readonly approvals?: Approvals.Handlers | undefined
 }
 
 /**
- * Starts a turn: subscribes, sends `turn/start`, and follows the turn in the current scope. Closing the
- * scope before the server has ended the turn interrupts it there, waits up to `interruptGrace` for the
- * confirmation, and settles the handle in any case (also when the caller was interrupted while
- * `turn/start` was in flight: the request is finished in the background and the new turn stopped).
+ * A turn's outlet, settled once and synchronously: its events go to the stream's queue, and its end ends (or
+ * fails) the queue before the result is set; settling also stops the fiber that follows the turn.
  */
-export const start = Effect.fn("Turn.start")(function*(
-  server: AppServer.Service,
-  params: TurnStartParams,
-  options: WatchOptions = {},
-  hooks: StartHooks = {}
-): Effect.fn.Return<TurnHandle, RequestError, Scope.Scope> {
-  const threadId = params.threadId
-  const startedSignal = yield* Deferred.make<TurnInfo, RequestError>()
+const makeOutlet = Effect.fnUntraced(function*() {
   const events = yield* Queue.unbounded<TurnEvent, StreamError | Cause.Done>()
   const done = yield* Deferred.make<TurnResult, StreamError>()
+  // "completed": the server said the turn is over (turn/completed, or thread/read found it finished).
+  let outcome: "completed" | "failed" | undefined
+  let follower: Fiber.Fiber<unknown, unknown> | undefined
+  const settle = (how: "completed" | "failed", exit: Exit.Exit<TurnResult, StreamError>) => {
+    outcome = how
+    Deferred.doneUnsafe(done, exit)
+    follower?.interruptUnsafe()
+  }
+  return {
+    events,
+    result: Deferred.await(done),
+    settled: () => outcome !== undefined,
+    endedOnServer: () => outcome === "completed",
+    emit: (batch: ReadonlyArray<TurnEvent>) => Queue.offerAllUnsafe(events, batch),
+    finish: (result: TurnResult) => {
+      if (outcome !== undefined) return
+      Queue.endUnsafe(events)
+      settle("completed", Exit.succeed(result))
+    },
+    abort: (error: StreamError) => {
+      if (outcome !== undefined) return
+      Queue.failCauseUnsafe(events, Cause.fail(error))
+      settle("failed", Exit.fail(error))
+    },
+    /** Interrupts `fiber` when the turn settles (at once if it has). */
+    stopOnSettle: (fiber: Fiber.Fiber<unknown, unknown>) => {
+      if (outcome !== undefined) fiber.interruptUnsafe()
+      else follower = fiber
+    }
+  }
+})
+
+/**
+ * When the turn last showed a sign of life: an event of it, or an answer of the client to a server request of its
+ * thread. While the client is answering one, the turn is not silent.
+ */
+const makeActivity = (clock: Clock.Clock) => {
+  let last = clock.currentTimeMillisUnsafe()
+  let answering = 0
+  const touch = () => {
+    last = clock.currentTimeMillisUnsafe()
+  }
+  return {
+    touch,
+    answering: () => {
+      answering++
+    },
+    answered: () => {
+      answering--
+      touch()
+    },
+    silentFor: () => answering > 0 ? 0 : clock.currentTimeMillisUnsafe() - last
+  }
+}
+
+/**
+ * Starts a turn: routes its thread through the Codex dispatcher, sends `turn/start`, and follows the turn in the
+ * current scope. Closing the scope before the server has ended the turn interrupts it there, waits up to
+ * `interruptGrace` for the confirmation, and settles the handle in any case (also when the caller was interrupted
+ * while `turn/start` was in flight: the request is finished in the background and the new turn stopped).
+ */
+export const start = Effect.fn("Turn.start")(function*(
+  dispatcher: Dispatcher.Dispatcher,
+  params: TurnStartParams,
+  options: StartOptions = {}
+): Effect.fn.Return<TurnHandle, RequestError, Scope.Scope> {
+  const { server } = dispatcher
+  const threadId = params.threadId
   const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Duration.minutes(5))
   const interruptGrace = Duration.fromInputUnsafe(options.interruptGrace ?? Duration.seconds(10))
-  const seenItems: Array<ThreadItem> = []
-  let usage: ThreadTokenUsage | null = null
-  let turnId = ""
-  // The server said the turn is over (turn/completed, or thread/read found it finished).
-  let endedOnServer = false
-  let settled = false
+  const tracker = new Tracker.Tracker(threadId)
+  const outlet = yield* makeOutlet()
+  const activity = makeActivity(yield* Clock.Clock)
+  const startedSignal = yield* Deferred.make<TurnInfo, RequestError>()
 
-  // The fiber that follows the turn until it settles (its watchdog).
-  let watcher: Fiber.Fiber<void> | undefined
+  /** Hands this turn's events (from the tracker) to the stream, and settles when one of them ended the turn. */
+  const deliver = (events: ReadonlyArray<TurnEvent>) => {
+    if (events.length === 0) return
+    activity.touch()
+    outlet.emit(events)
+    const end = tracker.end
+    if (end === undefined) return
+    if (end._tag === "Completed") outlet.finish(end.result)
+    else outlet.abort(end.error)
+  }
 
-  // Settling happens once, synchronously: the event queue ends (or fails) before `done` is set, and the
-  // watchdog stops.
-  const finishUnsafe = (result: TurnResult) => {
-    if (settled) return
-    settled = true
-    endedOnServer = true
-    Queue.endUnsafe(events)
-    Deferred.doneUnsafe(done, Exit.succeed(result))
-    watcher?.interruptUnsafe()
-  }
-  const abortUnsafe = (error: StreamError) => {
-    if (settled) return
-    settled = true
-    Queue.failCauseUnsafe(events, Cause.fail(error))
-    Deferred.doneUnsafe(done, Exit.fail(error))
-    watcher?.interruptUnsafe()
-  }
-  const finish = (result: TurnResult) => Effect.sync(() => finishUnsafe(result))
-  const abort = (error: StreamError) => Effect.sync(() => abortUnsafe(error))
+  // The route (and the per-turn approvals) live until the turn has settled, not until the caller's scope
+  // closes: a long-lived scope running many turns keeps nothing per finished turn.
+  const turnScope = yield* Scope.fork(yield* Effect.scope)
+  yield* Scope.provide(
+    dispatcher.register(threadId, {
+      onNotifications: (batch) => {
+        if (!outlet.settled()) deliver(tracker.receive(batch))
+      },
+      onClose: outlet.abort,
+      onAnswering: activity.answering,
+      onAnswered: activity.answered,
+      approvals: options.approvals
+    }),
+    turnScope
+  )
 
   /** Asks the server where the turn stands after a silence. */
   const reconcile = (idle: Duration.Duration) =>
     server.request("thread/read", { threadId, includeTurns: true }).pipe(
-      Effect.flatMap(({ thread }) => {
-        const turn = thread.turns.find((candidate) => candidate.id === turnId)
+      Effect.map(({ thread }) => {
+        const turn = thread.turns.find((candidate) => candidate.id === tracker.turnId)
         return turn !== undefined && turn.status !== "inProgress"
-          ? finish(resultOf(threadId, turn, seenItems, usage))
-          : abort(new TurnStalledError({ threadId, turnId, idleMillis: Duration.toMillis(idle) }))
+          ? outlet.finish(tracker.resultOf(turn))
+          : outlet.abort(
+            new TurnStalledError({ threadId, turnId: tracker.turnId ?? "", idleMillis: Duration.toMillis(idle) })
+          )
       }),
-      Effect.catch(abort)
+      Effect.catch((error) => Effect.sync(() => outlet.abort(error)))
     )
-
-  /**
-   * Records what the result needs from one of this turn's events; the final turn when it ends it. A `turn/completed`
-   * that does not decode (unknown item types and enum values do decode) still ends the turn, with a `ProtocolError`.
-   */
-  const track = (event: TurnEvent): TurnInfo | ProtocolError | undefined => {
-    if (event._tag !== "Notification") {
-      return event.method === "turn/completed"
-        ? new ProtocolError({
-          method: event.method,
-          reason: event.reason,
-          excerpt: excerpt(JSON.stringify(event.params) ?? "undefined")
-        })
-        : undefined
-    }
-    switch (event.method) {
-      case "item/completed":
-        seenItems.push(event.params.item)
-        return undefined
-      case "thread/tokenUsage/updated":
-        usage = event.params.tokenUsage
-        return undefined
-      case "turn/completed":
-        // `belongs` already matched `turn.id` to this turn.
-        return event.params.turn
-      default:
-        return undefined
-    }
-  }
-
-  const paramsOf = (event: TurnEvent) =>
-    event.params as {
-      readonly threadId?: unknown
-      readonly turnId?: unknown
-      readonly turn?: { readonly id?: unknown }
-    } | null | undefined
-
-  /** This turn's events, and its thread's events that name no turn (such as `thread/status/changed`). */
-  const belongs = (event: TurnEvent): boolean => {
-    const params = paramsOf(event)
-    if (typeof params !== "object" || params === null || params.threadId !== threadId) return false
-    const eventTurn = params.turnId ?? params.turn?.id
-    return eventTurn === undefined || eventTurn === turnId
-  }
-
-  const clock = yield* Clock.Clock
-  let lastActivity = clock.currentTimeMillisUnsafe()
-  const idleMillis = Duration.toMillis(idleTimeout)
-
-  // Routes the events of a chunk synchronously, in the peer's reader: one offer per chunk, no fiber and
-  // no timer per event.
-  const route = (batch: ReadonlyArray<TurnEvent>) => {
-    if (settled) return
-    const mine: Array<TurnEvent> = []
-    let completed: TurnInfo | ProtocolError | undefined
-    for (const event of batch) {
-      if (!belongs(event)) continue
-      mine.push(event)
-      completed = track(event)
-      if (completed !== undefined) break
-    }
-    if (mine.length === 0) return
-    lastActivity = clock.currentTimeMillisUnsafe()
-    Queue.offerAllUnsafe(events, mine)
-    if (completed instanceof ProtocolError) abortUnsafe(completed)
-    else if (completed !== undefined) finishUnsafe(resultOf(threadId, completed, seenItems, usage))
-  }
-  // Events of this thread that arrive before the turn/start response wait here until the turn id is known.
-  let early: Array<TurnEvent> | undefined = []
-
-  // The listener (and the per-turn resources) live until the turn has settled, not until the caller's
-  // scope closes: a long-lived scope running many turns keeps nothing per finished turn.
-  const turnScope = yield* Scope.fork(yield* Effect.scope)
-  yield* Scope.provide(
-    server.listen({
-      onNotifications: (batch) => {
-        if (early === undefined) return route(batch)
-        for (const event of batch) if (paramsOf(event)?.threadId === threadId) early.push(event)
-      },
-      onClose: abortUnsafe
-    }),
-    turnScope
-  )
-  if (hooks.during !== undefined) yield* Scope.provide(hooks.during, turnScope)
-  if (hooks.answered !== undefined) {
-    yield* Scope.provide(hooks.answered(() => (lastActivity = clock.currentTimeMillisUnsafe())), turnScope)
-  }
-
-  /** The turn id is known: route what waited, then follow live. */
-  const startRouting = (id: string) => {
-    turnId = id
-    const waiting = early ?? []
-    early = undefined
-    route(waiting)
-  }
-
-  // Wakes when the turn could have been silent for `idleTimeout`, and reconciles it if it was. A turn
-  // waiting on the client (an approval being answered) is not silent.
-  const watchdog = Effect.gen(function*() {
-    yield* Deferred.await(startedSignal)
-    if (settled) return
-    lastActivity = clock.currentTimeMillisUnsafe()
-    let wait = idleMillis
-    while (true) {
-      yield* Effect.sleep(Duration.millis(wait))
-      if (hooks.busy?.() === true) lastActivity = clock.currentTimeMillisUnsafe()
-      const silent = clock.currentTimeMillisUnsafe() - lastActivity
-      if (silent >= idleMillis) return yield* reconcile(idleTimeout)
-      wait = idleMillis - silent
-    }
-  })
 
   // Following ends with the turn, however it settled (completed, reconciled, interrupted, failed): settling
   // interrupts the watchdog, which then closes the turn's scope.
-  watcher = yield* Effect.forkScoped(watchdog.pipe(
-    Effect.catch(abort),
-    Effect.ensuring(Scope.close(turnScope, Exit.void))
-  ))
+  const watchdog = Deferred.await(startedSignal).pipe(
+    Effect.andThen(watchSilence(activity, idleTimeout, reconcile))
+  )
+  outlet.stopOnSettle(
+    yield* Effect.forkScoped(watchdog.pipe(
+      Effect.catch((error) => Effect.sync(() => outlet.abort(error))),
+      Effect.ensuring(Scope.close(turnScope, Exit.void))
+    ))
+  )
 
   /** Asks the server to stop the turn, waits up to `interruptGrace` for it, then reconciles. */
   const stop = Effect.suspend(() =>
-    server.request("turn/interrupt", { threadId, turnId }, { timeout: interruptGrace })
+    server.request("turn/interrupt", { threadId, turnId: tracker.turnId ?? "" }, { timeout: interruptGrace })
   ).pipe(
     Effect.ignore,
-    Effect.andThen(Effect.timeoutOption(Deferred.await(done), interruptGrace)),
+    Effect.andThen(Effect.timeoutOption(outlet.result, interruptGrace)),
     Effect.flatMap((outcome) => Option.isSome(outcome) ? Effect.void : reconcile(interruptGrace)),
     Effect.ignore
   )
 
-  // Registered before turn/start is sent and run before following stops (finalizers run in reverse):
+  // Registered before turn/start is sent and run before following stops (finalizers run in reverse order):
   // a turn the server has not ended is interrupted there, and the handle always settles.
   yield* Effect.addFinalizer(() =>
     Deferred.await(startedSignal).pipe(
       Effect.matchEffect({
         onFailure: () => Effect.void,
-        onSuccess: () => endedOnServer ? Effect.void : stop
+        onSuccess: () => outlet.endedOnServer() ? Effect.void : stop
       })
     )
   )
@@ -377,21 +304,53 @@ export const start = Effect.fn("Turn.start")(function*(
   // Sent from a detached fiber: an interruption of the caller cannot lose the id of a turn the
   // server starts (the request has its own timeout).
   yield* server.request("turn/start", params).pipe(
-    Effect.tap(({ turn }) => Effect.sync(() => startRouting(turn.id))),
+    Effect.tap(({ turn }) => Effect.sync(() => deliver(tracker.started(turn.id)))),
     Effect.map(({ turn }) => turn),
     Effect.exit,
     Effect.flatMap((exit) => Deferred.done(startedSignal, exit)),
     Effect.forkDetach
   )
   const started = yield* Deferred.await(startedSignal)
-  yield* Effect.annotateCurrentSpan({ threadId, turnId })
+  yield* Effect.annotateCurrentSpan({ threadId, turnId: started.id })
+  return handleOf(server, threadId, started, Stream.fromQueue(outlet.events), outlet.result, stop)
+})
 
-  const result = Deferred.await(done)
+/**
+ * Wakes when the turn could have been silent for `idleTimeout`, and reconciles it if it was (a turn waiting on the
+ * client is not silent).
+ */
+const watchSilence = <E>(
+  activity: ReturnType<typeof makeActivity>,
+  idleTimeout: Duration.Duration,
+  reconcile: (idle: Duration.Duration) => Effect.Effect<void, E>
+) =>
+  Effect.gen(function*() {
+    const idleMillis = Duration.toMillis(idleTimeout)
+    activity.touch()
+    let wait = idleMillis
+    while (true) {
+      yield* Effect.sleep(Duration.millis(wait))
+      const silent = activity.silentFor()
+      if (silent >= idleMillis) return yield* reconcile(idleTimeout)
+      wait = idleMillis - silent
+    }
+  })
+
+/** The handle of a started turn. */
+const handleOf = (
+  server: AppServer.Service,
+  threadId: string,
+  started: TurnInfo,
+  stream: TurnHandle["stream"],
+  result: TurnHandle["result"],
+  stop: Effect.Effect<void>
+): TurnHandle => {
+  const turnId = started.id
   return {
     id: turnId,
     threadId,
     started,
-    stream: Stream.fromQueue(events),
+    stream,
     result,
     run: Effect.flatMap(result, (turn) =>
       turn.status === "failed" ? Effect.fail(new TurnFailedError({ result: turn })) : Effect.succeed(turn)),
@@ -406,4 +365,4 @@ export const start = Effect.fn("Turn.start")(function*(
       Effect.withSpan("Turn.interrupt", { attributes: { threadId, turnId } })
     )
   }
-})
+}
