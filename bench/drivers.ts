@@ -1,5 +1,5 @@
 /**
- * How the turn cases (4a, 4b, 5) drive codex. A `TurnDriver` is the plug-in point: today the only SDK driver
+ * How the turn cases (4a, 4b, 5, 6) drive codex. A `TurnDriver` is the plug-in point: today the only SDK driver
  * goes through `AppServer` directly (thread/start, turn/start, wait for the turn's `turn/completed`); when the
  * Thread/Turn API (`Codex`, `Thread`, `Turn`) lands, add a driver over it here and select it with
  * `--driver codex` (see `drivers` below and bench/README.md). The cases do not change.
