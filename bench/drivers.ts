@@ -1,5 +1,5 @@
 /**
- * How the turn cases (4a, 4b, 5) drive codex. A `TurnDriver` is the plug-in point: today the only SDK driver
+ * How the turn cases (4a, 4b, 5, 6) drive codex. A `TurnDriver` is the plug-in point: today the only SDK driver
  * goes through `AppServer` directly (thread/start, turn/start, wait for the turn's `turn/completed`); when the
  * Thread/Turn API (`Codex`, `Thread`, `Turn`) lands, add a driver over it here and select it with
  * `--driver codex` (see `drivers` below and bench/README.md). The cases do not change.
@@ -34,18 +34,30 @@ export interface TurnDriver {
   readonly runTurn: (threadId: string, prompt: string) => Effect.Effect<TurnOutcome, unknown>
 }
 
-/** Options of a driver: where codex runs and the `-c` overrides (MockModel's `codexConfig`). */
+/**
+ * Options of a driver: where codex runs, the `-c` overrides (MockModel's `codexConfig`), and the executable
+ * (default: the pinned codex binary; the replay server's launcher in case 6).
+ */
 export interface DriverOptions {
   readonly config: ReadonlyArray<string>
   readonly cwd: string
+  readonly codexPath?: string | undefined
 }
 
 /** Starts `codex app-server` through the SDK on a fresh `CODEX_HOME`, in the current scope. */
-export const sdkServer = (options: { readonly config?: ReadonlyArray<string>; readonly cwd?: string } = {}) =>
+export const sdkServer = (
+  options: { readonly config?: ReadonlyArray<string>; readonly cwd?: string; readonly codexPath?: string | undefined } =
+    {}
+) =>
   Effect.gen(function*() {
     const codexHome = yield* tempDir("home")
     const context = yield* Layer.build(
-      AppServer.layerNode({ codexHome, codexPath: CODEX_BINARY, config: options.config, cwd: options.cwd })
+      AppServer.layerNode({
+        codexHome,
+        codexPath: options.codexPath ?? CODEX_BINARY,
+        config: options.config,
+        cwd: options.cwd
+      })
     )
     const server = Context.get(context, AppServer.AppServer)
     trackPid(server.pid)

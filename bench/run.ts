@@ -2,8 +2,8 @@
  * effect-codex benchmark: `npm run bench` (full) or `npm run bench -- --quick` (tiny N, for CI).
  *
  *   --quick              tiny N everywhere (well under a minute)
- *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream
- *   --driver NAME        turn driver for cases 4-5 (default: codex, the public API; or appserver; see bench/drivers.ts)
+ *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay
+ *   --driver NAME        turn driver for cases 4-6 (default: codex, the public API; or appserver; see bench/drivers.ts)
  *   --no-write           do not write bench/results/
  *
  * Prints a table and PASS/MISS per target, writes bench/results/<timestamp>.json and latest.json.
@@ -15,6 +15,7 @@ import * as path from "node:path"
 import { drivers } from "./drivers.js"
 import * as Decode from "./cases/decode.js"
 import * as Handshake from "./cases/handshake.js"
+import * as Replay from "./cases/replay.js"
 import * as Roundtrip from "./cases/roundtrip.js"
 import * as Stream from "./cases/stream.js"
 import * as Turns from "./cases/turns.js"
@@ -27,15 +28,17 @@ const option = (name: string): string | undefined => {
   return i === -1 ? undefined : argv[i + 1]
 }
 const quick = flag("--quick")
-const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream"] as const
+const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay"] as const
 const only = option("--only")?.split(",") ?? [...ALL]
 const driverName = option("--driver") ?? "codex"
 const makeDriver = drivers[driverName]
 if (makeDriver === undefined) throw new Error(`unknown driver ${driverName}; known: ${Object.keys(drivers).join(", ")}`)
 
 const N = quick
-  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000 }
-  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000 }
+  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1 }
+  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3 }
+/** Concurrent turns (one per thread) at which case 6 measures client CPU per turn; the first is the reference. */
+const REPLAY_LEVELS = [1, 10, 100]
 
 /** Direct children of this process still alive (covers `codex exec` spawned by @openai/codex-sdk too). */
 const liveChildren = (): Array<number> => {
@@ -87,9 +90,11 @@ const loadAtStart = os.loadavg()
 const handshake = await step("handshake", () => Handshake.run(N.handshake))
 const roundtrip = await step("roundtrip", () => Roundtrip.run(N.roundtrip))
 const decode = await step("decode", () => Decode.run(N.decode, N.decodeRepeats))
-const turns = await step("turns", () => Turns.sequential(N.turns, N.turnRounds, makeDriver))
+const turns = await step("turns", () => Turns.sequential(N.turns, N.turnRounds, driverName))
 const concurrent = await step("concurrent", () => Turns.concurrent(N.concurrent, makeDriver))
 const stream = await step("stream", () => Stream.run(N.stream, makeDriver))
+const replay = await step("replay", () =>
+  Replay.run({ levels: REPLAY_LEVELS, turns: N.replayTurns, warmupTurns: N.replayWarmup, rounds: N.replayRounds, driver: driverName }))
 
 // Nothing may survive the bench.
 const stillAlive = newChildren()
@@ -141,6 +146,9 @@ if (turns) {
   rows.push([`4a mean turn`, `${fmt(turns.sdkMeanTurnMs)} ms`, `${fmt(turns.codexSdkMeanTurnMs)} ms (codex-sdk)`, "", ""])
   rows.push([`4a the same through the raw client (ceiling)`, `${fmt(turns.rawTotalMs, 0)} ms, turn ${fmt(turns.rawMeanTurnMs)} ms`, `${fmt(turns.codexSdkTotalMs, 0)} ms (codex-sdk)`, `${fmt(turns.rawSpeedup, 2)}× faster`, ""])
   target("turns", "SDK ≥ 3 × faster than @openai/codex-sdk", turns.speedup, (v) => v >= 3)
+  const cpuPass = turns.cpuRatio <= 1.3
+  rows.push([`4a client CPU per warm turn (last ${turns.cpuTurns}, own process, median of ${turns.rounds})`, `${fmt(turns.sdkCpuMsPerTurn, 3)} ms`, `${fmt(turns.rawCpuMsPerTurn, 3)} ms`, `${fmt(turns.cpuRatio, 3)}×`, `${status(cpuPass)} (≤ 1.3×)`])
+  target("turnsCpu", "SDK client CPU per warm turn on codex ≤ 1.3 × raw", turns.cpuRatio, (v) => v <= 1.3)
 }
 if (concurrent) {
   rows.push([`4b ${concurrent.n} concurrent turns on ${concurrent.n} threads (wall)`, `${fmt(concurrent.turnsWallMs, 0)} ms`, `${fmt(concurrent.rawTurnsWallMs, 0)} ms`, `${fmt(concurrent.turnsRatio, 3)}×`, ""])
@@ -152,6 +160,20 @@ if (stream) {
   rows.push([`5 stream throughput (turn/start → completed)`, `${fmt(stream.sdk.deltasPerSecond, 0)}/s`, `${fmt(stream.raw.deltasPerSecond, 0)}/s`, `${fmt(stream.ratio, 3)}×`, ""])
   rows.push([`5 stream RSS p10/p50/p90 during stream`, `${stream.sdk.rss.p10MB}/${stream.sdk.rss.p50MB}/${stream.sdk.rss.p90MB} MB`, "", "", ""])
   rows.push([`5 MockModel serve rate (plain HTTP reader)`, `${fmt(stream.mockServe.eventsPerSecond, 0)} events/s`, "", "", ""])
+}
+
+if (replay) {
+  const base = replay.levels[0]!
+  target("replayCpu", `SDK client CPU per turn on the replay server (${base.concurrent} concurrent) ≤ 1.3 × raw`, base.ratio, (v) => v <= 1.3)
+  for (const level of replay.levels) {
+    const pass = level.ratio <= 1.3
+    rows.push([`6 replay server, ${level.concurrent} concurrent: client CPU per turn (median of ${replay.rounds})`, `${fmt(level.sdkCpuMsPerTurn, 3)} ms`, `${fmt(level.rawCpuMsPerTurn, 3)} ms`, `${fmt(level.ratio, 3)}×`, level === base ? `${status(pass)} (≤ 1.3×)` : ""])
+  }
+  for (const level of replay.levels.slice(1)) {
+    const pass = level.sdkVsBase <= 1.1
+    rows.push([`6 CPU per turn at ${level.concurrent} / at ${base.concurrent} concurrent`, `${fmt(level.sdkVsBase, 3)}×`, `${fmt(level.rawVsBase, 3)}×`, "", `${status(pass)} (≤ 1.1×)`])
+    target(`replayFlat${level.concurrent}`, `SDK CPU per turn at ${level.concurrent} concurrent ≤ 1.1 × at ${base.concurrent}`, level.sdkVsBase, (v) => v <= 1.1)
+  }
 }
 
 const header: Row = ["case", "effect-codex", "baseline (raw)", "ratio", "target"]

@@ -7,6 +7,8 @@
  *     Clock: from nothing running to the last turn done (the SDK pays its spawn + handshake + thread/start
  *     once; codex-sdk pays a spawn per turn). The same run through the raw client too: its speed-up over
  *     codex-sdk is the ceiling any app-server client reaches. Three rounds in a rotated order; medians.
+ *     The SDK and the raw client each run in a process of their own (bench/turnClient.ts; MockModel stays in
+ *     this one), which also measures its client CPU over the warm turns (all but the first quarter).
  * 4b: `n` concurrent turns on `n` threads through one SDK instance: wall time, peak RSS (this process,
  *     sampled; the codex server, VmHWM).
  */
@@ -15,6 +17,7 @@ import * as Effect from "effect/Effect"
 import { MockModel } from "@effect-codex/testing"
 import { type DriverOptions, type TurnDriver } from "../drivers.js"
 import { rawServer } from "../rawClient.js"
+import { runInProcess } from "../turnClient.js"
 import { CODEX_BINARY, MB, mean, median, peak, procRss, round, startSampler, tempDir } from "../lib.js"
 import type * as Scope from "effect/Scope"
 
@@ -36,61 +39,42 @@ interface Run {
   readonly turnMs: ReadonlyArray<number>
 }
 
+/** A run of the SDK or the raw client, in a process of its own: with its client CPU per warm turn. */
+interface ClientRun extends Run {
+  readonly client: string
+  readonly cpuMsPerTurn: number
+}
+
 type Mock = Effect.Success<ReturnType<typeof MockModel.make>>
 
-/** effect-codex: one server, one thread, n turns (spawn + handshake + thread/start paid once). */
-const sdkRun = (mock: Mock, texts: ReadonlyArray<string>, makeDriver: MakeDriver) =>
-  Effect.gen(function*() {
-    const cwd = yield* tempDir("cwd")
-    const t0 = performance.now()
-    const { driver, turnMs, statuses, done } = yield* Effect.scoped(Effect.gen(function*() {
-      const driver = yield* makeDriver({ config: mock.codexConfig, cwd })
-      const threadId = yield* driver.startThread
-      const turnMs: Array<number> = []
-      const statuses: Array<string> = []
-      for (const text of texts) {
-        const t = performance.now()
-        const outcome = yield* driver.runTurn(threadId, text)
-        turnMs.push(performance.now() - t)
-        statuses.push(outcome.status)
-      }
-      return { driver, turnMs, statuses, done: performance.now() }
-    }))
-    if (statuses.some((s) => s !== "completed")) throw new Error(`4a sdk: statuses ${statuses.join(",")}`)
-    // closing stdin and waiting for the exit is reported apart
-    return { driver: driver.name, totalMs: done - t0, turnMs, shutdownMs: performance.now() - done }
-  })
+/** How many of the n turns warm the client up before its CPU is measured (the rest are measured). */
+export const warmupTurns = (n: number) => Math.max(1, Math.floor(n / 4))
 
 /**
- * The raw client, the same way: what any client of `codex app-server` can reach, so the part of the
- * ratio that belongs to codex rather than to the SDK.
+ * effect-codex (through the driver) or the raw client doing what the SDK does (the ceiling any client of
+ * `codex app-server` reaches): one server, one thread, n turns (spawn + handshake + thread/start paid once),
+ * in a client process of its own (bench/turnClient.ts), which also measures its CPU over the warm turns.
  */
-const rawRun = (mock: Mock, texts: ReadonlyArray<string>) =>
+const clientRun = (client: "sdk" | "raw", mock: Mock, n: number, driver: string) =>
   Effect.gen(function*() {
     const cwd = yield* tempDir("cwd")
-    const t0 = performance.now()
-    return yield* Effect.scoped(Effect.gen(function*() {
-      const raw = yield* rawServer({ config: mock.codexConfig, cwd })
-      return yield* Effect.promise(async (): Promise<Run> => {
-        const threadId: string = (await raw.request("thread/start", { cwd })).thread.id
-        const turnMs: Array<number> = []
-        for (const text of texts) {
-          const t = performance.now()
-          const status = await new Promise<string>((resolve) => {
-            const off = raw.onNotification((message) => {
-              if (message.method === "turn/completed" && message.params.threadId === threadId) {
-                off()
-                resolve(message.params.turn.status)
-              }
-            })
-            raw.request("turn/start", { threadId, input: [{ type: "text", text }] })
-          })
-          if (status !== "completed") throw new Error(`4a raw: status ${status}`)
-          turnMs.push(performance.now() - t)
-        }
-        return { totalMs: performance.now() - t0, turnMs }
+    const warmup = warmupTurns(n)
+    const result = yield* Effect.promise(() =>
+      runInProcess({
+        client,
+        driver,
+        codexPath: CODEX_BINARY,
+        config: mock.codexConfig,
+        cwd,
+        levels: [{ threads: 1, warmupTurns: warmup, turns: n - warmup }]
       })
-    }))
+    )
+    return {
+      client: result.client,
+      totalMs: result.totalMs,
+      turnMs: result.turnMs,
+      cpuMsPerTurn: result.levels[0]!.cpuMsPerTurn
+    } satisfies ClientRun
   })
 
 /** @openai/codex-sdk: the same prompts, one `codex exec` per turn. */
@@ -118,13 +102,13 @@ const codexSdkRun = (mock: Mock, texts: ReadonlyArray<string>) =>
  * that the drift of a shared machine does not always favour the same one. Reported: the medians over the
  * rounds, and the median of each round's ratio.
  */
-export const sequential = (n: number, rounds: number, makeDriver: MakeDriver) =>
+export const sequential = (n: number, rounds: number, driverName: string) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const mock = yield* MockModel.make()
     const texts = prompts(n)
     let driver = ""
-    const sdk: Array<Run & { readonly shutdownMs: number }> = []
-    const raw: Array<Run> = []
+    const sdk: Array<ClientRun> = []
+    const raw: Array<ClientRun> = []
     const exec: Array<Run> = []
     /** Runs one client and checks that it made exactly n model calls. */
     const counted = <A>(name: string, run: Effect.Effect<A, unknown, Scope.Scope>) =>
@@ -136,11 +120,11 @@ export const sequential = (n: number, rounds: number, makeDriver: MakeDriver) =>
         return result
       })
     const clients = [
-      counted("sdk", sdkRun(mock, texts, makeDriver)).pipe(Effect.map((run) => {
-        driver = run.driver
+      counted("sdk", clientRun("sdk", mock, n, driverName)).pipe(Effect.map((run) => {
+        driver = run.client
         sdk.push(run)
       })),
-      counted("raw", rawRun(mock, texts)).pipe(Effect.map((run) => raw.push(run))),
+      counted("raw", clientRun("raw", mock, n, driverName)).pipe(Effect.map((run) => raw.push(run))),
       counted("codex-sdk", codexSdkRun(mock, texts)).pipe(Effect.map((run) => exec.push(run)))
     ]
     for (let r = 0; r < rounds; r++) {
@@ -148,6 +132,7 @@ export const sequential = (n: number, rounds: number, makeDriver: MakeDriver) =>
     }
     const totals = (runs: ReadonlyArray<Run>) => runs.map((run) => run.totalMs)
     const meanTurn = (runs: ReadonlyArray<Run>) => mean(runs.flatMap((run) => [...run.turnMs]))
+    const cpu = (runs: ReadonlyArray<ClientRun>) => runs.map((run) => run.cpuMsPerTurn)
     return {
       n,
       rounds,
@@ -155,14 +140,21 @@ export const sequential = (n: number, rounds: number, makeDriver: MakeDriver) =>
       sdkTotalMs: round(median(totals(sdk))),
       sdkTotalsMs: totals(sdk).map((t) => round(t)),
       sdkMeanTurnMs: round(meanTurn(sdk)),
-      sdkShutdownMs: round(median(sdk.map((run) => run.shutdownMs))),
       rawTotalMs: round(median(totals(raw))),
       rawMeanTurnMs: round(meanTurn(raw)),
       codexSdkTotalMs: round(median(totals(exec))),
       codexSdkTotalsMs: totals(exec).map((t) => round(t)),
       codexSdkMeanTurnMs: round(meanTurn(exec)),
       speedup: round(median(exec.map((run, i) => run.totalMs / sdk[i]!.totalMs)), 2),
-      rawSpeedup: round(median(exec.map((run, i) => run.totalMs / raw[i]!.totalMs)), 2)
+      rawSpeedup: round(median(exec.map((run, i) => run.totalMs / raw[i]!.totalMs)), 2),
+      /** Client CPU per warm turn (the last n - warmupTurns(n) turns of each run), medians over the rounds. */
+      cpuTurns: n - warmupTurns(n),
+      sdkCpuMsPerTurn: round(median(cpu(sdk)), 3),
+      sdkCpuMsPerTurnByRound: cpu(sdk).map((x) => round(x, 3)),
+      rawCpuMsPerTurn: round(median(cpu(raw)), 3),
+      rawCpuMsPerTurnByRound: cpu(raw).map((x) => round(x, 3)),
+      /** Median of each round's SDK / raw CPU ratio. */
+      cpuRatio: round(median(sdk.map((run, i) => run.cpuMsPerTurn / raw[i]!.cpuMsPerTurn)), 3)
     }
   })))
 

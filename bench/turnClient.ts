@@ -1,0 +1,196 @@
+/**
+ * One client of the turn benchmarks (cases 4a and 6) in a process of its own, so that its CPU time is its own:
+ * the bench `fork`s this file with a {@link ClientSpec}, the client starts its server (codex, or the replay
+ * server), runs the turns of each level and sends back a {@link ClientResult} over IPC.
+ *
+ * Client CPU is `process.cpuUsage()` of this process (user + system, all its threads: JavaScript, GC,
+ * libuv) around the measured turns of a level; the server is a child of this process and its CPU is not in
+ * it, nor is MockModel's, which runs in the bench process. The clients:
+ * - `sdk`: the SDK through a `TurnDriver` (bench/drivers.ts; default the public API, `Codex` → `Thread.stream`),
+ *   each turn run with `Effect.runPromise`;
+ * - `raw`: the bare client (bench/rawClient.ts): `turn/start`, then one listener routes each notification to
+ *   the turn waiting on its thread (a map by thread id), counting deltas as the SDK driver does, until the
+ *   thread's `turn/completed`.
+ */
+import { fork } from "node:child_process"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import { drivers } from "./drivers.js"
+import { initialize, spawnRaw } from "./rawClient.js"
+import { makeTempDir, removeAllTempDirs, removeTempDir, trackPid } from "./lib.js"
+
+/** One level: `threads` threads each running `warmupTurns` then `turns` turns in sequence, all threads at once. */
+export interface Level {
+  readonly threads: number
+  readonly warmupTurns: number
+  readonly turns: number
+}
+
+/** What the bench asks of one client process. */
+export interface ClientSpec {
+  readonly client: "sdk" | "raw"
+  /** The SDK's driver (see bench/drivers.ts). */
+  readonly driver: string
+  /** The server executable: the codex binary or the replay server's launcher. */
+  readonly codexPath: string
+  readonly config: ReadonlyArray<string>
+  readonly cwd: string
+  readonly levels: ReadonlyArray<Level>
+}
+
+/** The measured part of one level. */
+export interface LevelResult {
+  readonly threads: number
+  /** Measured turns (threads × turns). */
+  readonly turns: number
+  readonly cpuUserMs: number
+  readonly cpuSystemMs: number
+  /** Client CPU (user + system) per measured turn. */
+  readonly cpuMsPerTurn: number
+  /** Wall time of the measured turns. */
+  readonly wallMs: number
+}
+
+/** What one client process reports. */
+export interface ClientResult {
+  readonly client: string
+  /** From nothing running to the last turn of the last level done (server start, threads, all turns). */
+  readonly totalMs: number
+  /** Every turn's duration (warm-up included) when a level has one thread, in order. */
+  readonly turnMs: ReadonlyArray<number>
+  readonly levels: ReadonlyArray<LevelResult>
+}
+
+/** A client reduced to what the levels need. */
+interface Client {
+  readonly name: string
+  readonly startThread: () => Promise<string>
+  /** Runs one turn to its `turn/completed`; resolves with the turn's status. */
+  readonly runTurn: (threadId: string, text: string) => Promise<string>
+  readonly close: () => Promise<void>
+}
+
+const sdkClient = async (spec: ClientSpec): Promise<Client> => {
+  const makeDriver = drivers[spec.driver]
+  if (makeDriver === undefined) throw new Error(`unknown driver ${spec.driver}`)
+  const scope = Effect.runSync(Scope.make())
+  const driver = await Effect.runPromise(
+    Scope.provide(makeDriver({ config: spec.config, cwd: spec.cwd, codexPath: spec.codexPath }), scope)
+  )
+  return {
+    name: driver.name,
+    startThread: () => Effect.runPromise(driver.startThread),
+    runTurn: (threadId, text) => Effect.runPromise(driver.runTurn(threadId, text)).then((outcome) => outcome.status),
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+const rawClient = async (spec: ClientSpec): Promise<Client> => {
+  const codexHome = makeTempDir("home")
+  const raw = spawnRaw({ binary: spec.codexPath, codexHome, config: spec.config, cwd: spec.cwd })
+  await initialize(raw)
+  interface Waiting {
+    deltas: number
+    notifications: number
+    readonly resolve: (status: string) => void
+  }
+  const waiting = new Map<string, Waiting>()
+  raw.onNotification((message) => {
+    const turn = waiting.get(message.params?.threadId)
+    if (turn === undefined) return
+    turn.notifications++
+    if (message.method === "item/agentMessage/delta") turn.deltas++
+    else if (message.method === "turn/completed") {
+      waiting.delete(message.params.threadId)
+      turn.resolve(message.params.turn.status)
+    }
+  })
+  return {
+    name: "raw client",
+    startThread: () => raw.request("thread/start", { cwd: spec.cwd }).then((result) => result.thread.id as string),
+    runTurn: (threadId, text) =>
+      new Promise((resolve, reject) => {
+        waiting.set(threadId, { deltas: 0, notifications: 0, resolve })
+        raw.request("turn/start", { threadId, input: [{ type: "text", text }] }).catch(reject)
+      }),
+    close: async () => {
+      await raw.close()
+      removeTempDir(codexHome)
+    }
+  }
+}
+
+const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000
+
+/** Runs the spec; every turn must complete. */
+export const run = async (spec: ClientSpec): Promise<ClientResult> => {
+  const t0 = performance.now()
+  const client = spec.client === "sdk" ? await sdkClient(spec) : await rawClient(spec)
+  try {
+    const turnMs: Array<number> = []
+    const levels: Array<LevelResult> = []
+    let prompt = 0
+    for (const level of spec.levels) {
+      const threads = await Promise.all(Array.from({ length: level.threads }, () => client.startThread()))
+      const runTurns = (count: number) =>
+        Promise.all(threads.map(async (threadId) => {
+          for (let i = 0; i < count; i++) {
+            const t = performance.now()
+            const status = await client.runTurn(threadId, `Benchmark prompt ${++prompt}: say something short.`)
+            if (status !== "completed") throw new Error(`${client.name}: turn ${status}`)
+            if (level.threads === 1) turnMs.push(performance.now() - t)
+          }
+        }))
+      await runTurns(level.warmupTurns)
+      const wall0 = performance.now()
+      const cpu0 = process.cpuUsage()
+      await runTurns(level.turns)
+      const cpu = process.cpuUsage(cpu0)
+      const wallMs = performance.now() - wall0
+      const turns = level.threads * level.turns
+      levels.push({
+        threads: level.threads,
+        turns,
+        cpuUserMs: cpu.user / 1000,
+        cpuSystemMs: cpu.system / 1000,
+        cpuMsPerTurn: cpuMs(cpu) / turns,
+        wallMs
+      })
+    }
+    return { client: client.name, totalMs: performance.now() - t0, turnMs, levels }
+  } finally {
+    await client.close()
+  }
+}
+
+type Reply = { readonly ok: true; readonly result: ClientResult } | { readonly ok: false; readonly error: string }
+
+/** Runs the spec in a new process (this file, with the bench's Node options: the tsx loader). */
+export const runInProcess = (spec: ClientSpec): Promise<ClientResult> =>
+  new Promise((resolve, reject) => {
+    const child = fork(import.meta.filename, [JSON.stringify(spec)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    trackPid(child.pid)
+    let reply: Reply | undefined
+    child.on("message", (message) => {
+      reply = message as Reply
+    })
+    child.on("error", reject)
+    child.on("exit", (code, signal) => {
+      if (reply === undefined) reject(new Error(`${spec.client} client process exited (${signal ?? code}) without a result`))
+      else if (reply.ok) resolve(reply.result)
+      else reject(new Error(`${spec.client} client: ${reply.error}`))
+    })
+  })
+
+if (process.send !== undefined && process.argv[2] !== undefined) {
+  const spec: ClientSpec = JSON.parse(process.argv[2])
+  try {
+    const result = await run(spec)
+    process.send({ ok: true, result }, () => process.exit(0))
+  } catch (error) {
+    removeAllTempDirs()
+    process.send({ ok: false, error: String(error instanceof Error ? error.stack ?? error.message : error) }, () =>
+      process.exit(1))
+  }
+}
