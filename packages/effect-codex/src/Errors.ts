@@ -17,6 +17,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { TurnResult } from "./internal/TurnResult.js"
 
 /** JSON-RPC error codes the app-server uses. */
 export const ErrorCode = {
@@ -191,6 +192,41 @@ export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceed
 }) {
   override get message(): string {
     return `Still overloaded after ${this.attempts} attempts: ${this.lastError.message}`
+  }
+}
+
+/** The turn ended with status `failed`; `result` has the server's `error` and everything that happened. */
+export class TurnFailedError extends Schema.TaggedError<TurnFailedError>()("TurnFailedError", {
+  result: TurnResult
+}) {
+  override get message(): string {
+    return `Turn ${this.result.id} of thread ${this.result.threadId} failed: ${
+      this.result.error?.message ?? "no error message"
+    }`
+  }
+}
+
+/** The turn sent nothing for `idleMillis` and `thread/read` says it is still running. */
+export class TurnStalledError extends Schema.TaggedError<TurnStalledError>()("TurnStalledError", {
+  threadId: Schema.String,
+  turnId: Schema.String,
+  idleMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `Turn ${this.turnId} of thread ${this.threadId} sent nothing for ${this.idleMillis} ms and is still in progress on the server`
+  }
+}
+
+/** The final response did not match the requested schema (or was not JSON). */
+export class StructuredOutputError extends Schema.TaggedError<StructuredOutputError>()("StructuredOutputError", {
+  threadId: Schema.String,
+  turnId: Schema.optional(Schema.String),
+  /** The final response as received, if any. */
+  response: Schema.NullOr(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Structured output of thread ${this.threadId} is not usable: ${this.reason}`
   }
 }
 

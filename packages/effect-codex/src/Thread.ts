@@ -23,6 +23,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "./AppServer.js"
+import * as Errors from "./Errors.js"
 import type { RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
 import type * as Dispatcher from "./internal/dispatcher.js"
@@ -31,18 +32,11 @@ import * as Turn from "./Turn.js"
 /** Options of one turn: the `turn/start` params (model, effort, sandbox, ...), watchdog times and approvals. */
 export interface TurnOptions extends Omit<TurnStartParams, "threadId" | "input">, Turn.StartOptions {}
 
-/** The final response did not match the requested schema (or was not JSON). */
-export class StructuredOutputError extends Schema.TaggedError<StructuredOutputError>()("StructuredOutputError", {
-  threadId: Schema.String,
-  turnId: Schema.optional(Schema.String),
-  /** The final response as received, if any. */
-  response: Schema.NullOr(Schema.String),
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `Structured output of thread ${this.threadId} is not usable: ${this.reason}`
-  }
-}
+/** The final response did not match the requested schema (defined in `Errors`, re-exported here). */
+export const StructuredOutputError = Errors.StructuredOutputError
+
+/** The final response did not match the requested schema (defined in `Errors`, re-exported here). */
+export type StructuredOutputError = Errors.StructuredOutputError
 
 /** A thread handle. */
 export interface Thread {

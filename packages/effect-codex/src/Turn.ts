@@ -11,14 +11,7 @@
  *
  * @since 0.1.0
  */
-import {
-  ThreadItem,
-  ThreadTokenUsage,
-  type Turn as TurnInfo,
-  TurnError,
-  type TurnStartParams,
-  TurnStatus
-} from "@effect-codex/protocol"
+import type { ThreadItem, ThreadTokenUsage, Turn as TurnInfo, TurnStartParams } from "@effect-codex/protocol"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -28,58 +21,34 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "./AppServer.js"
 import type * as Approvals from "./Approvals.js"
+import * as Errors from "./Errors.js"
 import type { AppServerExitedError, RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
 import type * as Dispatcher from "./internal/dispatcher.js"
 import * as Tracker from "./internal/tracker.js"
+import * as Result from "./internal/TurnResult.js"
 
 /** The outcome of a finished turn. */
-export const TurnResult = Schema.Struct({
-  id: Schema.String,
-  threadId: Schema.String,
-  status: TurnStatus,
-  error: Schema.NullOr(TurnError),
-  /** Unix seconds. */
-  startedAt: Schema.NullOr(Schema.Number),
-  /** Unix seconds. */
-  completedAt: Schema.NullOr(Schema.Number),
-  durationMs: Schema.NullOr(Schema.Number),
-  /** The text of the last agent message (the final answer when codex marks one). */
-  finalResponse: Schema.NullOr(Schema.String),
-  items: Schema.Array(ThreadItem),
-  /** Token usage reported during the turn (the last report). */
-  usage: Schema.NullOr(ThreadTokenUsage)
-})
+export const TurnResult = Result.TurnResult
 
 /** The outcome of a finished turn. */
-export type TurnResult = typeof TurnResult.Type
+export type TurnResult = Result.TurnResult
 
-/** The turn ended with status `failed`; `result` has the server's `error` and everything that happened. */
-export class TurnFailedError extends Schema.TaggedError<TurnFailedError>()("TurnFailedError", {
-  result: TurnResult
-}) {
-  override get message(): string {
-    return `Turn ${this.result.id} of thread ${this.result.threadId} failed: ${
-      this.result.error?.message ?? "no error message"
-    }`
-  }
-}
+/** The turn ended with status `failed` (defined in `Errors`, re-exported here). */
+export const TurnFailedError = Errors.TurnFailedError
 
-/** The turn sent nothing for `idleMillis` and `thread/read` says it is still running. */
-export class TurnStalledError extends Schema.TaggedError<TurnStalledError>()("TurnStalledError", {
-  threadId: Schema.String,
-  turnId: Schema.String,
-  idleMillis: Schema.Number
-}) {
-  override get message(): string {
-    return `Turn ${this.turnId} of thread ${this.threadId} sent nothing for ${this.idleMillis} ms and is still in progress on the server`
-  }
-}
+/** The turn ended with status `failed` (defined in `Errors`, re-exported here). */
+export type TurnFailedError = Errors.TurnFailedError
+
+/** The turn went silent and is still running on the server (defined in `Errors`, re-exported here). */
+export const TurnStalledError = Errors.TurnStalledError
+
+/** The turn went silent and is still running on the server (defined in `Errors`, re-exported here). */
+export type TurnStalledError = Errors.TurnStalledError
 
 /** Every way following a turn can fail (besides the turn itself failing). */
 export type StreamError = AppServerExitedError | TurnStalledError | RequestError
