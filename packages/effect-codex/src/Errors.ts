@@ -41,48 +41,48 @@ const rpcFields = {
 }
 
 /** The server could not parse what was sent (JSON-RPC -32700). */
-export class ParseError extends Schema.TaggedError<ParseError>()("ParseError", rpcFields) {}
+export class ParseError extends Schema.TaggedError<ParseError>("effect-codex/Errors/ParseError")("ParseError", rpcFields) {}
 
 /** The server rejected the request's shape (JSON-RPC -32600). */
-export class InvalidRequestError extends Schema.TaggedError<InvalidRequestError>()("InvalidRequestError", rpcFields) {}
+export class InvalidRequestError extends Schema.TaggedError<InvalidRequestError>("effect-codex/Errors/InvalidRequestError")("InvalidRequestError", rpcFields) {}
 
 /**
  * The server does not know the method (JSON-RPC -32601, or codex's -32600 "unknown variant"). codex lists
  * every method it knows (about 109): that list is in `expected`, and `message` is kept short.
  */
-export class MethodNotFoundError extends Schema.TaggedError<MethodNotFoundError>()("MethodNotFoundError", {
+export class MethodNotFoundError extends Schema.TaggedError<MethodNotFoundError>("effect-codex/Errors/MethodNotFoundError")("MethodNotFoundError", {
   ...rpcFields,
   /** The methods the server says it knows, when it listed them. */
   expected: Schema.optional(Schema.Array(Schema.String))
 }) {}
 
 /** The server rejected the request's params (JSON-RPC -32602). */
-export class InvalidParamsError extends Schema.TaggedError<InvalidParamsError>()("InvalidParamsError", rpcFields) {}
+export class InvalidParamsError extends Schema.TaggedError<InvalidParamsError>("effect-codex/Errors/InvalidParamsError")("InvalidParamsError", rpcFields) {}
 
 /** The server failed while handling the request (JSON-RPC -32603). */
-export class InternalRpcError extends Schema.TaggedError<InternalRpcError>()("InternalRpcError", rpcFields) {}
+export class InternalRpcError extends Schema.TaggedError<InternalRpcError>("effect-codex/Errors/InternalRpcError")("InternalRpcError", rpcFields) {}
 
 /**
  * The server is overloaded and asks to retry later (JSON-RPC -32001, or an overload marker in
  * `data.codex_error_info`). Retried by `Retry.retryOnOverload`.
  */
-export class ServerBusyError extends Schema.TaggedError<ServerBusyError>()("ServerBusyError", rpcFields) {}
+export class ServerBusyError extends Schema.TaggedError<ServerBusyError>("effect-codex/Errors/ServerBusyError")("ServerBusyError", rpcFields) {}
 
 /**
  * The method (or a field of its params) belongs to codex's experimental API and the connection did not opt in
  * (`experimentalApi: true` in the handshake options). Raised before sending by `server.experimental.request`, and
  * for codex's own answer (-32600 "… requires experimentalApi capability").
  */
-export class ExperimentalApiNotEnabledError extends Schema.TaggedError<ExperimentalApiNotEnabledError>()(
+export class ExperimentalApiNotEnabledError extends Schema.TaggedError<ExperimentalApiNotEnabledError>("effect-codex/Errors/ExperimentalApiNotEnabledError")(
   "ExperimentalApiNotEnabledError",
   rpcFields
 ) {}
 
 /** Any other JSON-RPC error code. */
-export class JsonRpcError extends Schema.TaggedError<JsonRpcError>()("JsonRpcError", rpcFields) {}
+export class JsonRpcError extends Schema.TaggedError<JsonRpcError>("effect-codex/Errors/JsonRpcError")("JsonRpcError", rpcFields) {}
 
 /** No response arrived within the request's timeout; the request was abandoned. */
-export class RequestTimeoutError extends Schema.TaggedError<RequestTimeoutError>()("RequestTimeoutError", {
+export class RequestTimeoutError extends Schema.TaggedError<RequestTimeoutError>("effect-codex/Errors/RequestTimeoutError")("RequestTimeoutError", {
   method: Schema.String,
   timeoutMillis: Schema.Number
 }) {
@@ -95,7 +95,7 @@ export class RequestTimeoutError extends Schema.TaggedError<RequestTimeoutError>
  * The app-server process ended (or its output closed) while the request was pending (`sent: true`), or
  * before it was sent: a call made after the server had exited is refused (`sent: false`).
  */
-export class AppServerExitedError extends Schema.TaggedError<AppServerExitedError>()("AppServerExitedError", {
+export class AppServerExitedError extends Schema.TaggedError<AppServerExitedError>("effect-codex/Errors/AppServerExitedError")("AppServerExitedError", {
   /** The method of the request (or notification) this error answers, when there is one. */
   method: Schema.optional(Schema.String),
   /**
@@ -130,7 +130,7 @@ export class AppServerExitedError extends Schema.TaggedError<AppServerExitedErro
 }
 
 /** No codex binary was found; `searched` lists every place that was tried, in order. */
-export class AppServerNotFoundError extends Schema.TaggedError<AppServerNotFoundError>()("AppServerNotFoundError", {
+export class AppServerNotFoundError extends Schema.TaggedError<AppServerNotFoundError>("effect-codex/Errors/AppServerNotFoundError")("AppServerNotFoundError", {
   searched: Schema.Array(Schema.String)
 }) {
   override get message(): string {
@@ -145,7 +145,7 @@ export class AppServerNotFoundError extends Schema.TaggedError<AppServerNotFound
  * and the handshake was asked to be strict (`strictVersion: true`). Without strict mode this is a
  * warning in the log, not an error.
  */
-export class UnsupportedVersionError extends Schema.TaggedError<UnsupportedVersionError>()("UnsupportedVersionError", {
+export class UnsupportedVersionError extends Schema.TaggedError<UnsupportedVersionError>("effect-codex/Errors/UnsupportedVersionError")("UnsupportedVersionError", {
   /** The version read from `userAgent`, or null when it names none. */
   found: Schema.NullOr(Schema.String),
   /** The server's `userAgent`, as answered to `initialize`. */
@@ -162,9 +162,11 @@ export class UnsupportedVersionError extends Schema.TaggedError<UnsupportedVersi
 }
 
 /** The codex binary was found but could not be started (permissions, bad cwd, ...). */
-export class AppServerSpawnError extends Schema.TaggedError<AppServerSpawnError>()("AppServerSpawnError", {
+export class AppServerSpawnError extends Schema.TaggedError<AppServerSpawnError>("effect-codex/Errors/AppServerSpawnError")("AppServerSpawnError", {
   command: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /** The spawn failure as the platform raised it. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `Could not start ${this.command}: ${this.reason}`
@@ -172,12 +174,14 @@ export class AppServerSpawnError extends Schema.TaggedError<AppServerSpawnError>
 }
 
 /** A message from the server could not be parsed or did not match the protocol schema. */
-export class ProtocolError extends Schema.TaggedError<ProtocolError>()("ProtocolError", {
+export class ProtocolError extends Schema.TaggedError<ProtocolError>("effect-codex/Errors/ProtocolError")("ProtocolError", {
   /** The method the message belongs to, when known. */
   method: Schema.optional(Schema.String),
   reason: Schema.String,
   /** The start of the offending line (at most 500 characters). */
-  excerpt: Schema.String
+  excerpt: Schema.String,
+  /** The underlying parse or decoding failure, when there is one. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     const where = this.method === undefined ? "" : ` for "${this.method}"`
@@ -186,7 +190,7 @@ export class ProtocolError extends Schema.TaggedError<ProtocolError>()("Protocol
 }
 
 /** Overload retries were exhausted; `lastError` is the last `ServerBusyError`. */
-export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceededError>()("RetryLimitExceededError", {
+export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceededError>("effect-codex/Errors/RetryLimitExceededError")("RetryLimitExceededError", {
   attempts: Schema.Number,
   lastError: ServerBusyError
 }) {
@@ -196,7 +200,7 @@ export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceed
 }
 
 /** The turn ended with status `failed`; `result` has the server's `error` and everything that happened. */
-export class TurnFailedError extends Schema.TaggedError<TurnFailedError>()("TurnFailedError", {
+export class TurnFailedError extends Schema.TaggedError<TurnFailedError>("effect-codex/Errors/TurnFailedError")("TurnFailedError", {
   result: TurnResult
 }) {
   override get message(): string {
@@ -207,7 +211,7 @@ export class TurnFailedError extends Schema.TaggedError<TurnFailedError>()("Turn
 }
 
 /** The turn sent nothing for `idleMillis` and `thread/read` says it is still running. */
-export class TurnStalledError extends Schema.TaggedError<TurnStalledError>()("TurnStalledError", {
+export class TurnStalledError extends Schema.TaggedError<TurnStalledError>("effect-codex/Errors/TurnStalledError")("TurnStalledError", {
   threadId: Schema.String,
   turnId: Schema.String,
   idleMillis: Schema.Number
@@ -218,7 +222,7 @@ export class TurnStalledError extends Schema.TaggedError<TurnStalledError>()("Tu
 }
 
 /** The final response did not match the requested schema (or was not JSON). */
-export class StructuredOutputError extends Schema.TaggedError<StructuredOutputError>()("StructuredOutputError", {
+export class StructuredOutputError extends Schema.TaggedError<StructuredOutputError>("effect-codex/Errors/StructuredOutputError")("StructuredOutputError", {
   threadId: Schema.String,
   turnId: Schema.optional(Schema.String),
   /** The final response as received, if any. */

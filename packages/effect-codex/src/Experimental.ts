@@ -135,7 +135,8 @@ export const make = (send: RpcPeer.Peer<unknown>["request"], enabled: boolean, a
               new ProtocolError({
                 method,
                 reason: `result does not match the experimental protocol schema: ${issueMessage(decoded.cause)}`,
-                excerpt: excerpt(JSON.stringify(result) ?? "undefined")
+                excerpt: excerpt(JSON.stringify(result) ?? "undefined"),
+                cause: Cause.squash(decoded.cause)
               })
             )
         })

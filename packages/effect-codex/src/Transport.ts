@@ -170,7 +170,7 @@ export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOption
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
   const handle = yield* spawner.spawn(command).pipe(
     Effect.mapError((error) =>
-      new AppServerSpawnError({ command: `${binary} ${args.join(" ")}`, reason: error.message })
+      new AppServerSpawnError({ command: `${binary} ${args.join(" ")}`, reason: error.message, cause: error })
     )
   )
   yield* Effect.annotateCurrentSpan("pid", handle.pid)
