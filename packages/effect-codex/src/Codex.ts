@@ -143,8 +143,8 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
     server,
     Option.getOrElse(yield* Effect.serviceOption(Approvals.Approvals), () => Approvals.make({}))
   )
-  const context: Thread.Context = { server, dispatcher, watch: options }
-  const thread = (id: string) => Thread.make(context, id)
+  const dependencies: Thread.Dependencies = { server, dispatcher, watch: options }
+  const thread = (id: string) => Thread.make(dependencies, id)
   const opened = (response: OpenResponse): OpenedThread => ({
     ...thread(response.thread.id),
     info: response.thread,

@@ -45,14 +45,14 @@ export interface Thread {
   readonly turn: (
     input: Input.Input,
     options?: TurnOptions
-  ) => Effect.Effect<Turn.TurnHandle, RequestError, Scope.Scope>
+  ) => Effect.Effect<Turn.Handle, RequestError, Scope.Scope>
   /** Runs a turn to its end. A failed turn is a `TurnFailedError` carrying the whole result. */
   readonly run: (
     input: Input.Input,
     options?: TurnOptions
-  ) => Effect.Effect<Turn.TurnResult, Turn.TurnFailedError | Turn.StreamError>
+  ) => Effect.Effect<Turn.Result, Turn.TurnFailedError | Turn.StreamError>
   /** Runs a turn and streams its events, ending with `turn/completed`. */
-  readonly stream: (input: Input.Input, options?: TurnOptions) => Stream.Stream<Turn.TurnEvent, Turn.StreamError>
+  readonly stream: (input: Input.Input, options?: TurnOptions) => Stream.Stream<Turn.Event, Turn.StreamError>
   /**
    * Runs a turn whose final response must match `schema`: its JSON Schema (OpenAI's strict subset,
    * root an object) is sent as `outputSchema` and the response is decoded with it. Prefer `Schema.Int`
@@ -63,7 +63,7 @@ export interface Thread {
     input: Input.Input,
     options?: TurnOptions
   ) => Effect.Effect<
-    { readonly value: A; readonly result: Turn.TurnResult },
+    { readonly value: A; readonly result: Turn.Result },
     StructuredOutputError | Turn.TurnFailedError | Turn.StreamError
   >
   /** Reads the thread (`thread/read`), with its turns unless `includeTurns` is false. */
@@ -75,20 +75,20 @@ export interface Thread {
 }
 
 /** What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread) and the watchdog defaults. */
-export interface Context {
+export interface Dependencies {
   readonly server: AppServer.Service
   readonly dispatcher: Dispatcher.Dispatcher
   readonly watch: Turn.WatchOptions
 }
 
 /** Makes the handle of thread `id`. */
-export const make = (context: Context, id: string): Thread => {
-  const { server } = context
+export const make = (dependencies: Dependencies, id: string): Thread => {
+  const { server } = dependencies
   const turn = Effect.fn("Thread.turn")(function*(input: Input.Input, options: TurnOptions = {}) {
     const { approvals, idleTimeout, interruptGrace, ...params } = options
-    return yield* Turn.start(context.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
-      idleTimeout: idleTimeout ?? context.watch.idleTimeout,
-      interruptGrace: interruptGrace ?? context.watch.interruptGrace,
+    return yield* Turn.start(dependencies.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
+      idleTimeout: idleTimeout ?? dependencies.watch.idleTimeout,
+      interruptGrace: interruptGrace ?? dependencies.watch.interruptGrace,
       approvals
     })
   })

@@ -30,13 +30,13 @@ import type { AppServerExitedError, RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
 import type * as Dispatcher from "./internal/dispatcher.js"
 import * as Tracker from "./internal/tracker.js"
-import * as Result from "./internal/TurnResult.js"
+import * as ResultSchema from "./internal/TurnResult.js"
 
 /** The outcome of a finished turn. */
-export const TurnResult = Result.TurnResult
+export const Result = ResultSchema.TurnResult
 
 /** The outcome of a finished turn. */
-export type TurnResult = Result.TurnResult
+export type Result = ResultSchema.TurnResult
 
 /** The turn ended with status `failed` (defined in `Errors`, re-exported here). */
 export const TurnFailedError = Errors.TurnFailedError
@@ -54,7 +54,7 @@ export type TurnStalledError = Errors.TurnStalledError
 export type StreamError = AppServerExitedError | TurnStalledError | RequestError
 
 /** A notification that belongs to this turn (or to its thread, such as `thread/status/changed`). */
-export type TurnEvent = AppServer.Notification
+export type Event = AppServer.Notification
 
 /** Options of one turn, besides the `turn/start` params. */
 export interface WatchOptions {
@@ -65,7 +65,7 @@ export interface WatchOptions {
 }
 
 /** The agent's text as it is written: the `item/agentMessage/delta` texts among a turn's events. */
-export const textDeltas = <E, R>(events: Stream.Stream<TurnEvent, E, R>): Stream.Stream<string, E, R> =>
+export const textDeltas = <E, R>(events: Stream.Stream<Event, E, R>): Stream.Stream<string, E, R> =>
   events.pipe(
     Stream.filter((event): event is Extract<AppServer.KnownNotification, { method: "item/agentMessage/delta" }> =>
       event._tag === "Notification" && event.method === "item/agentMessage/delta"
@@ -74,7 +74,7 @@ export const textDeltas = <E, R>(events: Stream.Stream<TurnEvent, E, R>): Stream
   )
 
 /** A running turn. */
-export interface TurnHandle {
+export interface Handle {
   readonly id: string
   readonly threadId: string
   /** The turn as `turn/start` answered it (status `inProgress`). */
@@ -83,15 +83,15 @@ export interface TurnHandle {
    * This turn's events, in order, from the first (possibly before the `turn/start` response) to
    * `turn/completed` included, where it ends. Read it once.
    */
-  readonly stream: Stream.Stream<TurnEvent, StreamError>
+  readonly stream: Stream.Stream<Event, StreamError>
   /** Waits for the end and gives the result, whatever the status (the stream need not be read). */
-  readonly result: Effect.Effect<TurnResult, StreamError>
+  readonly result: Effect.Effect<Result, StreamError>
   /** {@link result}, failing with `TurnFailedError` when the status is `failed`. */
-  readonly run: Effect.Effect<TurnResult, TurnFailedError | StreamError>
+  readonly run: Effect.Effect<Result, TurnFailedError | StreamError>
   /** Adds input to the running turn (`turn/steer`). */
   readonly steer: (input: Input.Input) => Effect.Effect<void, RequestError>
   /** Asks the server to stop the turn and waits until it has settled. */
-  readonly interrupt: Effect.Effect<TurnResult, StreamError>
+  readonly interrupt: Effect.Effect<Result, StreamError>
 }
 
 /**
@@ -106,7 +106,7 @@ export const resultOf: (
   turn: TurnInfo,
   seenItems: ReadonlyArray<ThreadItem>,
   usage: ThreadTokenUsage | null
-) => TurnResult = Tracker.resultOf
+) => Result = Tracker.resultOf
 
 /** Options of one turn, besides the `turn/start` params: the watchdog times and per-turn approvals. */
 export interface StartOptions extends WatchOptions {
@@ -119,12 +119,12 @@ export interface StartOptions extends WatchOptions {
  * fails) the queue before the result is set; settling also stops the fiber that follows the turn.
  */
 const makeOutlet = Effect.fnUntraced(function*() {
-  const events = yield* Queue.unbounded<TurnEvent, StreamError | Cause.Done>()
-  const done = yield* Deferred.make<TurnResult, StreamError>()
+  const events = yield* Queue.unbounded<Event, StreamError | Cause.Done>()
+  const done = yield* Deferred.make<Result, StreamError>()
   // "completed": the server said the turn is over (turn/completed, or thread/read found it finished).
   let outcome: "completed" | "failed" | undefined
   let follower: Fiber.Fiber<unknown, unknown> | undefined
-  const settle = (how: "completed" | "failed", exit: Exit.Exit<TurnResult, StreamError>) => {
+  const settle = (how: "completed" | "failed", exit: Exit.Exit<Result, StreamError>) => {
     outcome = how
     Deferred.doneUnsafe(done, exit)
     follower?.interruptUnsafe()
@@ -134,8 +134,8 @@ const makeOutlet = Effect.fnUntraced(function*() {
     result: Deferred.await(done),
     settled: () => outcome !== undefined,
     endedOnServer: () => outcome === "completed",
-    emit: (batch: ReadonlyArray<TurnEvent>) => Queue.offerAllUnsafe(events, batch),
-    finish: (result: TurnResult) => {
+    emit: (batch: ReadonlyArray<Event>) => Queue.offerAllUnsafe(events, batch),
+    finish: (result: Result) => {
       if (outcome !== undefined) return
       Queue.endUnsafe(events)
       settle("completed", Exit.succeed(result))
@@ -186,7 +186,7 @@ export const start = Effect.fn("Turn.start")(function*(
   dispatcher: Dispatcher.Dispatcher,
   params: TurnStartParams,
   options: StartOptions = {}
-): Effect.fn.Return<TurnHandle, RequestError, Scope.Scope> {
+): Effect.fn.Return<Handle, RequestError, Scope.Scope> {
   const { server } = dispatcher
   const threadId = params.threadId
   const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Duration.minutes(5))
@@ -197,7 +197,7 @@ export const start = Effect.fn("Turn.start")(function*(
   const startedSignal = yield* Deferred.make<TurnInfo, RequestError>()
 
   /** Hands this turn's events (from the tracker) to the stream, and settles when one of them ended the turn. */
-  const deliver = (events: ReadonlyArray<TurnEvent>) => {
+  const deliver = (events: ReadonlyArray<Event>) => {
     if (events.length === 0) return
     activity.touch()
     outlet.emit(events)
@@ -310,10 +310,10 @@ const handleOf = (
   server: AppServer.Service,
   threadId: string,
   started: TurnInfo,
-  stream: TurnHandle["stream"],
-  result: TurnHandle["result"],
+  stream: Handle["stream"],
+  result: Handle["result"],
   stop: Effect.Effect<void>
-): TurnHandle => {
+): Handle => {
   const turnId = started.id
   return {
     id: turnId,

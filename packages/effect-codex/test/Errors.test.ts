@@ -5,7 +5,7 @@ import { Errors, Thread, Transport, Turn } from "effect-codex"
 import * as path from "node:path"
 
 const rpc = { method: "thread/start", code: -32000, message: "no" }
-const result: Turn.TurnResult = {
+const result: Turn.Result = {
   id: "turn-1",
   threadId: "thread-1",
   status: "failed",

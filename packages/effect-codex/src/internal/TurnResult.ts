@@ -1,6 +1,6 @@
 /**
  * The schema of a finished turn's outcome, apart from `Turn` so that `Errors` (whose `TurnFailedError` holds it)
- * and `Turn` both import it without a cycle. Users reach it as `Turn.TurnResult`.
+ * and `Turn` both import it without a cycle. Users reach it as `Turn.Result`.
  *
  * @since 0.1.0
  */

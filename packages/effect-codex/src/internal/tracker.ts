@@ -10,7 +10,7 @@
  */
 import type { ThreadItem, ThreadTokenUsage, Turn as TurnInfo } from "@effect-codex/protocol"
 import { excerpt, ProtocolError } from "../Errors.js"
-import type { TurnEvent } from "../Turn.js"
+import type { Event as TurnEvent } from "../Turn.js"
 import type { TurnResult } from "./TurnResult.js"
 
 /** How a turn ended, as its own events tell: `turn/completed`, or a `turn/completed` that did not decode. */
