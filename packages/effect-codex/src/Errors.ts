@@ -19,7 +19,12 @@
 import * as Schema from "effect/Schema"
 import { TurnResult } from "./internal/TurnResult.js"
 
-/** JSON-RPC error codes the app-server uses. */
+/**
+ * JSON-RPC error codes the app-server uses.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const ErrorCode = {
   ParseError: -32700,
   InvalidRequest: -32600,
@@ -40,15 +45,28 @@ const rpcFields = {
   data: Schema.optional(Schema.Unknown)
 }
 
-/** The server could not parse what was sent (JSON-RPC -32700). */
+/**
+ * The server could not parse what was sent (JSON-RPC -32700).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class ParseError extends Schema.TaggedError<ParseError>("effect-codex/Errors/ParseError")("ParseError", rpcFields) {}
 
-/** The server rejected the request's shape (JSON-RPC -32600). */
+/**
+ * The server rejected the request's shape (JSON-RPC -32600).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InvalidRequestError extends Schema.TaggedError<InvalidRequestError>("effect-codex/Errors/InvalidRequestError")("InvalidRequestError", rpcFields) {}
 
 /**
  * The server does not know the method (JSON-RPC -32601, or codex's -32600 "unknown variant"). codex lists
  * every method it knows (about 109): that list is in `expected`, and `message` is kept short.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class MethodNotFoundError extends Schema.TaggedError<MethodNotFoundError>("effect-codex/Errors/MethodNotFoundError")("MethodNotFoundError", {
   ...rpcFields,
@@ -56,15 +74,28 @@ export class MethodNotFoundError extends Schema.TaggedError<MethodNotFoundError>
   expected: Schema.optional(Schema.Array(Schema.String))
 }) {}
 
-/** The server rejected the request's params (JSON-RPC -32602). */
+/**
+ * The server rejected the request's params (JSON-RPC -32602).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InvalidParamsError extends Schema.TaggedError<InvalidParamsError>("effect-codex/Errors/InvalidParamsError")("InvalidParamsError", rpcFields) {}
 
-/** The server failed while handling the request (JSON-RPC -32603). */
+/**
+ * The server failed while handling the request (JSON-RPC -32603).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InternalRpcError extends Schema.TaggedError<InternalRpcError>("effect-codex/Errors/InternalRpcError")("InternalRpcError", rpcFields) {}
 
 /**
  * The server is overloaded and asks to retry later (JSON-RPC -32001, or an overload marker in
  * `data.codex_error_info`). Retried by `Retry.retryOnOverload`.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class ServerBusyError extends Schema.TaggedError<ServerBusyError>("effect-codex/Errors/ServerBusyError")("ServerBusyError", rpcFields) {}
 
@@ -72,16 +103,29 @@ export class ServerBusyError extends Schema.TaggedError<ServerBusyError>("effect
  * The method (or a field of its params) belongs to codex's experimental API and the connection did not opt in
  * (`experimentalApi: true` in the handshake options). Raised before sending by `server.experimental.request`, and
  * for codex's own answer (-32600 "… requires experimentalApi capability").
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class ExperimentalApiNotEnabledError extends Schema.TaggedError<ExperimentalApiNotEnabledError>("effect-codex/Errors/ExperimentalApiNotEnabledError")(
   "ExperimentalApiNotEnabledError",
   rpcFields
 ) {}
 
-/** Any other JSON-RPC error code. */
+/**
+ * Any other JSON-RPC error code.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class JsonRpcError extends Schema.TaggedError<JsonRpcError>("effect-codex/Errors/JsonRpcError")("JsonRpcError", rpcFields) {}
 
-/** No response arrived within the request's timeout; the request was abandoned. */
+/**
+ * No response arrived within the request's timeout; the request was abandoned.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class RequestTimeoutError extends Schema.TaggedError<RequestTimeoutError>("effect-codex/Errors/RequestTimeoutError")("RequestTimeoutError", {
   method: Schema.String,
   timeoutMillis: Schema.Number
@@ -94,6 +138,9 @@ export class RequestTimeoutError extends Schema.TaggedError<RequestTimeoutError>
 /**
  * The app-server process ended (or its output closed) while the request was pending (`sent: true`), or
  * before it was sent: a call made after the server had exited is refused (`sent: false`).
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class AppServerExitedError extends Schema.TaggedError<AppServerExitedError>("effect-codex/Errors/AppServerExitedError")("AppServerExitedError", {
   /** The method of the request (or notification) this error answers, when there is one. */
@@ -129,7 +176,12 @@ export class AppServerExitedError extends Schema.TaggedError<AppServerExitedErro
   }
 }
 
-/** No codex binary was found; `searched` lists every place that was tried, in order. */
+/**
+ * No codex binary was found; `searched` lists every place that was tried, in order.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class AppServerNotFoundError extends Schema.TaggedError<AppServerNotFoundError>("effect-codex/Errors/AppServerNotFoundError")("AppServerNotFoundError", {
   searched: Schema.Array(Schema.String)
 }) {
@@ -144,6 +196,9 @@ export class AppServerNotFoundError extends Schema.TaggedError<AppServerNotFound
  * The server's codex version is outside `CodexVersion.supported` (or its `userAgent` names no version),
  * and the handshake was asked to be strict (`strictVersion: true`). Without strict mode this is a
  * warning in the log, not an error.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class UnsupportedVersionError extends Schema.TaggedError<UnsupportedVersionError>("effect-codex/Errors/UnsupportedVersionError")("UnsupportedVersionError", {
   /** The version read from `userAgent`, or null when it names none. */
@@ -161,7 +216,12 @@ export class UnsupportedVersionError extends Schema.TaggedError<UnsupportedVersi
   }
 }
 
-/** The codex binary was found but could not be started (permissions, bad cwd, ...). */
+/**
+ * The codex binary was found but could not be started (permissions, bad cwd, ...).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class AppServerSpawnError extends Schema.TaggedError<AppServerSpawnError>("effect-codex/Errors/AppServerSpawnError")("AppServerSpawnError", {
   command: Schema.String,
   reason: Schema.String,
@@ -173,7 +233,12 @@ export class AppServerSpawnError extends Schema.TaggedError<AppServerSpawnError>
   }
 }
 
-/** A message from the server could not be parsed or did not match the protocol schema. */
+/**
+ * A message from the server could not be parsed or did not match the protocol schema.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class ProtocolError extends Schema.TaggedError<ProtocolError>("effect-codex/Errors/ProtocolError")("ProtocolError", {
   /** The method the message belongs to, when known. */
   method: Schema.optional(Schema.String),
@@ -189,7 +254,12 @@ export class ProtocolError extends Schema.TaggedError<ProtocolError>("effect-cod
   }
 }
 
-/** Overload retries were exhausted; `lastError` is the last `ServerBusyError`. */
+/**
+ * Overload retries were exhausted; `lastError` is the last `ServerBusyError`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceededError>("effect-codex/Errors/RetryLimitExceededError")("RetryLimitExceededError", {
   attempts: Schema.Number,
   lastError: ServerBusyError
@@ -199,7 +269,12 @@ export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceed
   }
 }
 
-/** The turn ended with status `failed`; `result` has the server's `error` and everything that happened. */
+/**
+ * The turn ended with status `failed`; `result` has the server's `error` and everything that happened.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class TurnFailedError extends Schema.TaggedError<TurnFailedError>("effect-codex/Errors/TurnFailedError")("TurnFailedError", {
   result: TurnResult
 }) {
@@ -210,7 +285,12 @@ export class TurnFailedError extends Schema.TaggedError<TurnFailedError>("effect
   }
 }
 
-/** The turn sent nothing for `idleMillis` and `thread/read` says it is still running. */
+/**
+ * The turn sent nothing for `idleMillis` and `thread/read` says it is still running.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class TurnStalledError extends Schema.TaggedError<TurnStalledError>("effect-codex/Errors/TurnStalledError")("TurnStalledError", {
   threadId: Schema.String,
   turnId: Schema.String,
@@ -221,7 +301,12 @@ export class TurnStalledError extends Schema.TaggedError<TurnStalledError>("effe
   }
 }
 
-/** The final response did not match the requested schema (or was not JSON). */
+/**
+ * The final response did not match the requested schema (or was not JSON).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class StructuredOutputError extends Schema.TaggedError<StructuredOutputError>("effect-codex/Errors/StructuredOutputError")("StructuredOutputError", {
   threadId: Schema.String,
   turnId: Schema.optional(Schema.String),
@@ -234,7 +319,12 @@ export class StructuredOutputError extends Schema.TaggedError<StructuredOutputEr
   }
 }
 
-/** An error answered by the server in a JSON-RPC error response. */
+/**
+ * An error answered by the server in a JSON-RPC error response.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type RpcError =
   | ParseError
   | InvalidRequestError
@@ -245,13 +335,28 @@ export type RpcError =
   | ExperimentalApiNotEnabledError
   | JsonRpcError
 
-/** Every way one request to the app-server can fail. */
+/**
+ * Every way one request to the app-server can fail.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type RequestError = RpcError | RequestTimeoutError | AppServerExitedError | ProtocolError
 
-/** Every way starting the app-server can fail. */
+/**
+ * Every way starting the app-server can fail.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type StartError = AppServerNotFoundError | AppServerSpawnError | RequestError | UnsupportedVersionError
 
-/** The JSON-RPC error object of a response. */
+/**
+ * The JSON-RPC error object of a response.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RpcErrorObject {
   readonly code: number
   readonly message: string
@@ -291,6 +396,9 @@ const paramsProblem = /invalid type|invalid value|missing field|unknown field|in
  * an unknown method and params of the wrong shape with -32600 ("Invalid request: unknown variant …",
  * "Invalid request: invalid type …"): those become `MethodNotFoundError` and `InvalidParamsError`, and
  * "… requires experimentalApi capability" becomes `ExperimentalApiNotEnabledError`, keeping the original `code`.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const fromRpcError = (method: string, error: RpcErrorObject): RpcError => {
   const fields = {
@@ -320,5 +428,10 @@ export const fromRpcError = (method: string, error: RpcErrorObject): RpcError =>
   }
 }
 
-/** Cuts a line to at most 500 characters for error messages. */
+/**
+ * Cuts a line to at most 500 characters for error messages.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const excerpt = (line: string): string => line.length <= 500 ? line : `${line.slice(0, 500)}…`

@@ -29,16 +29,36 @@ import * as Input from "./Input.js"
 import type * as Dispatcher from "./internal/dispatcher.js"
 import * as Turn from "./Turn.js"
 
-/** Options of one turn: the `turn/start` params (model, effort, sandbox, ...), watchdog times and approvals. */
+/**
+ * Options of one turn: the `turn/start` params (model, effort, sandbox, ...), watchdog times and approvals.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TurnOptions extends Omit<TurnStartParams, "threadId" | "input">, Turn.StartOptions {}
 
-/** The final response did not match the requested schema (defined in `Errors`, re-exported here). */
+/**
+ * The final response did not match the requested schema (defined in `Errors`, re-exported here).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export const StructuredOutputError = Errors.StructuredOutputError
 
-/** The final response did not match the requested schema (defined in `Errors`, re-exported here). */
+/**
+ * The final response did not match the requested schema (defined in `Errors`, re-exported here).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type StructuredOutputError = Errors.StructuredOutputError
 
-/** A thread handle. */
+/**
+ * A thread handle.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Thread {
   readonly id: string
   /** Starts a turn and returns its handle; the turn is followed in the current scope. */
@@ -74,14 +94,24 @@ export interface Thread {
   readonly compact: Effect.Effect<void, RequestError>
 }
 
-/** What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread) and the watchdog defaults. */
+/**
+ * What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread) and the watchdog defaults.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Dependencies {
   readonly server: AppServer.Service
   readonly dispatcher: Dispatcher.Dispatcher
   readonly watch: Turn.WatchOptions
 }
 
-/** Makes the handle of thread `id`. */
+/**
+ * Makes the handle of thread `id`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (dependencies: Dependencies, id: string): Thread => {
   const { server } = dependencies
   const turn = Effect.fn("Thread.turn")(function*(input: Input.Input, options: TurnOptions = {}) {

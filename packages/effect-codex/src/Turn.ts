@@ -32,31 +32,76 @@ import type * as Dispatcher from "./internal/dispatcher.js"
 import * as Tracker from "./internal/tracker.js"
 import * as ResultSchema from "./internal/TurnResult.js"
 
-/** The outcome of a finished turn. */
+/**
+ * The outcome of a finished turn.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const Result = ResultSchema.TurnResult
 
-/** The outcome of a finished turn. */
+/**
+ * The outcome of a finished turn.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Result = ResultSchema.TurnResult
 
-/** The turn ended with status `failed` (defined in `Errors`, re-exported here). */
+/**
+ * The turn ended with status `failed` (defined in `Errors`, re-exported here).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export const TurnFailedError = Errors.TurnFailedError
 
-/** The turn ended with status `failed` (defined in `Errors`, re-exported here). */
+/**
+ * The turn ended with status `failed` (defined in `Errors`, re-exported here).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type TurnFailedError = Errors.TurnFailedError
 
-/** The turn went silent and is still running on the server (defined in `Errors`, re-exported here). */
+/**
+ * The turn went silent and is still running on the server (defined in `Errors`, re-exported here).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export const TurnStalledError = Errors.TurnStalledError
 
-/** The turn went silent and is still running on the server (defined in `Errors`, re-exported here). */
+/**
+ * The turn went silent and is still running on the server (defined in `Errors`, re-exported here).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type TurnStalledError = Errors.TurnStalledError
 
-/** Every way following a turn can fail (besides the turn itself failing). */
+/**
+ * Every way following a turn can fail (besides the turn itself failing).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type StreamError = AppServerExitedError | TurnStalledError | RequestError
 
-/** A notification that belongs to this turn (or to its thread, such as `thread/status/changed`). */
+/**
+ * A notification that belongs to this turn (or to its thread, such as `thread/status/changed`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Event = AppServer.Notification
 
-/** Options of one turn, besides the `turn/start` params. */
+/**
+ * Options of one turn, besides the `turn/start` params.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface WatchOptions {
   /** Silence after which the turn is reconciled with `thread/read`. Default 5 minutes. */
   readonly idleTimeout?: Duration.Input | undefined
@@ -64,7 +109,12 @@ export interface WatchOptions {
   readonly interruptGrace?: Duration.Input | undefined
 }
 
-/** The agent's text as it is written: the `item/agentMessage/delta` texts among a turn's events. */
+/**
+ * The agent's text as it is written: the `item/agentMessage/delta` texts among a turn's events.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const textDeltas = <E, R>(events: Stream.Stream<Event, E, R>): Stream.Stream<string, E, R> =>
   events.pipe(
     Stream.filter((event): event is Extract<AppServer.KnownNotification, { method: "item/agentMessage/delta" }> =>
@@ -73,7 +123,12 @@ export const textDeltas = <E, R>(events: Stream.Stream<Event, E, R>): Stream.Str
     Stream.map((event) => event.params.delta)
   )
 
-/** A running turn. */
+/**
+ * A running turn.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Handle {
   readonly id: string
   readonly threadId: string
@@ -97,10 +152,18 @@ export interface Handle {
 /**
  * The id of an item: of a known item, or of one of a type this protocol version does not know (`type: "@unknown"`,
  * the item as received in `raw`) when it has one.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const itemId: (item: ThreadItem) => string | undefined = Tracker.itemId
 
-/** Builds the result from the server's final turn and what was seen on the way. */
+/**
+ * Builds the result from the server's final turn and what was seen on the way.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const resultOf: (
   threadId: string,
   turn: TurnInfo,
@@ -108,7 +171,12 @@ export const resultOf: (
   usage: ThreadTokenUsage | null
 ) => Result = Tracker.resultOf
 
-/** Options of one turn, besides the `turn/start` params: the watchdog times and per-turn approvals. */
+/**
+ * Options of one turn, besides the `turn/start` params: the watchdog times and per-turn approvals.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface StartOptions extends WatchOptions {
   /** Handlers for this turn's server requests, over the Codex-wide `Approvals`; they last as long as the turn. */
   readonly approvals?: Approvals.Handlers | undefined
@@ -181,6 +249,9 @@ const makeActivity = (clock: Clock.Clock) => {
  * current scope. Closing the scope before the server has ended the turn interrupts it there, waits up to
  * `interruptGrace` for the confirmation, and settles the handle in any case (also when the caller was interrupted
  * while `turn/start` was in flight: the request is finished in the background and the new turn stopped).
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const start = Effect.fn("Turn.start")(function*(
   dispatcher: Dispatcher.Dispatcher,

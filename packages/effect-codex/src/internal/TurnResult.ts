@@ -7,7 +7,12 @@
 import { ThreadItem, ThreadTokenUsage, TurnError, TurnStatus } from "@effect-codex/protocol"
 import * as Schema from "effect/Schema"
 
-/** The outcome of a finished turn. */
+/**
+ * The outcome of a finished turn.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const TurnResult = Schema.Struct({
   id: Schema.String,
   threadId: Schema.String,
@@ -25,5 +30,10 @@ export const TurnResult = Schema.Struct({
   usage: Schema.NullOr(ThreadTokenUsage)
 })
 
-/** The outcome of a finished turn. */
+/**
+ * The outcome of a finished turn.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type TurnResult = typeof TurnResult.Type
