@@ -3,7 +3,7 @@
  * handle and the compiler tracks the rest.
  *
  * 1. A server that cannot start: `AppServerNotFoundError` (a bad `codexPath`).
- * 2. A turn the model fails: `TurnFailedError`, carrying the whole `TurnResult` (here: an unknown model).
+ * 2. A turn the model fails: `TurnFailedError`, carrying the whole `Turn.Result` (here: an unknown model).
  * 3. A transient failure, retried: `Effect.retry` for a failed turn, `Retry.retryOnOverload()` for
  *    requests the server refuses as overloaded (`ServerBusyError`, JSON-RPC -32001).
  *

@@ -1,5 +1,5 @@
 /**
- * Run: `thread.run` waits for the end of a turn and gives a `TurnResult` (status, final response, items,
+ * Run: `thread.run` waits for the end of a turn and gives a `Turn.Result` (status, final response, items,
  * token usage, timings). Two turns on one thread: the second one sees the first.
  *
  * Run: `npx tsx examples/run.ts` (offline with a scripted MockModel; set OPENAI_API_KEY for the real model).
@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import { Codex, type Turn } from "effect-codex"
 import { runMain } from "./runtime.js"
 
-const report = (result: Turn.TurnResult) =>
+const report = (result: Turn.Result) =>
   Console.log(
     [
       `status:   ${result.status}`,

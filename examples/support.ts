@@ -6,7 +6,7 @@ import type { Turn } from "effect-codex"
 import { crc32, deflateSync } from "node:zlib"
 
 /** One short line about an event: its method and what matters in it. */
-export const describeEvent = (event: Turn.TurnEvent): string => {
+export const describeEvent = (event: Turn.Event): string => {
   if (event._tag === "UnknownNotification") return `${event.method} (not in the pinned protocol)`
   switch (event.method) {
     case "turn/started":

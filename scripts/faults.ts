@@ -351,7 +351,7 @@ export const slowConsumer = (deltas = 2_000, sleepMs = 1): Effect.Effect<SlowCon
     const fastTurn = yield* fastThread.turn("fast")
     let slowRead = 0
     let slowReadWhenFastDone = -1
-    const count = (events: ReadonlyArray<Turn.TurnEvent>) => ({
+    const count = (events: ReadonlyArray<Turn.Event>) => ({
       events: events.length,
       deltas: events.filter((event) => event.method === "item/agentMessage/delta").length,
       status: (events.at(-1)?.params as { turn?: { status?: string } } | undefined)?.turn?.status ?? "none"

@@ -1,6 +1,6 @@
 /**
  * Project lint, with the TypeScript compiler API (no extra linter):
- * - every exported declaration of the SDK packages has a JSDoc comment;
+ * - every exported declaration of the SDK packages has a JSDoc comment with `@since` and `@category` tags;
  * - no import of the retired Effect 3 package `@effect/schema`;
  * - no `console.*` in library code (use Effect's logger) and no `.only` left in tests.
  * Prints each finding as `file:line: message` and exits 1 when there is any.
@@ -28,6 +28,12 @@ const isExported = (node: ts.Node): boolean =>
   ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
 
 const hasJsDoc = (node: ts.Node): boolean => (node as { jsDoc?: ReadonlyArray<unknown> }).jsDoc?.length !== undefined
+
+/** The `@` tags of the node's JSDoc comment closest to it. */
+const jsDocTags = (node: ts.Node): ReadonlyArray<string> => {
+  const docs = (node as { jsDoc?: ReadonlyArray<ts.JSDoc> }).jsDoc ?? []
+  return (docs[docs.length - 1]?.tags ?? []).map((tag) => tag.tagName.text)
+}
 
 const declarationName = (node: ts.Node): string => {
   if (ts.isVariableStatement(node)) return node.declarationList.declarations.map((d) => d.name.getText()).join(", ")
@@ -58,8 +64,14 @@ for (const file of allFiles) {
         report(file, source, node, "imports the retired Effect 3 package @effect/schema; use effect/Schema")
       }
     }
-    if (isLibrary && node.parent === source && isExported(node) && !hasJsDoc(node)) {
-      report(file, source, node, `exported ${declarationName(node)} has no JSDoc comment`)
+    if (isLibrary && node.parent === source && isExported(node)) {
+      if (!hasJsDoc(node)) report(file, source, node, `exported ${declarationName(node)} has no JSDoc comment`)
+      else {
+        const tags = jsDocTags(node)
+        for (const tag of ["since", "category"]) {
+          if (!tags.includes(tag)) report(file, source, node, `exported ${declarationName(node)} has no @${tag} tag`)
+        }
+      }
     }
     if (ts.isPropertyAccessExpression(node)) {
       const target = node.expression.getText(source)

@@ -10,7 +10,7 @@ import * as Stream from "effect/Stream"
 import { Codex, Turn } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
 
-const deltasOf = (events: ReadonlyArray<Turn.TurnEvent>): Array<string> =>
+const deltasOf = (events: ReadonlyArray<Turn.Event>): Array<string> =>
   events.flatMap((event) =>
     event._tag === "Notification" && event.method === "item/agentMessage/delta" ? [event.params.delta] : []
   )
@@ -19,7 +19,7 @@ const deltasOf = (events: ReadonlyArray<Turn.TurnEvent>): Array<string> =>
 const carries = (request: MockModel.RecordedRequest, text: string) => JSON.stringify(request.body).includes(text)
 
 describe("Thread.run and Thread.stream", () => {
-  it.live("runs a turn to a TurnResult with the final response, items and usage", () =>
+  it.live("runs a turn to a Turn.Result with the final response, items and usage", () =>
     Effect.gen(function*() {
       const mock = yield* MockModel.MockModel
       yield* mock.enqueue(MockModel.text("The answer is 42."))
@@ -89,7 +89,7 @@ describe("Thread.run and Thread.stream", () => {
     }).pipe(Effect.provide(CodexTest.layer())))
 })
 
-describe("TurnHandle controls", () => {
+describe("Turn.Handle controls", () => {
   it.live("interrupts a turn mid-stream: the stream ends with status interrupted", () =>
     Effect.gen(function*() {
       const mock = yield* MockModel.MockModel

@@ -176,9 +176,9 @@ const mutateStep = (step: Step, at: Path, replace: (old: unknown) => unknown): S
 
 // ---- replay ---------------------------------------------------------------------------------------------------
 interface Replay {
-  readonly result: Turn.TurnResult
-  readonly started: Turn.TurnHandle["started"]
-  readonly events: ReadonlyArray<Turn.TurnEvent>
+  readonly result: Turn.Result
+  readonly started: Turn.Handle["started"]
+  readonly events: ReadonlyArray<Turn.Event>
   /** The client's answers to the replayed server requests, then to the closing unknown request. */
   readonly answers: ReadonlyArray<FakeAppServer.ClientAnswer>
   readonly closing: FakeAppServer.ClientAnswer
@@ -222,11 +222,11 @@ const replay = (turn: CapturedTurn, steps: ReadonlyArray<Step> = turn.steps) =>
     return { result, started: handle.started, events: yield* Fiber.join(events), answers, closing } satisfies Replay
   }).pipe(Effect.scoped, Effect.provide(FakeAppServer.layerCodex()))
 
-const itemEvents = (events: ReadonlyArray<Turn.TurnEvent>, method: "item/started" | "item/completed") =>
+const itemEvents = (events: ReadonlyArray<Turn.Event>, method: "item/started" | "item/completed") =>
   events.flatMap((e) => e._tag === "Notification" && e.method === method ? [e.params.item] : [])
 
 /** Every event of a known method arrived decoded (none fell back to `UnknownNotification`). */
-const unknownNotifications = (events: ReadonlyArray<Turn.TurnEvent>) =>
+const unknownNotifications = (events: ReadonlyArray<Turn.Event>) =>
   events.filter((e) => e._tag === "UnknownNotification").map((e) => `${e.method}: ${e._tag === "UnknownNotification" ? e.reason : ""}`)
 
 const expectClosingAnswered = (replayed: Replay) => {

@@ -65,7 +65,12 @@ import * as Experimental from "./Experimental.js"
 import * as RpcPeer from "./RpcPeer.js"
 import * as Transport from "./Transport.js"
 
-/** A notification of a method the pinned protocol does not know, or whose params did not decode: passed through as is. */
+/**
+ * A notification of a method the pinned protocol does not know, or whose params did not decode: passed through as is.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface UnknownNotification {
   readonly _tag: "UnknownNotification"
   readonly method: string
@@ -75,22 +80,45 @@ export interface UnknownNotification {
   readonly reason: string
 }
 
-/** A decoded notification of a known method. */
+/**
+ * A decoded notification of a known method.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type KnownNotification = ServerNotification & { readonly _tag: "Notification"; readonly emittedAtMs?: number }
 
-/** Every notification the server sends: decoded when known, passed through otherwise. */
+/**
+ * Every notification the server sends: decoded when known, passed through otherwise.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Notification = KnownNotification | UnknownNotification
 
-/** A server→client request of a known method, with decoded params. */
+/**
+ * A server→client request of a known method, with decoded params.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type KnownServerRequest = ServerRequest & { readonly id: RpcPeer.RequestId }
 
 /**
  * Answers typed server→client requests. The result is encoded with the method's response schema before
  * it is sent; failing with a JSON-RPC error object sends that error.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type ServerRequestHandler = (request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject>
 
-/** Options of one request. */
+/**
+ * Options of one request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RequestOptions extends RpcPeer.RequestOptions {
   /**
    * Send params keys that the protocol does not declare (default false: params with such a key, at any depth, fail
@@ -99,12 +127,22 @@ export interface RequestOptions extends RpcPeer.RequestOptions {
   readonly allowUnknownKeys?: boolean | undefined
 }
 
-/** Arguments of `request`: params may be left out where the protocol allows no params. */
+/**
+ * Arguments of `request`: params may be left out where the protocol allows no params.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type RequestArgs<M extends ClientRequestMethod> = undefined extends ClientRequestParams<M>
   ? [params?: ClientRequestParams<M>, options?: RequestOptions]
   : [params: ClientRequestParams<M>, options?: RequestOptions]
 
-/** The connected server. */
+/**
+ * The connected server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Service {
   /** What the server answered to `initialize` (user agent, `codexHome`, platform). */
   readonly metadata: typeof InitializeResponse.Type
@@ -137,17 +175,32 @@ export interface Service {
   readonly closed: Effect.Effect<AppServerExitedError>
 }
 
-/** The app-server service. */
+/**
+ * The app-server service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class AppServer extends Context.Service<AppServer, Service>()("effect-codex/AppServer") {}
 
-/** Client identity sent in `initialize`. */
+/**
+ * Client identity sent in `initialize`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ClientInfo {
   readonly name: string
   readonly title?: string | null | undefined
   readonly version: string
 }
 
-/** Options of the handshake and the peer. */
+/**
+ * Options of the handshake and the peer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface HandshakeOptions extends RpcPeer.PeerOptions {
   /** Sent as `clientInfo`. Default `{ name: "effect-codex", title: "effect-codex", version: "0.1.0" }`. */
   readonly clientInfo?: ClientInfo | undefined
@@ -172,10 +225,20 @@ export interface HandshakeOptions extends RpcPeer.PeerOptions {
   readonly strictVersion?: boolean | undefined
 }
 
-/** Options of {@link layer}: how to start the server and how to greet it. */
+/**
+ * Options of {@link layer}: how to start the server and how to greet it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Options extends Transport.StdioOptions, HandshakeOptions {}
 
-/** The version of effect-codex, sent in `clientInfo` by default. */
+/**
+ * The version of effect-codex, sent in `clientInfo` by default.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const SDK_VERSION = "0.1.0"
 
 interface MethodSchemas {
@@ -231,7 +294,12 @@ const checkReceived = (
 const issueMessage = <A>(exit: Exit.Exit<A, Schema.SchemaError>): string =>
   Exit.isFailure(exit) ? (Cause.squash(exit.cause) as Error).message.replace(/\s+/g, " ") : ""
 
-/** Decodes one raw notification with the generated schema of its method. */
+/**
+ * Decodes one raw notification with the generated schema of its method.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
 export const decodeNotification = (raw: RpcPeer.IncomingNotification): Notification => {
   // The hot path: the compiled guard accepts, and the notification is built in one allocation.
   const guard = notificationGuards[raw.method]
@@ -257,6 +325,9 @@ export const decodeNotification = (raw: RpcPeer.IncomingNotification): Notificat
 
 /**
  * Builds the typed server over an `RpcPeer`: performs the handshake and returns the service.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
   peer: RpcPeer.Peer<Notification>,
@@ -375,7 +446,12 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
   })
 })
 
-/** Builds the server over the `Transport` service in the current scope. */
+/**
+ * Builds the server over the `Transport` service in the current scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = Effect.fn("AppServer.make")(function*(options: HandshakeOptions = {}) {
   const connection = yield* Transport.Transport
   // Notifications are decoded once, for every subscriber.
@@ -383,7 +459,12 @@ export const make = Effect.fn("AppServer.make")(function*(options: HandshakeOpti
   return yield* fromPeer(peer, connection.pid, options)
 })
 
-/** The server over whatever `Transport` is provided (for example an in-memory one in tests). */
+/**
+ * The server over whatever `Transport` is provided (for example an in-memory one in tests).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerTransport = (
   options: HandshakeOptions = {}
 ): Layer.Layer<AppServer, RequestError | UnsupportedVersionError, Transport.Transport> =>
@@ -392,17 +473,30 @@ export const layerTransport = (
 /**
  * Spawns `codex app-server` (see `Transport.StdioOptions`) and connects; the process lives exactly as
  * long as the layer. Needs a `ChildProcessSpawner` (use {@link layerNode} on Node).
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   options: Options = {}
 ): Layer.Layer<AppServer, StartError, ChildProcessSpawner.ChildProcessSpawner> =>
   layerTransport(options).pipe(Layer.provide(Transport.layerStdio(options)))
 
-/** {@link layer} with Node's child-process spawner included. */
+/**
+ * {@link layer} with Node's child-process spawner included.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerNode = (options: Options = {}): Layer.Layer<AppServer, StartError> =>
   layer(options).pipe(Layer.provide(NodeServices.layer))
 
-/** Sends a typed request through the `AppServer` in context. */
+/**
+ * Sends a typed request through the `AppServer` in context.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
 export const request = <M extends ClientRequestMethod>(
   method: M,
   ...args: RequestArgs<M>
@@ -412,5 +506,10 @@ export const request = <M extends ClientRequestMethod>(
     return yield* server.request(method, ...args)
   })
 
-/** The codex version the protocol was generated from. */
+/**
+ * The codex version the protocol was generated from.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const PROTOCOL_VERSION: string = CODEX_VERSION

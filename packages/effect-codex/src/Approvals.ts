@@ -30,21 +30,41 @@ import * as Layer from "effect/Layer"
 import type { KnownServerRequest } from "./AppServer.js"
 import { ErrorCode, type RpcErrorObject } from "./Errors.js"
 
-/** A handler for one server-request method: typed params in, the typed answer out. */
+/**
+ * A handler for one server-request method: typed params in, the typed answer out.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type MethodHandler<M extends ServerRequestMethod> = (
   params: ServerRequestParams<M>,
   request: Extract<KnownServerRequest, { readonly method: M }>
 ) => Effect.Effect<ServerRequestResponse<M>, RpcErrorObject>
 
-/** Handlers by method; methods left out get the default (declining) answer. */
+/**
+ * Handlers by method; methods left out get the default (declining) answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Handlers = { readonly [M in ServerRequestMethod]?: MethodHandler<M> }
 
-/** The approvals service: answers every server request. */
+/**
+ * The approvals service: answers every server request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Service {
   readonly handle: (request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject>
 }
 
-/** The approvals service tag. Provide one of {@link declineAll}, {@link acceptAll}, {@link layer}. */
+/**
+ * The approvals service tag. Provide one of {@link declineAll}, {@link acceptAll}, {@link layer}.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class Approvals extends Context.Service<Approvals, Service>()("effect-codex/Approvals") {}
 
 const declined = (message: string): Effect.Effect<never, RpcErrorObject> =>
@@ -89,7 +109,12 @@ const acceptAnswer = (request: KnownServerRequest): Effect.Effect<unknown, RpcEr
   }
 }
 
-/** Builds the service from per-method handlers, falling back to `fallback` for the others. */
+/**
+ * Builds the service from per-method handlers, falling back to `fallback` for the others.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (
   handlers: Handlers,
   fallback: (request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject> = declineWithLog
@@ -108,15 +133,28 @@ const declineWithLog = (request: KnownServerRequest): Effect.Effect<unknown, Rpc
     `effect-codex declined "${request.method}" (default policy). Provide Approvals.acceptAll or Approvals.layer({...}) to decide otherwise.`
   ).pipe(Effect.andThen(declineAnswer(request)))
 
-/** The default policy: decline every approval, answer questions with nothing, log each refusal. */
+/**
+ * The default policy: decline every approval, answer questions with nothing, log each refusal.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const declineAll: Layer.Layer<Approvals> = Layer.succeed(Approvals)(make({}))
 
 /**
  * Accepts every command and file change (an explicit opt-in: the agent then runs commands within its
  * sandbox without asking). It never widens the sandbox: permission requests, questions and
  * elicitations are still declined; answer those with your own handlers.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const acceptAll: Layer.Layer<Approvals> = Layer.succeed(Approvals)(make({}, acceptAnswer))
 
-/** Your handlers as the approvals layer; methods without a handler are declined (and logged). */
+/**
+ * Your handlers as the approvals layer; methods without a handler are declined (and logged).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (handlers: Handlers): Layer.Layer<Approvals> => Layer.succeed(Approvals)(make(handlers))

@@ -53,7 +53,12 @@ import * as Thread from "./Thread.js"
 import * as Transport from "./Transport.js"
 import type * as Turn from "./Turn.js"
 
-/** Sandbox presets for `sandbox` in thread options. */
+/**
+ * Sandbox presets for `sandbox` in thread options.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const Sandbox = {
   /** Read files, run read-only commands; no writes, no network. */
   readOnly: "read-only",
@@ -63,19 +68,32 @@ export const Sandbox = {
   fullAccess: "danger-full-access"
 } as const
 
-/** The server's whole answer when a thread is opened (start, resume and fork share these fields). */
+/**
+ * The server's whole answer when a thread is opened (start, resume and fork share these fields).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type OpenResponse = ThreadStartResponse | ThreadResumeResponse | ThreadForkResponse
 
 /**
  * A thread that was just started, resumed or forked: its handle, the thread, and the server's whole
  * answer (the effective `model`, `approvalPolicy`, `sandbox`, `cwd`, `reasoningEffort`, ...).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface OpenedThread extends Thread.Thread {
   readonly info: ThreadInfo
   readonly response: OpenResponse
 }
 
-/** A login in progress (`account/login/start` for ChatGPT or device code). */
+/**
+ * A login in progress (`account/login/start` for ChatGPT or device code).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LoginHandle {
   readonly loginId: string
   /** For browser login: the URL to open. */
@@ -89,7 +107,12 @@ export interface LoginHandle {
   readonly cancel: Effect.Effect<void, RequestError>
 }
 
-/** The Codex service. */
+/**
+ * The Codex service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Service {
   /** The underlying server, for requests the service does not wrap. */
   readonly server: AppServer.Service
@@ -129,13 +152,28 @@ export interface Service {
   readonly logout: Effect.Effect<void, RequestError>
 }
 
-/** The Codex service tag. */
+/**
+ * The Codex service tag.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class Codex extends Context.Service<Codex, Service>()("effect-codex/Codex") {}
 
-/** Options of the Codex service itself (the turn watchdog defaults). */
+/**
+ * Options of the Codex service itself (the turn watchdog defaults).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ServiceOptions extends Turn.WatchOptions {}
 
-/** Builds the service over the `AppServer` in context; answers server requests with `Approvals` (default: decline). */
+/**
+ * Builds the service over the `AppServer` in context; answers server requests with `Approvals` (default: decline).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = {}) {
   const server = yield* AppServer.AppServer
   // One dispatcher for every thread of this server: notifications and server requests, routed by thread id.
@@ -143,8 +181,8 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
     server,
     Option.getOrElse(yield* Effect.serviceOption(Approvals.Approvals), () => Approvals.make({}))
   )
-  const context: Thread.Context = { server, dispatcher, watch: options }
-  const thread = (id: string) => Thread.make(context, id)
+  const dependencies: Thread.Dependencies = { server, dispatcher, watch: options }
+  const thread = (id: string) => Thread.make(dependencies, id)
   const opened = (response: OpenResponse): OpenedThread => ({
     ...thread(response.thread.id),
     info: response.thread,
@@ -244,16 +282,29 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
   })
 })
 
-/** The service over an `AppServer` provided elsewhere. */
+/**
+ * The service over an `AppServer` provided elsewhere.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (options: ServiceOptions = {}): Layer.Layer<Codex, never, AppServer.AppServer> =>
   Layer.effect(Codex)(make(options))
 
-/** Options of {@link layerNode}: how to start the server, greet it, and watch turns. */
+/**
+ * Options of {@link layerNode}: how to start the server, greet it, and watch turns.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Options extends AppServer.Options, ServiceOptions {}
 
 /**
  * Spawns the app-server (see `AppServer.Options`: `codexPath`, `codexHome`, `config`, `apiKey`, ...) and
  * builds the service; the process lives as long as the layer.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerNode = (options: Options = {}): Layer.Layer<Codex, StartError> =>
   layer(options).pipe(Layer.provide(AppServer.layerNode(options)))
@@ -261,6 +312,9 @@ export const layerNode = (options: Options = {}): Layer.Layer<Codex, StartError>
 /**
  * {@link layerNode} configured from the environment: `CODEX_BIN` (binary), `CODEX_HOME`, `OPENAI_API_KEY`
  * (kept redacted), `CODEX_MODEL` (passed as `-c model=...`), over the given options.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerConfig = (options: Options = {}): Layer.Layer<Codex, StartError | Config.ConfigError> =>
   Layer.unwrap(Effect.gen(function*() {

@@ -47,6 +47,8 @@ const isExecutable = (file: string): boolean => {
  * // The binary of an `npm install --prefix /tmp/codex-0.171.0 @openai/codex@0.171.0`:
  * const binary = CodexBinary.bundled("/tmp/codex-0.171.0/")
  * ```
+ * @since 0.1.0
+ * @category utils
  */
 export const bundled = (from: string | URL = import.meta.url): Option.Option<string> => {
   const key = `${process.platform === "android" ? "linux" : process.platform}-${process.arch}`
@@ -61,7 +63,12 @@ export const bundled = (from: string | URL = import.meta.url): Option.Option<str
   }
 }
 
-/** Options for {@link find}. */
+/**
+ * Options for {@link find}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FindOptions {
   /** An explicit path to the codex executable; when given, nothing else is tried. */
   readonly codexPath?: string | undefined
@@ -80,6 +87,8 @@ export interface FindOptions {
  *
  * const program = CodexBinary.find().pipe(Effect.tap((file) => Effect.log(`using ${file}`)))
  * ```
+ * @since 0.1.0
+ * @category constructors
  */
 export const find = Effect.fn("CodexBinary.find")(function*(options: FindOptions = {}) {
   const searched: Array<string> = []

@@ -18,10 +18,20 @@
 import * as Effect from "effect/Effect"
 import { UnsupportedVersionError } from "./Errors.js"
 
-/** The supported codex versions: from `min` (inclusive) to `below` (exclusive), compared as `major.minor.patch`. */
+/**
+ * The supported codex versions: from `min` (inclusive) to `below` (exclusive), compared as `major.minor.patch`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const supported = { min: "0.160.0", below: "0.172.0" } as const
 
-/** {@link supported} as a semver range, e.g. `>=0.160.0 <0.172.0`. */
+/**
+ * {@link supported} as a semver range, e.g. `>=0.160.0 <0.172.0`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const supportedRange = `>=${supported.min} <${supported.below}`
 
 const versionPattern = /^(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?$/
@@ -29,7 +39,12 @@ const versionPattern = /^(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?$/
 /** The first `/<semver>` followed by a space or the end: the version after the originator. */
 const userAgentPattern = /\/(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)(?=\s|$)/
 
-/** The codex version in a server's `userAgent`, or `undefined` when it names none. */
+/**
+ * The codex version in a server's `userAgent`, or `undefined` when it names none.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
 export const fromUserAgent = (userAgent: string): string | undefined => userAgentPattern.exec(userAgent)?.[1]
 
 const core = (version: string): [number, number, number] | undefined => {
@@ -43,6 +58,9 @@ const compare = (a: [number, number, number], b: [number, number, number]): numb
 /**
  * True when `version` is within {@link supported}. A pre-release counts as its `major.minor.patch`
  * (`0.172.0-alpha.1` is outside `<0.172.0`); text that is not a version is not supported.
+ *
+ * @since 0.1.0
+ * @category guards
  */
 export const isSupported = (version: string): boolean => {
   const parsed = core(version)
@@ -54,6 +72,9 @@ export const isSupported = (version: string): boolean => {
  * Checks the server's `userAgent` against {@link supported}: a supported version passes silently; an
  * unsupported version, or a `userAgent` with no version in it, logs one warning, or fails with
  * `UnsupportedVersionError` when `strict`.
+ *
+ * @since 0.1.0
+ * @category checks
  */
 export const check = Effect.fn("CodexVersion.check")(function*(userAgent: string, strict = false) {
   const found = fromUserAgent(userAgent)

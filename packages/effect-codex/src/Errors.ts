@@ -17,8 +17,14 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { TurnResult } from "./internal/TurnResult.js"
 
-/** JSON-RPC error codes the app-server uses. */
+/**
+ * JSON-RPC error codes the app-server uses.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const ErrorCode = {
   ParseError: -32700,
   InvalidRequest: -32600,
@@ -39,49 +45,88 @@ const rpcFields = {
   data: Schema.optional(Schema.Unknown)
 }
 
-/** The server could not parse what was sent (JSON-RPC -32700). */
-export class ParseError extends Schema.TaggedError<ParseError>()("ParseError", rpcFields) {}
+/**
+ * The server could not parse what was sent (JSON-RPC -32700).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ParseError extends Schema.TaggedError<ParseError>("effect-codex/Errors/ParseError")("ParseError", rpcFields) {}
 
-/** The server rejected the request's shape (JSON-RPC -32600). */
-export class InvalidRequestError extends Schema.TaggedError<InvalidRequestError>()("InvalidRequestError", rpcFields) {}
+/**
+ * The server rejected the request's shape (JSON-RPC -32600).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidRequestError extends Schema.TaggedError<InvalidRequestError>("effect-codex/Errors/InvalidRequestError")("InvalidRequestError", rpcFields) {}
 
 /**
  * The server does not know the method (JSON-RPC -32601, or codex's -32600 "unknown variant"). codex lists
  * every method it knows (about 109): that list is in `expected`, and `message` is kept short.
+ *
+ * @since 0.1.0
+ * @category errors
  */
-export class MethodNotFoundError extends Schema.TaggedError<MethodNotFoundError>()("MethodNotFoundError", {
+export class MethodNotFoundError extends Schema.TaggedError<MethodNotFoundError>("effect-codex/Errors/MethodNotFoundError")("MethodNotFoundError", {
   ...rpcFields,
   /** The methods the server says it knows, when it listed them. */
   expected: Schema.optional(Schema.Array(Schema.String))
 }) {}
 
-/** The server rejected the request's params (JSON-RPC -32602). */
-export class InvalidParamsError extends Schema.TaggedError<InvalidParamsError>()("InvalidParamsError", rpcFields) {}
+/**
+ * The server rejected the request's params (JSON-RPC -32602).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidParamsError extends Schema.TaggedError<InvalidParamsError>("effect-codex/Errors/InvalidParamsError")("InvalidParamsError", rpcFields) {}
 
-/** The server failed while handling the request (JSON-RPC -32603). */
-export class InternalRpcError extends Schema.TaggedError<InternalRpcError>()("InternalRpcError", rpcFields) {}
+/**
+ * The server failed while handling the request (JSON-RPC -32603).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InternalRpcError extends Schema.TaggedError<InternalRpcError>("effect-codex/Errors/InternalRpcError")("InternalRpcError", rpcFields) {}
 
 /**
  * The server is overloaded and asks to retry later (JSON-RPC -32001, or an overload marker in
  * `data.codex_error_info`). Retried by `Retry.retryOnOverload`.
+ *
+ * @since 0.1.0
+ * @category errors
  */
-export class ServerBusyError extends Schema.TaggedError<ServerBusyError>()("ServerBusyError", rpcFields) {}
+export class ServerBusyError extends Schema.TaggedError<ServerBusyError>("effect-codex/Errors/ServerBusyError")("ServerBusyError", rpcFields) {}
 
 /**
  * The method (or a field of its params) belongs to codex's experimental API and the connection did not opt in
  * (`experimentalApi: true` in the handshake options). Raised before sending by `server.experimental.request`, and
  * for codex's own answer (-32600 "… requires experimentalApi capability").
+ *
+ * @since 0.1.0
+ * @category errors
  */
-export class ExperimentalApiNotEnabledError extends Schema.TaggedError<ExperimentalApiNotEnabledError>()(
+export class ExperimentalApiNotEnabledError extends Schema.TaggedError<ExperimentalApiNotEnabledError>("effect-codex/Errors/ExperimentalApiNotEnabledError")(
   "ExperimentalApiNotEnabledError",
   rpcFields
 ) {}
 
-/** Any other JSON-RPC error code. */
-export class JsonRpcError extends Schema.TaggedError<JsonRpcError>()("JsonRpcError", rpcFields) {}
+/**
+ * Any other JSON-RPC error code.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JsonRpcError extends Schema.TaggedError<JsonRpcError>("effect-codex/Errors/JsonRpcError")("JsonRpcError", rpcFields) {}
 
-/** No response arrived within the request's timeout; the request was abandoned. */
-export class RequestTimeoutError extends Schema.TaggedError<RequestTimeoutError>()("RequestTimeoutError", {
+/**
+ * No response arrived within the request's timeout; the request was abandoned.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RequestTimeoutError extends Schema.TaggedError<RequestTimeoutError>("effect-codex/Errors/RequestTimeoutError")("RequestTimeoutError", {
   method: Schema.String,
   timeoutMillis: Schema.Number
 }) {
@@ -93,8 +138,11 @@ export class RequestTimeoutError extends Schema.TaggedError<RequestTimeoutError>
 /**
  * The app-server process ended (or its output closed) while the request was pending (`sent: true`), or
  * before it was sent: a call made after the server had exited is refused (`sent: false`).
+ *
+ * @since 0.1.0
+ * @category errors
  */
-export class AppServerExitedError extends Schema.TaggedError<AppServerExitedError>()("AppServerExitedError", {
+export class AppServerExitedError extends Schema.TaggedError<AppServerExitedError>("effect-codex/Errors/AppServerExitedError")("AppServerExitedError", {
   /** The method of the request (or notification) this error answers, when there is one. */
   method: Schema.optional(Schema.String),
   /**
@@ -128,8 +176,13 @@ export class AppServerExitedError extends Schema.TaggedError<AppServerExitedErro
   }
 }
 
-/** No codex binary was found; `searched` lists every place that was tried, in order. */
-export class AppServerNotFoundError extends Schema.TaggedError<AppServerNotFoundError>()("AppServerNotFoundError", {
+/**
+ * No codex binary was found; `searched` lists every place that was tried, in order.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AppServerNotFoundError extends Schema.TaggedError<AppServerNotFoundError>("effect-codex/Errors/AppServerNotFoundError")("AppServerNotFoundError", {
   searched: Schema.Array(Schema.String)
 }) {
   override get message(): string {
@@ -143,8 +196,11 @@ export class AppServerNotFoundError extends Schema.TaggedError<AppServerNotFound
  * The server's codex version is outside `CodexVersion.supported` (or its `userAgent` names no version),
  * and the handshake was asked to be strict (`strictVersion: true`). Without strict mode this is a
  * warning in the log, not an error.
+ *
+ * @since 0.1.0
+ * @category errors
  */
-export class UnsupportedVersionError extends Schema.TaggedError<UnsupportedVersionError>()("UnsupportedVersionError", {
+export class UnsupportedVersionError extends Schema.TaggedError<UnsupportedVersionError>("effect-codex/Errors/UnsupportedVersionError")("UnsupportedVersionError", {
   /** The version read from `userAgent`, or null when it names none. */
   found: Schema.NullOr(Schema.String),
   /** The server's `userAgent`, as answered to `initialize`. */
@@ -160,23 +216,37 @@ export class UnsupportedVersionError extends Schema.TaggedError<UnsupportedVersi
   }
 }
 
-/** The codex binary was found but could not be started (permissions, bad cwd, ...). */
-export class AppServerSpawnError extends Schema.TaggedError<AppServerSpawnError>()("AppServerSpawnError", {
+/**
+ * The codex binary was found but could not be started (permissions, bad cwd, ...).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AppServerSpawnError extends Schema.TaggedError<AppServerSpawnError>("effect-codex/Errors/AppServerSpawnError")("AppServerSpawnError", {
   command: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /** The spawn failure as the platform raised it. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `Could not start ${this.command}: ${this.reason}`
   }
 }
 
-/** A message from the server could not be parsed or did not match the protocol schema. */
-export class ProtocolError extends Schema.TaggedError<ProtocolError>()("ProtocolError", {
+/**
+ * A message from the server could not be parsed or did not match the protocol schema.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProtocolError extends Schema.TaggedError<ProtocolError>("effect-codex/Errors/ProtocolError")("ProtocolError", {
   /** The method the message belongs to, when known. */
   method: Schema.optional(Schema.String),
   reason: Schema.String,
   /** The start of the offending line (at most 500 characters). */
-  excerpt: Schema.String
+  excerpt: Schema.String,
+  /** The underlying parse or decoding failure, when there is one. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     const where = this.method === undefined ? "" : ` for "${this.method}"`
@@ -184,8 +254,13 @@ export class ProtocolError extends Schema.TaggedError<ProtocolError>()("Protocol
   }
 }
 
-/** Overload retries were exhausted; `lastError` is the last `ServerBusyError`. */
-export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceededError>()("RetryLimitExceededError", {
+/**
+ * Overload retries were exhausted; `lastError` is the last `ServerBusyError`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceededError>("effect-codex/Errors/RetryLimitExceededError")("RetryLimitExceededError", {
   attempts: Schema.Number,
   lastError: ServerBusyError
 }) {
@@ -194,7 +269,62 @@ export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceed
   }
 }
 
-/** An error answered by the server in a JSON-RPC error response. */
+/**
+ * The turn ended with status `failed`; `result` has the server's `error` and everything that happened.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TurnFailedError extends Schema.TaggedError<TurnFailedError>("effect-codex/Errors/TurnFailedError")("TurnFailedError", {
+  result: TurnResult
+}) {
+  override get message(): string {
+    return `Turn ${this.result.id} of thread ${this.result.threadId} failed: ${
+      this.result.error?.message ?? "no error message"
+    }`
+  }
+}
+
+/**
+ * The turn sent nothing for `idleMillis` and `thread/read` says it is still running.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TurnStalledError extends Schema.TaggedError<TurnStalledError>("effect-codex/Errors/TurnStalledError")("TurnStalledError", {
+  threadId: Schema.String,
+  turnId: Schema.String,
+  idleMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `Turn ${this.turnId} of thread ${this.threadId} sent nothing for ${this.idleMillis} ms and is still in progress on the server`
+  }
+}
+
+/**
+ * The final response did not match the requested schema (or was not JSON).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StructuredOutputError extends Schema.TaggedError<StructuredOutputError>("effect-codex/Errors/StructuredOutputError")("StructuredOutputError", {
+  threadId: Schema.String,
+  turnId: Schema.optional(Schema.String),
+  /** The final response as received, if any. */
+  response: Schema.NullOr(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Structured output of thread ${this.threadId} is not usable: ${this.reason}`
+  }
+}
+
+/**
+ * An error answered by the server in a JSON-RPC error response.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type RpcError =
   | ParseError
   | InvalidRequestError
@@ -205,13 +335,28 @@ export type RpcError =
   | ExperimentalApiNotEnabledError
   | JsonRpcError
 
-/** Every way one request to the app-server can fail. */
+/**
+ * Every way one request to the app-server can fail.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type RequestError = RpcError | RequestTimeoutError | AppServerExitedError | ProtocolError
 
-/** Every way starting the app-server can fail. */
+/**
+ * Every way starting the app-server can fail.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type StartError = AppServerNotFoundError | AppServerSpawnError | RequestError | UnsupportedVersionError
 
-/** The JSON-RPC error object of a response. */
+/**
+ * The JSON-RPC error object of a response.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RpcErrorObject {
   readonly code: number
   readonly message: string
@@ -251,6 +396,9 @@ const paramsProblem = /invalid type|invalid value|missing field|unknown field|in
  * an unknown method and params of the wrong shape with -32600 ("Invalid request: unknown variant …",
  * "Invalid request: invalid type …"): those become `MethodNotFoundError` and `InvalidParamsError`, and
  * "… requires experimentalApi capability" becomes `ExperimentalApiNotEnabledError`, keeping the original `code`.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const fromRpcError = (method: string, error: RpcErrorObject): RpcError => {
   const fields = {
@@ -280,5 +428,10 @@ export const fromRpcError = (method: string, error: RpcErrorObject): RpcError =>
   }
 }
 
-/** Cuts a line to at most 500 characters for error messages. */
+/**
+ * Cuts a line to at most 500 characters for error messages.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const excerpt = (line: string): string => line.length <= 500 ? line : `${line.slice(0, 500)}…`

@@ -41,21 +41,46 @@ import {
 } from "./Errors.js"
 import type * as RpcPeer from "./RpcPeer.js"
 
-/** A method of the experimental protocol (every stable method and the experimental ones). */
+/**
+ * A method of the experimental protocol (every stable method and the experimental ones).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ClientRequestMethod = Protocol.ClientRequestMethod
 
-/** The params of an experimental-protocol method, experimental fields included. */
+/**
+ * The params of an experimental-protocol method, experimental fields included.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ClientRequestParams<M extends ClientRequestMethod> = Protocol.ClientRequestParams<M>
 
-/** The result of an experimental-protocol method. */
+/**
+ * The result of an experimental-protocol method.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ClientRequestResponse<M extends ClientRequestMethod> = Protocol.ClientRequestResponse<M>
 
-/** Arguments of {@link Api.request}: params may be left out where the protocol allows no params. */
+/**
+ * Arguments of {@link Api.request}: params may be left out where the protocol allows no params.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type RequestArgs<M extends ClientRequestMethod> = undefined extends ClientRequestParams<M>
   ? [params?: ClientRequestParams<M>, options?: RequestOptions]
   : [params: ClientRequestParams<M>, options?: RequestOptions]
 
-/** The experimental API of one connection (`server.experimental`). */
+/**
+ * The experimental API of one connection (`server.experimental`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Api {
   /** Whether the connection opted in (`experimentalApi: true` in the handshake). */
   readonly enabled: boolean
@@ -82,6 +107,9 @@ const issueMessage = (cause: Cause.Cause<Schema.SchemaError>): string =>
 /**
  * Whether `params` fit `method` in the experimental protocol, unknown keys excluded: params that the stable protocol
  * refuses but this accepts use an experimental field (for error messages).
+ *
+ * @since 0.1.0
+ * @category guards
  */
 export const acceptsParams = (method: string, params: unknown): boolean => {
   const entry = schemas[method]
@@ -91,6 +119,9 @@ export const acceptsParams = (method: string, params: unknown): boolean => {
 /**
  * The `experimental` API over a peer's `request`; `enabled` is the handshake's `experimentalApi`, `allowUnknownKeys`
  * the connection's default of the request option.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (send: RpcPeer.Peer<unknown>["request"], enabled: boolean, allowUnknownKeys = false): Api => {
   const request = <M extends ClientRequestMethod>(
@@ -135,7 +166,8 @@ export const make = (send: RpcPeer.Peer<unknown>["request"], enabled: boolean, a
               new ProtocolError({
                 method,
                 reason: `result does not match the experimental protocol schema: ${issueMessage(decoded.cause)}`,
-                excerpt: excerpt(JSON.stringify(result) ?? "undefined")
+                excerpt: excerpt(JSON.stringify(result) ?? "undefined"),
+                cause: Cause.squash(decoded.cause)
               })
             )
         })

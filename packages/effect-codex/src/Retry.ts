@@ -19,7 +19,12 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { RetryLimitExceededError, ServerBusyError } from "./Errors.js"
 
-/** How overload retries are spaced and bounded. */
+/**
+ * How overload retries are spaced and bounded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RetryOptions {
   /** Attempts in all, the first included. Default 4. */
   readonly maxAttempts?: number | undefined
@@ -33,12 +38,20 @@ export interface RetryOptions {
   readonly jitter?: boolean | undefined
 }
 
-/** True for the errors that are worth retrying: only `ServerBusyError`. */
+/**
+ * True for the errors that are worth retrying: only `ServerBusyError`.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
 export const isRetryableError = (error: unknown): error is ServerBusyError => error instanceof ServerBusyError
 
 /**
  * The retry `Schedule` for overloads: exponential from `initialDelay`, capped at `maxDelay`, jittered,
  * at most `maxAttempts - 1` retries, and only while the error is a `ServerBusyError`.
+ *
+ * @since 0.1.0
+ * @category schedules
  */
 export const overloadSchedule = (options: RetryOptions = {}): Schedule.Schedule<Duration.Duration, unknown> => {
   const maxDelay = Duration.fromInputUnsafe(options.maxDelay ?? Duration.seconds(5))
@@ -56,6 +69,9 @@ export const overloadSchedule = (options: RetryOptions = {}): Schedule.Schedule<
  * Retries an effect while it fails with `ServerBusyError`, on {@link overloadSchedule}. When the
  * attempts run out the failure becomes `RetryLimitExceededError` holding the last `ServerBusyError`;
  * every other error passes through untouched.
+ *
+ * @since 0.1.0
+ * @category combinators
  */
 export const retryOnOverload = (options: RetryOptions = {}) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, ServerBusyError> | RetryLimitExceededError, R> =>

@@ -35,10 +35,20 @@ import * as Message from "./internal/Message.js"
 import * as PendingTable from "./internal/PendingTable.js"
 import { type Connection, type ExitInfo, Transport } from "./Transport.js"
 
-/** A JSON-RPC request id. */
+/**
+ * A JSON-RPC request id.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type RequestId = string | number
 
-/** A notification from the server, as received. */
+/**
+ * A notification from the server, as received.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface IncomingNotification {
   readonly method: string
   readonly params: unknown
@@ -46,7 +56,12 @@ export interface IncomingNotification {
   readonly emittedAtMs?: number
 }
 
-/** A request from the server that the client must answer. */
+/**
+ * A request from the server that the client must answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface IncomingRequest {
   readonly id: RequestId
   readonly method: string
@@ -56,16 +71,29 @@ export interface IncomingRequest {
 /**
  * Answers server→client requests: succeed with the result, or fail with a JSON-RPC error object that is
  * sent back as the error response. A defect is answered as an internal error (-32603).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type ServerRequestHandler = (request: IncomingRequest) => Effect.Effect<unknown, RpcErrorObject>
 
-/** Options of a single request. */
+/**
+ * Options of a single request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RequestOptions {
   /** Overrides the peer's default timeout for this call; `Duration.infinity` waits forever. */
   readonly timeout?: Duration.Input | undefined
 }
 
-/** Options of the peer. */
+/**
+ * Options of the peer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PeerOptions {
   /** Default timeout of every request. Default 60 seconds. */
   readonly requestTimeout?: Duration.Input | undefined
@@ -76,6 +104,9 @@ export interface PeerOptions {
 /**
  * Receives notifications synchronously, as each chunk read from the server is routed (see `Peer.listen`).
  * Both callbacks run inside the peer's reader: they must not throw, block or wait.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Listener<N> {
   /** The notifications of one chunk, in order. */
@@ -84,7 +115,12 @@ export interface Listener<N> {
   readonly onClose: (error: AppServerExitedError) => void
 }
 
-/** The peer's interface; `N` is the notification type (raw, or decoded once for every subscriber). */
+/**
+ * The peer's interface; `N` is the notification type (raw, or decoded once for every subscriber).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Peer<N = IncomingNotification> {
   /** Sends a request and waits for its result (`unknown`, not yet decoded). */
   readonly request: (
@@ -116,10 +152,20 @@ export interface Peer<N = IncomingNotification> {
   readonly closed: Effect.Effect<AppServerExitedError>
 }
 
-/** The peer service. */
+/**
+ * The peer service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class RpcPeer extends Context.Service<RpcPeer, Peer>()("effect-codex/RpcPeer") {}
 
-/** The handler used until another is set: every server request is answered "method not found". */
+/**
+ * The handler used until another is set: every server request is answered "method not found".
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const unhandledRequest: ServerRequestHandler = (request) =>
   Effect.fail({
     code: ErrorCode.MethodNotFound,
@@ -156,6 +202,9 @@ const refused = (closed: AppServerExitedError, method: string) =>
 /**
  * Builds a peer over a connection, within the current scope (its reader and the server-request handlers
  * run in that scope). `decode` turns each raw notification into `N` once, before it is published.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make: {
   (connection: Connection, options?: PeerOptions): Effect.Effect<Peer, never, Scope.Scope>
@@ -307,7 +356,12 @@ export const make: {
   return peer
 })
 
-/** The peer as a layer over the `Transport` service. */
+/**
+ * The peer as a layer over the `Transport` service.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (options: PeerOptions = {}): Layer.Layer<RpcPeer, never, Transport> =>
   Layer.effect(RpcPeer)(Effect.gen(function*() {
     return RpcPeer.of(yield* make(yield* Transport, options))

@@ -23,42 +23,56 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "./AppServer.js"
+import * as Errors from "./Errors.js"
 import type { RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
 import type * as Dispatcher from "./internal/dispatcher.js"
 import * as Turn from "./Turn.js"
 
-/** Options of one turn: the `turn/start` params (model, effort, sandbox, ...), watchdog times and approvals. */
+/**
+ * Options of one turn: the `turn/start` params (model, effort, sandbox, ...), watchdog times and approvals.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TurnOptions extends Omit<TurnStartParams, "threadId" | "input">, Turn.StartOptions {}
 
-/** The final response did not match the requested schema (or was not JSON). */
-export class StructuredOutputError extends Schema.TaggedError<StructuredOutputError>()("StructuredOutputError", {
-  threadId: Schema.String,
-  turnId: Schema.optional(Schema.String),
-  /** The final response as received, if any. */
-  response: Schema.NullOr(Schema.String),
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `Structured output of thread ${this.threadId} is not usable: ${this.reason}`
-  }
-}
+/**
+ * The final response did not match the requested schema (defined in `Errors`, re-exported here).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const StructuredOutputError = Errors.StructuredOutputError
 
-/** A thread handle. */
+/**
+ * The final response did not match the requested schema (defined in `Errors`, re-exported here).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type StructuredOutputError = Errors.StructuredOutputError
+
+/**
+ * A thread handle.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Thread {
   readonly id: string
   /** Starts a turn and returns its handle; the turn is followed in the current scope. */
   readonly turn: (
     input: Input.Input,
     options?: TurnOptions
-  ) => Effect.Effect<Turn.TurnHandle, RequestError, Scope.Scope>
+  ) => Effect.Effect<Turn.Handle, RequestError, Scope.Scope>
   /** Runs a turn to its end. A failed turn is a `TurnFailedError` carrying the whole result. */
   readonly run: (
     input: Input.Input,
     options?: TurnOptions
-  ) => Effect.Effect<Turn.TurnResult, Turn.TurnFailedError | Turn.StreamError>
+  ) => Effect.Effect<Turn.Result, Turn.TurnFailedError | Turn.StreamError>
   /** Runs a turn and streams its events, ending with `turn/completed`. */
-  readonly stream: (input: Input.Input, options?: TurnOptions) => Stream.Stream<Turn.TurnEvent, Turn.StreamError>
+  readonly stream: (input: Input.Input, options?: TurnOptions) => Stream.Stream<Turn.Event, Turn.StreamError>
   /**
    * Runs a turn whose final response must match `schema`: its JSON Schema (OpenAI's strict subset,
    * root an object) is sent as `outputSchema` and the response is decoded with it. Prefer `Schema.Int`
@@ -69,7 +83,7 @@ export interface Thread {
     input: Input.Input,
     options?: TurnOptions
   ) => Effect.Effect<
-    { readonly value: A; readonly result: Turn.TurnResult },
+    { readonly value: A; readonly result: Turn.Result },
     StructuredOutputError | Turn.TurnFailedError | Turn.StreamError
   >
   /** Reads the thread (`thread/read`), with its turns unless `includeTurns` is false. */
@@ -80,21 +94,31 @@ export interface Thread {
   readonly compact: Effect.Effect<void, RequestError>
 }
 
-/** What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread) and the watchdog defaults. */
-export interface Context {
+/**
+ * What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread) and the watchdog defaults.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Dependencies {
   readonly server: AppServer.Service
   readonly dispatcher: Dispatcher.Dispatcher
   readonly watch: Turn.WatchOptions
 }
 
-/** Makes the handle of thread `id`. */
-export const make = (context: Context, id: string): Thread => {
-  const { server } = context
+/**
+ * Makes the handle of thread `id`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (dependencies: Dependencies, id: string): Thread => {
+  const { server } = dependencies
   const turn = Effect.fn("Thread.turn")(function*(input: Input.Input, options: TurnOptions = {}) {
     const { approvals, idleTimeout, interruptGrace, ...params } = options
-    return yield* Turn.start(context.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
-      idleTimeout: idleTimeout ?? context.watch.idleTimeout,
-      interruptGrace: interruptGrace ?? context.watch.interruptGrace,
+    return yield* Turn.start(dependencies.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
+      idleTimeout: idleTimeout ?? dependencies.watch.idleTimeout,
+      interruptGrace: interruptGrace ?? dependencies.watch.interruptGrace,
       approvals
     })
   })

@@ -24,7 +24,12 @@ import * as CodexBinary from "./CodexBinary.js"
 import type { AppServerNotFoundError } from "./Errors.js"
 import { AppServerSpawnError } from "./Errors.js"
 
-/** How the server side of a connection ended. */
+/**
+ * How the server side of a connection ended.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ExitInfo {
   readonly exitCode: number | null
   readonly signal: string | null
@@ -33,7 +38,12 @@ export interface ExitInfo {
   readonly reason: string
 }
 
-/** A live connection to an app-server. */
+/**
+ * A live connection to an app-server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Connection {
   /** Text from the server, in order, as it arrives (not split into lines). Ends when the server's output closes. */
   readonly incoming: Stream.Stream<string>
@@ -45,7 +55,12 @@ export interface Connection {
   readonly pid: number | undefined
 }
 
-/** The transport service: one connection per layer. */
+/**
+ * The transport service: one connection per layer.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class Transport extends Context.Service<Transport, Connection>()("effect-codex/Transport") {}
 
 /**
@@ -53,6 +68,9 @@ export class Transport extends Context.Service<Transport, Connection>()("effect-
  * git repository of plugins), no apps, no analytics, no update check. With only a model and a provider
  * configured, codex otherwise reaches for the network as it starts (an offline start was measured at
  * 19 s). Passed by `offline: true`; the testing kit's `MockModel.codexConfig` includes them.
+ *
+ * @since 0.1.0
+ * @category constants
  */
 export const offlineConfig: ReadonlyArray<string> = [
   "features.plugins=false",
@@ -62,7 +80,12 @@ export const offlineConfig: ReadonlyArray<string> = [
   "check_for_update_on_startup=false"
 ]
 
-/** Options of the stdio transport. */
+/**
+ * Options of the stdio transport.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface StdioOptions extends CodexBinary.FindOptions {
   /** `-c key=value` overrides passed to `codex app-server` (the value is TOML). */
   readonly config?: Readonly<Record<string, string>> | ReadonlyArray<string> | undefined
@@ -93,7 +116,12 @@ export interface StdioOptions extends CodexBinary.FindOptions {
   readonly killTimeout?: Duration.Input | undefined
 }
 
-/** The `-c` overrides of `config` as `key=value` entries, whichever form they were given in. */
+/**
+ * The `-c` overrides of `config` as `key=value` entries, whichever form they were given in.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const configEntries = (config: StdioOptions["config"]): ReadonlyArray<string> =>
   config === undefined
     ? []
@@ -104,6 +132,9 @@ export const configEntries = (config: StdioOptions["config"]): ReadonlyArray<str
 /**
  * The `codex` arguments for the given options: `app-server`, then `-c` ({@link offlineConfig} when
  * `offline`, then `config`), `--enable`, `--disable` and extra args.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const appServerArgs = (options: StdioOptions): Array<string> => [
   "app-server",
@@ -150,6 +181,8 @@ const ringBuffer = (size: number) => {
  *   })
  * ).pipe(Effect.provide(NodeServices.layer))
  * ```
+ * @since 0.1.0
+ * @category constructors
  */
 export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOptions = {}) {
   const binary = yield* CodexBinary.find(options)
@@ -170,7 +203,7 @@ export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOption
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
   const handle = yield* spawner.spawn(command).pipe(
     Effect.mapError((error) =>
-      new AppServerSpawnError({ command: `${binary} ${args.join(" ")}`, reason: error.message })
+      new AppServerSpawnError({ command: `${binary} ${args.join(" ")}`, reason: error.message, cause: error })
     )
   )
   yield* Effect.annotateCurrentSpan("pid", handle.pid)
@@ -225,7 +258,12 @@ export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOption
   })
 })
 
-/** A layer with the stdio transport; the child process lives as long as the layer. */
+/**
+ * A layer with the stdio transport; the child process lives as long as the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerStdio = (
   options: StdioOptions = {}
 ): Layer.Layer<Transport, AppServerSpawnError | AppServerNotFoundError, ChildProcessSpawner.ChildProcessSpawner> =>

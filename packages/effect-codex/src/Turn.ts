@@ -11,14 +11,7 @@
  *
  * @since 0.1.0
  */
-import {
-  ThreadItem,
-  ThreadTokenUsage,
-  type Turn as TurnInfo,
-  TurnError,
-  type TurnStartParams,
-  TurnStatus
-} from "@effect-codex/protocol"
+import type { ThreadItem, ThreadTokenUsage, Turn as TurnInfo, TurnStartParams } from "@effect-codex/protocol"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -28,66 +21,87 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "./AppServer.js"
 import type * as Approvals from "./Approvals.js"
+import * as Errors from "./Errors.js"
 import type { AppServerExitedError, RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
 import type * as Dispatcher from "./internal/dispatcher.js"
 import * as Tracker from "./internal/tracker.js"
+import * as ResultSchema from "./internal/TurnResult.js"
 
-/** The outcome of a finished turn. */
-export const TurnResult = Schema.Struct({
-  id: Schema.String,
-  threadId: Schema.String,
-  status: TurnStatus,
-  error: Schema.NullOr(TurnError),
-  /** Unix seconds. */
-  startedAt: Schema.NullOr(Schema.Number),
-  /** Unix seconds. */
-  completedAt: Schema.NullOr(Schema.Number),
-  durationMs: Schema.NullOr(Schema.Number),
-  /** The text of the last agent message (the final answer when codex marks one). */
-  finalResponse: Schema.NullOr(Schema.String),
-  items: Schema.Array(ThreadItem),
-  /** Token usage reported during the turn (the last report). */
-  usage: Schema.NullOr(ThreadTokenUsage)
-})
+/**
+ * The outcome of a finished turn.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Result = ResultSchema.TurnResult
 
-/** The outcome of a finished turn. */
-export type TurnResult = typeof TurnResult.Type
+/**
+ * The outcome of a finished turn.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Result = ResultSchema.TurnResult
 
-/** The turn ended with status `failed`; `result` has the server's `error` and everything that happened. */
-export class TurnFailedError extends Schema.TaggedError<TurnFailedError>()("TurnFailedError", {
-  result: TurnResult
-}) {
-  override get message(): string {
-    return `Turn ${this.result.id} of thread ${this.result.threadId} failed: ${
-      this.result.error?.message ?? "no error message"
-    }`
-  }
-}
+/**
+ * The turn ended with status `failed` (defined in `Errors`, re-exported here).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const TurnFailedError = Errors.TurnFailedError
 
-/** The turn sent nothing for `idleMillis` and `thread/read` says it is still running. */
-export class TurnStalledError extends Schema.TaggedError<TurnStalledError>()("TurnStalledError", {
-  threadId: Schema.String,
-  turnId: Schema.String,
-  idleMillis: Schema.Number
-}) {
-  override get message(): string {
-    return `Turn ${this.turnId} of thread ${this.threadId} sent nothing for ${this.idleMillis} ms and is still in progress on the server`
-  }
-}
+/**
+ * The turn ended with status `failed` (defined in `Errors`, re-exported here).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type TurnFailedError = Errors.TurnFailedError
 
-/** Every way following a turn can fail (besides the turn itself failing). */
+/**
+ * The turn went silent and is still running on the server (defined in `Errors`, re-exported here).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const TurnStalledError = Errors.TurnStalledError
+
+/**
+ * The turn went silent and is still running on the server (defined in `Errors`, re-exported here).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type TurnStalledError = Errors.TurnStalledError
+
+/**
+ * Every way following a turn can fail (besides the turn itself failing).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type StreamError = AppServerExitedError | TurnStalledError | RequestError
 
-/** A notification that belongs to this turn (or to its thread, such as `thread/status/changed`). */
-export type TurnEvent = AppServer.Notification
+/**
+ * A notification that belongs to this turn (or to its thread, such as `thread/status/changed`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Event = AppServer.Notification
 
-/** Options of one turn, besides the `turn/start` params. */
+/**
+ * Options of one turn, besides the `turn/start` params.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface WatchOptions {
   /** Silence after which the turn is reconciled with `thread/read`. Default 5 minutes. */
   readonly idleTimeout?: Duration.Input | undefined
@@ -95,8 +109,13 @@ export interface WatchOptions {
   readonly interruptGrace?: Duration.Input | undefined
 }
 
-/** The agent's text as it is written: the `item/agentMessage/delta` texts among a turn's events. */
-export const textDeltas = <E, R>(events: Stream.Stream<TurnEvent, E, R>): Stream.Stream<string, E, R> =>
+/**
+ * The agent's text as it is written: the `item/agentMessage/delta` texts among a turn's events.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const textDeltas = <E, R>(events: Stream.Stream<Event, E, R>): Stream.Stream<string, E, R> =>
   events.pipe(
     Stream.filter((event): event is Extract<AppServer.KnownNotification, { method: "item/agentMessage/delta" }> =>
       event._tag === "Notification" && event.method === "item/agentMessage/delta"
@@ -104,8 +123,13 @@ export const textDeltas = <E, R>(events: Stream.Stream<TurnEvent, E, R>): Stream
     Stream.map((event) => event.params.delta)
   )
 
-/** A running turn. */
-export interface TurnHandle {
+/**
+ * A running turn.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Handle {
   readonly id: string
   readonly threadId: string
   /** The turn as `turn/start` answered it (status `inProgress`). */
@@ -114,32 +138,45 @@ export interface TurnHandle {
    * This turn's events, in order, from the first (possibly before the `turn/start` response) to
    * `turn/completed` included, where it ends. Read it once.
    */
-  readonly stream: Stream.Stream<TurnEvent, StreamError>
+  readonly stream: Stream.Stream<Event, StreamError>
   /** Waits for the end and gives the result, whatever the status (the stream need not be read). */
-  readonly result: Effect.Effect<TurnResult, StreamError>
+  readonly result: Effect.Effect<Result, StreamError>
   /** {@link result}, failing with `TurnFailedError` when the status is `failed`. */
-  readonly run: Effect.Effect<TurnResult, TurnFailedError | StreamError>
+  readonly run: Effect.Effect<Result, TurnFailedError | StreamError>
   /** Adds input to the running turn (`turn/steer`). */
   readonly steer: (input: Input.Input) => Effect.Effect<void, RequestError>
   /** Asks the server to stop the turn and waits until it has settled. */
-  readonly interrupt: Effect.Effect<TurnResult, StreamError>
+  readonly interrupt: Effect.Effect<Result, StreamError>
 }
 
 /**
  * The id of an item: of a known item, or of one of a type this protocol version does not know (`type: "@unknown"`,
  * the item as received in `raw`) when it has one.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const itemId: (item: ThreadItem) => string | undefined = Tracker.itemId
 
-/** Builds the result from the server's final turn and what was seen on the way. */
+/**
+ * Builds the result from the server's final turn and what was seen on the way.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const resultOf: (
   threadId: string,
   turn: TurnInfo,
   seenItems: ReadonlyArray<ThreadItem>,
   usage: ThreadTokenUsage | null
-) => TurnResult = Tracker.resultOf
+) => Result = Tracker.resultOf
 
-/** Options of one turn, besides the `turn/start` params: the watchdog times and per-turn approvals. */
+/**
+ * Options of one turn, besides the `turn/start` params: the watchdog times and per-turn approvals.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface StartOptions extends WatchOptions {
   /** Handlers for this turn's server requests, over the Codex-wide `Approvals`; they last as long as the turn. */
   readonly approvals?: Approvals.Handlers | undefined
@@ -150,12 +187,12 @@ export interface StartOptions extends WatchOptions {
  * fails) the queue before the result is set; settling also stops the fiber that follows the turn.
  */
 const makeOutlet = Effect.fnUntraced(function*() {
-  const events = yield* Queue.unbounded<TurnEvent, StreamError | Cause.Done>()
-  const done = yield* Deferred.make<TurnResult, StreamError>()
+  const events = yield* Queue.unbounded<Event, StreamError | Cause.Done>()
+  const done = yield* Deferred.make<Result, StreamError>()
   // "completed": the server said the turn is over (turn/completed, or thread/read found it finished).
   let outcome: "completed" | "failed" | undefined
   let follower: Fiber.Fiber<unknown, unknown> | undefined
-  const settle = (how: "completed" | "failed", exit: Exit.Exit<TurnResult, StreamError>) => {
+  const settle = (how: "completed" | "failed", exit: Exit.Exit<Result, StreamError>) => {
     outcome = how
     Deferred.doneUnsafe(done, exit)
     follower?.interruptUnsafe()
@@ -165,8 +202,8 @@ const makeOutlet = Effect.fnUntraced(function*() {
     result: Deferred.await(done),
     settled: () => outcome !== undefined,
     endedOnServer: () => outcome === "completed",
-    emit: (batch: ReadonlyArray<TurnEvent>) => Queue.offerAllUnsafe(events, batch),
-    finish: (result: TurnResult) => {
+    emit: (batch: ReadonlyArray<Event>) => Queue.offerAllUnsafe(events, batch),
+    finish: (result: Result) => {
       if (outcome !== undefined) return
       Queue.endUnsafe(events)
       settle("completed", Exit.succeed(result))
@@ -212,12 +249,15 @@ const makeActivity = (clock: Clock.Clock) => {
  * current scope. Closing the scope before the server has ended the turn interrupts it there, waits up to
  * `interruptGrace` for the confirmation, and settles the handle in any case (also when the caller was interrupted
  * while `turn/start` was in flight: the request is finished in the background and the new turn stopped).
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const start = Effect.fn("Turn.start")(function*(
   dispatcher: Dispatcher.Dispatcher,
   params: TurnStartParams,
   options: StartOptions = {}
-): Effect.fn.Return<TurnHandle, RequestError, Scope.Scope> {
+): Effect.fn.Return<Handle, RequestError, Scope.Scope> {
   const { server } = dispatcher
   const threadId = params.threadId
   const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Duration.minutes(5))
@@ -228,7 +268,7 @@ export const start = Effect.fn("Turn.start")(function*(
   const startedSignal = yield* Deferred.make<TurnInfo, RequestError>()
 
   /** Hands this turn's events (from the tracker) to the stream, and settles when one of them ended the turn. */
-  const deliver = (events: ReadonlyArray<TurnEvent>) => {
+  const deliver = (events: ReadonlyArray<Event>) => {
     if (events.length === 0) return
     activity.touch()
     outlet.emit(events)
@@ -341,10 +381,10 @@ const handleOf = (
   server: AppServer.Service,
   threadId: string,
   started: TurnInfo,
-  stream: TurnHandle["stream"],
-  result: TurnHandle["result"],
+  stream: Handle["stream"],
+  result: Handle["result"],
   stop: Effect.Effect<void>
-): TurnHandle => {
+): Handle => {
   const turnId = started.id
   return {
     id: turnId,

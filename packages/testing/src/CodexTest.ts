@@ -30,12 +30,22 @@ import { tmpdir } from "node:os"
 import * as path from "node:path"
 import * as MockModel from "./MockModel.js"
 
-/** The temporary `CODEX_HOME` of a test layer (removed when the layer is released). */
+/**
+ * The temporary `CODEX_HOME` of a test layer (removed when the layer is released).
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class CodexHome extends Context.Service<CodexHome, { readonly path: string }>()(
   "@effect-codex/testing/CodexHome"
 ) {}
 
-/** A fresh temporary directory as `CODEX_HOME`, removed with the scope. */
+/**
+ * A fresh temporary directory as `CODEX_HOME`, removed with the scope.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const codexHomeLayer: Layer.Layer<CodexHome> = Layer.effect(CodexHome)(
   Effect.acquireRelease(
     Effect.sync(() => ({ path: mkdtempSync(path.join(tmpdir(), "effect-codex-test-")) })),
@@ -43,7 +53,12 @@ export const codexHomeLayer: Layer.Layer<CodexHome> = Layer.effect(CodexHome)(
   )
 )
 
-/** Options of {@link layer}: the Codex options (minus what the kit sets) and the mock's options. */
+/**
+ * Options of {@link layer}: the Codex options (minus what the kit sets) and the mock's options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Options extends Omit<Codex.Options, "codexHome"> {
   readonly mock?: MockModel.LayerOptions | undefined
 }
@@ -51,6 +66,9 @@ export interface Options extends Omit<Codex.Options, "codexHome"> {
 /**
  * `AppServer` on the real binary pointed at the `MockModel` and `CodexHome` in context (both are
  * inputs, so several servers can share one home, e.g. to test resuming a thread).
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const appServerLayer = (
   options: Omit<Codex.Options, "codexHome"> = {}
@@ -65,6 +83,9 @@ export const appServerLayer = (
 /**
  * Everything a test needs: `Codex` (and `AppServer`) on the real binary, the `MockModel` it talks to,
  * and the temporary `CodexHome`. Provide an `Approvals` layer to answer approvals (default: decline).
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   options: Options = {}

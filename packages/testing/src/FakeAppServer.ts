@@ -51,17 +51,32 @@ import * as InMemoryTransport from "./InMemoryTransport.js"
 // Replies
 // ---------------------------------------------------------------------------
 
-/** A JSON-RPC request id. */
+/**
+ * A JSON-RPC request id.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type RequestId = string | number
 
-/** A request the client sent, as parsed from its line. */
+/**
+ * A request the client sent, as parsed from its line.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ClientRequest {
   readonly id: RequestId
   readonly method: string
   readonly params: unknown
 }
 
-/** A JSON-RPC error object as sent on the wire. */
+/**
+ * A JSON-RPC error object as sent on the wire.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RpcErrorObject {
   readonly code: number
   readonly message: string
@@ -71,6 +86,9 @@ export interface RpcErrorObject {
 /**
  * What the fake does with one client request: answer it (result, error), send raw text instead,
  * never answer, answer later (`Delay`), crash instead of answering, or do what it does by default.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type Reply =
   | { readonly _tag: "Result"; readonly result: unknown }
@@ -81,48 +99,103 @@ export type Reply =
   | { readonly _tag: "Crash"; readonly info: Partial<Transport.ExitInfo> }
   | { readonly _tag: "Default" }
 
-/** Answers with `result`. */
+/**
+ * Answers with `result`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const result = (value: unknown): Reply => ({ _tag: "Result", result: value })
 
-/** Answers with a JSON-RPC error (`data` only when given, as codex often leaves it out). */
+/**
+ * Answers with a JSON-RPC error (`data` only when given, as codex often leaves it out).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const error = (code: number, message: string, data?: unknown): Reply => ({
   _tag: "Error",
   error: data === undefined ? { code, message } : { code, message, data }
 })
 
-/** codex's overload answer: code -32001, "Server overloaded; retry later.", without `data`. */
+/**
+ * codex's overload answer: code -32001, "Server overloaded; retry later.", without `data`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const overloaded: Reply = error(-32001, "Server overloaded; retry later.")
 
-/** Sends `text` verbatim (no newline added) instead of a response. */
+/**
+ * Sends `text` verbatim (no newline added) instead of a response.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const raw = (text: string): Reply => ({ _tag: "Raw", text })
 
-/** Never answers (the request stays pending on the client until its timeout). */
+/**
+ * Never answers (the request stays pending on the client until its timeout).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const noReply: Reply = { _tag: "NoReply" }
 
-/** Waits `duration`, then does `reply`; other messages are served meanwhile. */
+/**
+ * Waits `duration`, then does `reply`; other messages are served meanwhile.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const delayed = (duration: Duration.Input, reply: Reply = fallthrough): Reply => ({
   _tag: "Delay",
   millis: Duration.toMillis(Duration.fromInputUnsafe(duration)),
   reply
 })
 
-/** Crashes the server instead of answering (see {@link FakeAppServerService.crash}). */
+/**
+ * Crashes the server instead of answering (see {@link FakeAppServerService.crash}).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const crash = (info: Partial<Transport.ExitInfo> = {}): Reply => ({ _tag: "Crash", info })
 
-/** Does what the fake does by default for the method. */
+/**
+ * Does what the fake does by default for the method.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const fallthrough: Reply = { _tag: "Default" }
 
-/** `reply` repeated `n` times, to spread into {@link FakeAppServerService.script}. */
+/**
+ * `reply` repeated `n` times, to spread into {@link FakeAppServerService.script}.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const times = (n: number, reply: Reply): ReadonlyArray<Reply> => Array.from({ length: n }, () => reply)
 
-/** A per-method handler: the reply to one request, computed (or awaited) when it arrives. */
+/**
+ * A per-method handler: the reply to one request, computed (or awaited) when it arrives.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Handler = (request: ClientRequest) => Reply | Effect.Effect<Reply>
 
 // ---------------------------------------------------------------------------
 // Garbage
 // ---------------------------------------------------------------------------
 
-/** Lines no app-server should send, one per kind of fault (no trailing newline). */
+/**
+ * Lines no app-server should send, one per kind of fault (no trailing newline).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const garbage = {
   /** Not JSON at all. */
   invalidJson: "{\"method\": \"turn/started\", \"params\": {",
@@ -138,14 +211,24 @@ export const garbage = {
   unknownResponse: "{\"id\":987654321,\"result\":{}}"
 } as const
 
-/** A line of `length` characters (no newline): longer than the client's `maxLineLength` it is dropped. */
+/**
+ * A line of `length` characters (no newline): longer than the client's `maxLineLength` it is dropped.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const oversizedLine = (length: number): string => `{"method":"x","params":"${"x".repeat(Math.max(0, length - 26))}"}`
 
 // ---------------------------------------------------------------------------
 // Turns
 // ---------------------------------------------------------------------------
 
-/** How the fake plays one turn after answering `turn/start`. */
+/**
+ * How the fake plays one turn after answering `turn/start`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TurnScript {
   /** The agent message as deltas. Default `["Hel", "lo", " world"]`. */
   readonly deltas?: ReadonlyArray<string> | undefined
@@ -168,7 +251,12 @@ export interface TurnScript {
   readonly intervalMs?: number | undefined
 }
 
-/** A turn the fake has started. */
+/**
+ * A turn the fake has started.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FakeTurn {
   readonly threadId: string
   readonly turnId: string
@@ -180,7 +268,12 @@ export interface FakeTurn {
 // Recording
 // ---------------------------------------------------------------------------
 
-/** One line the client wrote. */
+/**
+ * One line the client wrote.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Received {
   /** 0-based arrival index. */
   readonly index: number
@@ -194,7 +287,12 @@ export interface Received {
   readonly message: Record<string, unknown> | undefined
 }
 
-/** The client's answer to a server→client request. */
+/**
+ * The client's answer to a server→client request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ClientAnswer =
   | { readonly id: RequestId; readonly result: unknown }
   | { readonly id: RequestId; readonly error: RpcErrorObject }
@@ -203,7 +301,12 @@ export type ClientAnswer =
 // Service
 // ---------------------------------------------------------------------------
 
-/** The test's handle on the fake server. */
+/**
+ * The test's handle on the fake server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FakeAppServerService {
   /** The client end: what the `Transport.Transport` layer provides. */
   readonly connection: Transport.Connection
@@ -250,12 +353,22 @@ export interface FakeAppServerService {
   readonly closed: Effect.Effect<Transport.ExitInfo>
 }
 
-/** The fake server's handle, provided next to `Transport.Transport` by {@link layer}. */
+/**
+ * The fake server's handle, provided next to `Transport.Transport` by {@link layer}.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class FakeAppServer extends Context.Service<FakeAppServer, FakeAppServerService>()(
   "@effect-codex/testing/FakeAppServer"
 ) {}
 
-/** Options of the fake. */
+/**
+ * Options of the fake.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Options {
   /** The turn played when no script is queued (see {@link FakeAppServerService.enqueueTurn}). */
   readonly turn?: TurnScript | undefined
@@ -344,6 +457,9 @@ const modelEntry = (id: string) => ({
 /**
  * Starts a fake server in the current scope and returns its handle (whose `connection` is the
  * client end). Closing the scope closes the connection.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const { client, server } = yield* InMemoryTransport.make
@@ -844,19 +960,34 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   return service
 })
 
-/** The fake's handle and the `Transport.Transport` on it (for `AppServer.layerTransport()`). */
+/**
+ * The fake's handle and the `Transport.Transport` on it (for `AppServer.layerTransport()`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (options: Options = {}): Layer.Layer<FakeAppServer | Transport.Transport> =>
   Layer.effect(Transport.Transport)(FakeAppServer.useSync((fake) => fake.connection)).pipe(
     Layer.provideMerge(Layer.effect(FakeAppServer)(make(options)))
   )
 
-/** `AppServer` (after the handshake) on the fake, with the fake's handle. */
+/**
+ * `AppServer` (after the handshake) on the fake, with the fake's handle.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerAppServer = (
   options: Options & AppServer.HandshakeOptions = {}
 ): Layer.Layer<AppServer.AppServer | FakeAppServer | Transport.Transport, Errors.RequestError | Errors.UnsupportedVersionError> =>
   AppServer.layerTransport(options).pipe(Layer.provideMerge(layer(options)))
 
-/** A whole `Codex` on the fake (declining approvals by default), with `AppServer` and the fake's handle. */
+/**
+ * A whole `Codex` on the fake (declining approvals by default), with `AppServer` and the fake's handle.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerCodex = (
   options: Options & AppServer.HandshakeOptions & Codex.ServiceOptions = {}
 ): Layer.Layer<

@@ -29,7 +29,12 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Transport } from "effect-codex"
 
-/** The server end of an in-memory connection, driven by a test. */
+/**
+ * The server end of an in-memory connection, driven by a test.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Server {
   /** Text the client wrote, as written. */
   readonly received: Stream.Stream<string>
@@ -42,6 +47,9 @@ export interface Server {
 /**
  * An in-memory connection: the client end (a `Transport` service value) and the server end for a test
  * to script. Closing the scope closes the connection.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make: Effect.Effect<
   { readonly client: Transport.Connection; readonly server: Server },

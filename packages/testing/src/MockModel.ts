@@ -45,6 +45,7 @@ import type * as Net from "node:net"
  * `event:` line and the whole object the `data:` line.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface SseEvent {
   readonly type: string
@@ -56,6 +57,7 @@ export interface SseEvent {
  * codex turns it into `thread/tokenUsage/updated`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Usage {
   readonly input_tokens: number
@@ -71,6 +73,7 @@ export interface Usage {
  * between events (0: write them all at once).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StreamReply {
   readonly _tag: "Stream"
@@ -83,6 +86,7 @@ export interface StreamReply {
  * An HTTP error reply (`status` with a JSON or text body).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface FailReply {
   readonly _tag: "Fail"
@@ -97,6 +101,7 @@ export interface FailReply {
  * (`durationMs` undefined; until the server closes).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StallReply {
   readonly _tag: "Stall"
@@ -107,6 +112,7 @@ export interface StallReply {
  * A reply computed from the recorded request it answers.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface DynamicReply {
   readonly _tag: "Dynamic"
@@ -117,10 +123,15 @@ export interface DynamicReply {
  * What the mock answers to one `POST /v1/responses`.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Reply = StreamReply | FailReply | StallReply | DynamicReply
 
-/** Default usage: 10 input, 5 output tokens. @since 0.1.0 */
+/**
+ * Default usage: 10 input, 5 output tokens. @since 0.1.0
+ *
+ * @category utils
+ */
 export const defaultUsage: Usage = {
   input_tokens: 10,
   input_tokens_details: null,
@@ -132,7 +143,11 @@ export const defaultUsage: Usage = {
 let counter = 0
 const nextId = (prefix: string): string => `${prefix}_mock_${++counter}`
 
-/** Options shared by the stream reply constructors. @since 0.1.0 */
+/**
+ * Options shared by the stream reply constructors. @since 0.1.0
+ *
+ * @category models
+ */
 export interface StreamOptions {
   /** Token usage in `response.completed` (default: the layer's usage). */
   readonly usage?: Usage | undefined
@@ -156,6 +171,7 @@ export interface StreamOptions {
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const events = (
   events: ReadonlyArray<SseEvent>,
@@ -179,7 +195,11 @@ const envelope = (items: ReadonlyArray<SseEvent>, options: StreamOptions | undef
   )
 }
 
-/** Options of {@link text}. @since 0.1.0 */
+/**
+ * Options of {@link text}. @since 0.1.0
+ *
+ * @category models
+ */
 export interface TextOptions extends StreamOptions {
   /** The chunks sent as `response.output_text.delta` (default: the whole text as one delta). */
   readonly deltas?: ReadonlyArray<string> | undefined
@@ -199,6 +219,7 @@ export interface TextOptions extends StreamOptions {
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const text = (text: string, options?: TextOptions): StreamReply => {
   const itemId = options?.itemId ?? nextId("msg")
@@ -233,7 +254,11 @@ export const text = (text: string, options?: TextOptions): StreamReply => {
   )
 }
 
-/** Options of {@link functionCall}. @since 0.1.0 */
+/**
+ * Options of {@link functionCall}. @since 0.1.0
+ *
+ * @category models
+ */
 export interface FunctionCallOptions extends StreamOptions {
   /** Tool name as listed in the request's `tools` (e.g. `exec_command`). */
   readonly name: string
@@ -249,6 +274,7 @@ export interface FunctionCallOptions extends StreamOptions {
  * `function_call_output`, so enqueue a follow-up reply (e.g. {@link text}).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const functionCall = (options: FunctionCallOptions): StreamReply => {
   const callId = options.callId ?? nextId("call")
@@ -270,7 +296,11 @@ export const functionCall = (options: FunctionCallOptions): StreamReply => {
 
 const shellQuote = (arg: string): string => /^[A-Za-z0-9_\-+=.,/:@%^]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`
 
-/** Options of {@link shellCall}. @since 0.1.0 */
+/**
+ * Options of {@link shellCall}. @since 0.1.0
+ *
+ * @category models
+ */
 export interface ShellCallOptions extends StreamOptions {
   /**
    * The command. A string is passed as `cmd` unchanged; an array is
@@ -307,6 +337,7 @@ export interface ShellCallOptions extends StreamOptions {
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const shellCall = (options: ShellCallOptions): StreamReply => {
   const cmd = typeof options.command === "string" ? options.command : options.command.map(shellQuote).join(" ")
@@ -317,7 +348,11 @@ export const shellCall = (options: ShellCallOptions): StreamReply => {
   return functionCall({ ...options, name: "exec_command", arguments: args })
 }
 
-/** Options of {@link applyPatch}. @since 0.1.0 */
+/**
+ * Options of {@link applyPatch}. @since 0.1.0
+ *
+ * @category models
+ */
 export interface ApplyPatchOptions extends StreamOptions {
   readonly callId?: string | undefined
 }
@@ -335,6 +370,7 @@ export interface ApplyPatchOptions extends StreamOptions {
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const applyPatch = (patch: string, options?: ApplyPatchOptions): StreamReply => {
   const body = patch.trimEnd()
@@ -358,6 +394,7 @@ export const applyPatch = (patch: string, options?: ApplyPatchOptions): StreamRe
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const fail = (
   status: number,
@@ -371,6 +408,7 @@ export const fail = (
  * `rate_limit_exceeded`) are retried per `stream_max_retries`.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const failed = (
   error: { readonly code?: string; readonly message?: string } = {},
@@ -393,6 +431,7 @@ export const failed = (
  * {@link LayerOptions.streamIdleTimeoutMs}).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const stall = (duration?: Duration.Input): StallReply => ({
   _tag: "Stall",
@@ -408,6 +447,7 @@ export const stall = (duration?: Duration.Input): StallReply => ({
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const dynamic = (respond: (request: RecordedRequest) => Reply): DynamicReply => ({ _tag: "Dynamic", respond })
 
@@ -421,6 +461,7 @@ export const dynamic = (respond: (request: RecordedRequest) => Reply): DynamicRe
  * `notFound` (404).
  *
  * @since 0.1.0
+ * @category models
  */
 export type Answer = "scripted" | "default" | "builtin" | "notFound"
 
@@ -428,6 +469,7 @@ export type Answer = "scripted" | "default" | "builtin" | "notFound"
  * One HTTP request received by the mock.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RecordedRequest {
   /** 0-based arrival index over all requests. */
@@ -452,6 +494,7 @@ export interface RecordedRequest {
  * The running mock server.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface MockModelService {
   /** `http://127.0.0.1:<port>/v1` */
@@ -494,6 +537,7 @@ export interface MockModelService {
  * ```
  *
  * @since 0.1.0
+ * @category services
  */
 export class MockModel extends Context.Service<MockModel, MockModelService>()("@effect-codex/testing/MockModel") {}
 
@@ -501,6 +545,7 @@ export class MockModel extends Context.Service<MockModel, MockModelService>()("@
  * Options of {@link make} / {@link layerWith}.
  *
  * @since 0.1.0
+ * @category layers
  */
 export interface LayerOptions {
   /** Reply used when the queue is empty (default: `text("Mock reply.")`). */
@@ -556,6 +601,7 @@ const sendJson = (res: Http.ServerResponse, status: number, body: unknown, heade
  * connection, also stalled streams) when the scope closes.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = Effect.fnUntraced(function*(options: LayerOptions = {}) {
   const model = options.model ?? "mock-model"
@@ -769,6 +815,7 @@ export const make = Effect.fnUntraced(function*(options: LayerOptions = {}) {
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerWith = (options: LayerOptions = {}): Layer.Layer<MockModel> => Layer.effect(MockModel, make(options))
 
@@ -786,5 +833,6 @@ export const layerWith = (options: LayerOptions = {}): Layer.Layer<MockModel> =>
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer: Layer.Layer<MockModel> = layerWith()

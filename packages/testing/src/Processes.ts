@@ -16,6 +16,8 @@ import { readFileSync } from "node:fs"
  *
  * Processes.isRunning(process.pid) // true
  * ```
+ * @since 0.1.0
+ * @category guards
  */
 export const isRunning = (pid: number): boolean => {
   try {

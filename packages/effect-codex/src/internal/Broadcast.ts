@@ -13,7 +13,12 @@ import * as Stream from "effect/Stream"
 import type { AppServerExitedError } from "../Errors.js"
 import type { Listener } from "../RpcPeer.js"
 
-/** A broadcast of notifications of type `N`. */
+/**
+ * A broadcast of notifications of type `N`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Broadcast<N> {
   /** The error the connection ended with, once it has ended. */
   readonly ended: () => AppServerExitedError | undefined
@@ -29,7 +34,12 @@ export interface Broadcast<N> {
 
 const subscriptionClosed = "effect-codex: a notification subscription was read after its scope closed"
 
-/** Makes an empty broadcast. */
+/**
+ * Makes an empty broadcast.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = <N>(): Broadcast<N> => {
   const listeners = new Set<Listener<N>>()
   let endedWith: AppServerExitedError | undefined

@@ -15,7 +15,12 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 
-/** The deadlines of one owner (a peer). */
+/**
+ * The deadlines of one owner (a peer).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Deadlines<K> {
   /** Sets (or moves) the deadline of `key` to `timeout` from now; an infinite timeout never expires. */
   readonly set: (key: K, timeout: Duration.Duration) => void
@@ -26,6 +31,9 @@ export interface Deadlines<K> {
 /**
  * Starts the timer fiber in the current scope. `onExpired` runs synchronously on that fiber, once per
  * expired key, after the key has been removed.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = <K>(onExpired: (key: K) => void): Effect.Effect<Deadlines<K>, never, Scope.Scope> =>
   Effect.gen(function*() {

@@ -7,12 +7,22 @@
  * @since 0.1.0
  */
 
-/** One framed item: a complete line, or the report of a line that was too long. */
+/**
+ * One framed item: a complete line, or the report of a line that was too long.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Frame =
   | { readonly _tag: "Line"; readonly line: string }
   | { readonly _tag: "Oversized"; readonly start: string; readonly limit: number }
 
-/** A stateful framer: push text chunks, get the complete frames they finish. */
+/**
+ * A stateful framer: push text chunks, get the complete frames they finish.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LineFramer {
   readonly push: (chunk: string) => ReadonlyArray<Frame>
   /** The input ended: the last line, if it had no newline. */
@@ -21,7 +31,12 @@ export interface LineFramer {
 
 const nonBlank = /\S/
 
-/** Makes a framer that accepts lines of at most `maxLineLength` characters. */
+/**
+ * Makes a framer that accepts lines of at most `maxLineLength` characters.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (maxLineLength: number): LineFramer => {
   // The pieces of the line whose end has not arrived yet, and their total length.
   let pieces: Array<string> = []

@@ -8,7 +8,12 @@
 import { ErrorCode, excerpt, type RpcErrorObject } from "../Errors.js"
 import type { IncomingNotification, IncomingRequest, RequestId } from "../RpcPeer.js"
 
-/** One line from the server, classified. */
+/**
+ * One line from the server, classified.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Message =
   | { readonly _tag: "Response"; readonly id: RequestId; readonly result: unknown }
   | {
@@ -35,6 +40,9 @@ const isRpcErrorObject = (value: unknown): value is RpcErrorObject =>
  * Classifies one line: a message with a method is a server request when it has an id and a notification
  * otherwise; one with an id and a `result` or an `error` is a response (`error` wins when both are there);
  * anything else is `Invalid`, with the reason.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const classify = (line: string): Message => {
   let message: unknown

@@ -14,17 +14,32 @@ import { type AppServerExitedError, RequestTimeoutError, type RpcError } from ".
 import type { RequestId } from "../RpcPeer.js"
 import * as Deadlines from "./Deadlines.js"
 
-/** How a call can fail. */
+/**
+ * How a call can fail.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type CallError = RpcError | AppServerExitedError | RequestTimeoutError
 
-/** A call waiting for its answer. */
+/**
+ * A call waiting for its answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Call {
   readonly id: number
   readonly method: string
   readonly response: Deferred.Deferred<unknown, CallError>
 }
 
-/** The pending calls of one peer. */
+/**
+ * The pending calls of one peer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PendingTable {
   /**
    * Opens a call with a fresh id; it fails with `RequestTimeoutError` when no answer has come within
@@ -42,10 +57,20 @@ export interface PendingTable {
   readonly failAll: (error: (method: string) => AppServerExitedError) => void
 }
 
-/** How many given-up ids are remembered; beyond that a late answer is reported as unknown. */
+/**
+ * How many given-up ids are remembered; beyond that a late answer is reported as unknown.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const abandonedLimit = 10_000
 
-/** Makes a table whose timer fiber lives in the current scope. */
+/**
+ * Makes a table whose timer fiber lives in the current scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make: Effect.Effect<PendingTable, never, Scope.Scope> = Effect.gen(function*() {
   const pending = new Map<RequestId, Call & { readonly timeout: Duration.Duration }>()
   const abandoned = new Set<RequestId>()

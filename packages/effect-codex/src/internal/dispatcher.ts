@@ -14,7 +14,12 @@ import type * as AppServer from "../AppServer.js"
 import * as Approvals from "../Approvals.js"
 import type { AppServerExitedError, RpcErrorObject } from "../Errors.js"
 
-/** What follows a thread for a while (a turn): its notifications, the end of the connection, its approvals. */
+/**
+ * What follows a thread for a while (a turn): its notifications, the end of the connection, its approvals.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Route {
   /** The thread's notifications of one chunk, in order. Runs in the server's reader: must not throw, block or wait. */
   readonly onNotifications: (notifications: ReadonlyArray<AppServer.Notification>) => void
@@ -28,7 +33,12 @@ export interface Route {
   readonly approvals?: Approvals.Handlers | undefined
 }
 
-/** The dispatcher of one server. */
+/**
+ * The dispatcher of one server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Dispatcher {
   /** The server it routes. */
   readonly server: AppServer.Service
@@ -40,7 +50,12 @@ export interface Dispatcher {
   readonly register: (threadId: string, route: Route) => Effect.Effect<void, never, Scope.Scope>
 }
 
-/** The thread a notification or a server request belongs to: `threadId`, or `conversationId` in legacy requests. */
+/**
+ * The thread a notification or a server request belongs to: `threadId`, or `conversationId` in legacy requests.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const threadOf = (params: unknown): string | undefined => {
   if (typeof params !== "object" || params === null) return undefined
   const named = params as { readonly threadId?: unknown; readonly conversationId?: unknown }
@@ -61,7 +76,12 @@ interface ThreadRoutes {
   pending: Array<AppServer.Notification> | undefined
 }
 
-/** Builds the dispatcher of `server`, answering server requests with `approvals` unless a route overrides them. */
+/**
+ * Builds the dispatcher of `server`, answering server requests with `approvals` unless a route overrides them.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = Effect.fnUntraced(function*(server: AppServer.Service, approvals: Approvals.Service) {
   const threads = new Map<string, ThreadRoutes>()
   let closedWith: AppServerExitedError | undefined

@@ -10,9 +10,15 @@
  */
 import type { ThreadItem, ThreadTokenUsage, Turn as TurnInfo } from "@effect-codex/protocol"
 import { excerpt, ProtocolError } from "../Errors.js"
-import type { TurnEvent, TurnResult } from "../Turn.js"
+import type { Event as TurnEvent } from "../Turn.js"
+import type { TurnResult } from "./TurnResult.js"
 
-/** How a turn ended, as its own events tell: `turn/completed`, or a `turn/completed` that did not decode. */
+/**
+ * How a turn ended, as its own events tell: `turn/completed`, or a `turn/completed` that did not decode.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type End =
   | { readonly _tag: "Completed"; readonly result: TurnResult }
   | { readonly _tag: "Malformed"; readonly error: ProtocolError }
@@ -26,11 +32,21 @@ const finalResponseOf = (items: ReadonlyArray<ThreadItem>): string | null => {
   return (final.at(-1) ?? messages.at(-1))?.text ?? null
 }
 
-/** The id of an item, known or of a type this protocol version does not know (`type: "@unknown"`). */
+/**
+ * The id of an item, known or of a type this protocol version does not know (`type: "@unknown"`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const itemId = (item: ThreadItem): string | undefined =>
   item.type === "@unknown" ? (typeof item.raw["id"] === "string" ? item.raw["id"] : undefined) : item.id
 
-/** Builds the result from the server's final turn and what was seen on the way. */
+/**
+ * Builds the result from the server's final turn and what was seen on the way.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const resultOf = (
   threadId: string,
   turn: TurnInfo,
@@ -69,6 +85,9 @@ const none: ReadonlyArray<TurnEvent> = []
  * answers with {@link Tracker.started}. Both return this turn's events among those given (its own, and its
  * thread's that name no turn, such as `thread/status/changed`), up to and including the one that ended it;
  * {@link Tracker.end} then says how.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export class Tracker {
   /** The turn id, once `turn/start` has answered. */
