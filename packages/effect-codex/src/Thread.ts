@@ -26,6 +26,7 @@ import type * as AppServer from "./AppServer.js"
 import type { RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
 import type * as Dispatcher from "./internal/dispatcher.js"
+import * as Spans from "./internal/spans.js"
 import * as Turn from "./Turn.js"
 
 /** Options of one turn: the `turn/start` params (model, effort, sandbox, ...), watchdog times and approvals. */
@@ -90,18 +91,19 @@ export interface Context {
 /** Makes the handle of thread `id`. */
 export const make = (context: Context, id: string): Thread => {
   const { server } = context
-  const turn = Effect.fn("Thread.turn")(function*(input: Input.Input, options: TurnOptions = {}) {
+  // Spans only with an installed tracer (internal/spans).
+  const turn = Effect.fnUntraced(function*(input: Input.Input, options: TurnOptions = {}) {
     const { approvals, idleTimeout, interruptGrace, ...params } = options
     return yield* Turn.start(context.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
       idleTimeout: idleTimeout ?? context.watch.idleTimeout,
       interruptGrace: interruptGrace ?? context.watch.interruptGrace,
       approvals
     })
-  })
+  }, Spans.traced("Thread.turn"))
 
-  const run = Effect.fn("Thread.run")(function*(input: Input.Input, options?: TurnOptions) {
+  const run = Effect.fnUntraced(function*(input: Input.Input, options?: TurnOptions) {
     return yield* Effect.scoped(Effect.flatMap(turn(input, options), (handle) => handle.run))
-  })
+  }, Spans.traced("Thread.run"))
 
   const runStructured = <A, I>(schema: Schema.Codec<A, I>, input: Input.Input, options: TurnOptions = {}) =>
     Effect.gen(function*() {

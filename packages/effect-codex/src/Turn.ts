@@ -36,6 +36,7 @@ import type * as Approvals from "./Approvals.js"
 import type { AppServerExitedError, RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
 import type * as Dispatcher from "./internal/dispatcher.js"
+import * as Spans from "./internal/spans.js"
 import * as Tracker from "./internal/tracker.js"
 
 /** The outcome of a finished turn. */
@@ -213,7 +214,7 @@ const makeActivity = (clock: Clock.Clock) => {
  * `interruptGrace` for the confirmation, and settles the handle in any case (also when the caller was interrupted
  * while `turn/start` was in flight: the request is finished in the background and the new turn stopped).
  */
-export const start = Effect.fn("Turn.start")(function*(
+export const start = Effect.fnUntraced(function*(
   dispatcher: Dispatcher.Dispatcher,
   params: TurnStartParams,
   options: StartOptions = {}
@@ -313,7 +314,7 @@ export const start = Effect.fn("Turn.start")(function*(
   const started = yield* Deferred.await(startedSignal)
   yield* Effect.annotateCurrentSpan({ threadId, turnId: started.id })
   return handleOf(server, threadId, started, Stream.fromQueue(outlet.events), outlet.result, stop)
-})
+}, Spans.traced("Turn.start"))
 
 /**
  * Wakes when the turn could have been silent for `idleTimeout`, and reconciles it if it was (a turn waiting on the
