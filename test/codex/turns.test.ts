@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import { Codex, Turn } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
 
@@ -33,6 +34,29 @@ describe("Thread.run and Thread.stream", () => {
       expect(result.usage?.last.totalTokens).toBeGreaterThan(0)
       const [request] = yield* mock.responsesRequests
       expect(carries(request!, "What is the answer?")).toBe(true)
+    }).pipe(Effect.provide(CodexTest.layer())))
+
+  it.live("records Thread.run, Thread.turn and Turn.start as nested spans when a tracer is installed", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({
+        span(options) {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      const mock = yield* MockModel.MockModel
+      yield* mock.enqueue(MockModel.text("traced"))
+      const codex = yield* Codex.Codex
+      const thread = yield* codex.threadStart()
+      const result = yield* thread.run("trace this turn").pipe(Effect.provideService(Tracer.Tracer, tracer))
+      const named = (name: string) => spans.find((span) => span.name === name)
+      const [run, turn, start] = [named("Thread.run"), named("Thread.turn"), named("Turn.start")]
+      expect(turn?.parent).toMatchObject({ _tag: "Some", value: run })
+      expect(start?.parent).toMatchObject({ _tag: "Some", value: turn })
+      expect(Object.fromEntries(start?.attributes ?? [])).toMatchObject({ threadId: thread.id, turnId: result.id })
+      expect(spans.filter((span) => span.name === "AppServer.request").length).toBeGreaterThan(0)
     }).pipe(Effect.provide(CodexTest.layer())))
 
   it.live("streams this turn's events in order, deltas included, ending with turn/completed", () =>

@@ -27,6 +27,7 @@ import * as Errors from "./Errors.js"
 import type { RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
 import type * as Dispatcher from "./internal/dispatcher.js"
+import * as Spans from "./internal/spans.js"
 import * as Turn from "./Turn.js"
 
 /**
@@ -114,18 +115,19 @@ export interface Dependencies {
  */
 export const make = (dependencies: Dependencies, id: string): Thread => {
   const { server } = dependencies
-  const turn = Effect.fn("Thread.turn")(function*(input: Input.Input, options: TurnOptions = {}) {
+  // Spans only with an installed tracer (internal/spans).
+  const turn = Effect.fnUntraced(function*(input: Input.Input, options: TurnOptions = {}) {
     const { approvals, idleTimeout, interruptGrace, ...params } = options
     return yield* Turn.start(dependencies.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
       idleTimeout: idleTimeout ?? dependencies.watch.idleTimeout,
       interruptGrace: interruptGrace ?? dependencies.watch.interruptGrace,
       approvals
     })
-  })
+  }, Spans.traced("Thread.turn"))
 
-  const run = Effect.fn("Thread.run")(function*(input: Input.Input, options?: TurnOptions) {
+  const run = Effect.fnUntraced(function*(input: Input.Input, options?: TurnOptions) {
     return yield* Effect.scoped(Effect.flatMap(turn(input, options), (handle) => handle.run))
-  })
+  }, Spans.traced("Thread.run"))
 
   const runStructured = <A, I>(schema: Schema.Codec<A, I>, input: Input.Input, options: TurnOptions = {}) =>
     Effect.gen(function*() {

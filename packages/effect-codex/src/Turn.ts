@@ -29,6 +29,7 @@ import * as Errors from "./Errors.js"
 import type { AppServerExitedError, RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
 import type * as Dispatcher from "./internal/dispatcher.js"
+import * as Spans from "./internal/spans.js"
 import * as Tracker from "./internal/tracker.js"
 import * as ResultSchema from "./internal/TurnResult.js"
 
@@ -253,7 +254,7 @@ const makeActivity = (clock: Clock.Clock) => {
  * @since 0.1.0
  * @category constructors
  */
-export const start = Effect.fn("Turn.start")(function*(
+export const start = Effect.fnUntraced(function*(
   dispatcher: Dispatcher.Dispatcher,
   params: TurnStartParams,
   options: StartOptions = {}
@@ -353,7 +354,7 @@ export const start = Effect.fn("Turn.start")(function*(
   const started = yield* Deferred.await(startedSignal)
   yield* Effect.annotateCurrentSpan({ threadId, turnId: started.id })
   return handleOf(server, threadId, started, Stream.fromQueue(outlet.events), outlet.result, stop)
-})
+}, Spans.traced("Turn.start"))
 
 /**
  * Wakes when the turn could have been silent for `idleTimeout`, and reconciles it if it was (a turn waiting on the
