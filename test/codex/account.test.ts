@@ -9,6 +9,7 @@ import * as Redacted from "effect/Redacted"
 import * as Tracer from "effect/Tracer"
 import { Codex } from "effect-codex"
 import { CodexTest } from "@effect-codex/testing"
+import { recordingTracer } from "../support/tracing.js"
 
 const secret = "sk-effect-codex-test-secret-0123456789"
 
@@ -26,14 +27,7 @@ describe("account and login", () => {
 
   it.live("traces public calls and never puts the API key in spans or logs", () =>
     Effect.gen(function*() {
-      const spans: Array<Tracer.NativeSpan> = []
-      const tracer = Tracer.make({
-        span(options) {
-          const span = new Tracer.NativeSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = recordingTracer()
       const logs: Array<string> = []
       const recorder = Logger.make((options) => {
         logs.push(JSON.stringify([options.message, String(options.cause)]))

@@ -10,6 +10,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { Codex, Turn } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
+import { recordingTracer } from "../support/tracing.js"
 
 const deltasOf = (events: ReadonlyArray<Turn.Event>): Array<string> =>
   events.flatMap((event) =>
@@ -38,14 +39,7 @@ describe("Thread.run and Thread.stream", () => {
 
   it.live("records Thread.run, Thread.turn and Turn.start as nested spans when a tracer is installed", () =>
     Effect.gen(function*() {
-      const spans: Array<Tracer.NativeSpan> = []
-      const tracer = Tracer.make({
-        span(options) {
-          const span = new Tracer.NativeSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = recordingTracer()
       const mock = yield* MockModel.MockModel
       yield* mock.enqueue(MockModel.text("traced"))
       const codex = yield* Codex.Codex
