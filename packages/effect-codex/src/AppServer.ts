@@ -37,7 +37,6 @@ import {
   ServerRequestParamsGuards,
   ServerRequests
 } from "@effect-codex/protocol"
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -62,6 +61,7 @@ import {
 import * as CodexVersion from "./CodexVersion.js"
 import * as Experimental from "./Experimental.js"
 import * as RpcPeer from "./RpcPeer.js"
+import { schemaIssue } from "./internal/schemaIssue.js"
 import * as Spans from "./internal/spans.js"
 import * as Transport from "./Transport.js"
 
@@ -292,7 +292,7 @@ const checkReceived = (
 }
 
 const issueMessage = <A>(exit: Exit.Exit<A, Schema.SchemaError>): string =>
-  Exit.isFailure(exit) ? (Cause.squash(exit.cause) as Error).message.replace(/\s+/g, " ") : ""
+  Exit.isFailure(exit) ? schemaIssue(exit.cause) : ""
 
 /**
  * Decodes one raw notification with the generated schema of its method.

@@ -39,6 +39,7 @@ import {
   ProtocolError,
   type RequestError
 } from "./Errors.js"
+import { schemaIssue } from "./internal/schemaIssue.js"
 import type * as RpcPeer from "./RpcPeer.js"
 
 /**
@@ -101,8 +102,6 @@ interface MethodSchemas {
 }
 const schemas = Protocol.ClientRequests as unknown as Record<string, MethodSchemas>
 
-const issueMessage = (cause: Cause.Cause<Schema.SchemaError>): string =>
-  (Cause.squash(cause) as Error).message.replace(/\s+/g, " ")
 
 /**
  * Whether `params` fit `method` in the experimental protocol, unknown keys excluded: params that the stable protocol
@@ -151,7 +150,7 @@ export const make = (send: RpcPeer.Peer<unknown>["request"], enabled: boolean, a
             method,
             code: ErrorCode.InvalidParams,
             message: `params of "${method}" do not match the experimental protocol schema (not sent): ${
-              issueMessage(checked.cause)
+              schemaIssue(checked.cause)
             }`
           })
         )
@@ -165,7 +164,7 @@ export const make = (send: RpcPeer.Peer<unknown>["request"], enabled: boolean, a
             : Effect.fail(
               new ProtocolError({
                 method,
-                reason: `result does not match the experimental protocol schema: ${issueMessage(decoded.cause)}`,
+                reason: `result does not match the experimental protocol schema: ${schemaIssue(decoded.cause)}`,
                 excerpt: excerpt(JSON.stringify(result) ?? "undefined"),
                 cause: Cause.squash(decoded.cause)
               })
