@@ -7,7 +7,7 @@
  * ```ts
  * import { NodeRuntime } from "@effect/platform-node"
  * import { Effect } from "effect"
- * import { AppServer } from "effect-codex"
+ * import { AppServer, NodeCodex } from "effect-codex"
  *
  * const program = Effect.gen(function*() {
  *   const server = yield* AppServer.AppServer
@@ -15,11 +15,10 @@
  *   yield* Effect.log(data.map((model) => model.id))
  * })
  *
- * program.pipe(Effect.provide(AppServer.layerNode()), NodeRuntime.runMain)
+ * program.pipe(Effect.provide(NodeCodex.layerAppServer()), NodeRuntime.runMain)
  * ```
  * @since 0.1.0
  */
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import {
   ClientRequestParamsExactGuards,
   ClientRequestParamsGuards,
@@ -469,7 +468,7 @@ export const layerTransport = (
 
 /**
  * Spawns `codex app-server` (see `Transport.StdioOptions`) and connects; the process lives exactly as
- * long as the layer. Needs a `ChildProcessSpawner` (use {@link layerNode} on Node).
+ * long as the layer. Needs a `ChildProcessSpawner` (on Node, use `NodeCodex.layerAppServer`).
  *
  * @since 0.1.0
  * @category layers
@@ -478,15 +477,6 @@ export const layer = (
   options: Options = {}
 ): Layer.Layer<AppServer, StartError, ChildProcessSpawner.ChildProcessSpawner> =>
   layerTransport(options).pipe(Layer.provide(Transport.layerStdio(options)))
-
-/**
- * {@link layer} with Node's child-process spawner included.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerNode = (options: Options = {}): Layer.Layer<AppServer, StartError> =>
-  layer(options).pipe(Layer.provide(NodeServices.layer))
 
 /**
  * Sends a typed request through the `AppServer` in context.

@@ -24,7 +24,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AppServer, Codex, type Errors, Transport } from "effect-codex"
+import { AppServer, Codex, type Errors, NodeCodex, Transport } from "effect-codex"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
@@ -77,7 +77,7 @@ export const appServerLayer = (
     const mock = yield* MockModel.MockModel
     const home = yield* CodexHome
     const config = [...mock.codexConfig, ...Transport.configEntries(options.config)]
-    return AppServer.layerNode({ ...options, codexHome: home.path, config })
+    return NodeCodex.layerAppServer({ ...options, codexHome: home.path, config })
   }))
 
 /**
