@@ -1,0 +1,100 @@
+/**
+ * The web server's state: the threads it started, and the turn running on each (at most one a thread).
+ *
+ * A turn is started in the caller's scope (the HTTP request's): it stays reserved for its thread until that scope
+ * closes, and closing the scope early (the browser went away) interrupts the turn on the server.
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { Codex, type Thread, type Turn } from "effect-codex"
+
+/** No thread of this server has this id. */
+export class ThreadNotFound extends Schema.TaggedError<ThreadNotFound>()("ThreadNotFound", {
+  threadId: Schema.String
+}) {
+  override get message() {
+    return `no thread ${this.threadId} on this server`
+  }
+}
+
+/** The thread already runs a turn (one at a time). */
+export class TurnInProgress extends Schema.TaggedError<TurnInProgress>()("TurnInProgress", {
+  threadId: Schema.String
+}) {
+  override get message() {
+    return `thread ${this.threadId} is already running a turn`
+  }
+}
+
+/** Nothing to interrupt: the thread runs no turn (it ended, or it is still being started). */
+export class NoRunningTurn extends Schema.TaggedError<NoRunningTurn>()("NoRunningTurn", {
+  threadId: Schema.String
+}) {
+  override get message() {
+    return `thread ${this.threadId} has no running turn`
+  }
+}
+
+interface Entry {
+  readonly thread: Thread.Thread
+  /** A turn is being started or runs. */
+  busy: boolean
+  /** The running turn, once `turn/start` answered. */
+  running: Turn.Handle | undefined
+}
+
+const make = Effect.gen(function*() {
+  const codex = yield* Codex.Codex
+  const entries = new Map<string, Entry>()
+
+  const entry = (threadId: string) =>
+    Effect.suspend(() => {
+      const found = entries.get(threadId)
+      return found === undefined ? Effect.fail(new ThreadNotFound({ threadId })) : Effect.succeed(found)
+    })
+
+  /** Starts a thread and keeps its handle. */
+  const start = Effect.fn("Conversations.start")(function*() {
+    const thread = yield* codex.threadStart()
+    entries.set(thread.id, { thread, busy: false, running: undefined })
+    return { threadId: thread.id, model: thread.info.model ?? null }
+  })
+
+  /** Starts a turn on the thread, in the current scope; the thread is busy until the scope closes. */
+  const turn = Effect.fn("Conversations.turn")(function*(threadId: string, prompt: string) {
+    const found = yield* entry(threadId)
+    yield* Effect.acquireRelease(
+      Effect.suspend(() => {
+        if (found.busy) return Effect.fail(new TurnInProgress({ threadId }))
+        found.busy = true
+        return Effect.void
+      }),
+      () =>
+        Effect.sync(() => {
+          found.busy = false
+          found.running = undefined
+        })
+    )
+    const handle = yield* found.thread.turn(prompt)
+    found.running = handle
+    return handle
+  })
+
+  /** Interrupts the thread's running turn and waits until it has settled. */
+  const interrupt = Effect.fn("Conversations.interrupt")(function*(threadId: string) {
+    const { running } = yield* entry(threadId)
+    if (running === undefined) return yield* new NoRunningTurn({ threadId })
+    return yield* running.interrupt
+  })
+
+  return { start, turn, interrupt }
+})
+
+/** The threads of the web server and their running turns. */
+export class Conversations extends Context.Service<Conversations, Effect.Success<typeof make>>()(
+  "examples/http-server/Conversations"
+) {
+  static readonly layer = Layer.effect(Conversations)(make)
+}
