@@ -37,12 +37,15 @@ export class NoRunningTurn extends Schema.TaggedError<NoRunningTurn>()("NoRunnin
   }
 }
 
+/** A turn's hold on its thread: taken before `turn/start`, its handle set once the server answered. */
+interface Slot {
+  handle: Turn.Handle | undefined
+}
+
 interface Entry {
   readonly thread: Thread.Thread
-  /** A turn is being started or runs. */
-  busy: boolean
-  /** The running turn, once `turn/start` answered. */
-  running: Turn.Handle | undefined
+  /** The turn being started or running, if any. */
+  current: Slot | undefined
 }
 
 const make = Effect.gen(function*() {
@@ -58,33 +61,37 @@ const make = Effect.gen(function*() {
   /** Starts a thread and keeps its handle. */
   const start = Effect.fn("Conversations.start")(function*() {
     const thread = yield* codex.threadStart()
-    entries.set(thread.id, { thread, busy: false, running: undefined })
+    entries.set(thread.id, { thread, current: undefined })
     return { threadId: thread.id, model: thread.info.model ?? null }
   })
 
-  /** Starts a turn on the thread, in the current scope; the thread is busy until the scope closes. */
+  /**
+   * Starts a turn on the thread, in the current scope. The thread is free again as soon as the turn has settled (or
+   * when the scope closes, whichever comes first).
+   */
   const turn = Effect.fn("Conversations.turn")(function*(threadId: string, prompt: string) {
     const found = yield* entry(threadId)
+    const slot: Slot = { handle: undefined }
+    const release = Effect.sync(() => {
+      if (found.current === slot) found.current = undefined
+    })
     yield* Effect.acquireRelease(
       Effect.suspend(() => {
-        if (found.busy) return Effect.fail(new TurnInProgress({ threadId }))
-        found.busy = true
+        if (found.current !== undefined) return Effect.fail(new TurnInProgress({ threadId }))
+        found.current = slot
         return Effect.void
       }),
-      () =>
-        Effect.sync(() => {
-          found.busy = false
-          found.running = undefined
-        })
+      () => release
     )
     const handle = yield* found.thread.turn(prompt)
-    found.running = handle
+    slot.handle = handle
+    yield* Effect.forkScoped(Effect.andThen(Effect.exit(handle.result), release))
     return handle
   })
 
   /** Interrupts the thread's running turn and waits until it has settled. */
   const interrupt = Effect.fn("Conversations.interrupt")(function*(threadId: string) {
-    const { running } = yield* entry(threadId)
+    const running = (yield* entry(threadId)).current?.handle
     if (running === undefined) return yield* new NoRunningTurn({ threadId })
     return yield* running.interrupt
   })

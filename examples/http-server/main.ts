@@ -33,8 +33,8 @@ export const serverLayer = (listen: Listen) =>
     Layer.provideMerge(NodeHttpServer.layer(createServer, listen))
   )
 
-/** The options of the offline backend: the MockModel answers every prompt with `mock.ts`'s reply. */
-export const mockOptions = { mock: { defaultReply: reply } }
+/** The options of the offline backend: the MockModel answers every prompt with `mock.ts`'s reply, a delta every `intervalMs`. */
+export const mockOptions = (intervalMs = 150) => ({ mock: { defaultReply: reply(intervalMs) } })
 
 const listen = Config.all({
   port: Config.Port("PORT").pipe(Config.withDefault(3000)),
@@ -44,7 +44,7 @@ const listen = Config.all({
 if (import.meta.main) {
   Layer.unwrap(Effect.map(listen, serverLayer)).pipe(
     HttpServer.withLogAddress,
-    Layer.provide(Runtime.layer([], {}, mockOptions)),
+    Layer.provide(Runtime.layer([], {}, mockOptions())),
     Layer.launch,
     NodeRuntime.runMain
   )

@@ -1,6 +1,6 @@
 /**
  * What the offline MockModel answers the web example: a reply made from the prompt, written a few words at a
- * time so the page visibly fills; a prompt that asks to count gets a long, slow answer (about a minute), to
+ * time so the page visibly fills; a prompt that asks to count gets a long answer (400 deltas: a minute at the example's pace), to
  * try the Stop button on.
  */
 import { MockModel } from "@effect-codex/testing"
@@ -28,8 +28,9 @@ export const answerDeltas = (prompt: string): ReadonlyArray<string> =>
     : `Mock answer to "${prompt.trim()}": this reply is written a few words at a time, so you can watch it arrive.`
       .split(/(?<= )/)
 
-/** The MockModel's reply to any request: {@link answerDeltas} of its prompt, one every 150 ms. */
-export const reply: MockModel.Reply = MockModel.dynamic((request) => {
-  const deltas = answerDeltas(lastPrompt(request))
-  return MockModel.text(deltas.join(""), { deltas, intervalMs: 150 })
-})
+/** The MockModel's reply to any request: {@link answerDeltas} of its prompt, one every `intervalMs`. */
+export const reply = (intervalMs: number): MockModel.Reply =>
+  MockModel.dynamic((request) => {
+    const deltas = answerDeltas(lastPrompt(request))
+    return MockModel.text(deltas.join(""), { deltas, intervalMs })
+  })

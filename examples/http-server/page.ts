@@ -4,7 +4,8 @@
  * It starts one thread when first used, posts each prompt to `/threads/:id/turns`, reads the Server-Sent Events of
  * the answer from the response body (`fetch`, since `EventSource` only does GET) and appends every delta to the
  * answer as it comes. Stop posts to `/threads/:id/interrupt`; the stream then ends with the turn's result. The
- * status line's `data-state` (`idle`, `running`, then the turn's status or `error`) is what the browser test reads.
+ * status line's `data-state` (`idle`, `running`, then the turn's status or `error`) and the body's `data-thread-id`
+ * are what the browser test reads.
  */
 export const page = `<!doctype html>
 <html lang="en">
@@ -53,6 +54,7 @@ const thread = async () => {
     const response = await fetch("/threads", { method: "POST" })
     if (!response.ok) throw new Error(await errorOf(response))
     threadId = (await response.json()).threadId
+    document.body.dataset.threadId = threadId
   }
   return threadId
 }
