@@ -124,7 +124,10 @@ layer(offlineServer, { excludeTestServices: true })("web example over HTTP", (it
       const threadId = yield* startThread
       const empty = yield* post(`/threads/${threadId}/turns`, { prompt: "" })
       expect(empty.status).toBe(400)
-      expect(yield* json(empty)).toEqual({ error: expect.stringContaining("prompt") })
+      expect(yield* json(empty)).toEqual({ error: expect.stringMatching(/^expected a JSON body .*at \["prompt"\]$/s) })
+      const notJson = yield* post(`/threads/${threadId}/turns`, undefined, { body: "prompt=hi" })
+      expect(notJson.status).toBe(400)
+      expect(yield* json(notJson)).toEqual({ error: expect.stringContaining("the body is not JSON") })
       const unknown = yield* post("/threads/no-such-thread/turns", { prompt: "hi" })
       expect(unknown.status).toBe(404)
       expect(yield* json(unknown)).toEqual({ error: "no thread no-such-thread on this server" })

@@ -25,6 +25,19 @@ import { page } from "./page.js"
 /** The body of `POST /threads/:id/turns`. */
 const TurnRequest = Schema.Struct({ prompt: Schema.NonEmptyString })
 
+/** The body of `POST /threads/:id/turns` is not a `TurnRequest`. */
+class InvalidBody extends Schema.TaggedError<InvalidBody>()("InvalidBody", { reason: Schema.String }) {
+  override get message() {
+    return `expected a JSON body {"prompt": "<some text>"}: ${this.reason}`
+  }
+}
+
+const turnRequest = HttpServerRequest.schemaBodyJson(TurnRequest).pipe(
+  Effect.mapError((error) =>
+    new InvalidBody({ reason: error._tag === "SchemaError" ? error.message : "the body is not JSON" })
+  )
+)
+
 /** One Server-Sent Event whose data is `data` as JSON. */
 const sse = (event: string, data: unknown): string =>
   Sse.encoder.write({ _tag: "Event", event, id: undefined, data: JSON.stringify(data) })
@@ -47,8 +60,7 @@ export const turnEvents = (turn: Turn.Handle): Stream.Stream<string> =>
   )
 
 const statusOf: Partial<Record<string, number>> = {
-  SchemaError: 400,
-  HttpServerError: 400,
+  InvalidBody: 400,
   ThreadNotFound: 404,
   TurnInProgress: 409,
   NoRunningTurn: 409
@@ -70,7 +82,7 @@ const startThread = Effect.gen(function*() {
 // browser closes the connection first.
 const startTurn = Effect.gen(function*() {
   const conversations = yield* Conversations
-  const { prompt } = yield* HttpServerRequest.schemaBodyJson(TurnRequest)
+  const { prompt } = yield* turnRequest
   const turn = yield* conversations.turn(yield* threadId, prompt)
   return HttpServerResponse.stream(Stream.encodeText(turnEvents(turn)), {
     contentType: "text/event-stream",
