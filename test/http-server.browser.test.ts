@@ -4,8 +4,8 @@
  * is used as a person would: type a prompt, watch the answer fill, press Stop on a long answer.
  *
  * Needs `chromium` (`apt-get install -y chromium`; `.ci/run` installs it), or `CHROMIUM_PATH`. Without it the test
- * is skipped, and says so, except in CI (`CI` set), where it fails: CI must never skip it. `npm run test:browser`
- * runs this file alone.
+ * is skipped, and says so, except in CI (`CI` set), where it fails: CI must never skip it. It runs with
+ * `npm run test:browser` (a step of `.ci/run` of its own); `npm test` leaves `*.browser.test.ts` out.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Processes } from "@effect-codex/testing"
