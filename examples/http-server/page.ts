@@ -117,9 +117,14 @@ $("ask").addEventListener("submit", async (event) => {
 })
 
 stop.addEventListener("click", async () => {
+  if (threadId === undefined) return
   stop.disabled = true
   const response = await fetch("/threads/" + threadId + "/interrupt", { method: "POST" })
-  if (!response.ok) status.textContent = await errorOf(response)
+  if (!response.ok) {
+    // Still running (the turn was being started, say): say why, and let the user try again.
+    status.textContent = await errorOf(response)
+    stop.disabled = false
+  }
 })
 </script>
 </body>

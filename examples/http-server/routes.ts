@@ -52,7 +52,7 @@ const summary = (result: Turn.Result) => ({
 })
 
 /** A running turn as Server-Sent Events: `turn`, its deltas, then `result` (or `error`). */
-export const turnEvents = (turn: Turn.Handle): Stream.Stream<string> =>
+const turnEvents = (turn: Turn.Handle): Stream.Stream<string> =>
   Stream.make(sse("turn", { threadId: turn.threadId, turnId: turn.id })).pipe(
     Stream.concat(turn.stream.pipe(Turn.textDeltas, Stream.map((delta) => sse("delta", delta)))),
     Stream.concat(Stream.fromEffect(Effect.map(turn.result, (result) => sse("result", summary(result))))),
