@@ -20,6 +20,7 @@
  * @since 0.1.0
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as NodeWS from "@effect/platform-node/NodeWS"
 import {
   ClientRequestParamsExactGuards,
   ClientRequestParamsGuards,
@@ -48,6 +49,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ChildProcessSpawner } from "effect/process"
 import {
+  type AppServerConnectError,
   type AppServerExitedError,
   ErrorCode,
   excerpt,
@@ -487,6 +489,40 @@ export const layer = (
  */
 export const layerNode = (options: Options = {}): Layer.Layer<AppServer, StartError> =>
   layer(options).pipe(Layer.provide(NodeServices.layer))
+
+/**
+ * Options of {@link layerRemote}: where the running server listens, and how to greet it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RemoteOptions extends Transport.RemoteOptions, HandshakeOptions {}
+
+/**
+ * Connects to an app-server that is already running (`codex app-server --listen ws://IP:PORT` or
+ * `--listen unix://PATH`, see `Transport.remote`) and performs the handshake; the connection lives as long as the
+ * layer, the server outlives it. Node's WebSocket client (the `ws` package, through `@effect/platform-node`) is
+ * included.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Redacted } from "effect"
+ * import { AppServer } from "effect-codex"
+ *
+ * const program = AppServer.request("model/list", {}).pipe(
+ *   Effect.provide(AppServer.layerRemote({ url: "ws://127.0.0.1:4500", token: Redacted.make("secret") }))
+ * )
+ * ```
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemote = (
+  options: RemoteOptions
+): Layer.Layer<AppServer, AppServerConnectError | RequestError | UnsupportedVersionError> =>
+  layerTransport(options).pipe(
+    Layer.provide(Transport.layerRemote(options)),
+    Layer.provide(NodeWS.layerWebSocketConstructor)
+  )
 
 /**
  * Sends a typed request through the `AppServer` in context.
