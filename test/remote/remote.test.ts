@@ -6,6 +6,7 @@
  * leaves the server running.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -89,7 +90,7 @@ for (const listen of ["ws", "unix"] as const) {
 }
 
 describe("connecting to a running app-server fails typed at layer build", () => {
-  it.live("a wrong token is Unauthorized (and is not in the error); a missing token too", () =>
+  it.live("a wrong token is Unauthorized (and is not in the error), a missing one too; the right one connects", () =>
     Effect.gen(function*() {
       const server = yield* CodexTest.listeningServer({ listen: "ws", token: "the-right-token" })
       const wrong = yield* connectError({
@@ -111,6 +112,19 @@ describe("connecting to a running app-server fails typed at layer build", () => 
         Effect.provide(AppServer.layerRemote({ url: server.url, token: Redacted.make(" the-right-token\n") }))
       )
       expect(models.data.length).toBeGreaterThan(0)
+
+      // So do the address and the token from the environment.
+      const fromEnvironment = yield* Effect.gen(function*() {
+        const codex = yield* Codex.Codex
+        return (yield* codex.models()).data.length
+      }).pipe(
+        Effect.provide(Codex.layerRemoteConfig()),
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
+          CODEX_APP_SERVER_URL: server.url,
+          CODEX_APP_SERVER_TOKEN: "the-right-token"
+        })))
+      )
+      expect(fromEnvironment).toBe(models.data.length)
     }).pipe(Effect.scoped, Effect.provide(environment)))
 
   it.live("nothing listening is Unreachable, for a TCP port and for a unix socket path", () =>
