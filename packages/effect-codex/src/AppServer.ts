@@ -20,7 +20,6 @@
  * @since 0.1.0
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import * as NodeWS from "@effect/platform-node/NodeWS"
 import {
   ClientRequestParamsExactGuards,
   ClientRequestParamsGuards,
@@ -521,8 +520,15 @@ export const layerRemote = (
 ): Layer.Layer<AppServer, AppServerConnectError | RequestError | UnsupportedVersionError> =>
   layerTransport(options).pipe(
     Layer.provide(Transport.layerRemote(options)),
-    Layer.provide(NodeWS.layerWebSocketConstructor)
+    Layer.provide(nodeWebSocket)
   )
+
+/** Node's WebSocket client (the `ws` package), imported when a remote layer is built: stdio users never load it. */
+const nodeWebSocket = Layer.unwrap(
+  Effect.promise(() => import("@effect/platform-node/NodeWS")).pipe(
+    Effect.map((NodeWS) => NodeWS.layerWebSocketConstructor)
+  )
+)
 
 /**
  * Sends a typed request through the `AppServer` in context.

@@ -337,6 +337,10 @@ export const remote = Effect.fn("Transport.remote")(function*(options: RemoteOpt
     )
   )
   const writer = yield* socket.writer
+  // Once the scope closes, the socket's writer would wait for a next connection that never comes: drop instead.
+  // (Added after the reader, this finalizer runs before the reader's.)
+  let open = true
+  yield* Effect.addFinalizer(() => Effect.sync(() => open = false))
 
   const exited = yield* Deferred.make<ExitInfo>()
   const decoder = new TextDecoder()
@@ -363,7 +367,7 @@ export const remote = Effect.fn("Transport.remote")(function*(options: RemoteOpt
     write: (text) =>
       Effect.forEach(
         outgoing.push(text),
-        (frame) => frame._tag === "Line" ? Effect.ignore(writer.write(frame.line)) : Effect.void,
+        (frame) => open && frame._tag === "Line" ? Effect.ignore(writer.write(frame.line)) : Effect.void,
         { discard: true }
       ),
     exit: Deferred.await(exited)

@@ -45,19 +45,17 @@ export const target = (address: string): Target | AppServerConnectError => {
 const unexpectedStatus = /Unexpected server response: (\d+)/
 
 /**
- * The error under a socket failure: the WebSocket client's error event carries the platform's `Error` (connect
- * refused, unexpected HTTP status) as `error`. Only that error is kept as the cause: the event also points at
- * the socket and its request, whose headers hold the token.
+ * The platform's error under a socket failure: the `ws` client's error event carries it (connect refused, an
+ * unexpected HTTP status) as `error`; a timeout is an `Error` itself. Only such an `Error` is kept as a cause,
+ * never the event: that points at the socket and its request, whose headers hold the token.
  */
-const underlying = (error: Socket.SocketError): unknown => {
+const platformError = (error: Socket.SocketError): Error | undefined => {
   const cause: unknown = "cause" in error.reason ? error.reason.cause : undefined
-  return typeof cause === "object" && cause !== null && "error" in cause ? cause.error : cause
+  const inner: unknown = typeof cause === "object" && cause !== null && "error" in cause ? cause.error : cause
+  return inner instanceof Error ? inner : undefined
 }
 
-const describe = (cause: unknown): string =>
-  cause instanceof Error ? cause.message : typeof cause === "object" && cause !== null && "message" in cause
-  ? String(cause.message)
-  : String(cause)
+const describe = (error: Error | undefined): string => error?.message ?? "the WebSocket client gave no reason"
 
 /**
  * The connect failure of `target`, classified.
@@ -79,7 +77,7 @@ export const connectError = (
       cause: error
     })
   }
-  const cause = underlying(error) ?? error
+  const cause = platformError(error)
   const text = describe(cause)
   const status = unexpectedStatus.exec(text)
   if (status !== null) {
@@ -113,4 +111,4 @@ export const connectError = (
 export const closedReason = (target: Target, error: Socket.SocketError): string =>
   error.reason._tag === "SocketCloseError"
     ? `the connection to ${target.address} closed (${error.reason.message})`
-    : `the connection to ${target.address} failed (${describe(underlying(error) ?? error)})`
+    : `the connection to ${target.address} failed (${describe(platformError(error))})`
