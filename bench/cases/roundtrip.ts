@@ -2,13 +2,13 @@
  * Case 2: request round trip. N sequential `model/list` calls through the SDK (`AppServer.request`, params
  * encoded and result decoded with the generated schemas) vs the raw client, each on its own real server;
  * calls are interleaved (SDK, raw, SDK, raw, ...) so that drift affects both alike. Interleaved with them, the
- * same SDK call over the remote transport (`AppServer.layerRemote`, a WebSocket to a server started with
+ * same SDK call over the remote transport (`NodeCodex.layerAppServerRemote`, a WebSocket to a server started with
  * `--listen ws://127.0.0.1:0` and a capability token), reported as a ratio to the SDK over stdio.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AppServer } from "effect-codex"
+import { AppServer, NodeCodex } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
 import { rawServer } from "../rawClient.js"
 import { sdkServer } from "../drivers.js"
@@ -21,7 +21,7 @@ const remoteServer = Effect.gen(function*() {
     Effect.provideContext(environment)
   )
   trackPid(listening.pid)
-  const context = yield* Layer.build(AppServer.layerRemote({ url: listening.url, token: listening.token }))
+  const context = yield* Layer.build(NodeCodex.layerAppServerRemote({ url: listening.url, token: listening.token }))
   return Context.get(context, AppServer.AppServer)
 })
 

@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { AppServer, Codex, type Errors } from "effect-codex"
+import { AppServer, Codex, type Errors, NodeCodex } from "effect-codex"
 import { CodexTest, MockModel, Processes } from "@effect-codex/testing"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
@@ -21,7 +21,7 @@ import * as path from "node:path"
 const environment = Layer.merge(MockModel.layer, CodexTest.codexHomeLayer)
 
 const connectError = (options: Codex.RemoteOptions) =>
-  Effect.flip(Effect.scoped(Layer.build(Codex.layerRemote(options)))) as Effect.Effect<
+  Effect.flip(Effect.scoped(Layer.build(NodeCodex.layerRemote(options)))) as Effect.Effect<
     Errors.AppServerConnectError
   >
 
@@ -44,7 +44,7 @@ for (const listen of ["ws", "unix"] as const) {
         yield* mock.enqueue(MockModel.text("Hello over the socket", { deltas: ["Hello ", "over the socket"] }))
         const server = yield* CodexTest.listeningServer({ listen })
         expect(server.url.startsWith(listen === "ws" ? "ws://127.0.0.1:" : "unix:///")).toBe(true)
-        const remote = Codex.layerRemote({ url: server.url, token: server.token })
+        const remote = NodeCodex.layerRemote({ url: server.url, token: server.token })
 
         const { threadId, result, pid } = yield* Effect.gen(function*() {
           const codex = yield* Codex.Codex
@@ -84,7 +84,7 @@ for (const listen of ["ws", "unix"] as const) {
           expect(turnError).toMatchObject({ _tag: "AppServerExitedError" })
           expect(turnError.message).toContain("the connection to")
           expect(callError).toMatchObject({ _tag: "AppServerExitedError", method: "model/list" })
-        }).pipe(Effect.scoped, Effect.provide(Codex.layerRemote({ url: server.url, token: server.token })))
+        }).pipe(Effect.scoped, Effect.provide(NodeCodex.layerRemote({ url: server.url, token: server.token })))
       }).pipe(Effect.scoped, Effect.provide(environment)))
   })
 }
@@ -109,7 +109,7 @@ describe("connecting to a running app-server fails typed at layer build", () => 
 
       // The right token, padded as a token file's content often is, connects.
       const models = yield* AppServer.request("model/list", {}).pipe(
-        Effect.provide(AppServer.layerRemote({ url: server.url, token: Redacted.make(" the-right-token\n") }))
+        Effect.provide(NodeCodex.layerAppServerRemote({ url: server.url, token: Redacted.make(" the-right-token\n") }))
       )
       expect(models.data.length).toBeGreaterThan(0)
 
@@ -118,7 +118,7 @@ describe("connecting to a running app-server fails typed at layer build", () => 
         const codex = yield* Codex.Codex
         return (yield* codex.models()).data.length
       }).pipe(
-        Effect.provide(Codex.layerRemoteConfig()),
+        Effect.provide(NodeCodex.layerRemoteConfig()),
         Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
           CODEX_APP_SERVER_URL: server.url,
           CODEX_APP_SERVER_TOKEN: "the-right-token"

@@ -444,13 +444,13 @@ export const excerpt = (line: string): string => line.length <= 500 ? line : `${
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Codex } from "effect-codex"
+ * import { Codex, NodeCodex } from "effect-codex"
  *
  * const program = Effect.gen(function*() {
  *   const codex = yield* Codex.Codex
  *   return yield* codex.models()
  * }).pipe(
- *   Effect.provide(Codex.layerRemote({ url: "ws://127.0.0.1:4500" })),
+ *   Effect.provide(NodeCodex.layerRemote({ url: "ws://127.0.0.1:4500" })),
  *   Effect.catchTag("AppServerConnectError", (error) => Effect.logError(error.kind, error.message))
  * )
  * ```

@@ -303,7 +303,8 @@ export interface RemoteOptions {
  * closes the connection; the server keeps running.
  *
  * Needs a `Socket.WebSocketConstructor` that can send headers and dial unix sockets: `NodeWS.layerWebSocketConstructor`
- * from `@effect/platform-node` (the `ws` package); `AppServer.layerRemote` and `Codex.layerRemote` include it.
+ * from `@effect/platform-node` (the `ws` package), which `NodeCodex.layerRemote` and `NodeCodex.layerAppServerRemote`
+ * include.
  *
  * @example
  * ```ts

@@ -32,7 +32,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
-import { AppServer, Codex, CodexBinary, Errors, Transport } from "effect-codex"
+import { AppServer, Codex, CodexBinary, Errors, NodeCodex, Transport } from "effect-codex"
 import { randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -86,7 +86,7 @@ export const appServerLayer = (
     const mock = yield* MockModel.MockModel
     const home = yield* CodexHome
     const config = [...mock.codexConfig, ...Transport.configEntries(options.config)]
-    return AppServer.layerNode({ ...options, codexHome: home.path, config })
+    return NodeCodex.layerAppServer({ ...options, codexHome: home.path, config })
   }))
 
 /**
@@ -129,9 +129,9 @@ export interface ListeningServerOptions extends Omit<Transport.StdioOptions, "co
  * @category models
  */
 export interface ListeningServer {
-  /** `ws://127.0.0.1:PORT` or `unix:///…/app-server.sock`, for `Codex.layerRemote({ url })`. */
+  /** `ws://127.0.0.1:PORT` or `unix:///…/app-server.sock`, for `NodeCodex.layerRemote({ url })`. */
   readonly url: string
-  /** The capability token, for `Codex.layerRemote({ token })` (undefined without auth). */
+  /** The capability token, for `NodeCodex.layerRemote({ token })` (undefined without auth). */
   readonly token: Redacted.Redacted<string> | undefined
   readonly pid: number
   /** Sends `signal` to the server (default SIGKILL), for tests of a server that goes away. */
@@ -149,7 +149,7 @@ const listeningPattern = /listening on: (ws:\/\/[^\s\u001b]+)/
  * ```ts
  * import { it } from "@effect/vitest"
  * import { Effect, Layer } from "effect"
- * import { Codex } from "effect-codex"
+ * import { Codex, NodeCodex } from "effect-codex"
  * import { CodexTest, MockModel } from "@effect-codex/testing"
  *
  * it.live("answers over a WebSocket", () =>
@@ -158,7 +158,7 @@ const listeningPattern = /listening on: (ws:\/\/[^\s\u001b]+)/
  *     const result = yield* Effect.gen(function*() {
  *       const thread = yield* (yield* Codex.Codex).threadStart()
  *       return yield* thread.run("Hi")
- *     }).pipe(Effect.provide(Codex.layerRemote({ url: server.url, token: server.token })))
+ *     }).pipe(Effect.provide(NodeCodex.layerRemote({ url: server.url, token: server.token })))
  *   }).pipe(Effect.scoped, Effect.provide(Layer.merge(MockModel.layer, CodexTest.codexHomeLayer))))
  * ```
  * @since 0.2.0
