@@ -12,11 +12,13 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Tracer from "effect/Tracer"
 import { AppServer, Codex, type Errors, NodeCodex } from "effect-codex"
 import { CodexTest, MockModel, Processes } from "@effect-codex/testing"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
+import { recordingTracer } from "../support/tracing.js"
 
 const environment = Layer.merge(MockModel.layer, CodexTest.codexHomeLayer)
 
@@ -90,14 +92,15 @@ for (const listen of ["ws", "unix"] as const) {
 }
 
 describe("connecting to a running app-server fails typed at layer build", () => {
-  it.live("a wrong token is Unauthorized (and is not in the error), a missing one too; the right one connects", () =>
+  it.live("a wrong token is Unauthorized, a missing one too; the right one connects; no token in errors or spans", () =>
     Effect.gen(function*() {
       const server = yield* CodexTest.listeningServer({ listen: "ws", token: "the-right-token" })
+      const { spans, tracer } = recordingTracer()
       const wrong = yield* connectError({
         url: server.url,
         token: Redacted.make("a-wrong-token"),
         connectTimeout: Duration.minutes(5)
-      })
+      }).pipe(Effect.provideService(Tracer.Tracer, tracer))
       expect(wrong).toMatchObject({ _tag: "AppServerConnectError", kind: "Unauthorized", address: server.url })
       expect(wrong.message).toContain("refused the token (HTTP 401)")
       expect(JSON.stringify(wrong)).not.toContain("a-wrong-token")
@@ -109,9 +112,20 @@ describe("connecting to a running app-server fails typed at layer build", () => 
 
       // The right token, padded as a token file's content often is, connects.
       const models = yield* AppServer.request("model/list", {}).pipe(
-        Effect.provide(NodeCodex.layerAppServerRemote({ url: server.url, token: Redacted.make(" the-right-token\n") }))
+        Effect.provide(NodeCodex.layerAppServerRemote({ url: server.url, token: Redacted.make(" the-right-token\n") })),
+        Effect.provideService(Tracer.Tracer, tracer)
       )
       expect(models.data.length).toBeGreaterThan(0)
+      // Neither token is in a span: the connects were traced, with the address only.
+      const connects = spans.filter((span) => span.name === "Transport.remote")
+      expect(connects).toHaveLength(2)
+      expect(connects[0]!.attributes.get("address")).toBe(server.url)
+      const recorded = JSON.stringify(
+        spans.map((span) => [span.name, [...span.attributes.entries()], span.status]),
+        (_key, value) => typeof value === "bigint" ? value.toString() : value
+      )
+      expect(recorded).not.toContain("a-wrong-token")
+      expect(recorded).not.toContain("the-right-token")
 
       // So do the address and the token from the environment.
       const fromEnvironment = yield* Effect.gen(function*() {
