@@ -44,9 +44,11 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import type { ChildProcessSpawner } from "effect/process"
 import {
+  type AppServerConnectError,
   type AppServerExitedError,
   ErrorCode,
   excerpt,
@@ -477,6 +479,31 @@ export const layer = (
   options: Options = {}
 ): Layer.Layer<AppServer, StartError, ChildProcessSpawner.ChildProcessSpawner> =>
   layerTransport(options).pipe(Layer.provide(Transport.layerStdio(options)))
+
+/**
+ * Options of {@link layerRemote}: where the running server listens, and how to greet it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RemoteOptions extends Transport.RemoteOptions, HandshakeOptions {}
+
+/**
+ * Connects to an app-server that is already running (`codex app-server --listen ws://IP:PORT` or
+ * `--listen unix://PATH`, see `Transport.remote`) and performs the handshake; the connection lives as long as the
+ * layer, the server outlives it. Needs a `Socket.WebSocketConstructor` that sends headers and dials unix sockets: on
+ * Node, use `NodeCodex.layerAppServerRemote`, which is this layer with the `ws` package's.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemote = (
+  options: RemoteOptions
+): Layer.Layer<
+  AppServer,
+  AppServerConnectError | RequestError | UnsupportedVersionError,
+  Socket.WebSocketConstructor
+> => layerTransport(options).pipe(Layer.provide(Transport.layerRemote(options)))
 
 /**
  * Sends a typed request through the `AppServer` in context.

@@ -45,11 +45,18 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
+import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import type { ChildProcessSpawner } from "effect/process"
 import * as AppServer from "./AppServer.js"
 import * as Approvals from "./Approvals.js"
-import type { AppServerExitedError, RequestError, StartError } from "./Errors.js"
+import type {
+  AppServerConnectError,
+  AppServerExitedError,
+  RequestError,
+  StartError,
+  UnsupportedVersionError
+} from "./Errors.js"
 import * as Dispatcher from "./internal/dispatcher.js"
 import * as Thread from "./Thread.js"
 import * as Transport from "./Transport.js"
@@ -336,4 +343,49 @@ export const layerConfig = (
       ...(Option.isSome(apiKey) && options.apiKey === undefined ? { apiKey: apiKey.value } : {}),
       config: Option.isSome(model) ? [`model=${JSON.stringify(model.value)}`, ...config] : config
     })
+  }))
+
+/**
+ * Options of {@link layerRemote}: where the running server listens (`url`, `token`, `connectTimeout`), how to greet
+ * it, and how to watch turns.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RemoteOptions extends AppServer.RemoteOptions, ServiceOptions {}
+
+/**
+ * The service over an app-server that is already running (`codex app-server --listen ws://IP:PORT`, or
+ * `unix://PATH`) instead of a child process: everything else is the same. A wrong token or an address where
+ * nothing listens fails the layer with `AppServerConnectError`; a connection that drops later fails pending calls
+ * and running turns with `AppServerExitedError`, as a process exit does. Closing the layer closes the connection
+ * and leaves the server running. Needs a `Socket.WebSocketConstructor`: on Node, use `NodeCodex.layerRemote`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemote = (
+  options: RemoteOptions
+): Layer.Layer<Codex, AppServerConnectError | RequestError | UnsupportedVersionError, Socket.WebSocketConstructor> =>
+  layer(options).pipe(Layer.provide(AppServer.layerRemote(options)))
+
+/**
+ * {@link layerRemote} configured from the environment: `CODEX_APP_SERVER_URL` (`ws://IP:PORT` or `unix://PATH`;
+ * required unless `url` is given) and `CODEX_APP_SERVER_TOKEN` (optional, kept redacted), under the given options.
+ * On Node, use `NodeCodex.layerRemoteConfig`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemoteConfig = (
+  options: Partial<RemoteOptions> = {}
+): Layer.Layer<
+  Codex,
+  AppServerConnectError | RequestError | UnsupportedVersionError | Config.ConfigError,
+  Socket.WebSocketConstructor
+> =>
+  Layer.unwrap(Effect.gen(function*() {
+    const url = options.url ?? (yield* Config.String("CODEX_APP_SERVER_URL"))
+    const token = options.token ?? Option.getOrUndefined(yield* Config.option(Config.Redacted("CODEX_APP_SERVER_TOKEN")))
+    return layerRemote({ ...options, url, token })
   }))

@@ -23,10 +23,11 @@
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import type * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as AppServer from "./AppServer.js"
 import * as Codex from "./Codex.js"
-import type { StartError } from "./Errors.js"
+import type { AppServerConnectError, RequestError, StartError, UnsupportedVersionError } from "./Errors.js"
 
 /**
  * `Codex` over a spawned `codex app-server` (see `Codex.Options`: `codexPath`, `codexHome`, `config`,
@@ -58,3 +59,63 @@ export const layerConfig = (
  */
 export const layerAppServer = (options: AppServer.Options = {}): Layer.Layer<AppServer.AppServer, StartError> =>
   AppServer.layer(options).pipe(Layer.provide(NodeServices.layer))
+
+/** Node's WebSocket client (the `ws` package), imported when a remote layer is built: stdio users never load it. */
+const webSocket = Layer.unwrap(
+  Effect.promise(() => import("@effect/platform-node/NodeWS")).pipe(
+    Effect.map((NodeWS) => NodeWS.layerWebSocketConstructor)
+  )
+)
+
+/**
+ * `Codex` over an app-server that is already running (`codex app-server --listen ws://IP:PORT` or
+ * `unix://PATH`; see `Codex.layerRemote`), with the `ws` package as the WebSocket client: it sends the token
+ * header, dials unix sockets and reports the HTTP status of a refused upgrade.
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect, Redacted } from "effect"
+ * import { Codex, NodeCodex } from "effect-codex"
+ *
+ * const program = Effect.gen(function*() {
+ *   const codex = yield* Codex.Codex
+ *   const thread = yield* codex.threadStart()
+ *   yield* Effect.log((yield* thread.run("Say hello")).finalResponse)
+ * })
+ *
+ * program.pipe(
+ *   Effect.provide(NodeCodex.layerRemote({ url: "ws://127.0.0.1:4500", token: Redacted.make("secret") })),
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemote = (
+  options: Codex.RemoteOptions
+): Layer.Layer<Codex.Codex, AppServerConnectError | RequestError | UnsupportedVersionError> =>
+  Codex.layerRemote(options).pipe(Layer.provide(webSocket))
+
+/**
+ * {@link layerRemote} configured from the environment: `CODEX_APP_SERVER_URL` and `CODEX_APP_SERVER_TOKEN`
+ * (see `Codex.layerRemoteConfig`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemoteConfig = (
+  options: Partial<Codex.RemoteOptions> = {}
+): Layer.Layer<Codex.Codex, AppServerConnectError | RequestError | UnsupportedVersionError | Config.ConfigError> =>
+  Codex.layerRemoteConfig(options).pipe(Layer.provide(webSocket))
+
+/**
+ * `AppServer` alone over an app-server that is already running (see `AppServer.layerRemote`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerAppServerRemote = (
+  options: AppServer.RemoteOptions
+): Layer.Layer<AppServer.AppServer, AppServerConnectError | RequestError | UnsupportedVersionError> =>
+  AppServer.layerRemote(options).pipe(Layer.provide(webSocket))
