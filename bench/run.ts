@@ -137,9 +137,10 @@ if (decode) {
   const pass = decode.ratio >= 0.6
   rows.push([`3 decode ${fmt(decode.total)} notifications (${fmt(decode.bytes / 1024 / 1024, 1)} MB)`, `${fmt(decode.sdk.perSecond, 0)}/s`, `${fmt(decode.raw.perSecond, 0)}/s`, `${fmt(decode.ratio, 3)}×`, `${status(pass)} (≥ 0.6×)`])
   rows.push([`3 decode: peer only, no schema decode`, `${fmt(decode.peerOnly.perSecond, 0)}/s`, "", `${fmt(decode.peerOnlyRatio, 3)}×`, ""])
-  const heapRatio = decode.sdk.peakHeapDeltaMB / decode.raw.peakHeapDeltaMB
-  rows.push([`3 decode: peak heap / RSS delta`, `${decode.sdk.peakHeapDeltaMB} / ${decode.sdk.peakRssDeltaMB} MB`, `${decode.raw.peakHeapDeltaMB} / ${decode.raw.peakRssDeltaMB} MB`, `${fmt(heapRatio, 3)}×`, `${status(heapRatio <= 2)} (heap ≤ 2×)`])
-  rows.push([`3 decode: heap retained after GC`, `${decode.sdk.retainedHeapDeltaMB} MB`, `${decode.raw.retainedHeapDeltaMB} MB`, "", ""])
+  const heapRatio = decode.sdk.peakHeapDeltaMB / decode.rawPaced.peakHeapDeltaMB
+  rows.push([`3 decode: peak heap / RSS delta (raw: one chunk per macrotask)`, `${decode.sdk.peakHeapDeltaMB} / ${decode.sdk.peakRssDeltaMB} MB`, `${decode.rawPaced.peakHeapDeltaMB} / ${decode.rawPaced.peakRssDeltaMB} MB`, `${fmt(heapRatio, 3)}×`, `${status(heapRatio <= 2)} (heap ≤ 2×)`])
+  rows.push([`3 decode: raw one chunk per macrotask (throughput, and the heap of the synchronous loop)`, "", `${fmt(decode.rawPaced.perSecond, 0)}/s, sync loop ${decode.raw.peakHeapDeltaMB} MB`, "", ""])
+  rows.push([`3 decode: heap retained after GC`, `${decode.sdk.retainedHeapDeltaMB} MB`, `${decode.rawPaced.retainedHeapDeltaMB} MB`, "", ""])
   target("decode", "SDK ≥ 0.6 × raw JSON.parse", decode.ratio, (v) => v >= 0.6)
   target("decodeHeap", "SDK peak heap ≤ 2 × raw's", heapRatio, (v) => v <= 2)
 }
