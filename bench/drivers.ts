@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { AppServer, Codex } from "effect-codex"
+import { AppServer, Codex, NodeCodex } from "effect-codex"
 import { CODEX_BINARY, tempDir, trackPid } from "./lib.js"
 
 /** What one turn produced, as seen by the client. */
@@ -52,7 +52,7 @@ export const sdkServer = (
   Effect.gen(function*() {
     const codexHome = yield* tempDir("home")
     const context = yield* Layer.build(
-      AppServer.layerNode({
+      NodeCodex.layerAppServer({
         codexHome,
         codexPath: options.codexPath ?? CODEX_BINARY,
         config: options.config,

@@ -131,6 +131,7 @@ if (roundtrip) {
   const pass = roundtrip.ratioP50 <= 1.1
   rows.push([`2 round trip ${roundtrip.method} p50 (n=${roundtrip.n})`, `${fmt(roundtrip.sdkP50Ms, 3)} ms`, `${fmt(roundtrip.rawP50Ms, 3)} ms`, `${fmt(roundtrip.ratioP50, 3)}×`, `${status(pass)} (≤ 1.1×)`])
   rows.push([`2 round trip ${roundtrip.method} p99`, `${fmt(roundtrip.sdkP99Ms, 3)} ms`, `${fmt(roundtrip.rawP99Ms, 3)} ms`, `${fmt(roundtrip.ratioP99, 3)}×`, ""])
+  rows.push([`2 round trip p50 over ws (remote transport) / SDK over stdio`, `${fmt(roundtrip.wsP50Ms, 3)} ms`, `${fmt(roundtrip.sdkP50Ms, 3)} ms (SDK, stdio)`, `${fmt(roundtrip.wsRatioP50, 3)}×`, ""])
   target("roundtrip", "SDK p50 ≤ 1.1 × raw p50", roundtrip.ratioP50, (v) => v <= 1.1)
 }
 if (decode) {
