@@ -409,7 +409,7 @@ const main = async (): Promise<void> => {
     fs.mkdirSync(tarDir)
     const [npmFile, npmArgs] = npm(["pack", "--workspaces", "--pack-destination", tarDir, "--json", "--loglevel=warn"])
     const packed = JSON.parse((await run("npm pack", npmFile, npmArgs, { cwd: ROOT, env: process.env })).stdout) as Array<PackEntry>
-    check(packed.length === 3, `npm pack made ${packed.length} tarballs, expected 3`)
+    check(packed.length === 4, `npm pack made ${packed.length} tarballs, expected 4`)
     const tarballs: Record<string, string> = {}
     for (const entry of packed) {
       const files = entry.files.map((f) => f.path)
