@@ -11,3 +11,11 @@
  * @since 0.2.0
  */
 export * as CodexTools from "./CodexTools.js"
+
+/**
+ * codex as an `effect/ai` `LanguageModel` (`generateText`, `streamText`, `generateObject` on codex threads):
+ * `CodexLanguageModel.layer`, `CodexLanguageModel.Config`, `CodexLanguageModel.withConfigOverride`.
+ *
+ * @since 0.2.0
+ */
+export * as CodexLanguageModel from "./CodexLanguageModel.js"
