@@ -137,7 +137,15 @@ export const serve = <Tools extends Record<string, Tool.Any>>(
     })
     // The toolkit's registration fails only on a schema MCP cannot express: a defect of the caller's toolkit.
     const handler = yield* Effect.orDie(HttpRouter.toHttpEffect(app))
-    const server = yield* NodeHttpServer.make(() => Http.createServer(), { port: 0, host: "127.0.0.1" })
+    const nodeServer = Http.createServer()
+    // No graceful wait for open connections (an MCP client keeps streams open; a request could hang half-sent):
+    // the finalizer below cuts them before the server's own close, which runs last. The endpoint ends with its scope.
+    const server = yield* NodeHttpServer.make(() => nodeServer, {
+      port: 0,
+      host: "127.0.0.1",
+      disablePreemptiveShutdown: true
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => nodeServer.closeAllConnections()))
     yield* server.serve(
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest

@@ -16,6 +16,7 @@ import * as Toolkit from "effect/ai/Toolkit"
 import { Approvals, Codex } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
 import { CodexTools } from "@effect-codex/ai"
+import * as Net from "node:net"
 
 /** The caller's own service: the handlers greet through it, and it records whom it greeted. */
 class Greeter extends Context.Service<Greeter, {
@@ -60,13 +61,19 @@ const toolOutput = (request: MockModel.RecordedRequest | undefined, callId: stri
   return typeof output === "string" ? output : output.map((part) => part.text ?? "").join("\n")
 }
 
-/** Codex on the real binary with the toolkit served over MCP (and the experimental API on, for dynamic tools). */
-const codexWithTools = Layer.unwrap(
-  Effect.map(
-    CodexTools.serve(tools),
-    (endpoint) => CodexTest.layer(CodexTools.withEndpoint<CodexTest.Options>({ experimentalApi: true }, endpoint))
-  )
-).pipe(Layer.provideMerge(handlers), Layer.provideMerge(greeterLayer))
+/**
+ * Codex on the real binary (pointed at the MockModel) with the toolkit served over MCP by `CodexTools.layerCodex`,
+ * and the experimental API on, for dynamic tools.
+ */
+const codexWithTools = Layer.unwrap(Effect.gen(function*() {
+  const mock = yield* MockModel.MockModel
+  const home = yield* CodexTest.CodexHome
+  return CodexTools.layerCodex(tools, { experimentalApi: true, config: mock.codexConfig, codexHome: home.path })
+})).pipe(
+  Layer.provideMerge(handlers),
+  Layer.provideMerge(greeterLayer),
+  Layer.provideMerge(Layer.merge(MockModel.layer, CodexTest.codexHomeLayer))
+)
 
 /** One turn in which the model calls `call` then answers "done"; the turn's result and the model's requests. */
 const toolTurn = (
@@ -121,7 +128,7 @@ describe("CodexTools over MCP", () => {
       expect(item).toMatchObject({ tool: "crash" })
     }).pipe(Effect.provide(codexWithTools)))
 
-  it.live("the endpoint needs the bearer token, listens on 127.0.0.1, and stops with its scope", () =>
+  it.live("the endpoint needs the bearer token, listens on 127.0.0.1, and stops with its scope (open requests cut)", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const endpoint = yield* CodexTools.serve(tools, { name: "mine" }).pipe(Scope.provide(scope))
@@ -148,7 +155,13 @@ describe("CodexTools over MCP", () => {
       expect(yield* post()).toBe(401)
       expect(yield* post("Bearer wrong")).toBe(401)
       expect(yield* post(`Bearer ${Redacted.value(endpoint.token)}`)).toBe(200)
+      // A request still in flight (its body never finishes) does not hold the close open: it is cut.
+      const socket = Net.connect(Number(new URL(endpoint.url).port), "127.0.0.1").on("error", () => {}) // reset when cut
+      const cut = Effect.callback<void>((resume) => void socket.once("close", () => resume(Effect.void)))
+      yield* Effect.callback<void>((resume) => void socket.once("connect", () => resume(Effect.void)))
+      socket.write("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
       yield* Scope.close(scope, Exit.void)
+      yield* cut
       expect(yield* post(`Bearer ${Redacted.value(endpoint.token)}`)).toBe("refused")
     }).pipe(Effect.provide(handlers), Effect.provide(greeterLayer)))
 })
