@@ -2,7 +2,7 @@
  * effect-codex benchmark: `npm run bench` (full) or `npm run bench -- --quick` (tiny N, for CI).
  *
  *   --quick              tiny N everywhere (well under a minute)
- *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay
+ *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay, tools
  *   --driver NAME        turn driver for cases 4-6 (default: codex, the public API; or appserver; see bench/drivers.ts)
  *   --no-write           do not write bench/results/
  *
@@ -18,6 +18,7 @@ import * as Handshake from "./cases/handshake.js"
 import * as Replay from "./cases/replay.js"
 import * as Roundtrip from "./cases/roundtrip.js"
 import * as Stream from "./cases/stream.js"
+import * as Tools from "./cases/tools.js"
 import * as Turns from "./cases/turns.js"
 import { CODEX_BINARY, reapSpawned, removeAllTempDirs } from "./lib.js"
 
@@ -28,15 +29,15 @@ const option = (name: string): string | undefined => {
   return i === -1 ? undefined : argv[i + 1]
 }
 const quick = flag("--quick")
-const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay"] as const
+const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay", "tools"] as const
 const only = option("--only")?.split(",") ?? [...ALL]
 const driverName = option("--driver") ?? "codex"
 const makeDriver = drivers[driverName]
 if (makeDriver === undefined) throw new Error(`unknown driver ${driverName}; known: ${Object.keys(drivers).join(", ")}`)
 
 const N = quick
-  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1 }
-  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3 }
+  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1, tools: 3 }
+  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3, tools: 20 }
 /** Concurrent turns (one per thread) at which case 6 measures client CPU per turn; the first is the reference. */
 const REPLAY_LEVELS = [1, 10, 100]
 
@@ -95,6 +96,7 @@ const concurrent = await step("concurrent", () => Turns.concurrent(N.concurrent,
 const stream = await step("stream", () => Stream.run(N.stream, makeDriver, driverName))
 const replay = await step("replay", () =>
   Replay.run({ levels: REPLAY_LEVELS, turns: N.replayTurns, warmupTurns: N.replayWarmup, rounds: N.replayRounds, driver: driverName }))
+const tools = await step("tools", () => Tools.run(N.tools))
 
 // Nothing may survive the bench.
 const stillAlive = newChildren()
@@ -183,6 +185,12 @@ if (replay) {
     rows.push([`6 CPU per turn at ${level.concurrent} / at ${base.concurrent} concurrent`, `${fmt(level.sdkVsBase, 3)}×`, `${fmt(level.rawVsBase, 3)}×`, "", `${status(pass)} (≤ 1.1×)`])
     target(`replayFlat${level.concurrent}`, `SDK CPU per turn at ${level.concurrent} concurrent ≤ 1.1 × at ${base.concurrent}`, level.sdkVsBase, (v) => v <= 1.1)
   }
+}
+
+if (tools) {
+  rows.push([`7 turn with one tool call: dynamic tools vs MCP (median of ${tools.n})`, `${fmt(tools.dynamicTurnMs)} ms`, `${fmt(tools.mcpTurnMs)} ms (MCP)`, `${fmt(tools.turnRatio, 3)}×`, ""])
+  rows.push([`7 the tool call as codex timed it (durationMs)`, `${fmt(tools.dynamicToolMs)} ms`, `${fmt(tools.mcpToolMs)} ms (MCP)`, `${fmt(tools.toolRatio, 3)}×`, ""])
+  rows.push([`7 a plain text turn on the same server`, `${fmt(tools.plainTurnMs)} ms`, "", "", ""])
 }
 
 const header: Row = ["case", "effect-codex", "baseline (raw)", "ratio", "target"]

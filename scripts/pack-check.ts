@@ -231,9 +231,11 @@ console.log(JSON.stringify(result))
 
 /** The README's examples, type-checked as a user writes them, plus type-level assertions. */
 const CONSUMER_TS = `import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Stream } from "effect"
+import { Console, Effect, Layer, Schema, Stream } from "effect"
+import { LanguageModel, Tool, Toolkit } from "effect/ai"
 import { Approvals, Codex, Errors, NodeCodex, Retry } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
+import { CodexLanguageModel, CodexTools } from "@effect-codex/ai"
 import type { ThreadStartParams } from "@effect-codex/protocol"
 
 const program = Effect.gen(function*() {
@@ -290,6 +292,26 @@ export const typeAssertions: [
   success: Equals<Effect.Success<typeof handled>, Effect.Success<typeof request> | Caught["_tag"]>
 ] = [true, true, true, true]
 export { listed }
+
+// @effect-codex/ai, as its README shows it.
+const Weather = Tool.make("weather", {
+  description: "Today's weather in a city",
+  parameters: Schema.Struct({ city: Schema.String }),
+  success: Schema.String
+})
+const tools = Toolkit.make(Weather)
+const toolHandlers = tools.toLayer({ weather: ({ city }) => Effect.succeed(\`Sunny in \${city}\`) })
+export const withTools = program.pipe(
+  Effect.provide(CodexTools.layerCodex(tools).pipe(
+    Layer.provide(toolHandlers),
+    Layer.provide(Approvals.layer({ ...CodexTools.approveToolCalls("effect") }))
+  ))
+)
+const Capital = Schema.Struct({ country: Schema.String, capital: Schema.String })
+export const capital = LanguageModel.generateObject({ prompt: "The capital of France?", schema: Capital }).pipe(
+  Effect.map((response) => response.value.capital),
+  Effect.provide(CodexLanguageModel.layer({ turn: { effort: "low" } }).pipe(Layer.provide(Codex.layerNode())))
+)
 `
 
 /** The tsc-time figure: a minimal program on effect, and the same importing and using our packages. */
@@ -409,7 +431,7 @@ const main = async (): Promise<void> => {
     fs.mkdirSync(tarDir)
     const [npmFile, npmArgs] = npm(["pack", "--workspaces", "--pack-destination", tarDir, "--json", "--loglevel=warn"])
     const packed = JSON.parse((await run("npm pack", npmFile, npmArgs, { cwd: ROOT, env: process.env })).stdout) as Array<PackEntry>
-    check(packed.length === 3, `npm pack made ${packed.length} tarballs, expected 3`)
+    check(packed.length === 4, `npm pack made ${packed.length} tarballs, expected 4`)
     const tarballs: Record<string, string> = {}
     for (const entry of packed) {
       const files = entry.files.map((f) => f.path)

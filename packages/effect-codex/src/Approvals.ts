@@ -20,15 +20,18 @@
  * @since 0.1.0
  */
 import type {
+  ChatgptAuthTokensRefreshParams,
   ServerRequestMethod,
   ServerRequestParams,
   ServerRequestResponse
 } from "@effect-codex/protocol"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { KnownServerRequest } from "./AppServer.js"
 import { ErrorCode, type RpcErrorObject } from "./Errors.js"
+import { type ChatgptTokens, toWire } from "./internal/chatgptTokens.js"
 
 /**
  * A handler for one server-request method: typed params in, the typed answer out.
@@ -158,3 +161,44 @@ export const acceptAll: Layer.Layer<Approvals> = Layer.succeed(Approvals)(make({
  * @category layers
  */
 export const layer = (handlers: Handlers): Layer.Layer<Approvals> => Layer.succeed(Approvals)(make(handlers))
+
+/**
+ * The handler of codex's `account/chatgptAuthTokens/refresh` requests (sent after `Codex.loginChatgptTokens` when
+ * the tokens stop working): runs `refresh` and answers with the tokens it gives. A failure of `refresh` is answered
+ * as a JSON-RPC error naming it (codex then treats the login as failed); the tokens never appear in logs or spans.
+ * Spread it into `Approvals.layer({...})`; build it where `refresh`'s services are at hand.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Redacted } from "effect"
+ * import { Approvals } from "effect-codex"
+ *
+ * const approvals = Approvals.layer({
+ *   ...Approvals.chatgptTokenRefresh((request) =>
+ *     Effect.succeed({
+ *       accessToken: Redacted.make("eyJ..."),
+ *       chatgptAccountId: request.previousAccountId ?? "account-1"
+ *     })
+ *   )
+ * })
+ * ```
+ * @since 0.2.0
+ * @category constructors
+ */
+export const chatgptTokenRefresh = <E>(
+  refresh: (request: ChatgptAuthTokensRefreshParams) => Effect.Effect<ChatgptTokens, E>
+): Handlers => ({
+  "account/chatgptAuthTokens/refresh": (params) =>
+    refresh(params).pipe(
+      Effect.map(toWire),
+      Effect.catchCause((cause) =>
+        Effect.logWarning("effect-codex: refreshing the ChatGPT tokens failed", cause).pipe(
+          Effect.andThen(Effect.fail({
+            code: ErrorCode.InternalError,
+            message: `the client could not refresh the ChatGPT tokens: ${Cause.pretty(cause).split("\n")[0]}`
+          }))
+        )
+      ),
+      Effect.withSpan("Approvals.chatgptTokenRefresh")
+    )
+})

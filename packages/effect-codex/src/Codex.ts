@@ -57,6 +57,7 @@ import type {
   StartError,
   UnsupportedVersionError
 } from "./Errors.js"
+import * as ChatgptTokensInternal from "./internal/chatgptTokens.js"
 import * as Dispatcher from "./internal/dispatcher.js"
 import * as Thread from "./Thread.js"
 import * as Transport from "./Transport.js"
@@ -117,6 +118,16 @@ export interface LoginHandle {
 }
 
 /**
+ * ChatGPT auth tokens your application holds (it manages the ChatGPT login, codex uses the tokens): given to
+ * {@link Service.loginChatgptTokens}, and answered to codex's `account/chatgptAuthTokens/refresh` requests by
+ * `Approvals.chatgptTokenRefresh`. The access token never appears in spans or logs.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ChatgptTokens = ChatgptTokensInternal.ChatgptTokens
+
+/**
  * The Codex service.
  *
  * @since 0.1.0
@@ -153,6 +164,11 @@ export interface Service {
   readonly account: Effect.Effect<GetAccountResponse, RequestError>
   /** Signs in with an API key (the key never appears in spans or logs). */
   readonly loginApiKey: (apiKey: Redacted.Redacted<string>) => Effect.Effect<void, RequestError>
+  /**
+   * Signs in with ChatGPT tokens your application supplies (`chatgptAuthTokens`); codex asks for fresh ones with
+   * `account/chatgptAuthTokens/refresh`, answered by `Approvals.chatgptTokenRefresh`.
+   */
+  readonly loginChatgptTokens: (tokens: ChatgptTokens) => Effect.Effect<void, RequestError>
   /** Starts a browser (ChatGPT) login. */
   readonly loginChatgpt: Effect.Effect<LoginHandle, RequestError, Scope.Scope>
   /** Starts a device-code login. */
@@ -284,6 +300,11 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
       server.request("account/login/start", { type: "apiKey", apiKey: Redacted.value(apiKey) }).pipe(
         Effect.asVoid,
         Effect.withSpan("Codex.loginApiKey")
+      ),
+    loginChatgptTokens: (tokens) =>
+      server.request("account/login/start", { type: "chatgptAuthTokens", ...ChatgptTokensInternal.toWire(tokens) }).pipe(
+        Effect.asVoid,
+        Effect.withSpan("Codex.loginChatgptTokens", { attributes: { chatgptAccountId: tokens.chatgptAccountId } })
       ),
     loginChatgpt: login({ type: "chatgpt" }),
     loginDeviceCode: login({ type: "chatgptDeviceCode" }),

@@ -262,6 +262,12 @@ export const text = (text: string, options?: TextOptions): StreamReply => {
 export interface FunctionCallOptions extends StreamOptions {
   /** Tool name as listed in the request's `tools` (e.g. `exec_command`). */
   readonly name: string
+  /**
+   * The namespace of a tool listed inside a `namespace` tool: codex lists an MCP server's tools in a namespace
+   * `mcp__<server>` (call them with `{ namespace: "mcp__<server>", name: "<tool>" }`), as it lists dynamic tools
+   * declared in one.
+   */
+  readonly namespace?: string | undefined
   /** Arguments: an object is JSON-encoded, a string is sent as is. */
   readonly arguments: unknown
   /** The `call_id` (default: generated); codex uses it as the item id. */
@@ -269,7 +275,8 @@ export interface FunctionCallOptions extends StreamOptions {
 }
 
 /**
- * A `function_call` output item for any tool codex offered in `tools`.
+ * A `function_call` output item for any tool codex offered in `tools` (or inside a `namespace` tool, with
+ * `namespace`).
  * codex runs the tool and sends a second model request with the
  * `function_call_output`, so enqueue a follow-up reply (e.g. {@link text}).
  *
@@ -287,6 +294,7 @@ export const functionCall = (options: FunctionCallOptions): StreamReply => {
         id: nextId("fc"),
         call_id: callId,
         name: options.name,
+        ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
         arguments: typeof options.arguments === "string" ? options.arguments : JSON.stringify(options.arguments)
       }
     }],
