@@ -24,7 +24,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AppServer, Codex, type Errors, Transport } from "effect-codex"
+import { AppServer, Codex, CodexPool, type Errors, Transport } from "effect-codex"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
@@ -94,6 +94,44 @@ export const layer = (
   const server = appServerLayer(codexOptions)
   return Codex.layer(codexOptions).pipe(
     Layer.provideMerge(server),
+    Layer.provideMerge(Layer.merge(MockModel.layerWith(mock ?? {}), codexHomeLayer))
+  )
+}
+
+/**
+ * Options of {@link layerPool}: {@link Options} and the pool's own (`size`, `maxTurnsPerProcess`, ...).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PoolOptions extends Options, CodexPool.PoolOptions {}
+
+/**
+ * {@link layer} with a `CodexPool` instead of one process: `size` real app-servers sharing the temporary
+ * `CodexHome`, all talking to the one `MockModel`.
+ *
+ * @example
+ * ```ts
+ * import { it } from "@effect/vitest"
+ * import { Effect } from "effect"
+ * import { Codex } from "effect-codex"
+ * import { CodexTest } from "@effect-codex/testing"
+ *
+ * it.live("runs on three processes", () =>
+ *   Effect.gen(function*() {
+ *     const codex = yield* Codex.Codex
+ *     const thread = yield* codex.threadStart()
+ *     yield* thread.run("Hi")
+ *   }).pipe(Effect.provide(CodexTest.layerPool({ size: 3 }))))
+ * ```
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerPool = (
+  options: PoolOptions = {}
+): Layer.Layer<Codex.Codex | MockModel.MockModel | CodexHome, Errors.StartError> => {
+  const { mock, ...codexOptions } = options
+  return CodexPool.layerWith(codexOptions, appServerLayer(codexOptions)).pipe(
     Layer.provideMerge(Layer.merge(MockModel.layerWith(mock ?? {}), codexHomeLayer))
   )
 }
