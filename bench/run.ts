@@ -2,7 +2,7 @@
  * effect-codex benchmark: `npm run bench` (full) or `npm run bench -- --quick` (tiny N, for CI).
  *
  *   --quick              tiny N everywhere (well under a minute)
- *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay
+ *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay, pool
  *   --driver NAME        turn driver for cases 4-6 (default: codex, the public API; or appserver; see bench/drivers.ts)
  *   --no-write           do not write bench/results/
  *
@@ -15,6 +15,7 @@ import * as path from "node:path"
 import { drivers } from "./drivers.js"
 import * as Decode from "./cases/decode.js"
 import * as Handshake from "./cases/handshake.js"
+import * as Pool from "./cases/pool.js"
 import * as Replay from "./cases/replay.js"
 import * as Roundtrip from "./cases/roundtrip.js"
 import * as Stream from "./cases/stream.js"
@@ -28,15 +29,17 @@ const option = (name: string): string | undefined => {
   return i === -1 ? undefined : argv[i + 1]
 }
 const quick = flag("--quick")
-const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay"] as const
+const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay", "pool"] as const
 const only = option("--only")?.split(",") ?? [...ALL]
 const driverName = option("--driver") ?? "codex"
 const makeDriver = drivers[driverName]
 if (makeDriver === undefined) throw new Error(`unknown driver ${driverName}; known: ${Object.keys(drivers).join(", ")}`)
 
 const N = quick
-  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1 }
-  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3 }
+  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1, poolTurns: 12, poolThreads: 4, poolRounds: 1 }
+  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3, poolTurns: 60, poolThreads: 20, poolRounds: 3 }
+/** Pool sizes of case 7; the first is the reference of the speed-up. */
+const POOL_SIZES = [1, 2, 4]
 /** Concurrent turns (one per thread) at which case 6 measures client CPU per turn; the first is the reference. */
 const REPLAY_LEVELS = [1, 10, 100]
 
@@ -95,6 +98,8 @@ const concurrent = await step("concurrent", () => Turns.concurrent(N.concurrent,
 const stream = await step("stream", () => Stream.run(N.stream, makeDriver))
 const replay = await step("replay", () =>
   Replay.run({ levels: REPLAY_LEVELS, turns: N.replayTurns, warmupTurns: N.replayWarmup, rounds: N.replayRounds, driver: driverName }))
+const pool = await step("pool", () =>
+  Pool.run({ turns: N.poolTurns, threads: N.poolThreads, sizes: POOL_SIZES, rounds: N.poolRounds }))
 
 // Nothing may survive the bench.
 const stillAlive = newChildren()
@@ -174,6 +179,15 @@ if (replay) {
     rows.push([`6 CPU per turn at ${level.concurrent} / at ${base.concurrent} concurrent`, `${fmt(level.sdkVsBase, 3)}×`, `${fmt(level.rawVsBase, 3)}×`, "", `${status(pass)} (≤ 1.1×)`])
     target(`replayFlat${level.concurrent}`, `SDK CPU per turn at ${level.concurrent} concurrent ≤ 1.1 × at ${base.concurrent}`, level.sdkVsBase, (v) => v <= 1.1)
   }
+}
+
+if (pool) {
+  for (const level of pool.sizes) {
+    rows.push([`7 pool of ${level.size}: ${pool.turns} turns on ${pool.threads} threads (wall / client CPU, median of ${pool.rounds})`, `${fmt(level.wallMs, 0)} ms / ${fmt(level.cpuMs, 0)} ms`, `size ${POOL_SIZES[0]}`, `${fmt(level.wallRatio, 3)}× / ${fmt(level.cpuRatio, 3)}×`, ""])
+  }
+  const pass = pool.overheadCpu <= 1.05
+  rows.push([`7 pool of ${POOL_SIZES[0]} vs plain Codex (wall / client CPU)`, `${fmt(pool.sizes[0]!.wallMs, 0)} ms / ${fmt(pool.sizes[0]!.cpuMs, 0)} ms`, `${fmt(pool.plain.wallMs, 0)} ms / ${fmt(pool.plain.cpuMs, 0)} ms`, `${fmt(pool.overheadWall, 3)}× / ${fmt(pool.overheadCpu, 3)}×`, `${status(pass)} (CPU ≤ 1.05×)`])
+  target("poolOverhead", `client CPU of a pool of ${POOL_SIZES[0]} ≤ 1.05 × a plain Codex`, pool.overheadCpu, (v) => v <= 1.05)
 }
 
 const header: Row = ["case", "effect-codex", "baseline (raw)", "ratio", "target"]

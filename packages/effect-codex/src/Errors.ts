@@ -177,7 +177,8 @@ export class AppServerExitedError extends Schema.TaggedError<AppServerExitedErro
       ? `exited with code ${this.exitCode}`
       : "is gone"
     const during = this.method === undefined ? "" : ` while "${this.method}" was pending`
-    return `codex app-server ${how}${during} (${this.reason})${tail}`
+    const next = this.resumable === true ? "; the thread resumes on a live process at its next operation" : ""
+    return `codex app-server ${how}${during} (${this.reason})${next}${tail}`
   }
 }
 
