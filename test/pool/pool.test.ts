@@ -11,38 +11,7 @@ import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import { Codex, CodexPool } from "effect-codex"
 import { CodexTest, MockModel, Processes } from "@effect-codex/testing"
-import { readdirSync, readFileSync } from "node:fs"
-
-/** The prompt of the model request: the last `ask:<token>` in it (earlier ones are the thread's history). */
-const lastAsk = (request: MockModel.RecordedRequest) => JSON.stringify(request.body).match(/ask:[\w-]+/g)?.at(-1)
-
-/** Answers `ask:<token>` with `answer:<token>`; a token starting with `stall` never ends, `slow` streams a while. */
-const byPrompt = MockModel.dynamic((request) => {
-  const ask = lastAsk(request) ?? "ask:none"
-  const token = ask.slice("ask:".length)
-  if (token.startsWith("stall")) return MockModel.stall()
-  const answer = `answer:${token}`
-  if (!token.startsWith("slow")) return MockModel.text(answer)
-  const words = Array.from({ length: 30 }, (_, index) => `${index} `)
-  return MockModel.text(`${words.join("")}${answer}`, { deltas: [...words, answer], intervalMs: 15 })
-})
-
-/** The codex processes this test process started (children whose command is codex). */
-const codexChildren = () =>
-  readdirSync("/proc").filter((name) => /^\d+$/.test(name)).flatMap((name) => {
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8")
-      const command = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
-      return ppid === process.pid && command.startsWith("codex") && Processes.isRunning(Number(name))
-        ? [Number(name)]
-        : []
-    } catch {
-      return []
-    }
-  })
-
-const gauge = (metric: typeof CodexPool.processes) => Effect.map(Metric.value(metric), (state) => state.value)
+import { byPrompt, codexChildren, gauge, lastAsk } from "../support/pool.js"
 
 describe("CodexPool", () => {
   it.live("a pool of 3 runs 30 turns on 12 threads at once, every answer on its own thread", () =>

@@ -342,7 +342,8 @@ export const make = Effect.fnUntraced(function*<R>(
       // Exit watch in the pool's scope (the member's own scope ends with the process); probes in the member's.
       yield* appServer.closed.pipe(Effect.andThen(retire(member, true)), Effect.forkIn(poolScope))
       yield* appServer.request("thread/loaded/list", {}, { timeout: probeTimeout }).pipe(
-        Effect.catchTag("RequestTimeoutError", () => retire(member, true)),
+        // Retired from the pool's scope: closing the member's scope interrupts this fiber.
+        Effect.catchTag("RequestTimeoutError", () => Effect.forkIn(retire(member, true), poolScope)),
         Effect.ignore,
         Effect.delay(probeInterval),
         Effect.forever,
@@ -383,6 +384,7 @@ export const make = Effect.fnUntraced(function*<R>(
   const own = (threadId: string, member: Member) => {
     owners.set(threadId, { _tag: "Placed", member })
     member.threads++
+    member.lastActive = clock.currentTimeMillisUnsafe()
   }
 
   /** Resumes a thread on a live member, once its previous owner's process has ended (it held the writer lock). */
@@ -487,11 +489,13 @@ export const make = Effect.fnUntraced(function*<R>(
   // Idle processes above the minimum stop after the time to live; their threads resume elsewhere when used.
   yield* Effect.suspend(() => {
     const now = clock.currentTimeMillisUnsafe()
-    const idle = members.filter((member) =>
+    // The surplus is taken among those owning the fewest threads (a thread that never ran a turn cannot be
+    // resumed elsewhere), and stops if it is idle.
+    const surplus = [...members].sort((a, b) => a.threads - b.threads).slice(0, Math.max(0, members.length - minSize))
+    const idle = surplus.filter((member) =>
       member.inFlight === 0 && member.waiters.size === 0 && now - member.lastActive >= idleMillis
     )
-    const surplus = idle.slice(0, Math.max(0, members.length - minSize))
-    return Effect.forEach(surplus, (member) => retire(member, false), { discard: true })
+    return Effect.forEach(idle, (member) => retire(member, false), { discard: true })
   }).pipe(
     Effect.delay(Duration.millis(Math.max(10, idleMillis / 2))),
     Effect.forever,
