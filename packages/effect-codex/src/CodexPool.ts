@@ -460,7 +460,14 @@ export const make = Effect.fnUntraced(function*<R>(
       stream: (input, turnOptions) => Stream.unwrap(Effect.map(turn(input, turnOptions), (handle) => handle.stream)),
       runStructured: (schema, input, turnOptions) =>
         onOwner(id, (owned) => owned.runStructured(schema, input, turnOptions)),
-      read: (readOptions) => onOwner(id, (owned) => owned.read(readOptions)),
+      // A read needs no writer lock: on the owner while it lives (a thread without a turn exists only there), else
+      // on any process, without resuming the thread.
+      read: (readOptions) => {
+        const owner = liveOwner(id)
+        return owner === undefined
+          ? anywhere((member) => member.codex.thread(id).read(readOptions))
+          : owner.codex.thread(id).read(readOptions)
+      },
       setName: (name) => onOwner(id, (owned) => owned.setName(name)),
       compact: onOwner(id, (owned) => owned.compact)
     }
