@@ -318,27 +318,28 @@ export const make = Effect.fnUntraced(function*<R>(
       // A memo map of its own: every build is a new process, whatever was built before.
       const built = yield* Layer.buildWithMemoMap(server, Layer.makeMemoMapUnsafe(), scope)
       const appServer = Context.get(built, AppServer.AppServer)
-      const gone = yield* Deferred.make<void>()
+      // The gate is used by turns only, once the member below exists.
+      let self: Member | undefined
+      const gate: TurnGate.Gate = (threadId, whenBusy) =>
+        Effect.tap(locks(threadId, whenBusy), () => admit(self!, threadId))
+      const codex = yield* Codex.make(options).pipe(
+        Effect.provideService(AppServer.AppServer, appServer),
+        Effect.provideService(TurnGate.CurrentGate, gate),
+        Scope.provide(scope)
+      )
       const member: Member = {
         scope,
         server: appServer,
-        // Set below: the member's gate refers to the member.
-        codex: undefined as unknown as Codex.Service,
+        codex,
         live: true,
         stopping: false,
         inFlight: 0,
         threads: 0,
         lastActive: clock.currentTimeMillisUnsafe(),
         waiters: new Set(),
-        gone
+        gone: yield* Deferred.make<void>()
       }
-      const gate: TurnGate.Gate = (threadId, whenBusy) =>
-        Effect.tap(locks(threadId, whenBusy), () => admit(member, threadId))
-      ;(member as { codex: Codex.Service }).codex = yield* Codex.make(options).pipe(
-        Effect.provideService(AppServer.AppServer, appServer),
-        Effect.provideService(TurnGate.CurrentGate, gate),
-        Scope.provide(scope)
-      )
+      self = member
       // Exit watch in the pool's scope (the member's own scope ends with the process); probes in the member's.
       yield* appServer.closed.pipe(Effect.andThen(retire(member, true)), Effect.forkIn(poolScope))
       yield* appServer.request("thread/loaded/list", {}, { timeout: probeTimeout }).pipe(
