@@ -36,7 +36,7 @@ describe("CodexPool", () => {
       histories.forEach((info, index) => {
         expect(info.turns.map((turn) => turn.status)).toEqual(Array(index < 6 ? 3 : 2).fill("completed"))
       })
-    }).pipe(Effect.provide(CodexTest.layerPool({ size: 3, mock: { defaultReply: byPrompt } }))))
+    }).pipe(Effect.provide(CodexTest.layerPool({ size: 3, mock: { defaultReply: byPrompt } }))), 180_000)
 
   it.live("a second run on a busy thread waits, or fails with ThreadBusyError when asked", () =>
     Effect.gen(function*() {

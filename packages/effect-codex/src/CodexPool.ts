@@ -51,7 +51,6 @@ import * as Codex from "./Codex.js"
 import { AppServerExitedError, PoolQueueFullError, type RequestError, type StartError } from "./Errors.js"
 import * as TurnGate from "./internal/turnGate.js"
 import type * as Thread from "./Thread.js"
-import type * as Turn from "./Turn.js"
 
 /**
  * Processes of every pool that are running.
@@ -322,8 +321,13 @@ export const make = Effect.fnUntraced(function*<R>(
       let self: Member | undefined
       const gate: TurnGate.Gate = (threadId, whenBusy) =>
         Effect.tap(locks(threadId, whenBusy), () => admit(self!, threadId))
+      // The end of the connection reaches the member's turns marked resumable (at the source: no wrapper per event).
+      const marked: AppServer.Service = {
+        ...appServer,
+        listen: (listener) => appServer.listen({ ...listener, onClose: (error) => listener.onClose(resumable(error)) })
+      }
       const codex = yield* Codex.make(options).pipe(
-        Effect.provideService(AppServer.AppServer, appServer),
+        Effect.provideService(AppServer.AppServer, marked),
         Effect.provideService(TurnGate.CurrentGate, gate),
         Scope.provide(scope)
       )
@@ -442,18 +446,8 @@ export const make = Effect.fnUntraced(function*<R>(
         Effect.mapError(resumable)
       )
 
-  /** A turn's handle whose failures from the end of its process are marked resumable. */
-  const resumableHandle = (handle: Turn.Handle): Turn.Handle => ({
-    ...handle,
-    stream: Stream.mapError(handle.stream, resumable),
-    result: Effect.mapError(handle.result, resumable),
-    run: Effect.mapError(handle.run, resumable),
-    interrupt: Effect.mapError(handle.interrupt, resumable)
-  })
-
   const thread = (id: string): Thread.Thread => {
-    const turn: Thread.Thread["turn"] = (input, turnOptions) =>
-      Effect.map(onOwner(id, (owned) => owned.turn(input, turnOptions)), resumableHandle)
+    const turn: Thread.Thread["turn"] = (input, turnOptions) => onOwner(id, (owned) => owned.turn(input, turnOptions))
     return {
       id,
       turn,
