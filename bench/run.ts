@@ -3,7 +3,7 @@
  *
  *   --quick              tiny N everywhere (well under a minute)
  *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay, pool
- *   --driver NAME        turn driver for cases 4-6 (default: codex, the public API; or appserver; see bench/drivers.ts)
+ *   --driver NAME        turn driver for cases 4-6 (default: codex, the public API; or appserver, pool; see bench/drivers.ts)
  *   --no-write           do not write bench/results/
  *
  * Prints a table and PASS/MISS per target, writes bench/results/<timestamp>.json and latest.json.
