@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { AppServer, Codex, CodexPool } from "effect-codex"
+import { AppServer, Codex, CodexPool, NodeCodex } from "effect-codex"
 import { CODEX_BINARY, tempDir, trackPid } from "./lib.js"
 
 /** What one turn produced, as seen by the client. */
@@ -52,7 +52,7 @@ export const sdkServer = (
   Effect.gen(function*() {
     const codexHome = yield* tempDir("home")
     const context = yield* Layer.build(
-      AppServer.layerNode({
+      NodeCodex.layerAppServer({
         codexHome,
         codexPath: options.codexPath ?? CODEX_BINARY,
         config: options.config,
@@ -162,7 +162,7 @@ export const codexDriver = (options: DriverOptions): Effect.Effect<TurnDriver, u
 export const poolDriver = (options: DriverOptions): Effect.Effect<TurnDriver, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const codexHome = yield* tempDir("home")
-    const server = AppServer.layerNode({
+    const server = NodeCodex.layerAppServer({
       codexHome,
       codexPath: options.codexPath ?? CODEX_BINARY,
       config: options.config,

@@ -18,7 +18,18 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { drivers } from "./drivers.js"
 import { initialize, spawnRaw } from "./rawClient.js"
-import { makeTempDir, removeAllTempDirs, removeTempDir, trackPid } from "./lib.js"
+import {
+  makeTempDir,
+  MB,
+  type MemorySample,
+  peak,
+  percentile,
+  removeAllTempDirs,
+  removeTempDir,
+  round,
+  startSampler,
+  trackPid
+} from "./lib.js"
 
 /** One level: `threads` threads each running `warmupTurns` then `turns` turns in sequence, all threads at once. */
 export interface Level {
@@ -37,6 +48,19 @@ export interface ClientSpec {
   readonly config: ReadonlyArray<string>
   readonly cwd: string
   readonly levels: ReadonlyArray<Level>
+  /** Sample this process's memory every 50 ms during the measured turns (case 5). */
+  readonly sampleMemory?: boolean | undefined
+}
+
+/** Memory of the client process during the measured turns of a level, in MB (case 5). */
+export interface MemoryTrend {
+  readonly samples: number
+  readonly rssP10MB: number
+  readonly rssP50MB: number
+  readonly rssP90MB: number
+  readonly rssMaxMB: number
+  readonly heapP50MB: number
+  readonly heapMaxMB: number
 }
 
 /** The measured part of one level. */
@@ -50,6 +74,7 @@ export interface LevelResult {
   readonly cpuMsPerTurn: number
   /** Wall time of the measured turns. */
   readonly wallMs: number
+  readonly memory?: MemoryTrend | undefined
 }
 
 /** What one client process reports. */
@@ -123,6 +148,20 @@ const rawClient = async (spec: ClientSpec): Promise<Client> => {
 
 const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000
 
+const memoryTrend = (samples: ReadonlyArray<MemorySample>): MemoryTrend => {
+  const mb = (key: "rss" | "heapUsed", q: number) =>
+    round(percentile(samples.map((sample) => sample[key]), q) / MB, 1)
+  return {
+    samples: samples.length,
+    rssP10MB: mb("rss", 10),
+    rssP50MB: mb("rss", 50),
+    rssP90MB: mb("rss", 90),
+    rssMaxMB: round(peak(samples, "rss") / MB, 1),
+    heapP50MB: mb("heapUsed", 50),
+    heapMaxMB: round(peak(samples, "heapUsed") / MB, 1)
+  }
+}
+
 /** Runs the spec; every turn must complete. */
 export const run = async (spec: ClientSpec): Promise<ClientResult> => {
   const t0 = performance.now()
@@ -145,8 +184,10 @@ export const run = async (spec: ClientSpec): Promise<ClientResult> => {
       await runTurns(level.warmupTurns)
       const wall0 = performance.now()
       const cpu0 = process.cpuUsage()
+      const sampler = spec.sampleMemory === true ? startSampler(50) : undefined
       await runTurns(level.turns)
       const cpu = process.cpuUsage(cpu0)
+      const memory = sampler === undefined ? undefined : memoryTrend(sampler.stop())
       const wallMs = performance.now() - wall0
       const turns = level.threads * level.turns
       levels.push({
@@ -155,7 +196,8 @@ export const run = async (spec: ClientSpec): Promise<ClientResult> => {
         cpuUserMs: cpu.user / 1000,
         cpuSystemMs: cpu.system / 1000,
         cpuMsPerTurn: cpuMs(cpu) / turns,
-        wallMs
+        wallMs,
+        ...(memory === undefined ? {} : { memory })
       })
     }
     return { client: client.name, totalMs: performance.now() - t0, turnMs, levels }

@@ -14,7 +14,7 @@ import { MockModel } from "@effect-codex/testing"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { Codex, Retry } from "effect-codex"
+import { Codex, NodeCodex, Retry } from "effect-codex"
 import { runMain } from "./runtime.js"
 
 /** 1. Starting a server from a binary that is not there. */
@@ -22,7 +22,7 @@ const missingBinary = Effect.gen(function*() {
   const codex = yield* Codex.Codex
   yield* codex.models()
 }).pipe(
-  Effect.provide(Codex.layerNode({ codexPath: "/nonexistent/codex" })),
+  Effect.provide(NodeCodex.layer({ codexPath: "/nonexistent/codex" })),
   Effect.catchTag("AppServerNotFoundError", (error) => Console.log(`1. no server: tried ${error.searched.join(", ")}`))
 )
 

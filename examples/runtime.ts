@@ -3,7 +3,7 @@
  * `NodeRuntime.runMain`.
  *
  * - With `OPENAI_API_KEY` set (or `EFFECT_CODEX_REAL=1`, to use an existing Codex login), the program
- *   talks to the real model through `Codex.layerConfig()` (`CODEX_BIN`, `CODEX_HOME`, `CODEX_MODEL` apply).
+ *   talks to the real model through `NodeCodex.layerConfig()` (`CODEX_BIN`, `CODEX_HOME`, `CODEX_MODEL` apply).
  * - Otherwise it runs fully offline: the real pinned `codex app-server` binary, pointed at a local
  *   `MockModel` that answers with the example's `mockScript`, in a temporary `CODEX_HOME`.
  *
@@ -17,7 +17,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { Codex, type Errors } from "effect-codex"
+import { Codex, type Errors, NodeCodex } from "effect-codex"
 import { existsSync } from "node:fs"
 import { homedir } from "node:os"
 import * as path from "node:path"
@@ -74,7 +74,7 @@ export const layer = (
     const chosen = yield* backend(options)
     if (chosen._tag === "real") {
       yield* Console.error(`[effect-codex] model backend: the real model (${chosen.reason})`)
-      return Codex.layerConfig() as Layer.Layer<Codex.Codex, Errors.StartError | Config.ConfigError>
+      return NodeCodex.layerConfig() as Layer.Layer<Codex.Codex, Errors.StartError | Config.ConfigError>
     }
     yield* Console.error(
       `[effect-codex] model backend: MockModel, offline with scripted replies (${chosen.reason}; set it or EFFECT_CODEX_REAL=1 for the real model)`

@@ -17,11 +17,9 @@
  * Options: `--keep` leaves the install folder; `--dir <path>` installs there (and reuses an install of
  * the same version already there).
  */
-import { NodeServices } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { AppServer, CodexBinary, CodexVersion } from "effect-codex"
+import { AppServer, CodexBinary, CodexVersion, NodeCodex } from "effect-codex"
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -100,7 +98,7 @@ const userAgent = await Effect.runPromise(
     const server = yield* AppServer.AppServer
     return server.metadata.userAgent
   }).pipe(
-    Effect.provide(AppServer.layerNode({ codexHome: home, offline: true }).pipe(Layer.provide(NodeServices.layer))),
+    Effect.provide(NodeCodex.layerAppServer({ codexHome: home, offline: true })),
     Effect.ensuring(Effect.sync(() => rmSync(home, { recursive: true, force: true })))
   )
 )

@@ -2,6 +2,7 @@
  * Project lint, with the TypeScript compiler API (no extra linter):
  * - every exported declaration of the SDK packages has a JSDoc comment with `@since` and `@category` tags;
  * - no import of the retired Effect 3 package `@effect/schema`;
+ * - the core (`packages/effect-codex/src`) imports `@effect/platform-node` only in `NodeCodex.ts`, its one Node module;
  * - no `console.*` in library code (use Effect's logger) and no `.only` left in tests.
  * Prints each finding as `file:line: message` and exits 1 when there is any.
  */
@@ -41,6 +42,9 @@ const declarationName = (node: ts.Node): string => {
   return name === undefined ? "(anonymous)" : name.getText()
 }
 
+const coreDir = path.join(root, "packages", "effect-codex", "src") + path.sep
+const isCore = (file: string): boolean => file.startsWith(coreDir)
+
 const libraryFiles = walk(path.join(root, "packages")).filter((file) => file.includes(`${path.sep}src${path.sep}`))
 const allFiles = ["packages", "scripts", "test", "bench", "examples"]
   .map((dir) => path.join(root, dir))
@@ -62,6 +66,12 @@ for (const file of allFiles) {
       const specifier = node.moduleSpecifier?.getText(source).slice(1, -1)
       if (specifier !== undefined && (specifier === "@effect/schema" || specifier.startsWith("@effect/schema/"))) {
         report(file, source, node, "imports the retired Effect 3 package @effect/schema; use effect/Schema")
+      }
+      if (
+        specifier !== undefined && specifier.startsWith("@effect/platform-") && isCore(file) &&
+        path.basename(file) !== "NodeCodex.ts"
+      ) {
+        report(file, source, node, `imports ${specifier}; the core is platform-neutral (Node layers go in NodeCodex.ts)`)
       }
     }
     if (isLibrary && node.parent === source && isExported(node)) {

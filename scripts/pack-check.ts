@@ -232,7 +232,7 @@ console.log(JSON.stringify(result))
 /** The README's examples, type-checked as a user writes them, plus type-level assertions. */
 const CONSUMER_TS = `import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Stream } from "effect"
-import { Approvals, Codex, Errors, Retry } from "effect-codex"
+import { Approvals, Codex, Errors, NodeCodex, Retry } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
 import type { ThreadStartParams } from "@effect-codex/protocol"
 
@@ -255,10 +255,10 @@ const approvals = Approvals.layer({
     Effect.succeed({ decision: params.command?.startsWith("ls") ? "accept" : "decline" })
 })
 const params: ThreadStartParams = { sandbox: Codex.Sandbox.readOnly }
-const live = Codex.layerNode({ codexPath: "/usr/local/bin/codex", config: { model: '"gpt-5.5"' } }).pipe(
+const live = NodeCodex.layer({ codexPath: "/usr/local/bin/codex", config: { model: '"gpt-5.5"' } }).pipe(
   Layer.provide(approvals)
 )
-export const main = (): void => program.pipe(Effect.provide(Codex.layerConfig()), NodeRuntime.runMain)
+export const main = (): void => program.pipe(Effect.provide(NodeCodex.layerConfig()), NodeRuntime.runMain)
 export const withOptions = program.pipe(Effect.provide(live))
 
 const listed = Effect.gen(function*() {
@@ -300,24 +300,24 @@ export const main = (): void => Effect.log("hello").pipe(NodeRuntime.runMain)
 `
 const TIMING_OURS_TS = `import { NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
-import { Codex } from "effect-codex"
+import { NodeCodex } from "effect-codex"
 import { CodexTest } from "@effect-codex/testing"
 
 export const main = (): void => Effect.log("hello").pipe(NodeRuntime.runMain)
-export const live = Codex.layerNode()
+export const live = NodeCodex.layer()
 export const test = CodexTest.layer()
 `
 
-/** What a user's bundler sees: a minimal app on `Codex.layerNode`. */
+/** What a user's bundler sees: a minimal app on `NodeCodex.layer`. */
 const BUNDLE_APP = `import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
-import { Codex } from "effect-codex"
+import { Codex, NodeCodex } from "effect-codex"
 
 Effect.gen(function*() {
   const codex = yield* Codex.Codex
   const thread = yield* codex.threadStart()
   yield* Console.log((yield* thread.run("Hello")).finalResponse)
-}).pipe(Effect.provide(Codex.layerNode()), NodeRuntime.runMain)
+}).pipe(Effect.provide(NodeCodex.layer()), NodeRuntime.runMain)
 `
 
 const STRICTEST = {
@@ -592,7 +592,7 @@ const main = async (): Promise<void> => {
         .reduce((sum, [, info]) => sum + info.bytesInOutput, 0)
       return `${kb(text.length)} (${kb(gzipSync(text).length)} gzipped; effect-codex + protocol: ${kb(ours)})`
     }
-    console.log(`esbuild bundle, minified, of a minimal Codex.layerNode app:`)
+    console.log(`esbuild bundle, minified, of a minimal NodeCodex.layer app:`)
     console.log(`  everything bundled:                     ${await bundle([])}`)
     console.log(`  effect, @effect/platform-node external: ${await bundle(["effect", "effect/*", "@effect/platform-node", "@effect/platform-node/*"])}`)
     const nativeSize = treeSize(path.join(consumer, "node_modules", PLATFORM_PACKAGE))

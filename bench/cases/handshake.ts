@@ -1,5 +1,5 @@
 /**
- * Case 1: handshake. Spawn → `initialize` result, on the real binary: the SDK's `AppServer.layerNode` build vs
+ * Case 1: handshake. Spawn → `initialize` result, on the real binary: the SDK's `NodeCodex.layerAppServer` build vs
  * the raw client (child_process.spawn + readline, same initialize). Median of N runs, SDK and raw alternated.
  */
 import * as Effect from "effect/Effect"

@@ -10,7 +10,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AppServer, Codex, CodexPool } from "effect-codex"
+import { Codex, CodexPool, NodeCodex } from "effect-codex"
 import { MockModel } from "@effect-codex/testing"
 import { CODEX_BINARY, median, round, tempDir } from "../lib.js"
 
@@ -55,7 +55,7 @@ export const run = (options: {
     const measure = (size: number | undefined) =>
       Effect.scoped(Effect.gen(function*() {
         const home = yield* tempDir("home")
-        const server = AppServer.layerNode({ codexPath: CODEX_BINARY, codexHome: home, config: mock.codexConfig })
+        const server = NodeCodex.layerAppServer({ codexPath: CODEX_BINARY, codexHome: home, config: mock.codexConfig })
         const layer = size === undefined ? Codex.layer().pipe(Layer.provide(server)) : CodexPool.layerWith({ size }, server)
         yield* mock.reset
         const result = yield* workload(layer, options.turns, options.threads)

@@ -10,7 +10,8 @@ import * as Effect from "effect/Effect"
 import { MockModel } from "@effect-codex/testing"
 import { type DriverOptions, type TurnDriver } from "../drivers.js"
 import { rawServer } from "../rawClient.js"
-import { gc, MB, type MemorySample, peak, round, startSampler, tempDir } from "../lib.js"
+import { CODEX_BINARY, gc, MB, type MemorySample, peak, round, startSampler, tempDir } from "../lib.js"
+import { runInProcess } from "../turnClient.js"
 import type * as Scope from "effect/Scope"
 
 type MakeDriver = (options: DriverOptions) => Effect.Effect<TurnDriver, unknown, Scope.Scope>
@@ -46,7 +47,7 @@ const mockServeRate = (n: number) =>
     })
   }))
 
-export const run = (n: number, makeDriver: MakeDriver) =>
+export const run = (n: number, makeDriver: MakeDriver, driverName: string) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const mockServe = yield* mockServeRate(n)
 
@@ -101,6 +102,27 @@ export const run = (n: number, makeDriver: MakeDriver) =>
       return { ms, deltas, firstAt, lastAt, status }
     })
 
+    // --- memory, each client in a process of its own (bench/turnClient.ts), same turn: the bench process above
+    // also holds MockModel and every case before this one, so its RSS says little about a client.
+    const own = (client: "sdk" | "raw") =>
+      Effect.gen(function*() {
+        const ownCwd = yield* tempDir("cwd")
+        yield* mock.enqueue(reply(n))
+        return yield* Effect.promise(() =>
+          runInProcess({
+            client,
+            driver: driverName,
+            codexPath: CODEX_BINARY,
+            config: mock.codexConfig,
+            cwd: ownCwd,
+            levels: [{ threads: 1, warmupTurns: 0, turns: 1 }],
+            sampleMemory: true
+          })
+        ).pipe(Effect.map((result) => result.levels[0]!.memory!))
+      })
+    const sdkOwn = yield* own("sdk")
+    const rawOwn = yield* own("raw")
+
     const sdkMs = t1 - t0
     const sdkStreamMs = last - first
     const rawStreamMs = rawResult.lastAt - rawResult.firstAt
@@ -127,6 +149,8 @@ export const run = (n: number, makeDriver: MakeDriver) =>
         deltasPerSecond: Math.round(rawResult.deltas / (rawResult.ms / 1000)),
         streamDeltasPerSecond: Math.round(rawResult.deltas / (rawStreamMs / 1000))
       },
-      ratio: round((outcome.deltas / sdkMs) / (rawResult.deltas / rawResult.ms), 3)
+      ratio: round((outcome.deltas / sdkMs) / (rawResult.deltas / rawResult.ms), 3),
+      /** RSS and heap of each client's own process during the turn; the ratio is of the median RSS. */
+      ownProcess: { sdk: sdkOwn, raw: rawOwn, rssRatio: round(sdkOwn.rssP50MB / rawOwn.rssP50MB, 3) }
     }
   })))

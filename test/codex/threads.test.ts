@@ -7,7 +7,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { Codex } from "effect-codex"
+import { Codex, NodeCodex } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
 
 /** A Codex on its own server process, over the MockModel and CodexHome in context. */
@@ -85,7 +85,7 @@ describe("thread lifecycle", () => {
     }).pipe(Effect.provide(CodexTest.layer())))
 })
 
-describe("Codex.layerConfig", () => {
+describe("NodeCodex.layerConfig", () => {
   it.live("reads CODEX_HOME and CODEX_MODEL from the environment", () =>
     Effect.gen(function*() {
       const mock = yield* MockModel.MockModel
@@ -95,7 +95,7 @@ describe("Codex.layerConfig", () => {
         const thread = yield* codex.threadStart()
         return { metadata: codex.server.metadata, model: thread.response.model }
       }).pipe(
-        Effect.provide(Codex.layerConfig({ config: mock.codexConfig.filter((entry) => !entry.startsWith("model=")) })),
+        Effect.provide(NodeCodex.layerConfig({ config: mock.codexConfig.filter((entry) => !entry.startsWith("model=")) })),
         Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ CODEX_HOME: home.path, CODEX_MODEL: "env-model" })))
       )
       expect(metadata.codexHome).toBe(home.path)

@@ -11,7 +11,7 @@ import * as Layer from "effect/Layer"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { AppServer, RpcPeer, Transport } from "effect-codex"
+import { AppServer, NodeCodex, RpcPeer, Transport } from "effect-codex"
 import { Processes } from "@effect-codex/testing"
 
 /** A fresh CODEX_HOME for one test, removed with the scope. */
@@ -23,7 +23,7 @@ const tempHome = Effect.acquireRelease(
 /** The server layer on a fresh home, as a scoped effect giving the service. */
 const startServer = Effect.gen(function*() {
   const codexHome = yield* tempHome
-  const context = yield* Layer.build(AppServer.layerNode({ codexHome }))
+  const context = yield* Layer.build(NodeCodex.layerAppServer({ codexHome }))
   return { server: context.mapUnsafe.get(AppServer.AppServer.key) as AppServer.Service, codexHome }
 })
 

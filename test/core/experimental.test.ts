@@ -10,7 +10,7 @@ import * as Layer from "effect/Layer"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { AppServer, RpcPeer, Transport } from "effect-codex"
+import { AppServer, NodeCodex, RpcPeer, Transport } from "effect-codex"
 
 /** A fresh CODEX_HOME for one test, removed with the scope. */
 const tempHome = Effect.acquireRelease(
@@ -21,7 +21,7 @@ const tempHome = Effect.acquireRelease(
 const startServer = (experimentalApi: boolean) =>
   Effect.gen(function*() {
     const codexHome = yield* tempHome
-    const context = yield* Layer.build(AppServer.layerNode({ codexHome, experimentalApi }))
+    const context = yield* Layer.build(NodeCodex.layerAppServer({ codexHome, experimentalApi }))
     return context.mapUnsafe.get(AppServer.AppServer.key) as AppServer.Service
   })
 

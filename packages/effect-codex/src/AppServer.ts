@@ -7,7 +7,7 @@
  * ```ts
  * import { NodeRuntime } from "@effect/platform-node"
  * import { Effect } from "effect"
- * import { AppServer } from "effect-codex"
+ * import { AppServer, NodeCodex } from "effect-codex"
  *
  * const program = Effect.gen(function*() {
  *   const server = yield* AppServer.AppServer
@@ -15,11 +15,10 @@
  *   yield* Effect.log(data.map((model) => model.id))
  * })
  *
- * program.pipe(Effect.provide(AppServer.layerNode()), NodeRuntime.runMain)
+ * program.pipe(Effect.provide(NodeCodex.layerAppServer()), NodeRuntime.runMain)
  * ```
  * @since 0.1.0
  */
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import {
   ClientRequestParamsExactGuards,
   ClientRequestParamsGuards,
@@ -45,9 +44,11 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import type { ChildProcessSpawner } from "effect/process"
 import {
+  type AppServerConnectError,
   type AppServerExitedError,
   ErrorCode,
   excerpt,
@@ -469,7 +470,7 @@ export const layerTransport = (
 
 /**
  * Spawns `codex app-server` (see `Transport.StdioOptions`) and connects; the process lives exactly as
- * long as the layer. Needs a `ChildProcessSpawner` (use {@link layerNode} on Node).
+ * long as the layer. Needs a `ChildProcessSpawner` (on Node, use `NodeCodex.layerAppServer`).
  *
  * @since 0.1.0
  * @category layers
@@ -480,13 +481,29 @@ export const layer = (
   layerTransport(options).pipe(Layer.provide(Transport.layerStdio(options)))
 
 /**
- * {@link layer} with Node's child-process spawner included.
+ * Options of {@link layerRemote}: where the running server listens, and how to greet it.
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category models
+ */
+export interface RemoteOptions extends Transport.RemoteOptions, HandshakeOptions {}
+
+/**
+ * Connects to an app-server that is already running (`codex app-server --listen ws://IP:PORT` or
+ * `--listen unix://PATH`, see `Transport.remote`) and performs the handshake; the connection lives as long as the
+ * layer, the server outlives it. Needs a `Socket.WebSocketConstructor` that sends headers and dials unix sockets: on
+ * Node, use `NodeCodex.layerAppServerRemote`, which is this layer with the `ws` package's.
+ *
+ * @since 0.2.0
  * @category layers
  */
-export const layerNode = (options: Options = {}): Layer.Layer<AppServer, StartError> =>
-  layer(options).pipe(Layer.provide(NodeServices.layer))
+export const layerRemote = (
+  options: RemoteOptions
+): Layer.Layer<
+  AppServer,
+  AppServerConnectError | RequestError | UnsupportedVersionError,
+  Socket.WebSocketConstructor
+> => layerTransport(options).pipe(Layer.provide(Transport.layerRemote(options)))
 
 /**
  * Sends a typed request through the `AppServer` in context.

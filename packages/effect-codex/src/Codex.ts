@@ -1,13 +1,14 @@
 /**
  * The entry point: a `Codex` service over one `codex app-server`, with threads, models, account and
- * login. Build it with {@link layerNode} (spawns the pinned binary) or {@link layerConfig} (reads the
- * environment), and answer approvals with an `Approvals` layer (declined by default).
+ * login. On Node, build it with `NodeCodex.layer` (spawns the pinned binary) or `NodeCodex.layerConfig`
+ * (reads the environment); elsewhere, {@link layerStdio} with your platform's `ChildProcessSpawner`.
+ * Answer approvals with an `Approvals` layer (declined by default).
  *
  * @example
  * ```ts
  * import { NodeRuntime } from "@effect/platform-node"
  * import { Effect } from "effect"
- * import { Codex } from "effect-codex"
+ * import { Codex, NodeCodex } from "effect-codex"
  *
  * const program = Effect.gen(function*() {
  *   const codex = yield* Codex.Codex
@@ -16,7 +17,7 @@
  *   yield* Effect.log(result.finalResponse)
  * })
  *
- * program.pipe(Effect.provide(Codex.layerNode()), NodeRuntime.runMain)
+ * program.pipe(Effect.provide(NodeCodex.layer()), NodeRuntime.runMain)
  * ```
  * @since 0.1.0
  */
@@ -44,10 +45,18 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
+import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
+import type { ChildProcessSpawner } from "effect/process"
 import * as AppServer from "./AppServer.js"
 import * as Approvals from "./Approvals.js"
-import type { AppServerExitedError, RequestError, StartError } from "./Errors.js"
+import type {
+  AppServerConnectError,
+  AppServerExitedError,
+  RequestError,
+  StartError,
+  UnsupportedVersionError
+} from "./Errors.js"
 import * as Dispatcher from "./internal/dispatcher.js"
 import * as TurnGate from "./internal/turnGate.js"
 import * as Thread from "./Thread.js"
@@ -302,7 +311,7 @@ export const layer = (options: ServiceOptions = {}): Layer.Layer<Codex, never, A
   Layer.effect(Codex)(make(options))
 
 /**
- * Options of {@link layerNode}: how to start the server, greet it, and watch turns.
+ * Options of {@link layerStdio} (and `NodeCodex.layer`): how to start the server, greet it, and watch turns.
  *
  * @since 0.1.0
  * @category models
@@ -311,31 +320,82 @@ export interface Options extends AppServer.Options, ServiceOptions {}
 
 /**
  * Spawns the app-server (see `AppServer.Options`: `codexPath`, `codexHome`, `config`, `apiKey`, ...) and
- * builds the service; the process lives as long as the layer.
+ * builds the service; the process lives as long as the layer. Needs a `ChildProcessSpawner`: on Node,
+ * use `NodeCodex.layer`, which is this layer with Node's spawner provided.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
-export const layerNode = (options: Options = {}): Layer.Layer<Codex, StartError> =>
-  layer(options).pipe(Layer.provide(AppServer.layerNode(options)))
+export const layerStdio = (
+  options: Options = {}
+): Layer.Layer<Codex, StartError, ChildProcessSpawner.ChildProcessSpawner> =>
+  layer(options).pipe(Layer.provide(AppServer.layer(options)))
 
 /**
- * {@link layerNode} configured from the environment: `CODEX_BIN` (binary), `CODEX_HOME`, `OPENAI_API_KEY`
- * (kept redacted), `CODEX_MODEL` (passed as `-c model=...`), over the given options.
+ * {@link layerStdio} configured from the environment: `CODEX_BIN` (binary), `CODEX_HOME`, `OPENAI_API_KEY`
+ * (kept redacted), `CODEX_MODEL` (passed as `-c model=...`), over the given options. On Node, use
+ * `NodeCodex.layerConfig`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = (options: Options = {}): Layer.Layer<Codex, StartError | Config.ConfigError> =>
+export const layerConfig = (
+  options: Options = {}
+): Layer.Layer<Codex, StartError | Config.ConfigError, ChildProcessSpawner.ChildProcessSpawner> =>
   Layer.unwrap(Effect.gen(function*() {
     const codexHome = yield* Config.option(Config.String("CODEX_HOME"))
     const apiKey = yield* Config.option(Config.Redacted("OPENAI_API_KEY"))
     const model = yield* Config.option(Config.String("CODEX_MODEL"))
     const config = Transport.configEntries(options.config)
-    return layerNode({
+    return layerStdio({
       ...options,
       ...(Option.isSome(codexHome) && options.codexHome === undefined ? { codexHome: codexHome.value } : {}),
       ...(Option.isSome(apiKey) && options.apiKey === undefined ? { apiKey: apiKey.value } : {}),
       config: Option.isSome(model) ? [`model=${JSON.stringify(model.value)}`, ...config] : config
     })
+  }))
+
+/**
+ * Options of {@link layerRemote}: where the running server listens (`url`, `token`, `connectTimeout`), how to greet
+ * it, and how to watch turns.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RemoteOptions extends AppServer.RemoteOptions, ServiceOptions {}
+
+/**
+ * The service over an app-server that is already running (`codex app-server --listen ws://IP:PORT`, or
+ * `unix://PATH`) instead of a child process: everything else is the same. A wrong token or an address where
+ * nothing listens fails the layer with `AppServerConnectError`; a connection that drops later fails pending calls
+ * and running turns with `AppServerExitedError`, as a process exit does. Closing the layer closes the connection
+ * and leaves the server running. Needs a `Socket.WebSocketConstructor`: on Node, use `NodeCodex.layerRemote`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemote = (
+  options: RemoteOptions
+): Layer.Layer<Codex, AppServerConnectError | RequestError | UnsupportedVersionError, Socket.WebSocketConstructor> =>
+  layer(options).pipe(Layer.provide(AppServer.layerRemote(options)))
+
+/**
+ * {@link layerRemote} configured from the environment: `CODEX_APP_SERVER_URL` (`ws://IP:PORT` or `unix://PATH`;
+ * required unless `url` is given) and `CODEX_APP_SERVER_TOKEN` (optional, kept redacted), under the given options.
+ * On Node, use `NodeCodex.layerRemoteConfig`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemoteConfig = (
+  options: Partial<RemoteOptions> = {}
+): Layer.Layer<
+  Codex,
+  AppServerConnectError | RequestError | UnsupportedVersionError | Config.ConfigError,
+  Socket.WebSocketConstructor
+> =>
+  Layer.unwrap(Effect.gen(function*() {
+    const url = options.url ?? (yield* Config.String("CODEX_APP_SERVER_URL"))
+    const token = options.token ?? Option.getOrUndefined(yield* Config.option(Config.Redacted("CODEX_APP_SERVER_TOKEN")))
+    return layerRemote({ ...options, url, token })
   }))

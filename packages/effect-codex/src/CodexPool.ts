@@ -1,5 +1,5 @@
 /**
- * Many `codex app-server` processes behind one `Codex` service: a drop-in for `Codex.layerNode` whose turns run on
+ * Many `codex app-server` processes behind one `Codex` service: a drop-in for `NodeCodex.layer` whose turns run on
  * `size` processes sharing one `CODEX_HOME`.
  *
  * - A new thread goes to the least-loaded process and stays there (codex lets one process write a thread);
@@ -20,7 +20,7 @@
  * ```ts
  * import { NodeRuntime } from "@effect/platform-node"
  * import { Effect } from "effect"
- * import { Codex, CodexPool } from "effect-codex"
+ * import { Codex, NodeCodex } from "effect-codex"
  *
  * const program = Effect.gen(function*() {
  *   const codex = yield* Codex.Codex
@@ -29,8 +29,8 @@
  *   yield* Effect.log(result.finalResponse)
  * })
  *
- * // The only change from a single process: `Codex.layerNode()` → `CodexPool.layer({ size: 3 })`.
- * program.pipe(Effect.provide(CodexPool.layer({ size: 3 })), NodeRuntime.runMain)
+ * // The only change from a single process: `NodeCodex.layer()` → `NodeCodex.layerPool({ size: 3 })`.
+ * program.pipe(Effect.provide(NodeCodex.layerPool({ size: 3 })), NodeRuntime.runMain)
  * ```
  * @since 0.2.0
  */
@@ -46,6 +46,7 @@ import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { ChildProcessSpawner } from "effect/process"
 import * as AppServer from "./AppServer.js"
 import * as Codex from "./Codex.js"
 import { AppServerExitedError, PoolQueueFullError, type RequestError, type StartError } from "./Errors.js"
@@ -118,7 +119,7 @@ export interface PoolOptions {
 }
 
 /**
- * Options of {@link layer}: those of `Codex.layerNode` (for every process) and the pool's.
+ * Options of {@link layer}: those of `Codex.layerStdio` (for every process) and the pool's.
  *
  * @since 0.2.0
  * @category models
@@ -563,12 +564,14 @@ export const layerWith = <R>(
 ): Layer.Layer<Codex.Codex, StartError, R> => Layer.effect(Codex.Codex)(make(options, server))
 
 /**
- * Spawns the pool's app-server processes with `Codex.layerNode`'s options (`codexPath`, `codexHome`, `config`,
- * `apiKey`, ...; every process shares the `CODEX_HOME`) and provides `Codex` over them. Provide an `Approvals` layer
- * to answer approvals, as for `Codex.layerNode`.
+ * Spawns the pool's app-server processes with `Codex.layerStdio`'s options (`codexPath`, `codexHome`, `config`,
+ * `apiKey`, ...; every process shares the `CODEX_HOME`) and provides `Codex` over them. Needs a
+ * `ChildProcessSpawner`: on Node, use `NodeCodex.layerPool`. Provide an `Approvals` layer to answer approvals.
  *
  * @since 0.2.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<Codex.Codex, StartError> =>
-  layerWith(options, AppServer.layerNode(options))
+export const layer = (
+  options: Options = {}
+): Layer.Layer<Codex.Codex, StartError, ChildProcessSpawner.ChildProcessSpawner> =>
+  layerWith(options, AppServer.layer(options))

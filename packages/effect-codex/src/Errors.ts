@@ -475,3 +475,42 @@ export const fromRpcError = (method: string, error: RpcErrorObject): RpcError =>
  * @category utils
  */
 export const excerpt = (line: string): string => line.length <= 500 ? line : `${line.slice(0, 500)}…`
+
+/**
+ * No connection could be made to a running app-server (`Transport.remote`): the address is not valid, nothing
+ * listens there, the server refused the token, it answered the WebSocket upgrade with another HTTP status, or the
+ * connection did not open within the connect timeout. The token is never part of the error.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Codex, NodeCodex } from "effect-codex"
+ *
+ * const program = Effect.gen(function*() {
+ *   const codex = yield* Codex.Codex
+ *   return yield* codex.models()
+ * }).pipe(
+ *   Effect.provide(NodeCodex.layerRemote({ url: "ws://127.0.0.1:4500" })),
+ *   Effect.catchTag("AppServerConnectError", (error) => Effect.logError(error.kind, error.message))
+ * )
+ * ```
+ * @since 0.2.0
+ * @category errors
+ */
+export class AppServerConnectError extends Schema.TaggedError<AppServerConnectError>("effect-codex/Errors/AppServerConnectError")("AppServerConnectError", {
+  /** The address that was dialled, as given (`ws://IP:PORT` or `unix://PATH`). */
+  address: Schema.String,
+  /**
+   * `InvalidAddress` (not a `ws://`, `wss://` or `unix://` URL), `Unreachable` (nothing listens: refused, no such
+   * socket, host unknown), `Unauthorized` (HTTP 401/403: a missing or wrong token), `Rejected` (another HTTP status)
+   * or `Timeout` (no connection within the connect timeout).
+   */
+  kind: Schema.Literals(["InvalidAddress", "Unreachable", "Unauthorized", "Rejected", "Timeout"]),
+  reason: Schema.String,
+  /** The failure as the platform raised it. */
+  cause: Schema.optional(Schema.Defect())
+}) {
+  override get message(): string {
+    return `Could not connect to codex app-server at ${this.address}: ${this.reason}`
+  }
+}

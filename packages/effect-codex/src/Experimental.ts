@@ -13,7 +13,7 @@
  * ```ts
  * import { NodeRuntime } from "@effect/platform-node"
  * import { Effect } from "effect"
- * import { AppServer } from "effect-codex"
+ * import { AppServer, NodeCodex } from "effect-codex"
  *
  * const program = Effect.gen(function*() {
  *   const server = yield* AppServer.AppServer
@@ -21,7 +21,7 @@
  *   yield* Effect.log(data.map((mode) => mode.name))
  * })
  *
- * program.pipe(Effect.provide(AppServer.layerNode({ experimentalApi: true })), NodeRuntime.runMain)
+ * program.pipe(Effect.provide(NodeCodex.layerAppServer({ experimentalApi: true })), NodeRuntime.runMain)
  * ```
  * @since 0.1.0
  */

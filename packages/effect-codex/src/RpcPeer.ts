@@ -185,6 +185,9 @@ const reply = (request: IncomingRequest, handle: ServerRequestHandler): Effect.E
     )
   )
 
+/** How many characters the reader routes before it lets the consumers run (see `make`). */
+const yieldEvery = 64 * 1024
+
 /** The error of the end of a connection, or of a call (`method`) it ended while pending. */
 const exitedError = (info: ExitInfo, method?: string) =>
   new AppServerExitedError({
@@ -294,8 +297,18 @@ export const make: {
       return Deferred.succeed(closedSignal, error).pipe(Effect.asVoid)
     })
 
+  // After every `yieldEvery` characters read, the reader lets the consumers of what it routed run before it reads
+  // on: a burst of input (a backlog, a long stream of deltas) is handed on a slice at a time instead of being
+  // parsed whole into their queues first. Small chunks (a turn's few lines) never yield.
+  let sinceYield = 0
   const reader = yield* connection.incoming.pipe(
-    Stream.runForEach((chunk) => route(framer.push(chunk))),
+    Stream.runForEach((chunk) => {
+      const routed = route(framer.push(chunk))
+      sinceYield += chunk.length
+      if (sinceYield < yieldEvery) return routed
+      sinceYield = 0
+      return Effect.andThen(routed, Effect.yieldNow)
+    }),
     // A last message without a trailing newline still counts.
     Effect.andThen(Effect.suspend(() => route(framer.end()))),
     Effect.forkScoped

@@ -1,6 +1,7 @@
 /**
  * The byte pipe to a `codex app-server`: a scoped connection that carries text both ways and reports how
- * the server ended. The implementation here is the real child process over stdio ({@link layerStdio}); the
+ * the server ended. The implementations here are the real child process over stdio ({@link layerStdio}) and a
+ * connection to a server that is already running, over a WebSocket or a unix socket ({@link layerRemote}); the
  * testing kit has an in-memory pair (`@effect-codex/testing`'s `InMemoryTransport`).
  *
  * The stdio transport never leaves an orphan: when its scope closes (normally, on failure or on
@@ -18,11 +19,14 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
+import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import * as CodexBinary from "./CodexBinary.js"
 import type { AppServerNotFoundError } from "./Errors.js"
-import { AppServerSpawnError } from "./Errors.js"
+import { AppServerConnectError, AppServerSpawnError } from "./Errors.js"
+import * as LineFramer from "./internal/LineFramer.js"
+import * as Remote from "./internal/remote.js"
 
 /**
  * How the server side of a connection ended.
@@ -268,3 +272,115 @@ export const layerStdio = (
   options: StdioOptions = {}
 ): Layer.Layer<Transport, AppServerSpawnError | AppServerNotFoundError, ChildProcessSpawner.ChildProcessSpawner> =>
   Layer.effect(Transport)(stdio(options))
+
+/**
+ * Options of a connection to an app-server that is already running (`codex app-server --listen URL`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RemoteOptions {
+  /**
+   * Where the server listens, as given to `--listen`: `ws://IP:PORT` (or `wss://HOST:PORT` behind a TLS proxy),
+   * or `unix:///absolute/path` (codex serves the same WebSocket protocol over a unix socket).
+   */
+  readonly url: string
+  /**
+   * The capability token of a server started with `--ws-auth capability-token --ws-token-file FILE` (the file's
+   * content; surrounding whitespace is trimmed, as codex does), or a signed bearer token (`--ws-auth
+   * signed-bearer-token`). Sent as `Authorization: Bearer …`; kept redacted, never in errors or spans.
+   */
+  readonly token?: Redacted.Redacted<string> | undefined
+  /** How long to wait for the connection to open before failing with `AppServerConnectError` (`Timeout`). Default 10 seconds. */
+  readonly connectTimeout?: Duration.Input | undefined
+}
+
+/**
+ * Connects to a running app-server over a WebSocket (TCP or unix socket), within the current scope: one JSON-RPC
+ * message per text frame both ways. Fails with `AppServerConnectError` when no connection opens (classified as
+ * `Unreachable`, `Unauthorized`, `Rejected`, `Timeout` or `InvalidAddress`). When the connection drops later, the
+ * connection's `exit` reports it, and `RpcPeer` fails pending calls with `AppServerExitedError`. Closing the scope
+ * closes the connection; the server keeps running.
+ *
+ * Needs a `Socket.WebSocketConstructor` that can send headers and dial unix sockets: `NodeWS.layerWebSocketConstructor`
+ * from `@effect/platform-node` (the `ws` package), which `NodeCodex.layerRemote` and `NodeCodex.layerAppServerRemote`
+ * include.
+ *
+ * @example
+ * ```ts
+ * import { NodeWS } from "@effect/platform-node"
+ * import { Effect, Redacted } from "effect"
+ * import { Transport } from "effect-codex"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const connection = yield* Transport.remote({ url: "ws://127.0.0.1:4500", token: Redacted.make("secret") })
+ *     yield* connection.write(JSON.stringify({ id: 1, method: "initialize", params: { clientInfo: { name: "demo", title: null, version: "0" } } }) + "\n")
+ *   })
+ * ).pipe(Effect.provide(NodeWS.layerWebSocketConstructor))
+ * ```
+ * @since 0.2.0
+ * @category constructors
+ */
+export const remote = Effect.fn("Transport.remote")(function*(options: RemoteOptions) {
+  const target = Remote.target(options.url)
+  if (target instanceof AppServerConnectError) return yield* target
+  yield* Effect.annotateCurrentSpan("address", target.address)
+  const token = options.token === undefined ? undefined : Redacted.value(options.token).trim()
+  const timeout = Duration.fromInputUnsafe(options.connectTimeout ?? Duration.seconds(10))
+  const socket = yield* Socket.makeWebSocket(target.url, {
+    openTimeout: timeout,
+    ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } })
+  })
+  const reader = yield* socket.reader.pipe(
+    Effect.mapError((error) =>
+      Remote.connectError(target, error, { withToken: token !== undefined, timeoutMillis: Duration.toMillis(timeout) })
+    )
+  )
+  const writer = yield* socket.writer
+  // Once the scope closes, the socket's writer would wait for a next connection that never comes: drop instead.
+  // (Added after the reader, this finalizer runs before the reader's.)
+  let open = true
+  yield* Effect.addFinalizer(() => Effect.sync(() => open = false))
+
+  const exited = yield* Deferred.make<ExitInfo>()
+  const decoder = new TextDecoder()
+  // RpcPeer frames by newline: each message ends with one. Writes are split back into one message a frame.
+  const outgoing = LineFramer.make(Number.MAX_SAFE_INTEGER)
+  return Transport.of({
+    pid: undefined,
+    incoming: Stream.fromEffectRepeat(
+      reader.pull.pipe(
+        Effect.map((frames) =>
+          frames.map((frame) => `${typeof frame === "string" ? frame : decoder.decode(frame)}\n`).join("")
+        ),
+        Effect.catch((error) =>
+          Deferred.succeed(exited, {
+            exitCode: null,
+            signal: null,
+            stderrTail: [],
+            reason: Remote.closedReason(target, error)
+          }).pipe(Effect.andThen(Cause.done()))
+        )
+      )
+    ),
+    // A message written after the connection dropped is lost, as with a process that exited.
+    write: (text) =>
+      Effect.forEach(
+        outgoing.push(text),
+        (frame) => open && frame._tag === "Line" ? Effect.ignore(writer.write(frame.line)) : Effect.void,
+        { discard: true }
+      ),
+    exit: Deferred.await(exited)
+  })
+})
+
+/**
+ * A layer with a connection to a running app-server (see {@link remote}); the connection lives as long as the layer.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemote = (
+  options: RemoteOptions
+): Layer.Layer<Transport, AppServerConnectError, Socket.WebSocketConstructor> => Layer.effect(Transport)(remote(options))

@@ -11,9 +11,16 @@
  *
  * @since 0.1.0
  */
-import type { ThreadItem, ThreadTokenUsage, Turn as TurnInfo, TurnStartParams } from "@effect-codex/protocol"
+import type {
+  ThreadItem,
+  ThreadTokenUsage,
+  Turn as TurnInfo,
+  TurnStartParams,
+  TurnStartResponse
+} from "@effect-codex/protocol"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -21,7 +28,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "./AppServer.js"
 import type * as Approvals from "./Approvals.js"
@@ -185,16 +192,18 @@ export interface StartOptions extends WatchOptions {
 
 /**
  * A turn's outlet, settled once and synchronously: its events go to the stream's queue, and its end ends (or
- * fails) the queue before the result is set; settling also stops the fiber that follows the turn.
+ * fails) the queue before the result is set; settling also stops the fiber that reconciles the turn, if any, and
+ * calls `onSettle` (which detaches the turn from its thread and stops its watchdog).
  */
-const makeOutlet = Effect.fnUntraced(function*() {
+const makeOutlet = Effect.fnUntraced(function*(onSettle: () => void) {
   const events = yield* Queue.unbounded<Event, StreamError | Cause.Done>()
-  const done = yield* Deferred.make<Result, StreamError>()
+  const done = Deferred.makeUnsafe<Result, StreamError>()
   // "completed": the server said the turn is over (turn/completed, or thread/read found it finished).
   let outcome: "completed" | "failed" | undefined
   let follower: Fiber.Fiber<unknown, unknown> | undefined
   const settle = (how: "completed" | "failed", exit: Exit.Exit<Result, StreamError>) => {
     outcome = how
+    onSettle()
     Deferred.doneUnsafe(done, exit)
     follower?.interruptUnsafe()
   }
@@ -249,7 +258,10 @@ const makeActivity = (clock: Clock.Clock) => {
  * Starts a turn: routes its thread through the Codex dispatcher, sends `turn/start`, and follows the turn in the
  * current scope. Closing the scope before the server has ended the turn interrupts it there, waits up to
  * `interruptGrace` for the confirmation, and settles the handle in any case (also when the caller was interrupted
- * while `turn/start` was in flight: the request is finished in the background and the new turn stopped).
+ * while `turn/start` was in flight: the request is finished first and the new turn stopped).
+ *
+ * The per-turn path runs no fiber of its own: events arrive synchronously from the dispatcher, the watchdog is a
+ * timer entry of the dispatcher (`timers`), and only a reconciliation after a silence forks one.
  *
  * @since 0.1.0
  * @category constructors
@@ -259,14 +271,29 @@ export const start = Effect.fnUntraced(function*(
   params: TurnStartParams,
   options: StartOptions = {}
 ): Effect.fn.Return<Handle, RequestError, Scope.Scope> {
-  const { server } = dispatcher
+  const { server, timers } = dispatcher
   const threadId = params.threadId
   const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Duration.minutes(5))
   const interruptGrace = Duration.fromInputUnsafe(options.interruptGrace ?? Duration.seconds(10))
+  const context = yield* Effect.context<never>()
   const tracker = new Tracker.Tracker(threadId)
-  const outlet = yield* makeOutlet()
-  const activity = makeActivity(yield* Clock.Clock)
-  const startedSignal = yield* Deferred.make<TurnInfo, RequestError>()
+  const activity = makeActivity(Context.get(context, Clock.Clock))
+
+  /** The watchdog: a timer of the dispatcher, re-armed for what remains while the turn was not silent long enough. */
+  const idleMillis = Duration.toMillis(idleTimeout)
+  const watchdog = () => {
+    const silent = activity.silentFor()
+    if (silent < idleMillis) timers.set(watchdog, Duration.millis(idleMillis - silent))
+    else outlet.stopOnSettle(Effect.runForkWith(context)(reconcile(idleTimeout)))
+  }
+
+  // The route (and the per-turn approvals) live until the turn has settled, not until the caller's scope
+  // closes: a long-lived scope running many turns keeps nothing per finished turn.
+  let detach = () => {}
+  const outlet = yield* makeOutlet(() => {
+    detach()
+    timers.delete(watchdog)
+  })
 
   /** Hands this turn's events (from the tracker) to the stream, and settles when one of them ended the turn. */
   const deliver = (events: ReadonlyArray<Event>) => {
@@ -279,21 +306,15 @@ export const start = Effect.fnUntraced(function*(
     else outlet.abort(end.error)
   }
 
-  // The route (and the per-turn approvals) live until the turn has settled, not until the caller's scope
-  // closes: a long-lived scope running many turns keeps nothing per finished turn.
-  const turnScope = yield* Scope.fork(yield* Effect.scope)
-  yield* Scope.provide(
-    dispatcher.register(threadId, {
-      onNotifications: (batch) => {
-        if (!outlet.settled()) deliver(tracker.receive(batch))
-      },
-      onClose: outlet.abort,
-      onAnswering: activity.answering,
-      onAnswered: activity.answered,
-      approvals: options.approvals
-    }),
-    turnScope
-  )
+  detach = dispatcher.attach(threadId, {
+    onNotifications: (batch) => {
+      if (!outlet.settled()) deliver(tracker.receive(batch))
+    },
+    onClose: outlet.abort,
+    onAnswering: activity.answering,
+    onAnswered: activity.answered,
+    approvals: options.approvals
+  }, context)
 
   /** Asks the server where the turn stands after a silence. */
   const reconcile = (idle: Duration.Duration) =>
@@ -309,18 +330,6 @@ export const start = Effect.fnUntraced(function*(
       Effect.catch((error) => Effect.sync(() => outlet.abort(error)))
     )
 
-  // Following ends with the turn, however it settled (completed, reconciled, interrupted, failed): settling
-  // interrupts the watchdog, which then closes the turn's scope.
-  const watchdog = Deferred.await(startedSignal).pipe(
-    Effect.andThen(watchSilence(activity, idleTimeout, reconcile))
-  )
-  outlet.stopOnSettle(
-    yield* Effect.forkScoped(watchdog.pipe(
-      Effect.catch((error) => Effect.sync(() => outlet.abort(error))),
-      Effect.ensuring(Scope.close(turnScope, Exit.void))
-    ))
-  )
-
   /** Asks the server to stop the turn, waits up to `interruptGrace` for it, then reconciles. */
   const stop = Effect.suspend(() =>
     server.request("turn/interrupt", { threadId, turnId: tracker.turnId ?? "" }, { timeout: interruptGrace })
@@ -331,51 +340,35 @@ export const start = Effect.fnUntraced(function*(
     Effect.ignore
   )
 
-  // Registered before turn/start is sent and run before following stops (finalizers run in reverse order):
-  // a turn the server has not ended is interrupted there, and the handle always settles.
+  // Registered before turn/start is sent: a turn the server has not ended is interrupted there, and the handle
+  // always settles (a turn that never started is failed with why).
+  let started: TurnInfo | undefined
   yield* Effect.addFinalizer(() =>
-    Deferred.await(startedSignal).pipe(
-      Effect.matchEffect({
-        onFailure: () => Effect.void,
-        onSuccess: () => outlet.endedOnServer() ? Effect.void : stop
-      })
-    )
+    started === undefined || outlet.endedOnServer()
+      ? Effect.sync(() => outlet.settled() || detach())
+      : stop
   )
 
-  // Sent from a detached fiber: an interruption of the caller cannot lose the id of a turn the
-  // server starts (the request has its own timeout).
-  yield* server.request("turn/start", params).pipe(
-    Effect.tap(({ turn }) => Effect.sync(() => deliver(tracker.started(turn.id)))),
-    Effect.map(({ turn }) => turn),
-    Effect.exit,
-    Effect.flatMap((exit) => Deferred.done(startedSignal, exit)),
-    Effect.forkDetach
-  )
-  const started = yield* Deferred.await(startedSignal)
-  yield* Effect.annotateCurrentSpan({ threadId, turnId: started.id })
-  return handleOf(server, threadId, started, Stream.fromQueue(outlet.events), outlet.result, stop)
+  /** `turn/start` answered: the turn is followed from here; it failed: the turn is failed with why. */
+  const onAnswer = (answer: Exit.Exit<TurnStartResponse, RequestError>) =>
+    Effect.sync(() => {
+      if (Exit.isFailure(answer)) {
+        const error = Cause.findErrorOption(answer.cause)
+        return Option.isSome(error) ? outlet.abort(error.value) : detach()
+      }
+      started = answer.value.turn
+      deliver(tracker.started(started.id))
+      if (outlet.settled()) return
+      activity.touch()
+      timers.set(watchdog, idleTimeout)
+    })
+
+  // Not interruptible: an interruption of the caller cannot lose the id of a turn the server starts (the request
+  // has its own timeout); it takes effect once the answer is in, and the finaliser then stops the turn.
+  const { turn } = yield* server.request("turn/start", params).pipe(Effect.onExit(onAnswer), Effect.uninterruptible)
+  if (Spans.isTracing(yield* Effect.tracer)) yield* Effect.annotateCurrentSpan({ threadId, turnId: turn.id })
+  return handleOf(server, threadId, turn, Stream.fromQueue(outlet.events), outlet.result, stop)
 }, Spans.traced("Turn.start"))
-
-/**
- * Wakes when the turn could have been silent for `idleTimeout`, and reconciles it if it was (a turn waiting on the
- * client is not silent).
- */
-const watchSilence = <E>(
-  activity: ReturnType<typeof makeActivity>,
-  idleTimeout: Duration.Duration,
-  reconcile: (idle: Duration.Duration) => Effect.Effect<void, E>
-) =>
-  Effect.gen(function*() {
-    const idleMillis = Duration.toMillis(idleTimeout)
-    activity.touch()
-    let wait = idleMillis
-    while (true) {
-      yield* Effect.sleep(Duration.millis(wait))
-      const silent = activity.silentFor()
-      if (silent >= idleMillis) return yield* reconcile(idleTimeout)
-      wait = idleMillis - silent
-    }
-  })
 
 /** The handle of a started turn. */
 const handleOf = (
@@ -398,12 +391,12 @@ const handleOf = (
     steer: (input) =>
       server.request("turn/steer", { threadId, expectedTurnId: turnId, input: Input.toItems(input) }).pipe(
         Effect.asVoid,
-        Effect.withSpan("Turn.steer", { attributes: { threadId, turnId } })
+        Spans.traced("Turn.steer", { attributes: { threadId, turnId } })
       ),
     // Settles within about twice `interruptGrace` even if the server never confirms.
     interrupt: stop.pipe(
       Effect.andThen(result),
-      Effect.withSpan("Turn.interrupt", { attributes: { threadId, turnId } })
+      Spans.traced("Turn.interrupt", { attributes: { threadId, turnId } })
     )
   }
 }

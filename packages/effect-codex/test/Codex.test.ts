@@ -188,6 +188,27 @@ describe("turn lifecycle edge cases on a fake app-server", () => {
       expect(yield* fake.requests("thread/read")).toHaveLength(1)
     }).pipe(Effect.scoped, Effect.provide(FakeAppServer.layerCodex())))
 
+  it.effect("a finished turn's watchdog is gone: no thread/read after its idle timeout, also while its scope lives on", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeAppServer.FakeAppServer
+      const codex = yield* Codex.Codex
+      const thread = yield* codex.threadStart()
+      yield* fake.enqueueTurn({ deltas: ["a"] })
+      const finished = yield* thread.turn("hi", { idleTimeout: Duration.seconds(10) })
+      expect((yield* finished.result).status).toBe("completed")
+      // A second turn, still running, keeps its watchdog: only it is reconciled.
+      yield* fake.enqueueTurn({ hold: true })
+      const running = yield* thread.turn("again", { idleTimeout: Duration.seconds(10) })
+      yield* fake.handle("thread/read", () => FakeAppServer.result(threadWithTurn(thread.id, running.id, "completed")))
+      yield* TestClock.adjust("11 seconds")
+      yield* settle
+      expect((yield* running.result).status).toBe("completed")
+      expect(yield* fake.requests("thread/read")).toHaveLength(1)
+      yield* TestClock.adjust("60 seconds")
+      yield* settle
+      expect(yield* fake.requests("thread/read")).toHaveLength(1)
+    }).pipe(Effect.scoped, Effect.provide(FakeAppServer.layerCodex())))
+
   it.live("a caller interrupted while turn/start is in flight still stops the turn it started", () =>
     Effect.gen(function*() {
       const fake = yield* FakeAppServer.FakeAppServer

@@ -21,11 +21,20 @@
  * ```
  * @since 0.1.0
  */
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AppServer, Codex, CodexPool, type Errors, Transport } from "effect-codex"
-import { mkdtempSync, rmSync } from "node:fs"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import { AppServer, Codex, CodexBinary, CodexPool, Errors, NodeCodex, Transport } from "effect-codex"
+import { randomBytes } from "node:crypto"
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import * as MockModel from "./MockModel.js"
@@ -77,7 +86,7 @@ export const appServerLayer = (
     const mock = yield* MockModel.MockModel
     const home = yield* CodexHome
     const config = [...mock.codexConfig, ...Transport.configEntries(options.config)]
-    return AppServer.layerNode({ ...options, codexHome: home.path, config })
+    return NodeCodex.layerAppServer({ ...options, codexHome: home.path, config })
   }))
 
 /**
@@ -97,6 +106,147 @@ export const layer = (
     Layer.provideMerge(Layer.merge(MockModel.layerWith(mock ?? {}), codexHomeLayer))
   )
 }
+
+/**
+ * Options of {@link listeningServer}: the server options (minus what the kit sets) and where it listens.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ListeningServerOptions extends Omit<Transport.StdioOptions, "codexHome"> {
+  /** `"ws"` (default): `ws://127.0.0.1` on a free port, with a capability token; `"unix"`: a unix socket. */
+  readonly listen?: "ws" | "unix" | undefined
+  /** The capability token of a `ws` server (default: a random one); `null` for a server without auth. */
+  readonly token?: string | null | undefined
+  /** How long to wait for the server to listen. Default 30 seconds. */
+  readonly readyTimeout?: Duration.Input | undefined
+}
+
+/**
+ * A `codex app-server --listen` started by {@link listeningServer}: where it listens and how to stop it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ListeningServer {
+  /** `ws://127.0.0.1:PORT` or `unix:///…/app-server.sock`, for `NodeCodex.layerRemote({ url })`. */
+  readonly url: string
+  /** The capability token, for `NodeCodex.layerRemote({ token })` (undefined without auth). */
+  readonly token: Redacted.Redacted<string> | undefined
+  readonly pid: number
+  /** Sends `signal` to the server (default SIGKILL), for tests of a server that goes away. */
+  readonly kill: (signal?: ChildProcess.Signal) => Effect.Effect<void>
+}
+
+const listeningPattern = /listening on: (ws:\/\/[^\s\u001b]+)/
+
+/**
+ * Starts the real binary as a server that clients connect to (`codex app-server --listen`), pointed at the
+ * `MockModel` and `CodexHome` in context, and waits until it listens. The server is the test's: it lives as long as
+ * the scope (then SIGTERM, SIGKILL after 2 s), whatever its clients do.
+ *
+ * @example
+ * ```ts
+ * import { it } from "@effect/vitest"
+ * import { Effect, Layer } from "effect"
+ * import { Codex, NodeCodex } from "effect-codex"
+ * import { CodexTest, MockModel } from "@effect-codex/testing"
+ *
+ * it.live("answers over a WebSocket", () =>
+ *   Effect.gen(function*() {
+ *     const server = yield* CodexTest.listeningServer()
+ *     const result = yield* Effect.gen(function*() {
+ *       const thread = yield* (yield* Codex.Codex).threadStart()
+ *       return yield* thread.run("Hi")
+ *     }).pipe(Effect.provide(NodeCodex.layerRemote({ url: server.url, token: server.token })))
+ *   }).pipe(Effect.scoped, Effect.provide(Layer.merge(MockModel.layer, CodexTest.codexHomeLayer))))
+ * ```
+ * @since 0.2.0
+ * @category constructors
+ */
+export const listeningServer = (
+  options: ListeningServerOptions = {}
+): Effect.Effect<
+  ListeningServer,
+  Errors.AppServerSpawnError | Errors.AppServerNotFoundError,
+  Scope.Scope | MockModel.MockModel | CodexHome
+> =>
+  Effect.gen(function*() {
+    const mock = yield* MockModel.MockModel
+    const home = yield* CodexHome
+    const binary = yield* CodexBinary.find(options)
+    const listenDir = path.join(home.path, "listen")
+    mkdirSync(listenDir, { recursive: true, mode: 0o700 })
+    const socketPath = path.join(listenDir, "app-server.sock")
+    const token = options.listen === "unix" || options.token === null
+      ? undefined
+      : options.token ?? randomBytes(24).toString("hex")
+    const tokenFile = path.join(listenDir, "ws-token")
+    if (token !== undefined) writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 })
+    const args = Transport.appServerArgs({
+      ...options,
+      config: [...mock.codexConfig, ...Transport.configEntries(options.config)],
+      args: [
+        ...(options.args ?? []),
+        "--listen",
+        options.listen === "unix" ? `unix://${socketPath}` : "ws://127.0.0.1:0",
+        ...(token === undefined ? [] : ["--ws-auth", "capability-token", "--ws-token-file", tokenFile])
+      ]
+    })
+    const command = `${binary} ${args.join(" ")}`
+    const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+    const handle = yield* spawner.spawn(ChildProcess.make(binary, args, {
+      env: { ...options.env, CODEX_HOME: home.path },
+      extendEnv: true,
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+      killSignal: "SIGTERM",
+      forceKillAfter: Duration.seconds(2)
+    })).pipe(Effect.mapError((error) => new Errors.AppServerSpawnError({ command, reason: error.message, cause: error })))
+
+    // codex prints the address it bound (the port it picked for :0) to stderr; a unix socket appears as a file.
+    const stderr: Array<string> = []
+    const listening = yield* Deferred.make<string>()
+    yield* Stream.decodeText(handle.stderr).pipe(
+      Stream.splitLines,
+      Stream.runForEach((line) =>
+        Effect.suspend(() => {
+          stderr.push(line)
+          const match = listeningPattern.exec(line)
+          return match === null ? Effect.void : Deferred.succeed(listening, match[1]!)
+        })
+      ),
+      Effect.ignore,
+      Effect.forkScoped
+    )
+    const url = options.listen === "unix"
+      ? Effect.sync(() => existsSync(socketPath)).pipe(
+        Effect.repeat({ until: (exists) => exists, schedule: Schedule.spaced(Duration.millis(20)) }),
+        Effect.as(`unix://${socketPath}`)
+      )
+      : Deferred.await(listening)
+    const failed = (reason: string) =>
+      new Errors.AppServerSpawnError({ command, reason: `${reason}; stderr:\n${stderr.slice(-20).join("\n")}` })
+    const address = yield* Effect.raceFirst(
+      url,
+      handle.exitCode.pipe(
+        Effect.ignore,
+        Effect.andThen(Effect.fail(failed("the server exited before it listened")))
+      )
+    ).pipe(
+      Effect.timeoutOrElse({
+        duration: options.readyTimeout ?? Duration.seconds(30),
+        orElse: () => Effect.fail(failed("the server did not listen in time"))
+      })
+    )
+    return {
+      url: address,
+      token: token === undefined ? undefined : Redacted.make(token),
+      pid: handle.pid,
+      kill: (signal = "SIGKILL") => Effect.ignore(handle.kill({ killSignal: signal }))
+    } satisfies ListeningServer
+  }).pipe(Effect.provide(NodeServices.layer))
 
 /**
  * Options of {@link layerPool}: {@link Options} and the pool's own (`size`, `maxTurnsPerProcess`, ...).

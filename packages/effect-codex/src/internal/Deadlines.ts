@@ -2,7 +2,7 @@
  * Deadlines of many keys on one timer fiber: the fiber sleeps until the earliest deadline and calls
  * `onExpired` for each key whose time has come. Adding or removing a key is a map operation, not a fiber:
  * the pending table (`PendingTable`) uses it for request timeouts instead of racing every request against its
- * own sleep.
+ * own sleep, and the dispatcher for the watchdogs of its turns instead of a sleeping fiber per turn.
  *
  * Time comes from the `Clock` service, so `TestClock` drives it in tests.
  *

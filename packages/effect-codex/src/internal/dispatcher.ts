@@ -13,6 +13,7 @@ import type * as Scope from "effect/Scope"
 import type * as AppServer from "../AppServer.js"
 import * as Approvals from "../Approvals.js"
 import type { AppServerExitedError, RpcErrorObject } from "../Errors.js"
+import * as Deadlines from "./Deadlines.js"
 
 /**
  * What follows a thread for a while (a turn): its notifications, the end of the connection, its approvals.
@@ -48,6 +49,16 @@ export interface Dispatcher {
    * that has some (else to the Codex-wide approvals). A route registered after the connection ended is told so.
    */
   readonly register: (threadId: string, route: Route) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * {@link Dispatcher.register} without a scope, for the per-turn path: routes until the returned function is
+   * called (once or more). The route's approvals run with `context`.
+   */
+  readonly attach: (threadId: string, route: Route, context: Context.Context<never>) => () => void
+  /**
+   * Timers of this server's turns (watchdogs) on one timer fiber: `set(key, timeout)` calls `key` once `timeout` has
+   * passed, unless it was `delete`d first. A timer is a map entry, not a fiber per turn.
+   */
+  readonly timers: Deadlines.Deadlines<() => void>
 }
 
 /**
@@ -138,32 +149,40 @@ export const make = Effect.fnUntraced(function*(server: AppServer.Service, appro
     })))
   }
 
+  const attach = (threadId: string, route: Route, context: Context.Context<never>) => {
+    let routes = threads.get(threadId)
+    if (routes === undefined) {
+      routes = { entries: [], pending: undefined }
+      threads.set(threadId, routes)
+    }
+    const entry: Entry = {
+      route,
+      approvals: route.approvals === undefined ? undefined : contextual(
+        Approvals.make(route.approvals, approvals.handle),
+        context
+      )
+    }
+    routes.entries = [...routes.entries, entry]
+    if (closedWith !== undefined) route.onClose(closedWith)
+    let attached = true
+    return () => {
+      if (!attached) return
+      attached = false
+      routes.entries = routes.entries.filter((candidate) => candidate !== entry)
+      if (routes.entries.length === 0 && threads.get(threadId) === routes) threads.delete(threadId)
+    }
+  }
+
   const register = (threadId: string, route: Route) =>
     Effect.acquireRelease(
-      Effect.map(Effect.context<never>(), (context) => {
-        const routes = threads.get(threadId) ?? { entries: [], pending: undefined }
-        threads.set(threadId, routes)
-        const entry: Entry = {
-          route,
-          approvals: route.approvals === undefined ? undefined : contextual(
-            Approvals.make(route.approvals, approvals.handle),
-            context
-          )
-        }
-        routes.entries = [...routes.entries, entry]
-        if (closedWith !== undefined) route.onClose(closedWith)
-        return { routes, entry }
-      }),
-      ({ entry, routes }) =>
-        Effect.sync(() => {
-          routes.entries = routes.entries.filter((candidate) => candidate !== entry)
-          if (routes.entries.length === 0) threads.delete(threadId)
-        })
+      Effect.map(Effect.context<never>(), (context) => attach(threadId, route, context)),
+      (detach) => Effect.sync(detach)
     ).pipe(Effect.asVoid)
 
+  const timers = yield* Deadlines.make((expired: () => void) => expired())
   yield* server.listen({ onNotifications, onClose })
   yield* server.setRequestHandler(handle)
-  return { server, register } satisfies Dispatcher
+  return { server, register, attach, timers } satisfies Dispatcher
 })
 
 /** The service with its handlers running in `context` (the Console, Logger, span, ... of who set them). */

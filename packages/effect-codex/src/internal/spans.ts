@@ -17,7 +17,12 @@ import * as Tracer from "effect/Tracer"
  */
 export const traced = (name: string, options?: Tracer.SpanOptions) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(
-    Effect.tracer,
-    (tracer) => tracer === Tracer.nativeTracer ? self : Effect.withSpan(self, name, options)
-  )
+  Effect.flatMap(Effect.tracer, (tracer) => isTracing(tracer) ? Effect.withSpan(self, name, options) : self)
+
+/**
+ * Whether spans made with `tracer` are recorded: any tracer but the native one.
+ *
+ * @since 0.2.0
+ * @category tracing
+ */
+export const isTracing = (tracer: Tracer.Tracer): boolean => tracer !== Tracer.nativeTracer

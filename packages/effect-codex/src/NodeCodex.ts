@@ -1,0 +1,133 @@
+/**
+ * The Node.js layers, in one place: each is a platform-neutral layer of the core with Node's child-process
+ * spawner, file system and path services (`@effect/platform-node`'s `NodeServices`) provided. The rest of
+ * `effect-codex` imports no platform package; on another runtime, provide its own `ChildProcessSpawner` to
+ * `Codex.layerStdio` or `AppServer.layer` instead.
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Codex, NodeCodex } from "effect-codex"
+ *
+ * const program = Effect.gen(function*() {
+ *   const codex = yield* Codex.Codex
+ *   const thread = yield* codex.threadStart()
+ *   const result = yield* thread.run("Say hello")
+ *   yield* Effect.log(result.finalResponse)
+ * })
+ *
+ * program.pipe(Effect.provide(NodeCodex.layer()), NodeRuntime.runMain)
+ * ```
+ * @since 0.2.0
+ */
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import type * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as AppServer from "./AppServer.js"
+import * as Codex from "./Codex.js"
+import * as CodexPool from "./CodexPool.js"
+import type { AppServerConnectError, RequestError, StartError, UnsupportedVersionError } from "./Errors.js"
+
+/**
+ * `Codex` over a spawned `codex app-server` (see `Codex.Options`: `codexPath`, `codexHome`, `config`,
+ * `apiKey`, ...); the process lives as long as the layer. Replaces `NodeCodex.layer`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (options: Codex.Options = {}): Layer.Layer<Codex.Codex, StartError> =>
+  Codex.layerStdio(options).pipe(Layer.provide(NodeServices.layer))
+
+/**
+ * {@link layer} configured from the environment (`CODEX_BIN`, `CODEX_HOME`, `OPENAI_API_KEY`,
+ * `CODEX_MODEL`; see `Codex.layerConfig`). Replaces `Codex.layerConfig` on Node.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Codex.Options = {}
+): Layer.Layer<Codex.Codex, StartError | Config.ConfigError> =>
+  Codex.layerConfig(options).pipe(Layer.provide(NodeServices.layer))
+
+/**
+ * `AppServer` alone (no `Codex` service) over a spawned `codex app-server`. Replaces `AppServer.layerNode`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerAppServer = (options: AppServer.Options = {}): Layer.Layer<AppServer.AppServer, StartError> =>
+  AppServer.layer(options).pipe(Layer.provide(NodeServices.layer))
+
+/** Node's WebSocket client (the `ws` package), imported when a remote layer is built: stdio users never load it. */
+const webSocket = Layer.unwrap(
+  Effect.promise(() => import("@effect/platform-node/NodeWS")).pipe(
+    Effect.map((NodeWS) => NodeWS.layerWebSocketConstructor)
+  )
+)
+
+/**
+ * `Codex` over an app-server that is already running (`codex app-server --listen ws://IP:PORT` or
+ * `unix://PATH`; see `Codex.layerRemote`), with the `ws` package as the WebSocket client: it sends the token
+ * header, dials unix sockets and reports the HTTP status of a refused upgrade.
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect, Redacted } from "effect"
+ * import { Codex, NodeCodex } from "effect-codex"
+ *
+ * const program = Effect.gen(function*() {
+ *   const codex = yield* Codex.Codex
+ *   const thread = yield* codex.threadStart()
+ *   yield* Effect.log((yield* thread.run("Say hello")).finalResponse)
+ * })
+ *
+ * program.pipe(
+ *   Effect.provide(NodeCodex.layerRemote({ url: "ws://127.0.0.1:4500", token: Redacted.make("secret") })),
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemote = (
+  options: Codex.RemoteOptions
+): Layer.Layer<Codex.Codex, AppServerConnectError | RequestError | UnsupportedVersionError> =>
+  Codex.layerRemote(options).pipe(Layer.provide(webSocket))
+
+/**
+ * {@link layerRemote} configured from the environment: `CODEX_APP_SERVER_URL` and `CODEX_APP_SERVER_TOKEN`
+ * (see `Codex.layerRemoteConfig`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemoteConfig = (
+  options: Partial<Codex.RemoteOptions> = {}
+): Layer.Layer<Codex.Codex, AppServerConnectError | RequestError | UnsupportedVersionError | Config.ConfigError> =>
+  Codex.layerRemoteConfig(options).pipe(Layer.provide(webSocket))
+
+/**
+ * `AppServer` alone over an app-server that is already running (see `AppServer.layerRemote`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerAppServerRemote = (
+  options: AppServer.RemoteOptions
+): Layer.Layer<AppServer.AppServer, AppServerConnectError | RequestError | UnsupportedVersionError> =>
+  AppServer.layerRemote(options).pipe(Layer.provide(webSocket))
+
+/**
+ * `CodexPool.layer` with Node's child-process spawner: `Codex` over `size` app-server processes sharing one
+ * `CODEX_HOME`. Replacing `NodeCodex.layer(options)` with `NodeCodex.layerPool({ ...options, size: 3 })` is the only
+ * change code written against `Codex` needs.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerPool = (options: CodexPool.Options = {}): Layer.Layer<Codex.Codex, StartError> =>
+  CodexPool.layer(options).pipe(Layer.provide(NodeServices.layer))
