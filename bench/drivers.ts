@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { AppServer, Codex, NodeCodex } from "effect-codex"
+import { AppServer, Codex, CodexPool, NodeCodex } from "effect-codex"
 import { CODEX_BINARY, tempDir, trackPid } from "./lib.js"
 
 /** What one turn produced, as seen by the client. */
@@ -114,47 +114,68 @@ export const appServerDriver = (options: DriverOptions): Effect.Effect<TurnDrive
     } satisfies TurnDriver
   })
 
+/** The driver over the public API of a `Codex` service: `Codex.threadStart`, then `Thread.stream` of each turn. */
+const serviceDriver = (name: string, codex: Codex.Service, options: DriverOptions): TurnDriver => {
+  const runTurn = (threadId: string, prompt: string) =>
+    Effect.gen(function*() {
+      let deltas = 0
+      let notifications = 0
+      let firstDeltaAt = Number.NaN
+      let lastDeltaAt = Number.NaN
+      let turnId = ""
+      let status = "unknown"
+      yield* codex.thread(threadId).stream(prompt).pipe(
+        Stream.runForEach((event) =>
+          Effect.sync(() => {
+            notifications++
+            if (event._tag !== "Notification") return
+            if (event.method === "item/agentMessage/delta") {
+              deltas++
+              lastDeltaAt = performance.now()
+              if (deltas === 1) firstDeltaAt = lastDeltaAt
+            } else if (event.method === "turn/completed") {
+              turnId = event.params.turn.id
+              status = event.params.turn.status
+            }
+          })
+        )
+      )
+      return { turnId, status, deltas, notifications, firstDeltaAt, lastDeltaAt } satisfies TurnOutcome
+    })
+  return {
+    name,
+    pid: codex.server.pid,
+    startThread: Effect.map(codex.threadStart({ cwd: options.cwd }), (thread) => thread.id),
+    runTurn
+  } satisfies TurnDriver
+}
+
 /** The driver over the public API: `Codex.threadStart`, then `Thread.stream` of each turn. */
 export const codexDriver = (options: DriverOptions): Effect.Effect<TurnDriver, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const server = yield* sdkServer(options)
     const codex = Context.get(yield* Layer.build(Codex.layer().pipe(Layer.provide(Layer.succeed(AppServer.AppServer)(server)))), Codex.Codex)
-    const runTurn = (threadId: string, prompt: string) =>
-      Effect.gen(function*() {
-        let deltas = 0
-        let notifications = 0
-        let firstDeltaAt = Number.NaN
-        let lastDeltaAt = Number.NaN
-        let turnId = ""
-        let status = "unknown"
-        yield* codex.thread(threadId).stream(prompt).pipe(
-          Stream.runForEach((event) =>
-            Effect.sync(() => {
-              notifications++
-              if (event._tag !== "Notification") return
-              if (event.method === "item/agentMessage/delta") {
-                deltas++
-                lastDeltaAt = performance.now()
-                if (deltas === 1) firstDeltaAt = lastDeltaAt
-              } else if (event.method === "turn/completed") {
-                turnId = event.params.turn.id
-                status = event.params.turn.status
-              }
-            })
-          )
-        )
-        return { turnId, status, deltas, notifications, firstDeltaAt, lastDeltaAt } satisfies TurnOutcome
-      })
-    return {
-      name: "effect-codex (Codex/Thread)",
-      pid: server.pid,
-      startThread: Effect.map(codex.threadStart({ cwd: options.cwd }), (thread) => thread.id),
-      runTurn
-    } satisfies TurnDriver
+    return serviceDriver("effect-codex (Codex/Thread)", codex, options)
+  })
+
+/** The same public API over a `CodexPool` of one process: what the pool adds per turn. */
+export const poolDriver = (options: DriverOptions): Effect.Effect<TurnDriver, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const codexHome = yield* tempDir("home")
+    const server = NodeCodex.layerAppServer({
+      codexHome,
+      codexPath: options.codexPath ?? CODEX_BINARY,
+      config: options.config,
+      cwd: options.cwd
+    })
+    const codex = Context.get(yield* Layer.build(CodexPool.layerWith({ size: 1, maxTurnsPerProcess: 1000 }, server)), Codex.Codex)
+    trackPid(codex.server.pid)
+    return serviceDriver("effect-codex (CodexPool of 1)", codex, options)
   })
 
 /** Drivers by name (`--driver NAME`); the default is the public API. */
 export const drivers: Record<string, (options: DriverOptions) => Effect.Effect<TurnDriver, unknown, Scope.Scope>> = {
   codex: codexDriver,
-  appserver: appServerDriver
+  appserver: appServerDriver,
+  pool: poolDriver
 }

@@ -2,8 +2,8 @@
  * effect-codex benchmark: `npm run bench` (full) or `npm run bench -- --quick` (tiny N, for CI).
  *
  *   --quick              tiny N everywhere (well under a minute)
- *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay, tools
- *   --driver NAME        turn driver for cases 4-6 (default: codex, the public API; or appserver; see bench/drivers.ts)
+ *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay, tools, pool
+ *   --driver NAME        turn driver for cases 4-6 (default: codex, the public API; or appserver, pool; see bench/drivers.ts)
  *   --no-write           do not write bench/results/
  *
  * Prints a table and PASS/MISS per target, writes bench/results/<timestamp>.json and latest.json.
@@ -15,6 +15,7 @@ import * as path from "node:path"
 import { drivers } from "./drivers.js"
 import * as Decode from "./cases/decode.js"
 import * as Handshake from "./cases/handshake.js"
+import * as Pool from "./cases/pool.js"
 import * as Replay from "./cases/replay.js"
 import * as Roundtrip from "./cases/roundtrip.js"
 import * as Stream from "./cases/stream.js"
@@ -29,15 +30,17 @@ const option = (name: string): string | undefined => {
   return i === -1 ? undefined : argv[i + 1]
 }
 const quick = flag("--quick")
-const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay", "tools"] as const
+const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay", "tools", "pool"] as const
 const only = option("--only")?.split(",") ?? [...ALL]
 const driverName = option("--driver") ?? "codex"
 const makeDriver = drivers[driverName]
 if (makeDriver === undefined) throw new Error(`unknown driver ${driverName}; known: ${Object.keys(drivers).join(", ")}`)
 
 const N = quick
-  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1, tools: 3 }
-  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3, tools: 20 }
+  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1, tools: 3, poolTurns: 12, poolThreads: 4, poolRounds: 1 }
+  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3, tools: 20, poolTurns: 60, poolThreads: 20, poolRounds: 3 }
+/** Pool sizes of case 8; the first is the reference of the speed-up. */
+const POOL_SIZES = [1, 2, 4]
 /** Concurrent turns (one per thread) at which case 6 measures client CPU per turn; the first is the reference. */
 const REPLAY_LEVELS = [1, 10, 100]
 
@@ -97,6 +100,8 @@ const stream = await step("stream", () => Stream.run(N.stream, makeDriver, drive
 const replay = await step("replay", () =>
   Replay.run({ levels: REPLAY_LEVELS, turns: N.replayTurns, warmupTurns: N.replayWarmup, rounds: N.replayRounds, driver: driverName }))
 const tools = await step("tools", () => Tools.run(N.tools))
+const pool = await step("pool", () =>
+  Pool.run({ turns: N.poolTurns, threads: N.poolThreads, sizes: POOL_SIZES, rounds: N.poolRounds }))
 
 // Nothing may survive the bench.
 const stillAlive = newChildren()
@@ -191,6 +196,14 @@ if (tools) {
   rows.push([`7 turn with one tool call: dynamic tools vs MCP (median of ${tools.n})`, `${fmt(tools.dynamicTurnMs)} ms`, `${fmt(tools.mcpTurnMs)} ms (MCP)`, `${fmt(tools.turnRatio, 3)}×`, ""])
   rows.push([`7 the tool call as codex timed it (durationMs)`, `${fmt(tools.dynamicToolMs)} ms`, `${fmt(tools.mcpToolMs)} ms (MCP)`, `${fmt(tools.toolRatio, 3)}×`, ""])
   rows.push([`7 a plain text turn on the same server`, `${fmt(tools.plainTurnMs)} ms`, "", "", ""])
+}
+if (pool) {
+  for (const level of pool.sizes) {
+    rows.push([`8 pool of ${level.size}: ${pool.turns} turns on ${pool.threads} threads (wall / client CPU, median of ${pool.rounds})`, `${fmt(level.wallMs, 0)} ms / ${fmt(level.cpuMs, 0)} ms`, `size ${POOL_SIZES[0]}`, `${fmt(level.wallRatio, 3)}× / ${fmt(level.cpuRatio, 3)}×`, ""])
+  }
+  const pass = pool.overheadCpu <= 1.05
+  rows.push([`8 pool of ${POOL_SIZES[0]} vs plain Codex (wall / client CPU)`, `${fmt(pool.sizes[0]!.wallMs, 0)} ms / ${fmt(pool.sizes[0]!.cpuMs, 0)} ms`, `${fmt(pool.plain.wallMs, 0)} ms / ${fmt(pool.plain.cpuMs, 0)} ms`, `${fmt(pool.overheadWall, 3)}× / ${fmt(pool.overheadCpu, 3)}×`, `${status(pass)} (CPU ≤ 1.05×)`])
+  target("poolOverhead", `client CPU of a pool of ${POOL_SIZES[0]} ≤ 1.05 × a plain Codex`, pool.overheadCpu, (v) => v <= 1.05)
 }
 
 const header: Row = ["case", "effect-codex", "baseline (raw)", "ratio", "target"]

@@ -236,12 +236,16 @@ const turnReason = (error: TurnError | null): AiError.AiErrorReason => {
   }
 }
 
+/** How running a codex turn can fail (a busy thread or a full pool queue included). */
+type TurnFailure = Turn.StreamError | Turn.TurnFailedError | Thread.BusyError
+
 /** How following a codex turn failed, as an `AiError` reason. */
-const streamReason = (error: Turn.StreamError | Turn.TurnFailedError): AiError.AiErrorReason => {
+const streamReason = (error: TurnFailure): AiError.AiErrorReason => {
   switch (error._tag) {
     case "TurnFailedError":
       return turnReason(error.result.error)
     case "ServerBusyError":
+    case "PoolQueueFullError":
       return new AiError.RateLimitError({})
     case "InvalidParamsError":
       return new AiError.InvalidRequestError({ description: error.message })
@@ -250,7 +254,7 @@ const streamReason = (error: Turn.StreamError | Turn.TurnFailedError): AiError.A
   }
 }
 
-const mapTurnError = (method: string) => (error: Turn.StreamError | Turn.TurnFailedError) =>
+const mapTurnError = (method: string) => (error: TurnFailure) =>
   AiError.make({ module: "CodexLanguageModel", method, reason: streamReason(error) })
 
 const responseMetadata = (result: { readonly threadId: string; readonly id: string }, model: string) => ({

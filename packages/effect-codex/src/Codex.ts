@@ -59,6 +59,7 @@ import type {
 } from "./Errors.js"
 import * as ChatgptTokensInternal from "./internal/chatgptTokens.js"
 import * as Dispatcher from "./internal/dispatcher.js"
+import * as TurnGate from "./internal/turnGate.js"
 import * as Thread from "./Thread.js"
 import * as Transport from "./Transport.js"
 import type * as Turn from "./Turn.js"
@@ -191,7 +192,13 @@ export class Codex extends Context.Service<Codex, Service>()("effect-codex/Codex
  * @since 0.1.0
  * @category models
  */
-export interface ServiceOptions extends Turn.WatchOptions {}
+export interface ServiceOptions extends Turn.WatchOptions {
+  /**
+   * What a turn does when its thread is busy, unless the turn says otherwise: `"wait"` (default) for the running
+   * turn, or `"fail"` with `ThreadBusyError`.
+   */
+  readonly whenBusy?: Thread.WhenBusy | undefined
+}
 
 /**
  * Builds the service over the `AppServer` in context; answers server requests with `Approvals` (default: decline).
@@ -206,7 +213,10 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
     server,
     Option.getOrElse(yield* Effect.serviceOption(Approvals.Approvals), () => Approvals.make({}))
   )
-  const dependencies: Thread.Dependencies = { server, dispatcher, watch: options }
+  // One lock per thread id for every handle of this Codex (a CodexPool shares one gate among its processes).
+  const gate = Option.getOrElse(yield* Effect.serviceOption(TurnGate.CurrentGate), () =>
+    TurnGate.threadLocks(options.whenBusy))
+  const dependencies: Thread.Dependencies = { server, dispatcher, watch: options, gate }
   const thread = (id: string) => Thread.make(dependencies, id)
   const opened = (response: OpenResponse): OpenedThread => ({
     ...thread(response.thread.id),

@@ -154,7 +154,12 @@ export class AppServerExitedError extends Schema.TaggedError<AppServerExitedErro
   signal: Schema.NullOr(Schema.String),
   /** The last lines the server wrote to stderr. */
   stderrTail: Schema.Array(Schema.String),
-  reason: Schema.String
+  reason: Schema.String,
+  /**
+   * Set by `CodexPool` on a turn cut by the end of its process: the thread's next operation resumes it on a
+   * live process (re-running the cut turn is the caller's decision: its commands may already have run).
+   */
+  resumable: Schema.optional(Schema.Boolean)
 }) {
   override get message(): string {
     const tail = this.stderrTail.length === 0 ? "" : `; last stderr lines:\n${this.stderrTail.join("\n")}`
@@ -172,7 +177,8 @@ export class AppServerExitedError extends Schema.TaggedError<AppServerExitedErro
       ? `exited with code ${this.exitCode}`
       : "is gone"
     const during = this.method === undefined ? "" : ` while "${this.method}" was pending`
-    return `codex app-server ${how}${during} (${this.reason})${tail}`
+    const next = this.resumable === true ? "; the thread resumes on a live process at its next operation" : ""
+    return `codex app-server ${how}${during} (${this.reason})${next}${tail}`
   }
 }
 
@@ -298,6 +304,40 @@ export class TurnStalledError extends Schema.TaggedError<TurnStalledError>("effe
 }) {
   override get message(): string {
     return `Turn ${this.turnId} of thread ${this.threadId} sent nothing for ${this.idleMillis} ms and is still in progress on the server`
+  }
+}
+
+/**
+ * A turn was asked for on a thread whose turn is still running, with `whenBusy: "fail"` (by default the new
+ * turn waits for the running one). Add input to a running turn with its handle's `steer`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ThreadBusyError extends Schema.TaggedError<ThreadBusyError>("effect-codex/Errors/ThreadBusyError")("ThreadBusyError", {
+  threadId: Schema.String,
+  /** The running turn, once the server has given its id. */
+  turnId: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    const running = this.turnId === undefined ? "a turn that is starting" : `turn ${this.turnId}`
+    return `Thread ${this.threadId} is busy with ${running}; wait for it, or steer it to add input`
+  }
+}
+
+/**
+ * Every process of a `CodexPool` was at `maxTurnsPerProcess` and `maxQueued` callers were already waiting.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class PoolQueueFullError extends Schema.TaggedError<PoolQueueFullError>("effect-codex/Errors/PoolQueueFullError")("PoolQueueFullError", {
+  threadId: Schema.String,
+  maxTurnsPerProcess: Schema.Number,
+  maxQueued: Schema.Number
+}) {
+  override get message(): string {
+    return `No room for a turn of thread ${this.threadId}: its process runs ${this.maxTurnsPerProcess} turns and ${this.maxQueued} callers are waiting; retry later or raise the pool's limits`
   }
 }
 

@@ -27,6 +27,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as AppServer from "./AppServer.js"
 import * as Codex from "./Codex.js"
+import * as CodexPool from "./CodexPool.js"
 import type { AppServerConnectError, RequestError, StartError, UnsupportedVersionError } from "./Errors.js"
 
 /**
@@ -119,3 +120,14 @@ export const layerAppServerRemote = (
   options: AppServer.RemoteOptions
 ): Layer.Layer<AppServer.AppServer, AppServerConnectError | RequestError | UnsupportedVersionError> =>
   AppServer.layerRemote(options).pipe(Layer.provide(webSocket))
+
+/**
+ * `CodexPool.layer` with Node's child-process spawner: `Codex` over `size` app-server processes sharing one
+ * `CODEX_HOME`. Replacing `NodeCodex.layer(options)` with `NodeCodex.layerPool({ ...options, size: 3 })` is the only
+ * change code written against `Codex` needs.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerPool = (options: CodexPool.Options = {}): Layer.Layer<Codex.Codex, StartError> =>
+  CodexPool.layer(options).pipe(Layer.provide(NodeServices.layer))

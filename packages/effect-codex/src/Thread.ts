@@ -19,14 +19,16 @@
 import type { Thread as ThreadInfo, TurnStartParams } from "@effect-codex/protocol"
 import * as OpenAiStructuredOutput from "effect/ai/OpenAiStructuredOutput"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "./AppServer.js"
 import * as Errors from "./Errors.js"
 import type { RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
 import type * as Dispatcher from "./internal/dispatcher.js"
+import type * as TurnGate from "./internal/turnGate.js"
 import * as Spans from "./internal/spans.js"
 import * as Turn from "./Turn.js"
 
@@ -36,7 +38,30 @@ import * as Turn from "./Turn.js"
  * @since 0.1.0
  * @category models
  */
-export interface TurnOptions extends Omit<TurnStartParams, "threadId" | "input">, Turn.StartOptions {}
+export interface TurnOptions extends Omit<TurnStartParams, "threadId" | "input">, Turn.StartOptions {
+  /**
+   * When a turn of the thread is still running: `"wait"` for it (the default, unless the `Codex` was built with
+   * `whenBusy: "fail"`), or `"fail"` at once with `ThreadBusyError`. Turns never merge; `steer` adds input to a
+   * running turn.
+   */
+  readonly whenBusy?: WhenBusy | undefined
+}
+
+/**
+ * What a turn does when its thread is busy: wait for the running turn, or fail at once with `ThreadBusyError`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type WhenBusy = TurnGate.WhenBusy
+
+/**
+ * Why a turn did not start: its thread is busy (`whenBusy: "fail"`), or a `CodexPool`'s queue is full.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type BusyError = Errors.ThreadBusyError | Errors.PoolQueueFullError
 
 /**
  * The final response did not match the requested schema (defined in `Errors`, re-exported here).
@@ -62,18 +87,24 @@ export type StructuredOutputError = Errors.StructuredOutputError
  */
 export interface Thread {
   readonly id: string
-  /** Starts a turn and returns its handle; the turn is followed in the current scope. */
+  /**
+   * Starts a turn and returns its handle; the turn is followed in the current scope. Turns of a thread run one at
+   * a time: while one is running, the next waits for it (or fails with `ThreadBusyError`, see `whenBusy`).
+   */
   readonly turn: (
     input: Input.Input,
     options?: TurnOptions
-  ) => Effect.Effect<Turn.Handle, RequestError, Scope.Scope>
+  ) => Effect.Effect<Turn.Handle, RequestError | BusyError, Scope.Scope>
   /** Runs a turn to its end. A failed turn is a `TurnFailedError` carrying the whole result. */
   readonly run: (
     input: Input.Input,
     options?: TurnOptions
-  ) => Effect.Effect<Turn.Result, Turn.TurnFailedError | Turn.StreamError>
+  ) => Effect.Effect<Turn.Result, Turn.TurnFailedError | Turn.StreamError | BusyError>
   /** Runs a turn and streams its events, ending with `turn/completed`. */
-  readonly stream: (input: Input.Input, options?: TurnOptions) => Stream.Stream<Turn.Event, Turn.StreamError>
+  readonly stream: (
+    input: Input.Input,
+    options?: TurnOptions
+  ) => Stream.Stream<Turn.Event, Turn.StreamError | BusyError>
   /**
    * Runs a turn whose final response must match `schema`: its JSON Schema (OpenAI's strict subset,
    * root an object) is sent as `outputSchema` and the response is decoded with it. Prefer `Schema.Int`
@@ -85,7 +116,7 @@ export interface Thread {
     options?: TurnOptions
   ) => Effect.Effect<
     { readonly value: A; readonly result: Turn.Result },
-    StructuredOutputError | Turn.TurnFailedError | Turn.StreamError
+    StructuredOutputError | Turn.TurnFailedError | Turn.StreamError | BusyError
   >
   /** Reads the thread (`thread/read`), with its turns unless `includeTurns` is false. */
   readonly read: (options?: { readonly includeTurns?: boolean }) => Effect.Effect<ThreadInfo, RequestError>
@@ -96,7 +127,8 @@ export interface Thread {
 }
 
 /**
- * What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread) and the watchdog defaults.
+ * What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread), the watchdog defaults
+ * and the gate its turns pass (the `Codex`'s thread locks).
  *
  * @since 0.1.0
  * @category models
@@ -105,6 +137,7 @@ export interface Dependencies {
   readonly server: AppServer.Service
   readonly dispatcher: Dispatcher.Dispatcher
   readonly watch: Turn.WatchOptions
+  readonly gate: TurnGate.Gate
 }
 
 /**
@@ -117,12 +150,20 @@ export const make = (dependencies: Dependencies, id: string): Thread => {
   const { server } = dependencies
   // Spans only with an installed tracer (internal/spans).
   const turn = Effect.fnUntraced(function*(input: Input.Input, options: TurnOptions = {}) {
-    const { approvals, idleTimeout, interruptGrace, ...params } = options
-    return yield* Turn.start(dependencies.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
+    const { approvals, idleTimeout, interruptGrace, whenBusy, ...params } = options
+    // The thread's place is held from before `turn/start` until the turn settles (or the caller's scope closes,
+    // after the turn was stopped there: the place was taken first, so it is released last).
+    const place = yield* Scope.fork(yield* Effect.scope)
+    const release = () => Scope.close(place, Exit.void)
+    const slot = yield* Scope.provide(dependencies.gate(id, whenBusy), place).pipe(Effect.onError(release))
+    const handle = yield* Turn.start(dependencies.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
       idleTimeout: idleTimeout ?? dependencies.watch.idleTimeout,
       interruptGrace: interruptGrace ?? dependencies.watch.interruptGrace,
       approvals
-    })
+    }).pipe(Effect.onError(release))
+    slot.running(handle.id)
+    yield* Effect.forkScoped(Effect.andThen(Effect.exit(handle.result), release()))
+    return handle
   }, Spans.traced("Thread.turn"))
 
   const run = Effect.fnUntraced(function*(input: Input.Input, options?: TurnOptions) {

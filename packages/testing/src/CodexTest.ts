@@ -32,7 +32,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
-import { AppServer, Codex, CodexBinary, Errors, NodeCodex, Transport } from "effect-codex"
+import { AppServer, Codex, CodexBinary, CodexPool, Errors, NodeCodex, Transport } from "effect-codex"
 import { randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -247,3 +247,41 @@ export const listeningServer = (
       kill: (signal = "SIGKILL") => Effect.ignore(handle.kill({ killSignal: signal }))
     } satisfies ListeningServer
   }).pipe(Effect.provide(NodeServices.layer))
+
+/**
+ * Options of {@link layerPool}: {@link Options} and the pool's own (`size`, `maxTurnsPerProcess`, ...).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PoolOptions extends Options, CodexPool.PoolOptions {}
+
+/**
+ * {@link layer} with a `CodexPool` instead of one process: `size` real app-servers sharing the temporary
+ * `CodexHome`, all talking to the one `MockModel`.
+ *
+ * @example
+ * ```ts
+ * import { it } from "@effect/vitest"
+ * import { Effect } from "effect"
+ * import { Codex } from "effect-codex"
+ * import { CodexTest } from "@effect-codex/testing"
+ *
+ * it.live("runs on three processes", () =>
+ *   Effect.gen(function*() {
+ *     const codex = yield* Codex.Codex
+ *     const thread = yield* codex.threadStart()
+ *     yield* thread.run("Hi")
+ *   }).pipe(Effect.provide(CodexTest.layerPool({ size: 3 }))))
+ * ```
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerPool = (
+  options: PoolOptions = {}
+): Layer.Layer<Codex.Codex | MockModel.MockModel | CodexHome, Errors.StartError> => {
+  const { mock, ...codexOptions } = options
+  return CodexPool.layerWith(codexOptions, appServerLayer(codexOptions)).pipe(
+    Layer.provideMerge(Layer.merge(MockModel.layerWith(mock ?? {}), codexHomeLayer))
+  )
+}
