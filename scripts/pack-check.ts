@@ -310,7 +310,7 @@ export const withTools = program.pipe(
 const Capital = Schema.Struct({ country: Schema.String, capital: Schema.String })
 export const capital = LanguageModel.generateObject({ prompt: "The capital of France?", schema: Capital }).pipe(
   Effect.map((response) => response.value.capital),
-  Effect.provide(CodexLanguageModel.layer({ turn: { effort: "low" } }).pipe(Layer.provide(Codex.layerNode())))
+  Effect.provide(CodexLanguageModel.layer({ turn: { effort: "low" } }).pipe(Layer.provide(NodeCodex.layer())))
 )
 `
 

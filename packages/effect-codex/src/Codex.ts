@@ -59,6 +59,7 @@ import type {
 } from "./Errors.js"
 import * as ChatgptTokensInternal from "./internal/chatgptTokens.js"
 import * as Dispatcher from "./internal/dispatcher.js"
+import * as ThreadHandle from "./internal/thread.js"
 import * as TurnGate from "./internal/turnGate.js"
 import * as Thread from "./Thread.js"
 import * as Transport from "./Transport.js"
@@ -216,8 +217,8 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
   // One lock per thread id for every handle of this Codex (a CodexPool shares one gate among its processes).
   const gate = Option.getOrElse(yield* Effect.serviceOption(TurnGate.CurrentGate), () =>
     TurnGate.threadLocks(options.whenBusy))
-  const dependencies: Thread.Dependencies = { server, dispatcher, watch: options, gate }
-  const thread = (id: string) => Thread.make(dependencies, id)
+  const dependencies: ThreadHandle.Dependencies = { server, dispatcher, watch: options, gate }
+  const thread = (id: string) => ThreadHandle.make(dependencies, id)
   const opened = (response: OpenResponse): OpenedThread => ({
     ...thread(response.thread.id),
     info: response.thread,

@@ -17,19 +17,14 @@
  * @since 0.1.0
  */
 import type { Thread as ThreadInfo, TurnStartParams } from "@effect-codex/protocol"
-import * as OpenAiStructuredOutput from "effect/ai/OpenAiStructuredOutput"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as AppServer from "./AppServer.js"
 import * as Errors from "./Errors.js"
 import type { RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
-import type * as Dispatcher from "./internal/dispatcher.js"
 import type * as TurnGate from "./internal/turnGate.js"
-import * as Spans from "./internal/spans.js"
 import * as Turn from "./Turn.js"
 
 /**
@@ -124,93 +119,4 @@ export interface Thread {
   readonly setName: (name: string) => Effect.Effect<void, RequestError>
   /** Starts compaction of the thread's history. */
   readonly compact: Effect.Effect<void, RequestError>
-}
-
-/**
- * What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread), the watchdog defaults
- * and the gate its turns pass (the `Codex`'s thread locks).
- *
- * @since 0.1.0
- * @category models
- */
-export interface Dependencies {
-  readonly server: AppServer.Service
-  readonly dispatcher: Dispatcher.Dispatcher
-  readonly watch: Turn.WatchOptions
-  readonly gate: TurnGate.Gate
-}
-
-/**
- * Makes the handle of thread `id`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const make = (dependencies: Dependencies, id: string): Thread => {
-  const { server } = dependencies
-  // Spans only with an installed tracer (internal/spans).
-  const turn = Effect.fnUntraced(function*(input: Input.Input, options: TurnOptions = {}) {
-    const { approvals, idleTimeout, interruptGrace, whenBusy, ...params } = options
-    // The thread's place is held from before `turn/start` until the turn settles (or the caller's scope closes,
-    // after the turn was stopped there: the place was taken first, so it is released last).
-    const place = yield* Scope.fork(yield* Effect.scope)
-    const release = () => Scope.close(place, Exit.void)
-    const slot = yield* Scope.provide(dependencies.gate(id, whenBusy), place).pipe(Effect.onError(release))
-    const handle = yield* Turn.start(dependencies.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
-      idleTimeout: idleTimeout ?? dependencies.watch.idleTimeout,
-      interruptGrace: interruptGrace ?? dependencies.watch.interruptGrace,
-      approvals
-    }).pipe(Effect.onError(release))
-    slot.running(handle.id)
-    yield* Effect.forkScoped(Effect.andThen(Effect.exit(handle.result), release()))
-    return handle
-  }, Spans.traced("Thread.turn"))
-
-  const run = Effect.fnUntraced(function*(input: Input.Input, options?: TurnOptions) {
-    return yield* Effect.scoped(Effect.flatMap(turn(input, options), (handle) => handle.run))
-  }, Spans.traced("Thread.run"))
-
-  const runStructured = <A, I>(schema: Schema.Codec<A, I>, input: Input.Input, options: TurnOptions = {}) =>
-    Effect.gen(function*() {
-      const { codec, jsonSchema } = yield* Effect.try({
-        try: () => OpenAiStructuredOutput.toCodecOpenAI(schema),
-        catch: (error) =>
-          new StructuredOutputError({ threadId: id, response: null, reason: `unsupported schema: ${String(error)}` })
-      })
-      const result = yield* run(input, { ...options, outputSchema: jsonSchema })
-      const fail = (reason: string) =>
-        new StructuredOutputError({ threadId: id, turnId: result.id, response: result.finalResponse, reason })
-      if (result.finalResponse === null) return yield* fail("the turn produced no final response")
-      const json = yield* Effect.try({
-        try: () => JSON.parse(result.finalResponse!) as unknown,
-        catch: (error) => fail(`not JSON: ${(error as Error).message}`)
-      })
-      const value = yield* Schema.decodeUnknownEffect(codec)(json).pipe(
-        Effect.mapError((error) => fail(`does not match the schema: ${error.message}`))
-      )
-      return { value, result }
-    }).pipe(Effect.withSpan("Thread.runStructured", { attributes: { threadId: id } }))
-
-  return {
-    id,
-    turn,
-    run,
-    stream: (input, options) =>
-      Stream.unwrap(Effect.map(turn(input, options), (handle) => handle.stream)),
-    runStructured,
-    read: (options = {}) =>
-      server.request("thread/read", { threadId: id, includeTurns: options.includeTurns ?? true }).pipe(
-        Effect.map((response) => response.thread),
-        Effect.withSpan("Thread.read", { attributes: { threadId: id } })
-      ),
-    setName: (name) =>
-      server.request("thread/name/set", { threadId: id, name }).pipe(
-        Effect.asVoid,
-        Effect.withSpan("Thread.setName", { attributes: { threadId: id } })
-      ),
-    compact: server.request("thread/compact/start", { threadId: id }).pipe(
-      Effect.asVoid,
-      Effect.withSpan("Thread.compact", { attributes: { threadId: id } })
-    )
-  }
 }
