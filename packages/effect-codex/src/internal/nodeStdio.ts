@@ -92,10 +92,13 @@ const spawn = (command: Stdio.Command) =>
       stdio: "pipe",
       detached: true
     })
-    const onError = (error: Error) => resume(Effect.fail(Stdio.spawnError(command, error)))
-    child.once("error", onError)
+    let started = false
+    // Once started, an error (a signal that could not be sent) is not the caller's: the close sequence goes on.
+    child.on("error", (error) => {
+      if (!started) resume(Effect.fail(Stdio.spawnError(command, error)))
+    })
     child.once("spawn", () => {
-      child.off("error", onError)
+      started = true
       resume(Effect.succeed(child))
     })
   })
@@ -111,8 +114,9 @@ export const stdio = Effect.fn("NodeCodex.stdio")(function*(options: StdioOption
   const child = yield* Effect.acquireRelease(spawn(command), (child) => terminate(child, command.killTimeout))
   yield* Effect.annotateCurrentSpan("pid", child.pid)
   const { stdin, stdout, stderr } = child as ChildProcess.ChildProcessWithoutNullStreams
-  // A write to a server that has gone fails with EPIPE: the text is dropped, as the transport promises.
-  stdin.on("error", () => {})
+  // A write to a server that has gone fails with EPIPE: the text is dropped, as the transport promises. A pipe
+  // that fails otherwise ends like one that closed.
+  for (const pipe of [stdin, stdout, stderr]) pipe.on("error", () => {})
   stdout.setEncoding("utf8")
   stderr.setEncoding("utf8")
 
@@ -158,13 +162,17 @@ export const stdio = Effect.fn("NodeCodex.stdio")(function*(options: StdioOption
     Effect.callback<void>((resume) => {
       if (!stdin.writable) return resume(Effect.void)
       if (stdin.write(text)) return resume(Effect.void)
-      const done = () => {
+      const stop = () => {
         stdin.off("drain", done)
         stdin.off("close", done)
+      }
+      const done = () => {
+        stop()
         resume(Effect.void)
       }
       stdin.on("drain", done)
       stdin.on("close", done)
+      return Effect.sync(stop)
     })
 
   return Transport.of({
