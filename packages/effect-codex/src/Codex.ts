@@ -59,10 +59,10 @@ import type {
 } from "./Errors.js"
 import * as ChatgptTokensInternal from "./internal/chatgptTokens.js"
 import * as Dispatcher from "./internal/dispatcher.js"
+import * as Stdio from "./internal/stdio.js"
 import * as ThreadHandle from "./internal/thread.js"
 import * as TurnGate from "./internal/turnGate.js"
 import * as Thread from "./Thread.js"
-import * as Transport from "./Transport.js"
 import type * as Turn from "./Turn.js"
 
 /**
@@ -364,18 +364,7 @@ export const layerStdio = (
 export const layerConfig = (
   options: Options = {}
 ): Layer.Layer<Codex, StartError | Config.ConfigError, ChildProcessSpawner.ChildProcessSpawner> =>
-  Layer.unwrap(Effect.gen(function*() {
-    const codexHome = yield* Config.option(Config.String("CODEX_HOME"))
-    const apiKey = yield* Config.option(Config.Redacted("OPENAI_API_KEY"))
-    const model = yield* Config.option(Config.String("CODEX_MODEL"))
-    const config = Transport.configEntries(options.config)
-    return layerStdio({
-      ...options,
-      ...(Option.isSome(codexHome) && options.codexHome === undefined ? { codexHome: codexHome.value } : {}),
-      ...(Option.isSome(apiKey) && options.apiKey === undefined ? { apiKey: apiKey.value } : {}),
-      config: Option.isSome(model) ? [`model=${JSON.stringify(model.value)}`, ...config] : config
-    })
-  }))
+  Layer.unwrap(Effect.map(Stdio.fromEnvironment(options), layerStdio))
 
 /**
  * Options of {@link layerRemote}: where the running server listens (`url`, `token`, `connectTimeout`), how to greet

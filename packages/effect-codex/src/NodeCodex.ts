@@ -1,8 +1,9 @@
 /**
- * The Node.js layers, in one place: each is a platform-neutral layer of the core with Node's child-process
- * spawner, file system and path services (`@effect/platform-node`'s `NodeServices`) provided. The rest of
- * `effect-codex` imports no platform package; on another runtime, provide its own `ChildProcessSpawner` to
- * `Codex.layerStdio` or `AppServer.layer` instead.
+ * The Node.js layers, in one place. The stdio ones spawn `codex app-server` with `node:child_process` itself
+ * and read its stdout in Node's `data` callback (no Effect stream, no fiber woken per chunk: less client CPU
+ * per turn), with the same command, stderr tail, exit report and close sequence as `Transport.stdio`; the
+ * remote ones use the `ws` package. The rest of `effect-codex` imports no platform package; on another
+ * runtime, provide its own `ChildProcessSpawner` to `Codex.layerStdio` or `AppServer.layer` instead.
  *
  * @example
  * ```ts
@@ -21,7 +22,6 @@
  * ```
  * @since 0.2.0
  */
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import type * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -29,20 +29,22 @@ import * as AppServer from "./AppServer.js"
 import * as Codex from "./Codex.js"
 import * as CodexPool from "./CodexPool.js"
 import type { AppServerConnectError, RequestError, StartError, UnsupportedVersionError } from "./Errors.js"
+import * as NodeStdio from "./internal/nodeStdio.js"
+import * as Stdio from "./internal/stdio.js"
 
 /**
  * `Codex` over a spawned `codex app-server` (see `Codex.Options`: `codexPath`, `codexHome`, `config`,
- * `apiKey`, ...); the process lives as long as the layer. Replaces `NodeCodex.layer`.
+ * `apiKey`, ...); the process lives as long as the layer. Replaces `Codex.layerNode`.
  *
  * @since 0.2.0
  * @category layers
  */
 export const layer = (options: Codex.Options = {}): Layer.Layer<Codex.Codex, StartError> =>
-  Codex.layerStdio(options).pipe(Layer.provide(NodeServices.layer))
+  Codex.layer(options).pipe(Layer.provide(layerAppServer(options)))
 
 /**
  * {@link layer} configured from the environment (`CODEX_BIN`, `CODEX_HOME`, `OPENAI_API_KEY`,
- * `CODEX_MODEL`; see `Codex.layerConfig`). Replaces `Codex.layerConfig` on Node.
+ * `CODEX_MODEL`; as `Codex.layerConfig` reads them). Replaces `Codex.layerConfig` on Node.
  *
  * @since 0.2.0
  * @category layers
@@ -50,7 +52,7 @@ export const layer = (options: Codex.Options = {}): Layer.Layer<Codex.Codex, Sta
 export const layerConfig = (
   options: Codex.Options = {}
 ): Layer.Layer<Codex.Codex, StartError | Config.ConfigError> =>
-  Codex.layerConfig(options).pipe(Layer.provide(NodeServices.layer))
+  Layer.unwrap(Effect.map(Stdio.fromEnvironment(options), layer))
 
 /**
  * `AppServer` alone (no `Codex` service) over a spawned `codex app-server`. Replaces `AppServer.layerNode`.
@@ -59,7 +61,7 @@ export const layerConfig = (
  * @category layers
  */
 export const layerAppServer = (options: AppServer.Options = {}): Layer.Layer<AppServer.AppServer, StartError> =>
-  AppServer.layer(options).pipe(Layer.provide(NodeServices.layer))
+  AppServer.layerTransport(options).pipe(Layer.provide(NodeStdio.layer(options)))
 
 /** Node's WebSocket client (the `ws` package), imported when a remote layer is built: stdio users never load it. */
 const webSocket = Layer.unwrap(
@@ -122,7 +124,7 @@ export const layerAppServerRemote = (
   AppServer.layerRemote(options).pipe(Layer.provide(webSocket))
 
 /**
- * `CodexPool.layer` with Node's child-process spawner: `Codex` over `size` app-server processes sharing one
+ * `CodexPool` on Node (each process spawned as `layerAppServer` does): `Codex` over `size` app-server processes sharing one
  * `CODEX_HOME`. Replacing `NodeCodex.layer(options)` with `NodeCodex.layerPool({ ...options, size: 3 })` is the only
  * change code written against `Codex` needs.
  *
@@ -130,4 +132,4 @@ export const layerAppServerRemote = (
  * @category layers
  */
 export const layerPool = (options: CodexPool.Options = {}): Layer.Layer<Codex.Codex, StartError> =>
-  CodexPool.layer(options).pipe(Layer.provide(NodeServices.layer))
+  CodexPool.layerWith(options, layerAppServer(options))

@@ -185,7 +185,7 @@ const reply = (request: IncomingRequest, handle: ServerRequestHandler): Effect.E
     )
   )
 
-/** How many characters the reader routes before it lets the consumers run (see `make`). */
+/** How many characters the reader routes before it lets the consumers run (see `pull`). */
 const yieldEvery = 64 * 1024
 
 /** The error of the end of a connection, or of a call (`method`) it ended while pending. */
@@ -201,6 +201,57 @@ const exitedError = (info: ExitInfo, method?: string) =>
 /** The error of a call made after the connection ended: it is never sent. */
 const refused = (closed: AppServerExitedError, method: string) =>
   new AppServerExitedError({ ...closed, method, sent: false })
+
+/**
+ * Reads `incoming` in a fiber of the current scope, routing each chunk. After every `yieldEvery` characters
+ * read, the reader lets the consumers of what it routed run before it reads on: a burst of input (a backlog, a
+ * long stream of deltas) is handed on a slice at a time instead of being parsed whole into their queues first.
+ * Small chunks (a turn's few lines) never yield. Returns an effect that waits until the input has ended.
+ */
+const pull = Effect.fnUntraced(function*(
+  incoming: Stream.Stream<string>,
+  route: (frames: ReadonlyArray<LineFramer.Frame>) => Effect.Effect<void>,
+  framer: LineFramer.LineFramer,
+  flush: Effect.Effect<void>
+) {
+  let sinceYield = 0
+  const reader = yield* incoming.pipe(
+    Stream.runForEach((chunk) => {
+      const routed = route(framer.push(chunk))
+      sinceYield += chunk.length
+      if (sinceYield < yieldEvery) return routed
+      sinceYield = 0
+      return Effect.andThen(routed, Effect.yieldNow)
+    }),
+    Effect.andThen(flush),
+    Effect.forkScoped
+  )
+  return Fiber.await(reader).pipe(Effect.asVoid)
+})
+
+/**
+ * Routes each chunk inside the transport's own callback (`Connection.subscribe`): no fiber wakes up per chunk,
+ * responses settle and notifications reach the listeners synchronously; only what needs effects (server
+ * requests, protocol errors) is forked. Each chunk arrives in a callback of its own, so consumers run between
+ * chunks without yielding. Returns an effect that waits until the input has ended.
+ */
+const push = Effect.fnUntraced(function*(
+  subscribe: NonNullable<Connection["subscribe"]>,
+  route: (frames: ReadonlyArray<LineFramer.Frame>) => Effect.Effect<void>,
+  framer: LineFramer.LineFramer,
+  flush: Effect.Effect<void>
+) {
+  const context = yield* Effect.context<never>()
+  const run = (effect: Effect.Effect<void>) => {
+    if (effect !== Effect.void) Effect.runForkWith(context)(effect)
+  }
+  const ended = yield* Deferred.make<void>()
+  yield* subscribe(
+    (chunk) => run(route(framer.push(chunk))),
+    () => run(Effect.ensuring(flush, Deferred.succeed(ended, undefined)))
+  )
+  return Deferred.await(ended)
+})
 
 /**
  * Builds a peer over a connection, within the current scope (its reader and the server-request handlers
@@ -297,24 +348,13 @@ export const make: {
       return Deferred.succeed(closedSignal, error).pipe(Effect.asVoid)
     })
 
-  // After every `yieldEvery` characters read, the reader lets the consumers of what it routed run before it reads
-  // on: a burst of input (a backlog, a long stream of deltas) is handed on a slice at a time instead of being
-  // parsed whole into their queues first. Small chunks (a turn's few lines) never yield.
-  let sinceYield = 0
-  const reader = yield* connection.incoming.pipe(
-    Stream.runForEach((chunk) => {
-      const routed = route(framer.push(chunk))
-      sinceYield += chunk.length
-      if (sinceYield < yieldEvery) return routed
-      sinceYield = 0
-      return Effect.andThen(routed, Effect.yieldNow)
-    }),
-    // A last message without a trailing newline still counts.
-    Effect.andThen(Effect.suspend(() => route(framer.end()))),
-    Effect.forkScoped
-  )
+  // A last message without a trailing newline still counts.
+  const flush = Effect.suspend(() => route(framer.end()))
+  const readerDone = connection.subscribe === undefined
+    ? yield* pull(connection.incoming, route, framer, flush)
+    : yield* push(connection.subscribe, route, framer, flush)
   // When the server's output ends, the process is exiting: wait briefly for its exit status.
-  yield* Fiber.await(reader).pipe(
+  yield* readerDone.pipe(
     Effect.andThen(connection.exit.pipe(Effect.timeoutOption(Duration.millis(500)))),
     Effect.flatMap((exit) =>
       close(exit._tag === "Some"
@@ -325,7 +365,7 @@ export const make: {
   )
   // A server that exits while something still holds its output open: let the reader drain, then close.
   yield* connection.exit.pipe(
-    Effect.tap(() => Fiber.await(reader).pipe(Effect.timeoutOption(Duration.millis(200)))),
+    Effect.tap(() => readerDone.pipe(Effect.timeoutOption(Duration.millis(200)))),
     Effect.flatMap(close),
     Effect.forkScoped
   )

@@ -19,6 +19,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
@@ -27,6 +28,7 @@ import type { AppServerNotFoundError } from "./Errors.js"
 import { AppServerConnectError, AppServerSpawnError } from "./Errors.js"
 import * as LineFramer from "./internal/LineFramer.js"
 import * as Remote from "./internal/remote.js"
+import * as Stdio from "./internal/stdio.js"
 
 /**
  * How the server side of a connection ended.
@@ -51,6 +53,15 @@ export interface ExitInfo {
 export interface Connection {
   /** Text from the server, in order, as it arrives (not split into lines). Ends when the server's output closes. */
   readonly incoming: Stream.Stream<string>
+  /**
+   * Optional push form of `incoming`, for a transport whose input arrives in callbacks (a Node stream): registers
+   * `onChunk`, called synchronously with each chunk of text as it is read, and `onEnd`, called once when the
+   * server's output ends, for the life of the current scope. Both must not throw, block or wait. `RpcPeer` reads
+   * through it when present (no fiber wakes up per chunk); a connection is read one way, once.
+   */
+  readonly subscribe?:
+    | ((onChunk: (chunk: string) => void, onEnd: () => void) => Effect.Effect<void, never, Scope.Scope>)
+    | undefined
   /** Sends text to the server. Text sent after the server has gone is dropped. */
   readonly write: (text: string) => Effect.Effect<void>
   /** Waits until the server has ended and tells how. */
@@ -151,24 +162,6 @@ export const appServerArgs = (options: StdioOptions): Array<string> => [
 
 const signalPattern = /signal: '([A-Z0-9]+)'/
 
-/** Terminal escape sequences: CSI (colours, cursor moves) and OSC (titles, links), as codex's logs colour them. */
-const ansiPattern = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-_]/g
-
-/** `text` without terminal escape sequences. */
-const stripAnsi = (text: string): string => text.replace(ansiPattern, "")
-
-/** Keeps the last `size` items pushed. */
-const ringBuffer = (size: number) => {
-  const items: Array<string> = []
-  return {
-    push: (item: string) => {
-      items.push(item)
-      if (items.length > size) items.shift()
-    },
-    snapshot: (): ReadonlyArray<string> => [...items]
-  }
-}
-
 /**
  * Spawns `codex app-server` as a child process and connects to its stdio, within the current scope.
  *
@@ -189,27 +182,18 @@ const ringBuffer = (size: number) => {
  * @category constructors
  */
 export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOptions = {}) {
-  const binary = yield* CodexBinary.find(options)
-  const args = appServerArgs(options)
-  const env: Record<string, string | Redacted.Redacted<string>> = { ...options.env }
-  if (options.codexHome !== undefined) env.CODEX_HOME = options.codexHome
-  if (options.apiKey !== undefined) env.OPENAI_API_KEY = options.apiKey
-  const command = ChildProcess.make(binary, args, {
-    env,
+  const command = yield* Stdio.command(options)
+  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  const handle = yield* spawner.spawn(ChildProcess.make(command.binary, command.args, {
+    env: command.env,
     extendEnv: true,
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(command.cwd === undefined ? {} : { cwd: command.cwd }),
     stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
     killSignal: "SIGTERM",
-    forceKillAfter: options.killTimeout ?? Duration.seconds(2)
-  })
-  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-  const handle = yield* spawner.spawn(command).pipe(
-    Effect.mapError((error) =>
-      new AppServerSpawnError({ command: `${binary} ${args.join(" ")}`, reason: error.message, cause: error })
-    )
-  )
+    forceKillAfter: command.killTimeout
+  })).pipe(Effect.mapError((error) => Stdio.spawnError(command, error)))
   yield* Effect.annotateCurrentSpan("pid", handle.pid)
 
   const outgoing = yield* Queue.unbounded<string, Cause.Done>()
@@ -220,11 +204,10 @@ export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOption
     Effect.forkScoped
   )
 
-  const stderr = ringBuffer(options.stderrLines ?? 50)
+  const stderr = Stdio.stderrTail(options)
   const stderrDone = yield* Stream.decodeText(handle.stderr).pipe(
     Stream.splitLines,
-    // codex colours its logs even into a pipe: the tail is kept as plain text, for error messages.
-    Stream.runForEach((line) => Effect.sync(() => stderr.push(stripAnsi(line)))),
+    Stream.runForEach((line) => Effect.sync(() => stderr.push(line))),
     Effect.ignore,
     Effect.forkScoped
   )
@@ -236,23 +219,13 @@ export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOption
       // The spawner reports a death by signal only as the text of the underlying error.
       Effect.succeed({ exitCode: null, signal: signalPattern.exec(String(error.reason.cause))?.[1] ?? null })
     ),
-    // Let the last stderr lines arrive before reporting the exit.
-    Effect.tap(() => Fiber.await(stderrDone).pipe(Effect.timeoutOption(Duration.millis(200)))),
-    Effect.flatMap((status) =>
-      Deferred.succeed(exited, { ...status, stderrTail: stderr.snapshot(), reason: "process exited" })
-    ),
+    Effect.flatMap((status) => Stdio.reportExit(exited, status, Fiber.await(stderrDone), stderr)),
     Effect.forkScoped
   )
 
   // Runs before the spawner's own release (finalizers run in reverse order): close stdin and give the
   // server `closeTimeout` to exit by itself; the spawner then sends SIGTERM and, later, SIGKILL.
-  yield* Effect.addFinalizer(() =>
-    Queue.end(outgoing).pipe(
-      Effect.andThen(Deferred.await(exited)),
-      Effect.timeoutOption(options.closeTimeout ?? Duration.seconds(2)),
-      Effect.asVoid
-    )
-  )
+  yield* Effect.addFinalizer(() => Stdio.endAndWait(options, Queue.end(outgoing), exited))
 
   return Transport.of({
     pid: handle.pid,

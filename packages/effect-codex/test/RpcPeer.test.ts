@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { beforeEach, describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -12,11 +12,30 @@ import { InMemoryTransport } from "@effect-codex/testing"
 
 type Wire = Record<string, unknown>
 
+/**
+ * How the peer reads: `pull` runs the connection's `incoming` stream; `push` gives the connection a
+ * `subscribe` (fed here chunk by chunk from the same stream), as NodeCodex's stdio transport has.
+ */
+type Mode = "pull" | "push"
+let mode: Mode = "pull"
+
+/** `connection` with the push form of its input. */
+const pushed = (connection: Transport.Connection): Transport.Connection => ({
+  ...connection,
+  subscribe: (onChunk, onEnd) =>
+    connection.incoming.pipe(
+      Stream.runForEach((chunk) => Effect.sync(() => onChunk(chunk))),
+      Effect.andThen(Effect.sync(onEnd)),
+      Effect.forkScoped,
+      Effect.asVoid
+    )
+})
+
 /** An in-memory connection plus a peer on it, and the messages the client wrote, parsed. */
 const setup = (options: RpcPeer.PeerOptions = {}) =>
   Effect.gen(function*() {
     const { client, server } = yield* InMemoryTransport.make
-    const peer = yield* RpcPeer.make(client, options)
+    const peer = yield* RpcPeer.make(mode === "push" ? pushed(client) : client, options)
     const sent = server.received.pipe(
       Stream.splitLines,
       Stream.map((line) => JSON.parse(line) as Wire)
@@ -38,7 +57,11 @@ const serve = (
     Effect.forkScoped
   )
 
-describe("RpcPeer", () => {
+for (const each of ["pull", "push"] as const) describe(`RpcPeer, ${each} read`, () => {
+  beforeEach(() => {
+    mode = each
+  })
+
   it.effect("speaks the app-server wire format: no jsonrpc field, numeric ids, params omitted when absent", () =>
     Effect.gen(function*() {
       const env = yield* setup()

@@ -8,7 +8,8 @@ import * as Option from "effect/Option"
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { AppServer, CodexBinary, Transport } from "effect-codex"
+import { AppServer, CodexBinary, NodeCodex, Transport } from "effect-codex"
+import * as NodeStdio from "../src/internal/nodeStdio.js"
 import { Processes } from "@effect-codex/testing"
 
 /** A directory with executable shell scripts standing in for codex, removed with the scope. */
@@ -118,80 +119,110 @@ describe("Transport.stdio", () => {
     ])
     expect(Transport.appServerArgs({ offline: false })).toEqual(["app-server"])
   })
-
-  it.live("passes env, CODEX_HOME, cwd and args to the process", () =>
-    Effect.gen(function*() {
-      const bin = yield* scripts
-      const out = path.join(bin.dir, "seen.txt")
-      const fake = bin.write("record", `echo "$CODEX_HOME|$OPENAI_API_KEY|$EXTRA|$(pwd)|$*" > ${out}`)
-      const connection = yield* Transport.stdio({
-        codexPath: fake,
-        codexHome: "/tmp/home-x",
-        env: { EXTRA: "yes" },
-        cwd: bin.dir,
-        config: ["a=1"]
-      })
-      yield* connection.exit
-      expect(readFileSync(out, "utf8").trim()).toBe(`/tmp/home-x||yes|${bin.dir}|app-server -c a=1`)
-    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
-
-  it.live("reports the exit code and the last stderr lines of a server that dies during the handshake", () =>
-    Effect.gen(function*() {
-      const bin = yield* scripts
-      const lines = Array.from({ length: 80 }, (_, index) => `echo "line ${index}" >&2`).join("\n")
-      const fake = bin.write("dying", `${lines}\necho "fatal: broken config" >&2\nexit 3`)
-      const error = yield* Layer.build(AppServer.layer({ codexPath: fake, stderrLines: 5 })).pipe(Effect.flip)
-      expect(error).toMatchObject({ _tag: "AppServerExitedError", exitCode: 3, signal: null, method: "initialize" })
-      if (error._tag !== "AppServerExitedError") return
-      expect(error.stderrTail).toEqual(["line 76", "line 77", "line 78", "line 79", "fatal: broken config"])
-      expect(error.message).toContain("exited with code 3")
-    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
-
-  it.live("keeps the stderr tail without the ANSI colour codes of codex's logs", () =>
-    Effect.gen(function*() {
-      const bin = yield* scripts
-      // A log line as codex colours it (tracing's ANSI output), and a terminal title (OSC).
-      const fake = bin.write(
-        "colourful",
-        [
-          String.raw`printf '\033[2m2026-12-02T03:00:00.000Z\033[0m \033[31mERROR\033[0m \033[2mcodex_core::config\033[0m\033[2m:\033[0m bad key\n' >&2`,
-          String.raw`printf '\033]0;codex\007\033[1;33mWARN\033[0m bye\n' >&2`,
-          "exit 1"
-        ].join("\n")
-      )
-      const error = yield* Layer.build(AppServer.layer({ codexPath: fake })).pipe(Effect.flip)
-      if (error._tag !== "AppServerExitedError") return expect.fail(`expected AppServerExitedError, got ${error._tag}`)
-      expect(error.stderrTail).toEqual([
-        "2026-12-02T03:00:00.000Z ERROR codex_core::config: bad key",
-        "WARN bye"
-      ])
-      expect(error.message).toContain("2026-12-02T03:00:00.000Z ERROR codex_core::config: bad key\nWARN bye")
-      expect(error.message).not.toContain("\u001b")
-    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
-
-  it.live("kills a server that ignores stdin EOF and SIGTERM, and its children, when the scope closes", () =>
-    Effect.gen(function*() {
-      const bin = yield* scripts
-      const childPidFile = path.join(bin.dir, "child.pid")
-      const stubborn = bin.write(
-        "stubborn",
-        `trap '' TERM\nsleep 300 &\necho $! > ${childPidFile}\nwhile true; do sleep 0.1; done`
-      )
-      const started = Date.now()
-      const pids = yield* Effect.scoped(
-        Effect.gen(function*() {
-          const connection = yield* Transport.stdio({
-            codexPath: stubborn,
-            closeTimeout: Duration.millis(200),
-            killTimeout: Duration.millis(300)
-          })
-          yield* Effect.sleep("300 millis")
-          return { server: connection.pid!, child: Number(readFileSync(childPidFile, "utf8")) }
-        })
-      )
-      expect(Processes.isRunning(pids.server)).toBe(false)
-      expect(Processes.isRunning(pids.child)).toBe(false)
-      // It took the close grace plus the SIGTERM grace, not forever.
-      expect(Date.now() - started).toBeLessThan(10_000)
-    }).pipe(Effect.provide(NodeServices.layer)))
 })
+
+/** The two stdio transports: the platform-neutral one on Node's `ChildProcessSpawner`, and NodeCodex's own (which needs no services). */
+const implementations = [
+  {
+    name: "Transport.stdio",
+    stdio: Transport.stdio,
+    layerAppServer: AppServer.layer
+  },
+  {
+    name: "NodeCodex's stdio transport",
+    stdio: NodeStdio.stdio,
+    layerAppServer: NodeCodex.layerAppServer
+  }
+] as const
+
+for (const impl of implementations) {
+  describe(impl.name, () => {
+    it.live("passes env, CODEX_HOME, cwd and args to the process", () =>
+      Effect.gen(function*() {
+        const bin = yield* scripts
+        const out = path.join(bin.dir, "seen.txt")
+        const fake = bin.write("record", `echo "$CODEX_HOME|$OPENAI_API_KEY|$EXTRA|$(pwd)|$*" > ${out}`)
+        const connection = yield* impl.stdio({
+          codexPath: fake,
+          codexHome: "/tmp/home-x",
+          env: { EXTRA: "yes" },
+          cwd: bin.dir,
+          config: ["a=1"]
+        })
+        yield* connection.exit
+        expect(readFileSync(out, "utf8").trim()).toBe(`/tmp/home-x||yes|${bin.dir}|app-server -c a=1`)
+      }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+    it.live("reports the exit code and the last stderr lines of a server that dies during the handshake", () =>
+      Effect.gen(function*() {
+        const bin = yield* scripts
+        const lines = Array.from({ length: 80 }, (_, index) => `echo "line ${index}" >&2`).join("\n")
+        const fake = bin.write("dying", `${lines}\necho "fatal: broken config" >&2\nexit 3`)
+        const error = yield* Layer.build(impl.layerAppServer({ codexPath: fake, stderrLines: 5 })).pipe(Effect.flip)
+        expect(error).toMatchObject({ _tag: "AppServerExitedError", exitCode: 3, signal: null, method: "initialize" })
+        if (error._tag !== "AppServerExitedError") return
+        expect(error.stderrTail).toEqual(["line 76", "line 77", "line 78", "line 79", "fatal: broken config"])
+        expect(error.message).toContain("exited with code 3")
+      }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+    it.live("keeps the stderr tail without the ANSI colour codes of codex's logs", () =>
+      Effect.gen(function*() {
+        const bin = yield* scripts
+        // A log line as codex colours it (tracing's ANSI output), and a terminal title (OSC).
+        const fake = bin.write(
+          "colourful",
+          [
+            String.raw`printf '\033[2m2026-12-02T03:00:00.000Z\033[0m \033[31mERROR\033[0m \033[2mcodex_core::config\033[0m\033[2m:\033[0m bad key\n' >&2`,
+            String.raw`printf '\033]0;codex\007\033[1;33mWARN\033[0m bye\n' >&2`,
+            "exit 1"
+          ].join("\n")
+        )
+        const error = yield* Layer.build(impl.layerAppServer({ codexPath: fake })).pipe(Effect.flip)
+        if (error._tag !== "AppServerExitedError") return expect.fail(`expected AppServerExitedError, got ${error._tag}`)
+        expect(error.stderrTail).toEqual([
+          "2026-12-02T03:00:00.000Z ERROR codex_core::config: bad key",
+          "WARN bye"
+        ])
+        expect(error.message).toContain("2026-12-02T03:00:00.000Z ERROR codex_core::config: bad key\nWARN bye")
+        expect(error.message).not.toContain("\u001b")
+      }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
+    it.live("kills a server that ignores stdin EOF and SIGTERM, and its children, when the scope closes", () =>
+      Effect.gen(function*() {
+        const bin = yield* scripts
+        const childPidFile = path.join(bin.dir, "child.pid")
+        const stubborn = bin.write(
+          "stubborn",
+          `trap '' TERM\nsleep 300 &\necho $! > ${childPidFile}\nwhile true; do sleep 0.1; done`
+        )
+        const started = Date.now()
+        const pids = yield* Effect.scoped(
+          Effect.gen(function*() {
+            const connection = yield* impl.stdio({
+              codexPath: stubborn,
+              closeTimeout: Duration.millis(200),
+              killTimeout: Duration.millis(300)
+            })
+            yield* Effect.sleep("300 millis")
+            return { server: connection.pid!, child: Number(readFileSync(childPidFile, "utf8")) }
+          })
+        )
+        expect(Processes.isRunning(pids.server)).toBe(false)
+        expect(Processes.isRunning(pids.child)).toBe(false)
+        // It took the close grace plus the SIGTERM grace, not forever.
+        expect(Date.now() - started).toBeLessThan(10_000)
+      }).pipe(Effect.provide(NodeServices.layer)))
+
+
+    it.live("fails with AppServerSpawnError when the process cannot be started", () =>
+      Effect.gen(function*() {
+        const bin = yield* scripts
+        const broken = path.join(bin.dir, "broken")
+        writeFileSync(broken, "#!/no/such/interpreter\n")
+        chmodSync(broken, 0o755)
+        const error = yield* impl.stdio({ codexPath: broken }).pipe(Effect.flip)
+        expect(error).toMatchObject({ _tag: "AppServerSpawnError" })
+        expect(error.message).toContain(broken)
+      }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+  })
+}
