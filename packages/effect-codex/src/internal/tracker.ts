@@ -1,6 +1,6 @@
 /**
  * A turn as a pure, synchronous tracker: its thread's notifications in, this turn's events, its result and how it
- * ended out. No effect, no clock, no server: `Turn.start` wraps it in the effectful shell (`turn/start`, the
+ * ended out. No effect, no clock, no server: `start` in `internal/turn.ts` wraps it in the effectful shell (`turn/start`, the
  * watchdog, interrupt, the finaliser) and the tests drive it with plain arrays of captured events.
  *
  * It owns the turn id matching, the buffer of events that arrive before the `turn/start` answer, what the
