@@ -1,0 +1,124 @@
+/**
+ * The cluster on real parts: one throwaway PostgreSQL, three runner processes (each a CodexPool on the real codex
+ * binary with its own CODEX_HOME), a client in this process, and one MockModel that echoes the prompts it received
+ * (so each answer shows the conversation's history). Turns land on their conversation; a runner SIGKILLed mid-turn
+ * gives the caller a typed cut and the conversation continues on another runner with its history; a retry with the
+ * same turn key returns the first answer without a second model request; nothing is left running.
+ */
+import { afterAll, describe, expect, layer } from "@effect/vitest"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as SqlClient from "effect/sql/SqlClient"
+import { CodexCluster } from "@effect-codex/cluster"
+import { MockModel, Postgres, Processes } from "@effect-codex/testing"
+import * as Cluster from "./support/cluster.js"
+
+/** The user prompts of a model request, in order (`ask:<token>`; answers carry no `ask:`). */
+const asks = (request: MockModel.RecordedRequest) =>
+  [...JSON.stringify(request.body).matchAll(/ask:([\w-]+)/g)].map((match) => match[1]!)
+
+/** Answers the last prompt and lists every prompt it saw: `answer:<token> history:<t0>+<t1>+...`. */
+const echo = MockModel.dynamic((request) => {
+  const tokens = asks(request)
+  const last = tokens.at(-1) ?? "none"
+  return last.startsWith("stall") ? MockModel.stall() : MockModel.text(`answer:${last} history:${tokens.join("+")}`)
+})
+
+const expected = (history: ReadonlyArray<string>) => `answer:${history.at(-1)} history:${history.join("+")}`
+
+/** Where the store says a turn ran. */
+const runnerOfTurn = (turnKey: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{ runner: string }>`SELECT runner FROM effect_codex_turns WHERE turn_key = ${turnKey}`
+    return rows[0]?.runner
+  })
+
+const started: Array<number> = []
+
+const infrastructure = Layer.merge(Postgres.layer(), MockModel.layerWith({ defaultReply: echo }))
+const sql = Layer.unwrap(Effect.gen(function*() {
+  const postgres = yield* Postgres.Postgres
+  return PgClient.layer({ url: Redacted.make(postgres.url) })
+}))
+const everything = Layer.mergeAll(Cluster.layer(3), sql).pipe(Layer.provideMerge(infrastructure), Layer.orDie)
+
+describe("@effect-codex/cluster on three runner processes", () => {
+  layer(everything, { timeout: "120 seconds", excludeTestServices: true })((it) => {
+    it.effect("30 turns on 10 conversations each land on their conversation, with its history", () =>
+      Effect.gen(function*() {
+        const cluster = yield* CodexCluster.CodexCluster
+        const runners = yield* Cluster.Runners
+        const results = yield* Effect.forEach(
+          Array.from({ length: 10 }, (_, index) => `conversation-${index}`),
+          (key, index) =>
+            Effect.forEach([0, 1, 2], (turn) =>
+              cluster.conversation(key).runTurn(`ask:c${index}-t${turn}`, { turnKey: `${key}/t${turn}` })),
+          { concurrency: "unbounded" }
+        )
+        results.forEach((turns, index) => {
+          turns.forEach((result, turn) => {
+            const history = Array.from({ length: turn + 1 }, (_, earlier) => `c${index}-t${earlier}`)
+            expect(result.finalResponse).toBe(expected(history))
+          })
+          // One codex thread per conversation.
+          expect(new Set(turns.map((result) => result.threadId)).size).toBe(1)
+        })
+        // The conversations are spread over the runners.
+        const sql = yield* SqlClient.SqlClient
+        const used = yield* sql<{ runner: string }>`SELECT DISTINCT runner FROM effect_codex_turns`
+        expect(used.length).toBeGreaterThan(1)
+        for (const { runner } of used) expect(runners.all.map((r) => r.name)).toContain(runner)
+        started.push(...runners.started())
+      }), 120_000)
+
+    it.effect("a retry of RunTurn with the same turn key returns the first result, and no second turn runs", () =>
+      Effect.gen(function*() {
+        const cluster = yield* CodexCluster.CodexCluster
+        const mock = yield* MockModel.MockModel
+        const chat = cluster.conversation("retried")
+        const first = yield* chat.runTurn("ask:once", { turnKey: "retried/1" })
+        const requests = (yield* mock.responsesRequests).length
+        const again = yield* chat.runTurn("ask:once", { turnKey: "retried/1" })
+        expect(again).toEqual(first)
+        expect((yield* mock.responsesRequests).length).toBe(requests)
+        const read = yield* chat.read
+        expect(read.turns.map((turn) => turn.status)).toEqual(["completed"])
+      }), 60_000)
+
+    it.effect("SIGKILL of the runner running a turn: the caller gets TurnCutError, the next turn runs on another runner with the history", () =>
+      Effect.gen(function*() {
+        const cluster = yield* CodexCluster.CodexCluster
+        const mock = yield* MockModel.MockModel
+        const runners = yield* Cluster.Runners
+        const chat = cluster.conversation("survivor")
+        yield* chat.runTurn("ask:before", { turnKey: "survivor/1" })
+        const requests = (yield* mock.responsesRequests).length
+        const cut = yield* Effect.forkChild(Effect.flip(chat.runTurn("ask:stall-cut", { turnKey: "survivor/2" })))
+        yield* mock.awaitResponsesRequests(requests + 1)
+        const hostName = yield* runnerOfTurn("survivor/2")
+        const host = runners.all.find((runner) => runner.name === hostName)!
+        const codex = runners.codexOf(host)
+        expect(codex.length).toBeGreaterThan(0)
+        started.push(...runners.started())
+        yield* runners.kill(host)
+        const error = yield* Fiber.join(cut)
+        expect(error).toMatchObject({ _tag: "TurnCutError", conversation: "survivor", turnKey: "survivor/2" })
+        const after = yield* chat.runTurn("ask:after", { turnKey: "survivor/3" })
+        expect(after.finalResponse).toBe(expected(["before", "after"]))
+        const movedTo = yield* runnerOfTurn("survivor/3")
+        expect(movedTo).toBeDefined()
+        expect(movedTo).not.toBe(hostName)
+        // The killed runner's codex processes ended with it.
+        yield* Cluster.eventually(() => codex.every((pid) => !Processes.isRunning(pid)))
+      }), 90_000)
+  })
+
+  afterAll(() => {
+    expect(started.length).toBeGreaterThan(4)
+    expect(started.filter((pid) => Processes.isRunning(pid))).toEqual([])
+  })
+})
