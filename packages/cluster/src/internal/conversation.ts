@@ -102,12 +102,13 @@ export const handlers = Effect.gen(function*() {
       const { result, runner: ranOn, status } = previous.value
       if (status === "completed" && result !== null) return Option.some(result)
       if (onCut !== "rerun") {
-        yield* Effect.logWarning(`DEBUG cut ${key} ${turnKey} on ${runner.name}, ran on ${ranOn}, status ${status}`)
+        yield* Effect.logWarning("a turn was cut by its runner's end").pipe(
+          Effect.annotateLogs({ conversation: key, turnKey, ranOn: ranOn ?? "unknown" })
+        )
         yield* store.markCut(key, turnKey)
         return yield* new TurnCutError({ conversation: key, turnKey, runner: ranOn })
       }
     }
-    yield* Effect.logInfo(`DEBUG running ${key} ${turnKey} on ${runner.name}`)
     yield* store.markRunning(key, turnKey, runner.name)
     return Option.none<Turn.Result>()
   })
@@ -118,19 +119,26 @@ export const handlers = Effect.gen(function*() {
     yield* store.complete({ key, turnKey, threadId: opened.id, rollout: rollout ?? null, runner: runner.name, result })
   })
 
-  /** Starts a turn on the conversation's thread, known to `Steer` and `Interrupt` while it runs. */
+  /**
+   * Starts a turn on the conversation's thread, known to `Steer` and `Interrupt` while it runs. `result` is its
+   * result, stored with the rollout after it; a turn that ends otherwise (its process died, it was interrupted) is
+   * marked cut.
+   */
   const start = Effect.fnUntraced(function*(turnKey: string, input: Input.Input) {
-    const opened = yield* current
-    const handle = yield* opened.turn(input)
+    const cut = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      Effect.onError(self, () => Effect.ignore(store.markCut(key, turnKey)))
+    const opened = yield* cut(current)
+    const handle = yield* cut(opened.turn(input))
     running = handle
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         if (running === handle) running = undefined
       })
     )
-    const settle = (cut: boolean) =>
-      cut ? Effect.ignore(store.markCut(key, turnKey)) : Effect.void
-    return { opened, handle, settle }
+    return {
+      handle,
+      result: handle.result.pipe(cut, Effect.tap((result) => finish(opened, turnKey, result)))
+    }
   })
 
   return CodexThread.of({
@@ -146,24 +154,18 @@ export const handlers = Effect.gen(function*() {
       Effect.gen(function*() {
         const stored = yield* begin(turnKey, onCut)
         if (Option.isSome(stored)) return yield* outcome(stored.value)
-        const { handle, opened, settle } = yield* start(turnKey, input)
-        const result = yield* handle.result.pipe(Effect.onError(() => settle(true)))
-        yield* finish(opened, turnKey, result)
-        return yield* outcome(result)
+        const { result } = yield* start(turnKey, input)
+        return yield* outcome(yield* result)
       }).pipe(Effect.scoped),
 
     StreamTurn: ({ payload: { input, turnKey } }) =>
       Stream.unwrap(Effect.gen(function*() {
         const stored = yield* begin(turnKey, "fail")
         if (Option.isSome(stored)) return Stream.empty
-        const { handle, opened, settle } = yield* start(turnKey, input)
-        const done = handle.result.pipe(
-          Effect.onError(() => settle(true)),
-          Effect.flatMap((result) => finish(opened, turnKey, result))
-        )
+        const { handle, result } = yield* start(turnKey, input)
         return handle.stream.pipe(
           Stream.map((event) => ({ method: event.method, params: event.params })),
-          Stream.concat(Stream.fromEffectDrain(done))
+          Stream.concat(Stream.fromEffectDrain(result))
         )
       })),
 

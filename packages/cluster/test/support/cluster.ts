@@ -35,8 +35,6 @@ export interface RunnerProcess {
 /** The runners of a test, everything they started, and a way to kill one. */
 export class Runners extends Context.Service<Runners, {
   readonly all: ReadonlyArray<RunnerProcess>
-  /** Every pid started for the test so far: runners, their codex processes, postgres. */
-  readonly started: () => ReadonlyArray<number>
   /** The codex processes (children named codex) of a runner. */
   readonly codexOf: (runner: RunnerProcess) => ReadonlyArray<number>
   readonly kill: (runner: RunnerProcess) => Effect.Effect<void>
@@ -157,10 +155,11 @@ const settled = (runners: number) =>
   })
 
 /**
- * `count` runners and the client, on the `Postgres` and `MockModel` in context. `Runners.started()` lists every
- * process seen, for the "nothing left running" check.
+ * `count` runners and the client, on the `Postgres` and `MockModel` in context. Every process seen (postgres, the
+ * runners, their codex processes) is added to `seen`, last when the layer is released, for a "nothing left running"
+ * check after it.
  */
-export const layer = (count: number): Layer.Layer<
+export const layer = (count: number, seen: Set<number>): Layer.Layer<
   Runners | CodexCluster.CodexCluster,
   never,
   Postgres.Postgres | MockModel.MockModel
@@ -176,18 +175,16 @@ export const layer = (count: number): Layer.Layer<
     const runners = Layer.effect(Runners)(Effect.gen(function*() {
       const processes = yield* started
       yield* settled(processes.length)
-      const seen = new Set<number>([postgres.pid, ...processes.map(({ runner }) => runner.pid)])
+      for (const pid of [postgres.pid, ...processes.map(({ runner }) => runner.pid)]) seen.add(pid)
       const codexOf = (runner: RunnerProcess) => {
         const pids = codexChildrenOf(runner.pid)
         for (const pid of pids) seen.add(pid)
         return pids
       }
+      // Runs before the runners stop (finalizers run in reverse): their codex processes are still there to list.
+      yield* Effect.addFinalizer(() => Effect.sync(() => processes.forEach(({ runner }) => codexOf(runner))))
       return Runners.of({
         all: processes.map(({ runner }) => runner),
-        started: () => {
-          for (const { runner } of processes) codexOf(runner)
-          return [...seen]
-        },
         codexOf,
         kill: (runner) => {
           const child = processes.find((process) => process.runner.pid === runner.pid)!.child
