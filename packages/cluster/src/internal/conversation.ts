@@ -3,6 +3,8 @@
  * restored from the stored rollout when this runner's `CODEX_HOME` does not hold it; its running turn (for `Steer`
  * and `Interrupt`); and the turn bookkeeping (running → completed with the rollout, in one transaction; a turn found
  * running when its message arrives again was cut by a runner's death).
+ *
+ * @since 0.1.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -16,7 +18,12 @@ import { CodexThread, type OpenMode } from "../CodexThread.js"
 import { ConversationStore } from "../ConversationStore.js"
 import * as Rollout from "./rollout.js"
 
-/** The runner these handlers run on: its name (its address) and its `CODEX_HOME`. */
+/**
+ * The runner these handlers run on: its name (its address) and its `CODEX_HOME`.
+ *
+ * @since 0.1.0
+ * @category services
+ */
 export class Runner extends Context.Service<Runner, { readonly name: string; readonly codexHome: string }>()(
   "effect-codex/cluster/Runner"
 ) {}
@@ -25,7 +32,12 @@ export class Runner extends Context.Service<Runner, { readonly name: string; rea
 const outcome = (result: Turn.Result) =>
   result.status === "failed" ? Effect.fail(new Errors.TurnFailedError({ result })) : Effect.succeed(result)
 
-/** The entity's handlers, built once per conversation on the runner that owns it. */
+/**
+ * The entity's handlers, built once per conversation on the runner that owns it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const handlers = Effect.gen(function*() {
   const key = (yield* Entity.CurrentAddress).entityId
   const codex = yield* Codex.Codex
