@@ -12,6 +12,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as SqlClient from "effect/sql/SqlClient"
+import * as Stream from "effect/Stream"
 import { CodexCluster } from "@effect-codex/cluster"
 import { MockModel, Postgres, Processes } from "@effect-codex/testing"
 import * as Cluster from "./support/cluster.js"
@@ -89,6 +90,37 @@ describe("@effect-codex/cluster on three runner processes", () => {
         const read = yield* chat.read
         expect(read.turns.map((turn) => turn.status)).toEqual(["completed"])
       }), 60_000)
+
+    it.effect("StreamTurn streams to turn/completed; Steer without a turn fails typed; Interrupt stops a running turn; a fork starts with its source's history", () =>
+      Effect.gen(function*() {
+        const cluster = yield* CodexCluster.CodexCluster
+        const mock = yield* MockModel.MockModel
+        const source = cluster.conversation("source")
+        const events = yield* Stream.runCollect(source.streamTurn("ask:streamed", { turnKey: "source/1" }))
+        const methods = events.map((event) => event.method)
+        expect(methods).toContain("turn/started")
+        expect(methods.at(-1)).toBe("turn/completed")
+        expect(JSON.stringify(events)).toContain(expected(["streamed"]))
+        // The streamed turn was stored like any other: the next turn sees it.
+        const next = yield* source.runTurn("ask:next", { turnKey: "source/2" })
+        expect(next.finalResponse).toBe(expected(["streamed", "next"]))
+
+        expect(yield* Effect.flip(source.steer("ask:nobody"))).toMatchObject({ _tag: "NoTurnRunningError" })
+        const requests = (yield* mock.responsesRequests).length
+        const stalled = yield* Effect.forkChild(source.runTurn("ask:stall-stopped", { turnKey: "source/3" }))
+        yield* mock.awaitResponsesRequests(requests + 1)
+        yield* source.interrupt
+        expect((yield* Fiber.join(stalled)).status).toBe("interrupted")
+
+        const fork = cluster.conversation("fork")
+        const opened = yield* fork.open({ _tag: "Fork", from: "source" })
+        expect(opened.created).toBe(true)
+        expect(opened.threadId).not.toBe(next.threadId)
+        const forked = yield* fork.runTurn("ask:forked", { turnKey: "fork/1" })
+        expect(forked.finalResponse).toBe(expected(["streamed", "next", "stall-stopped", "forked"]))
+        // Opening again keeps the thread.
+        expect(yield* fork.open()).toEqual({ threadId: opened.threadId, created: false })
+      }), 90_000)
 
     it.effect("SIGKILL of the runner running a turn: the caller gets TurnCutError, the next turn runs on another runner with the history", () =>
       Effect.gen(function*() {
