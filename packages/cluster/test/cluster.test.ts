@@ -15,33 +15,13 @@ import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { CodexCluster } from "@effect-codex/cluster"
 import { MockModel, Postgres, Processes } from "@effect-codex/testing"
-import * as Cluster from "./support/cluster.js"
-
-/** The user prompts of a model request, in order (`ask:<token>`; answers carry no `ask:`). */
-const asks = (request: MockModel.RecordedRequest) =>
-  [...JSON.stringify(request.body).matchAll(/ask:([\w-]+)/g)].map((match) => match[1]!)
-
-/** Answers the last prompt and lists every prompt it saw: `answer:<token> history:<t0>+<t1>+...`. */
-const echo = MockModel.dynamic((request) => {
-  const tokens = asks(request)
-  const last = tokens.at(-1) ?? "none"
-  return last.startsWith("stall") ? MockModel.stall() : MockModel.text(`answer:${last} history:${tokens.join("+")}`)
-})
-
-const expected = (history: ReadonlyArray<string>) => `answer:${history.at(-1)} history:${history.join("+")}`
-
-/** Where the store says a turn ran. */
-const runnerOfTurn = (turnKey: string) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql<{ runner: string }>`SELECT runner FROM effect_codex_turns WHERE turn_key = ${turnKey}`
-    return rows[0]?.runner
-  })
+import * as Cluster from "../../../examples/cluster/local.js"
+import * as Example from "../../../examples/cluster/main.js"
 
 /** Every process the cluster started: postgres, the runners, their codex processes. */
 const started = new Set<number>()
 
-const infrastructure = Layer.merge(Postgres.layer(), MockModel.layerWith({ defaultReply: echo }))
+const infrastructure = Layer.merge(Postgres.layer(), MockModel.layerWith({ defaultReply: Cluster.echo }))
 const sql = Layer.unwrap(Effect.gen(function*() {
   const postgres = yield* Postgres.Postgres
   return PgClient.layer({ url: Redacted.make(postgres.url) })
@@ -65,7 +45,7 @@ describe("@effect-codex/cluster on three runner processes", () => {
         results.forEach((turns, index) => {
           turns.forEach((result, turn) => {
             const history = Array.from({ length: turn + 1 }, (_, earlier) => `c${index}-t${earlier}`)
-            expect(result.finalResponse).toBe(expected(history))
+            expect(result.finalResponse).toBe(Cluster.expected(history))
           })
           // One codex thread per conversation.
           expect(new Set(turns.map((result) => result.threadId)).size).toBe(1)
@@ -100,10 +80,10 @@ describe("@effect-codex/cluster on three runner processes", () => {
         const methods = events.map((event) => event.method)
         expect(methods).toContain("turn/started")
         expect(methods.at(-1)).toBe("turn/completed")
-        expect(JSON.stringify(events)).toContain(expected(["streamed"]))
+        expect(JSON.stringify(events)).toContain(Cluster.expected(["streamed"]))
         // The streamed turn was stored like any other: the next turn sees it.
         const next = yield* source.runTurn("ask:next", { turnKey: "source/2" })
-        expect(next.finalResponse).toBe(expected(["streamed", "next"]))
+        expect(next.finalResponse).toBe(Cluster.expected(["streamed", "next"]))
 
         expect(yield* Effect.flip(source.steer("ask:nobody"))).toMatchObject({ _tag: "NoTurnRunningError" })
         const requests = (yield* mock.responsesRequests).length
@@ -117,7 +97,7 @@ describe("@effect-codex/cluster on three runner processes", () => {
         expect(opened.created).toBe(true)
         expect(opened.threadId).not.toBe(next.threadId)
         const forked = yield* fork.runTurn("ask:forked", { turnKey: "fork/1" })
-        expect(forked.finalResponse).toBe(expected(["streamed", "next", "stall-stopped", "forked"]))
+        expect(forked.finalResponse).toBe(Cluster.expected(["streamed", "next", "stall-stopped", "forked"]))
         // Opening again keeps the thread.
         expect(yield* fork.open()).toEqual({ threadId: opened.threadId, created: false })
       }), 90_000)
@@ -132,7 +112,7 @@ describe("@effect-codex/cluster on three runner processes", () => {
         const requests = (yield* mock.responsesRequests).length
         const cut = yield* Effect.forkChild(Effect.flip(chat.runTurn("ask:stall-cut", { turnKey: "survivor/2" })))
         yield* mock.awaitResponsesRequests(requests + 1)
-        const hostName = yield* runnerOfTurn("survivor/2")
+        const hostName = yield* Cluster.runnerOfTurn("survivor/2")
         const host = runners.all.find((runner) => runner.name === hostName)!
         const codex = runners.codexOf(host)
         expect(codex.length).toBeGreaterThan(0)
@@ -140,12 +120,20 @@ describe("@effect-codex/cluster on three runner processes", () => {
         const error = yield* Fiber.join(cut)
         expect(error).toMatchObject({ _tag: "TurnCutError", conversation: "survivor", turnKey: "survivor/2" })
         const after = yield* chat.runTurn("ask:after", { turnKey: "survivor/3" })
-        expect(after.finalResponse).toBe(expected(["before", "after"]))
-        const movedTo = yield* runnerOfTurn("survivor/3")
+        expect(after.finalResponse).toBe(Cluster.expected(["before", "after"]))
+        const movedTo = yield* Cluster.runnerOfTurn("survivor/3")
         expect(movedTo).toBeDefined()
         expect(movedTo).not.toBe(hostName)
         // The killed runner's codex processes ended with it.
         yield* Cluster.eventually(() => codex.every((pid) => !Processes.isRunning(pid)))
+      }), 90_000)
+
+    it.effect("the example (npm run example:cluster) runs on this cluster", () =>
+      Effect.gen(function*() {
+        const outcome = yield* Example.program
+        expect(outcome.cut._tag).toBe("TurnCutError")
+        expect(outcome.movedTo).not.toBe(outcome.killed)
+        expect(outcome.after).toBe(Cluster.expected(["alice-1", "alice-2", "alice-4"]))
       }), 90_000)
   })
 

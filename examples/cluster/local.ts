@@ -1,7 +1,7 @@
 /**
- * A local cluster for the tests: runner processes (./runner.ts, real child processes) on the PostgreSQL and the
- * MockModel in context, each with its own temporary `CODEX_HOME`, and a client (`CodexCluster.layerClient`) in the
- * test process.
+ * A local cluster on one machine: runner processes (./runner.ts, real child processes) on the PostgreSQL and the
+ * MockModel in context, each with its own temporary `CODEX_HOME`, and a client (`CodexCluster.layerClient`) in this
+ * process. Used by the example (./main.ts), the cluster's tests (packages/cluster/test) and bench case 9.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Context from "effect/Context"
@@ -14,15 +14,16 @@ import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
 import { CodexCluster } from "@effect-codex/cluster"
 import { MockModel, Postgres, Processes } from "@effect-codex/testing"
+import { sharding } from "./settings.js"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { fastSharding } from "./settings.js"
 
 /** Effect Cluster's default number of shards. */
 const shardsPerGroup = 300
+
 
 /** One runner process. */
 export interface RunnerProcess {
@@ -32,13 +33,13 @@ export interface RunnerProcess {
   readonly codexHome: string
 }
 
-/** The runners of a test, everything they started, and a way to kill one. */
+/** The runners, and a way to kill one. */
 export class Runners extends Context.Service<Runners, {
   readonly all: ReadonlyArray<RunnerProcess>
   /** The codex processes (children named codex) of a runner. */
   readonly codexOf: (runner: RunnerProcess) => ReadonlyArray<number>
   readonly kill: (runner: RunnerProcess) => Effect.Effect<void>
-}>()("test/cluster/Runners") {}
+}>()("examples/cluster/Runners") {}
 
 const parentOf = (pid: string) => {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
@@ -91,8 +92,9 @@ const startRunner = Effect.fnUntraced(function*(databaseUrl: string, codexConfig
         env: {
           ...process.env,
           CODEX_HOME: codexHome,
-          RUNNER_PORT: String(port),
-          DATABASE_URL: databaseUrl,
+          EFFECT_CODEX_RUNNER_PORT: String(port),
+          EFFECT_CODEX_DATABASE_URL: databaseUrl,
+          EFFECT_CODEX_POOL_SIZE: "1",
           CODEX_CONFIG: JSON.stringify(codexConfig)
         },
         stdio: ["ignore", "pipe", "pipe"]
@@ -159,7 +161,7 @@ const settled = (runners: number) =>
  * runners, their codex processes) is added to `seen`, last when the layer is released, for a "nothing left running"
  * check after it.
  */
-export const layer = (count: number, seen: Set<number>): Layer.Layer<
+export const layer = (count: number, seen: Set<number> = new Set()): Layer.Layer<
   Runners | CodexCluster.CodexCluster,
   never,
   Postgres.Postgres | MockModel.MockModel
@@ -181,21 +183,52 @@ export const layer = (count: number, seen: Set<number>): Layer.Layer<
         for (const pid of pids) seen.add(pid)
         return pids
       }
+      const listAll = Effect.sync(() => processes.forEach(({ runner }) => codexOf(runner)))
+      yield* listAll
       // Runs before the runners stop (finalizers run in reverse): their codex processes are still there to list.
-      yield* Effect.addFinalizer(() => Effect.sync(() => processes.forEach(({ runner }) => codexOf(runner))))
+      yield* Effect.addFinalizer(() => listAll)
       return Runners.of({
         all: processes.map(({ runner }) => runner),
         codexOf,
         kill: (runner) => {
           const child = processes.find((process) => process.runner.pid === runner.pid)!.child
-          return Effect.sync(() => child.kill("SIGKILL")).pipe(Effect.andThen(exited(child)))
+          return Effect.sync(() => {
+            codexOf(runner)
+            child.kill("SIGKILL")
+          }).pipe(Effect.andThen(exited(child)))
         }
       })
     }))
     const sql = PgClient.layer({ url: Redacted.make(postgres.url) })
-    const client = CodexCluster.layerClient({ sharding: fastSharding }).pipe(Layer.provide(sql))
+    const client = CodexCluster.layerClient({ sharding }).pipe(Layer.provide(sql))
     return Layer.merge(runners, client).pipe(Layer.provide(sql), Layer.orDie)
   }))
+
+/** The user prompts of a model request, in order (`ask:<token>`; answers carry no `ask:`). */
+const asks = (request: MockModel.RecordedRequest) =>
+  [...JSON.stringify(request.body).matchAll(/ask:([\w-]+)/g)].map((match) => match[1]!)
+
+/**
+ * The local cluster's model (a `MockModel` reply): answers the last prompt `ask:<token>` and lists every prompt it
+ * saw in the request, `answer:<token> history:<t0>+<t1>+...`, so an answer shows its conversation's history. A token
+ * starting with `stall` is never answered.
+ */
+export const echo = MockModel.dynamic((request) => {
+  const tokens = asks(request)
+  const last = tokens.at(-1) ?? "none"
+  return last.startsWith("stall") ? MockModel.stall() : MockModel.text(`answer:${last} history:${tokens.join("+")}`)
+})
+
+/** What {@link echo} answers after the prompts `history`. */
+export const expected = (history: ReadonlyArray<string>) => `answer:${history.at(-1)} history:${history.join("+")}`
+
+/** The runner the conversation store says ran a turn. */
+export const runnerOfTurn = (turnKey: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{ runner: string }>`SELECT runner FROM effect_codex_turns WHERE turn_key = ${turnKey}`
+    return rows[0]?.runner
+  })
 
 /** Waits until `check` holds, polling. */
 export const eventually = (check: () => boolean) =>
