@@ -230,6 +230,21 @@ export const runnerOfTurn = (turnKey: string) =>
     return rows[0]?.runner
   })
 
+/**
+ * Everything, started here: a throwaway PostgreSQL, a `MockModel` answering with {@link echo}, `count` runners and
+ * the client, and a `SqlClient` on the database (to read the conversation store).
+ */
+export const standalone = (count: number, seen?: Set<number>) => {
+  const database = Layer.unwrap(Effect.gen(function*() {
+    const postgres = yield* Postgres.Postgres
+    return PgClient.layer({ url: Redacted.make(postgres.url) })
+  }))
+  return Layer.mergeAll(layer(count, seen), database).pipe(
+    Layer.provideMerge(Layer.merge(Postgres.layer(), MockModel.layerWith({ defaultReply: echo }))),
+    Layer.orDie
+  )
+}
+
 /** Waits until `check` holds, polling. */
 export const eventually = (check: () => boolean) =>
   Effect.sync(check).pipe(Effect.repeat({ until: (ok) => ok, schedule: Schedule.spaced("100 millis") }))

@@ -7,14 +7,11 @@
  * stops when it ends.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import { CodexCluster } from "@effect-codex/cluster"
-import { MockModel, Postgres } from "@effect-codex/testing"
+import { MockModel } from "@effect-codex/testing"
 import * as Local from "./local.js"
 
 export const program = Effect.gen(function*() {
@@ -50,14 +47,6 @@ export const program = Effect.gen(function*() {
   return { cut: error, killed: victim.name, movedTo, after: after.finalResponse }
 })
 
-const database = Layer.unwrap(Effect.gen(function*() {
-  const postgres = yield* Postgres.Postgres
-  return PgClient.layer({ url: Redacted.make(postgres.url) })
-}))
-
-export const layer = Layer.mergeAll(Local.layer(3), database).pipe(
-  Layer.provideMerge(Layer.merge(Postgres.layer(), MockModel.layerWith({ defaultReply: Local.echo }))),
-  Layer.orDie
-)
+export const layer = Local.standalone(3)
 
 if (import.meta.main) program.pipe(Effect.provide(layer), NodeRuntime.runMain)

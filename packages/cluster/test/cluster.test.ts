@@ -6,31 +6,21 @@
  * same turn key returns the first answer without a second model request; nothing is left running.
  */
 import { afterAll, describe, expect, layer } from "@effect/vitest"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { CodexCluster } from "@effect-codex/cluster"
-import { MockModel, Postgres, Processes } from "@effect-codex/testing"
+import { MockModel, Processes } from "@effect-codex/testing"
 import * as Cluster from "../../../examples/cluster/local.js"
 import * as Example from "../../../examples/cluster/main.js"
 
 /** Every process the cluster started: postgres, the runners, their codex processes. */
 const started = new Set<number>()
 
-const infrastructure = Layer.merge(Postgres.layer(), MockModel.layerWith({ defaultReply: Cluster.echo }))
-const sql = Layer.unwrap(Effect.gen(function*() {
-  const postgres = yield* Postgres.Postgres
-  return PgClient.layer({ url: Redacted.make(postgres.url) })
-}))
-const everything = Layer.mergeAll(Cluster.layer(3, started), sql).pipe(Layer.provideMerge(infrastructure), Layer.orDie)
-
 describe("@effect-codex/cluster on three runner processes", () => {
   // The layer is released when this inner block ends, before the outer block's afterAll checks for processes.
-  layer(everything, { timeout: "120 seconds", excludeTestServices: true })("a local cluster", (it) => {
+  layer(Cluster.standalone(3, started), { timeout: "120 seconds", excludeTestServices: true })("a local cluster", (it) => {
     it.effect("30 turns on 10 conversations each land on their conversation, with its history", () =>
       Effect.gen(function*() {
         const cluster = yield* CodexCluster.CodexCluster
