@@ -106,5 +106,6 @@ export const layerConfig = (
       codexHome: Config.String("CODEX_HOME"),
       size: Config.withDefault(Config.Int("EFFECT_CODEX_POOL_SIZE"), 2)
     })
-    return layer({ ...settings, ...options, pool: { size: settings.size, ...options.pool } })
+    const { size, ...where } = settings
+    return layer({ ...where, ...options, pool: { size, ...options.pool } })
   })).pipe(Layer.provide(PgClient.layerConfig({ url: Config.Redacted("EFFECT_CODEX_DATABASE_URL") })))

@@ -39,3 +39,10 @@ export * as ConversationStore from "./ConversationStore.js"
  * @since 0.1.0
  */
 export * as ClusterErrors from "./ClusterErrors.js"
+
+/**
+ * The runners' figures as `Metric`s: `turnsCompleted`, `turnsCut`, `threadsRestored`, `rolloutBytes`.
+ *
+ * @since 0.1.0
+ */
+export * as ClusterMetrics from "./ClusterMetrics.js"

@@ -9,11 +9,13 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Entity from "effect/cluster/Entity"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import { Codex, Errors, type Input, type Thread, type Turn } from "effect-codex"
 import { NoTurnRunningError, OpenError, TurnCutError } from "../ClusterErrors.js"
+import * as ClusterMetrics from "../ClusterMetrics.js"
 import { CodexThread, type OpenMode } from "../CodexThread.js"
 import { ConversationStore } from "../ConversationStore.js"
 import * as Rollout from "./rollout.js"
@@ -74,7 +76,9 @@ export const handlers = Effect.gen(function*() {
     if (!written) {
       return yield* new OpenError({ conversation: key, reason: `stored rollout path ${rollout.path} is not relative` })
     }
-    return yield* codex.threadResume(threadId)
+    const resumed = yield* codex.threadResume(threadId)
+    yield* Metric.update(ClusterMetrics.threadsRestored, 1)
+    return resumed
   })
 
   /** The conversation's thread on this runner: resumed (or started) at its first use. */
@@ -118,6 +122,7 @@ export const handlers = Effect.gen(function*() {
           Effect.annotateLogs({ conversation: key, turnKey, ranOn: ranOn ?? "unknown" })
         )
         yield* store.markCut(key, turnKey)
+        yield* Metric.update(ClusterMetrics.turnsCut, 1)
         return yield* new TurnCutError({ conversation: key, turnKey, runner: ranOn })
       }
     }
@@ -129,6 +134,8 @@ export const handlers = Effect.gen(function*() {
   const finish = Effect.fnUntraced(function*(opened: Thread.Thread, turnKey: string, result: Turn.Result) {
     const rollout = yield* rolloutOf(opened)
     yield* store.complete({ key, turnKey, threadId: opened.id, rollout: rollout ?? null, runner: runner.name, result })
+    yield* Metric.update(ClusterMetrics.turnsCompleted, 1)
+    if (rollout !== undefined) yield* Metric.update(ClusterMetrics.rolloutBytes, rollout.bytes.byteLength)
   })
 
   /**
