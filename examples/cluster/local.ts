@@ -208,15 +208,20 @@ export const layer = (count: number, seen: Set<number> = new Set()): Layer.Layer
 const asks = (request: MockModel.RecordedRequest) =>
   [...JSON.stringify(request.body).matchAll(/ask:([\w-]+)/g)].map((match) => match[1]!)
 
+/** Tokens `stallonce…` already stalled once. */
+const stalledOnce = new Set<string>()
+
 /**
  * The local cluster's model (a `MockModel` reply): answers the last prompt `ask:<token>` and lists every prompt it
  * saw in the request, `answer:<token> history:<t0>+<t1>+...`, so an answer shows its conversation's history. A token
- * starting with `stall` is never answered.
+ * starting with `stallonce` is not answered the first time it is asked, one starting with `stall` never is.
  */
 export const echo = MockModel.dynamic((request) => {
   const tokens = asks(request)
   const last = tokens.at(-1) ?? "none"
-  return last.startsWith("stall") ? MockModel.stall() : MockModel.text(`answer:${last} history:${tokens.join("+")}`)
+  const stall = last.startsWith("stallonce") ? !stalledOnce.has(last) : last.startsWith("stall")
+  if (last.startsWith("stallonce")) stalledOnce.add(last)
+  return stall ? MockModel.stall() : MockModel.text(`answer:${last} history:${tokens.join("+")}`)
 })
 
 /** What {@link echo} answers after the prompts `history`. */

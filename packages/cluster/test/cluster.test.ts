@@ -92,21 +92,35 @@ describe("@effect-codex/cluster on three runner processes", () => {
         expect(yield* fork.open()).toEqual({ threadId: opened.threadId, created: false })
       }), 90_000)
 
-    it.effect("SIGKILL of the runner running a turn: the caller gets TurnCutError, the next turn runs on another runner with the history", () =>
+    it.effect("SIGKILL of the runner running two turns: the caller of one gets TurnCutError, the other (onCut: rerun) is run again elsewhere; both conversations go on with their history", () =>
       Effect.gen(function*() {
         const cluster = yield* CodexCluster.CodexCluster
         const mock = yield* MockModel.MockModel
         const runners = yield* Cluster.Runners
         const chat = cluster.conversation("survivor")
         yield* chat.runTurn("ask:before", { turnKey: "survivor/1" })
+        const hostName = yield* Cluster.runnerOfTurn("survivor/1")
+        // A second conversation on the same runner: keys are tried until one lands there (a third of them do).
+        const rerun = yield* Effect.gen(function*() {
+          for (let index = 0; index < 30; index++) {
+            const key = `rerun-${index}`
+            yield* cluster.conversation(key).runTurn("ask:first", { turnKey: `${key}/1` })
+            if ((yield* Cluster.runnerOfTurn(`${key}/1`)) === hostName) return cluster.conversation(key)
+          }
+          return yield* Effect.die(new Error(`no conversation landed on ${hostName}`))
+        })
         const requests = (yield* mock.responsesRequests).length
         const cut = yield* Effect.forkChild(Effect.flip(chat.runTurn("ask:stall-cut", { turnKey: "survivor/2" })))
-        yield* mock.awaitResponsesRequests(requests + 1)
-        const hostName = yield* Cluster.runnerOfTurn("survivor/2")
+        const again = yield* Effect.forkChild(
+          rerun.runTurn("ask:stallonce-again", { turnKey: `${rerun.key}/2`, onCut: "rerun" })
+        )
+        yield* mock.awaitResponsesRequests(requests + 2)
+        expect(yield* Cluster.runnerOfTurn("survivor/2")).toBe(hostName)
         const host = runners.all.find((runner) => runner.name === hostName)!
         const codex = runners.codexOf(host)
         expect(codex.length).toBeGreaterThan(0)
         yield* runners.kill(host)
+
         const error = yield* Fiber.join(cut)
         expect(error).toMatchObject({ _tag: "TurnCutError", conversation: "survivor", turnKey: "survivor/2" })
         const after = yield* chat.runTurn("ask:after", { turnKey: "survivor/3" })
@@ -114,9 +128,15 @@ describe("@effect-codex/cluster on three runner processes", () => {
         const movedTo = yield* Cluster.runnerOfTurn("survivor/3")
         expect(movedTo).toBeDefined()
         expect(movedTo).not.toBe(hostName)
+
+        // Run again on the conversation's new runner, from the history before it.
+        const rerunResult = yield* Fiber.join(again)
+        expect(rerunResult.finalResponse).toBe(Cluster.expected(["first", "stallonce-again"]))
+        expect(yield* Cluster.runnerOfTurn(`${rerun.key}/2`)).not.toBe(hostName)
+
         // The killed runner's codex processes ended with it.
         yield* Cluster.eventually(() => codex.every((pid) => !Processes.isRunning(pid)))
-      }), 90_000)
+      }), 120_000)
 
     it.effect("the example (npm run example:cluster) runs on this cluster", () =>
       Effect.gen(function*() {
