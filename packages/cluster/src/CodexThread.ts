@@ -112,9 +112,9 @@ export const RunTurn = Rpc.make("RunTurn", {
 }).annotate(ClusterSchema.Persisted, true)
 
 /**
- * Runs a turn and streams its events, ending with `turn/completed`. Not persisted: a stream cut by its runner's death
- * fails as the connection does. The turn is stored like a `RunTurn`'s; a `turnKey` already completed streams nothing
- * (`RunTurn` with that key answers its result).
+ * Runs a turn and streams its events, ending with `turn/completed`. Not persisted: unlike `RunTurn`, it is not
+ * delivered again after its runner's death. The turn is stored like a `RunTurn`'s; a `turnKey` already completed
+ * streams nothing (`RunTurn` with that key answers its result).
  *
  * @since 0.1.0
  * @category messages
