@@ -2,7 +2,8 @@
  * effect-codex benchmark: `npm run bench` (full) or `npm run bench -- --quick` (tiny N, for CI).
  *
  *   --quick              tiny N everywhere (well under a minute)
- *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay, tools, pool
+ *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay, tools, pool,
+ *                        cluster
  *   --driver NAME        turn driver for cases 4-6 (default: codex, the public API; or appserver, pool; see bench/drivers.ts)
  *   --no-write           do not write bench/results/
  *
@@ -13,6 +14,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { drivers } from "./drivers.js"
+import * as Cluster from "./cases/cluster.js"
 import * as Decode from "./cases/decode.js"
 import * as Handshake from "./cases/handshake.js"
 import * as Pool from "./cases/pool.js"
@@ -30,15 +32,15 @@ const option = (name: string): string | undefined => {
   return i === -1 ? undefined : argv[i + 1]
 }
 const quick = flag("--quick")
-const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay", "tools", "pool"] as const
+const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay", "tools", "pool", "cluster"] as const
 const only = option("--only")?.split(",") ?? [...ALL]
 const driverName = option("--driver") ?? "codex"
 const makeDriver = drivers[driverName]
 if (makeDriver === undefined) throw new Error(`unknown driver ${driverName}; known: ${Object.keys(drivers).join(", ")}`)
 
 const N = quick
-  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1, tools: 3, poolTurns: 12, poolThreads: 4, poolRounds: 1 }
-  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3, tools: 20, poolTurns: 60, poolThreads: 20, poolRounds: 3 }
+  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1, tools: 3, poolTurns: 12, poolThreads: 4, poolRounds: 1, clusterTurns: 3, clusterRounds: 1 }
+  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3, tools: 20, poolTurns: 60, poolThreads: 20, poolRounds: 3, clusterTurns: 20, clusterRounds: 3 }
 /** Pool sizes of case 8; the first is the reference of the speed-up. */
 const POOL_SIZES = [1, 2, 4]
 /** Concurrent turns (one per thread) at which case 6 measures client CPU per turn; the first is the reference. */
@@ -102,6 +104,7 @@ const replay = await step("replay", () =>
 const tools = await step("tools", () => Tools.run(N.tools))
 const pool = await step("pool", () =>
   Pool.run({ turns: N.poolTurns, threads: N.poolThreads, sizes: POOL_SIZES, rounds: N.poolRounds }))
+const cluster = await step("cluster", () => Cluster.run({ turns: N.clusterTurns, rounds: N.clusterRounds, runners: 3 }))
 
 // Nothing may survive the bench.
 const stillAlive = newChildren()
@@ -204,6 +207,11 @@ if (pool) {
   const pass = pool.overheadCpu <= 1.05
   rows.push([`8 pool of ${POOL_SIZES[0]} vs plain Codex (wall / client CPU)`, `${fmt(pool.sizes[0]!.wallMs, 0)} ms / ${fmt(pool.sizes[0]!.cpuMs, 0)} ms`, `${fmt(pool.plain.wallMs, 0)} ms / ${fmt(pool.plain.cpuMs, 0)} ms`, `${fmt(pool.overheadWall, 3)}× / ${fmt(pool.overheadCpu, 3)}×`, `${status(pass)} (CPU ≤ 1.05×)`])
   target("poolOverhead", `client CPU of a pool of ${POOL_SIZES[0]} ≤ 1.05 × a plain Codex`, pool.overheadCpu, (v) => v <= 1.05)
+}
+
+if (cluster) {
+  rows.push([`9 cluster of ${cluster.runners} runners: RunTurn vs the same turn on a plain Codex (median of ${cluster.turns} sequential turns, ${cluster.rounds} rounds)`, `${fmt(cluster.clusterTurnMs)} ms`, `${fmt(cluster.plainTurnMs)} ms (plain Codex)`, `${fmt(cluster.ratio, 3)}×`, ""])
+  rows.push([`9 failover: runner SIGKILLed mid-turn → caller gets TurnCutError / next turn answered elsewhere`, `${fmt(cluster.cutMs, 0)} ms / ${fmt(cluster.failoverMs, 0)} ms`, "", "", ""])
 }
 
 const header: Row = ["case", "effect-codex", "baseline (raw)", "ratio", "target"]

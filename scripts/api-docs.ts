@@ -13,7 +13,8 @@ const output = path.join(root, "docs", "API.md")
 const packages = [
   { name: "effect-codex", dir: "packages/effect-codex/src" },
   { name: "@effect-codex/testing", dir: "packages/testing/src" },
-  { name: "@effect-codex/ai", dir: "packages/ai/src" }
+  { name: "@effect-codex/ai", dir: "packages/ai/src" },
+  { name: "@effect-codex/cluster", dir: "packages/cluster/src" }
 ]
 
 /** The JSDoc right above a declaration (a module header above the first one is not its doc). */

@@ -201,6 +201,7 @@ const APP = `// One real offline turn: the codex binary, a MockModel on 127.0.0.
 import { Effect } from "effect"
 import { CodexBinary, Codex } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
+import { CodexThread } from "@effect-codex/cluster"
 
 const expected = process.argv[2]
 const program = Effect.gen(function*() {
@@ -210,11 +211,17 @@ const program = Effect.gen(function*() {
   const codex = yield* Codex.Codex
   const thread = yield* codex.threadStart()
   const result = yield* thread.run("Answer with the scripted words.")
-  return { binary, status: result.status, answer: result.finalResponse, modelCalls: (yield* mock.responsesRequests).length }
+  return {
+    binary,
+    status: result.status,
+    answer: result.finalResponse,
+    modelCalls: (yield* mock.responsesRequests).length,
+    entity: CodexThread.CodexThread.type
+  }
 })
 const outcome = await Effect.runPromise(program.pipe(Effect.provide(CodexTest.layer())))
 const resolved = Object.fromEntries(
-  ["effect", "effect-codex", "@effect-codex/testing", "@effect-codex/protocol"].map((name) => [name, import.meta.resolve(name)])
+  ["effect", "effect-codex", "@effect-codex/testing", "@effect-codex/protocol", "@effect-codex/cluster", "@effect/sql-pg"].map((name) => [name, import.meta.resolve(name)])
 )
 console.log(JSON.stringify({ ...outcome, resolved }))
 `
@@ -231,12 +238,14 @@ console.log(JSON.stringify(result))
 
 /** The README's examples, type-checked as a user writes them, plus type-level assertions. */
 const CONSUMER_TS = `import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Schema, Stream } from "effect"
+import { Console, Effect, Layer, Redacted, Schema, Stream } from "effect"
 import { LanguageModel, Tool, Toolkit } from "effect/ai"
 import { Approvals, Codex, Errors, NodeCodex, Retry } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
 import { CodexLanguageModel, CodexTools } from "@effect-codex/ai"
+import { CodexCluster, CodexRunner } from "@effect-codex/cluster"
 import type { ThreadStartParams } from "@effect-codex/protocol"
+import { PgClient } from "@effect/sql-pg"
 
 const program = Effect.gen(function*() {
   const codex = yield* Codex.Codex
@@ -314,6 +323,20 @@ export const capital = LanguageModel.generateObject({ prompt: "The capital of Fr
 )
 `
 
+/** @effect-codex/cluster, as its README shows it (appended to CONSUMER_TS). */
+const CONSUMER_CLUSTER_TS = `
+const database = PgClient.layer({ url: Redacted.make("postgres://codex@db.internal/codex") })
+export const runner = CodexRunner.layer({ codexHome: "/var/lib/codex-runner-1", host: "10.0.0.5", port: 34431 }).pipe(
+  Layer.provide(database)
+)
+const turn = Effect.gen(function*() {
+  const cluster = yield* CodexCluster.CodexCluster
+  const result = yield* cluster.conversation("customer-42").runTurn("Summarise the ticket", { turnKey: "ticket-1" })
+  return result.finalResponse
+}).pipe(Effect.catchTag("TurnCutError", (cut) => Effect.succeed(\`cut on \${cut.runner}\`)))
+export const clustered = turn.pipe(Effect.provide(CodexCluster.layerClient().pipe(Layer.provide(database))))
+`
+
 /** The tsc-time figure: a minimal program on effect, and the same importing and using our packages. */
 const TIMING_EFFECT_TS = `import { NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
@@ -374,7 +397,9 @@ const writeConsumer = (dir: string, tarballs: Record<string, string>): void => {
     dependencies: {
       ...Object.fromEntries(Object.entries(tarballs).map(([name, file]) => [name, `file:${file}`])),
       effect: "^4.1.0",
-      "@effect/platform-node": "^4.1.0"
+      "@effect/platform-node": "^4.1.0",
+      // The cluster's README has users build their SqlClient with it (the cluster package depends on it too).
+      "@effect/sql-pg": String((readJson(path.join(ROOT, "packages", "cluster", "package.json"))["dependencies"] as Record<string, string>)["@effect/sql-pg"])
     },
     devDependencies: { "@types/node": String(typesNode) }
   }
@@ -383,7 +408,7 @@ const writeConsumer = (dir: string, tarballs: Record<string, string>): void => {
     "package.json": JSON.stringify(manifest, null, 2),
     "app.mjs": APP,
     "find.mjs": FIND,
-    "consumer.ts": CONSUMER_TS,
+    "consumer.ts": CONSUMER_TS + CONSUMER_CLUSTER_TS,
     "timing-effect.ts": TIMING_EFFECT_TS,
     "timing-ours.ts": TIMING_OURS_TS,
     "bundle-app.mjs": BUNDLE_APP,
@@ -416,6 +441,8 @@ interface AppOutcome {
   readonly status: string
   readonly answer: string | null
   readonly modelCalls: number
+  /** The entity type of `@effect-codex/cluster`'s `CodexThread`: the cluster package loads. */
+  readonly entity: string
   readonly resolved: Record<string, string>
 }
 
@@ -431,7 +458,7 @@ const main = async (): Promise<void> => {
     fs.mkdirSync(tarDir)
     const [npmFile, npmArgs] = npm(["pack", "--workspaces", "--pack-destination", tarDir, "--json", "--loglevel=warn"])
     const packed = JSON.parse((await run("npm pack", npmFile, npmArgs, { cwd: ROOT, env: process.env })).stdout) as Array<PackEntry>
-    check(packed.length === 4, `npm pack made ${packed.length} tarballs, expected 4`)
+    check(packed.length === 5, `npm pack made ${packed.length} tarballs, expected 5`)
     const tarballs: Record<string, string> = {}
     for (const entry of packed) {
       const files = entry.files.map((f) => f.path)
@@ -503,7 +530,8 @@ const main = async (): Promise<void> => {
       const result = await run(`node app.mjs in ${path.basename(dir)}`, process.execPath, ["app.mjs", expected], { cwd: dir, env })
       const outcome = JSON.parse(result.stdout.trim().split("\n").at(-1)!) as AppOutcome
       check(
-        outcome.status === "completed" && outcome.answer === expected && outcome.modelCalls === 1,
+        outcome.status === "completed" && outcome.answer === expected && outcome.modelCalls === 1 &&
+          outcome.entity === "CodexThread",
         `${path.basename(dir)}: the turn did not give the scripted answer`,
         JSON.stringify(outcome, null, 2)
       )

@@ -43,3 +43,11 @@ export * as InMemoryTransport from "./InMemoryTransport.js"
  * @since 0.1.0
  */
 export * as Processes from "./Processes.js"
+
+/**
+ * A throwaway PostgreSQL server (initdb into a temporary folder, a free port on 127.0.0.1, removed at the end):
+ * `Postgres.layer()`, `Postgres.Postgres`, `Postgres.make`.
+ *
+ * @since 0.2.0
+ */
+export * as Postgres from "./Postgres.js"

@@ -1,0 +1,120 @@
+/**
+ * The errors the cluster adds to the SDK's own, and the schemas of what a `CodexThread` message can fail with
+ * (the SDK's tagged errors, which cross the wire as they are).
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+import { Errors } from "effect-codex"
+
+/**
+ * A turn was cut by the death of the runner that ran it: the message was delivered again to the conversation's new
+ * runner, which found the turn marked running. The conversation goes on from its last completed turn; the cut
+ * turn's work (commands it ran, files it wrote) may have happened. Re-run only when the caller says so
+ * (`onCut: "rerun"`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TurnCutError extends Schema.TaggedError<TurnCutError>("effect-codex/cluster/TurnCutError")("TurnCutError", {
+  conversation: Schema.String,
+  turnKey: Schema.String,
+  /** The runner that was running it. */
+  runner: Schema.NullOr(Schema.String)
+}) {
+  override get message(): string {
+    return `Turn ${this.turnKey} of conversation ${this.conversation} was cut: its runner (${
+      this.runner ?? "unknown"
+    }) died while running it`
+  }
+}
+
+/**
+ * The conversation store (SQL) failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StoreError extends Schema.TaggedError<StoreError>("effect-codex/cluster/StoreError")("StoreError", {
+  /** What the store was doing. */
+  operation: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  override get message(): string {
+    return `The conversation store failed to ${this.operation}`
+  }
+}
+
+/**
+ * `Steer` reached a conversation that runs no turn.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NoTurnRunningError
+  extends Schema.TaggedError<NoTurnRunningError>("effect-codex/cluster/NoTurnRunningError")("NoTurnRunningError", {
+    conversation: Schema.String
+  })
+{
+  override get message(): string {
+    return `Conversation ${this.conversation} runs no turn`
+  }
+}
+
+/**
+ * `Open` could not open the conversation: the conversation to fork from has no thread, or the thread to resume is
+ * not in this runner's `CODEX_HOME`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class OpenError extends Schema.TaggedError<OpenError>("effect-codex/cluster/OpenError")("OpenError", {
+  conversation: Schema.String,
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}
+
+/**
+ * Every way one request to the app-server can fail, as a schema (the SDK's `Errors.RequestError`).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const RequestError = Schema.Union([
+  Errors.ParseError,
+  Errors.InvalidRequestError,
+  Errors.MethodNotFoundError,
+  Errors.InvalidParamsError,
+  Errors.InternalRpcError,
+  Errors.ServerBusyError,
+  Errors.ExperimentalApiNotEnabledError,
+  Errors.JsonRpcError,
+  Errors.RequestTimeoutError,
+  Errors.AppServerExitedError,
+  Errors.ProtocolError
+])
+
+/**
+ * What a turn through the cluster can fail with: the SDK's turn errors, the store's, and a cut.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const TurnError = Schema.Union([
+  RequestError,
+  Errors.TurnFailedError,
+  Errors.TurnStalledError,
+  Errors.ThreadBusyError,
+  Errors.PoolQueueFullError,
+  TurnCutError,
+  StoreError,
+  OpenError
+])
+
+/**
+ * What a turn through the cluster can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TurnError = typeof TurnError.Type

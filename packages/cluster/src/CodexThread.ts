@@ -1,0 +1,162 @@
+/**
+ * A conversation as an Effect Cluster entity: `CodexThread`, keyed by a conversation key the caller chooses. Its
+ * messages:
+ *
+ * - `Open`: start a thread, resume an existing codex thread, or fork another conversation's thread (a conversation
+ *   that was never opened starts a thread at its first turn);
+ * - `RunTurn`: persisted, and deduplicated by the caller's `turnKey` (its primary key), so a retry or a redelivery
+ *   never runs a turn twice; answers the SDK's `Turn.Result`;
+ * - `StreamTurn`: a turn whose events stream back to the caller;
+ * - `Steer`, `Interrupt`: reach the conversation's running turn; `Read`: the thread (`thread/read`).
+ *
+ * Runners serve it with `CodexRunner.layer`; callers reach it through `CodexCluster`.
+ *
+ * @since 0.1.0
+ */
+import { Thread as ThreadInfo, ThreadStartParams, UserInput } from "@effect-codex/protocol"
+import * as ClusterSchema from "effect/cluster/ClusterSchema"
+import * as Entity from "effect/cluster/Entity"
+import * as Rpc from "effect/rpc/Rpc"
+import * as Schema from "effect/Schema"
+import { Turn } from "effect-codex"
+import { NoTurnRunningError, OpenError, RequestError, StoreError, TurnError } from "./ClusterErrors.js"
+
+/**
+ * A turn's input, as the SDK takes it (`Input.Input`): text, an input item, or a list of both.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Input = Schema.Union([Schema.String, UserInput, Schema.Array(Schema.Union([Schema.String, UserInput]))])
+
+/**
+ * How a conversation gets its thread.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const OpenMode = Schema.Union([
+  Schema.TaggedStruct("Start", { params: Schema.optional(ThreadStartParams) }),
+  /** An existing codex thread, present in the runner's `CODEX_HOME`. */
+  Schema.TaggedStruct("Resume", { threadId: Schema.String }),
+  /** A new thread forked from another conversation's thread (with its history). */
+  Schema.TaggedStruct("Fork", { from: Schema.String })
+])
+
+/**
+ * How a conversation gets its thread.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OpenMode = typeof OpenMode.Type
+
+/**
+ * What `Open` answers: the conversation's codex thread, and whether this `Open` gave it (false when the conversation
+ * already had one, which it keeps).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Opened = Schema.Struct({ threadId: Schema.String, created: Schema.Boolean })
+
+/**
+ * What to do with a turn cut by a runner's death when its message is delivered again: `"fail"` (default) answers
+ * `TurnCutError`, `"rerun"` runs it again on the conversation's new runner.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const OnCut = Schema.Literals(["fail", "rerun"])
+
+/**
+ * One event of a streamed turn: the app-server notification's method and params.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const TurnEvent = Schema.Struct({ method: Schema.String, params: Schema.Unknown })
+
+/**
+ * One event of a streamed turn.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TurnEvent = typeof TurnEvent.Type
+
+/**
+ * Opens the conversation (see {@link OpenMode}).
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const Open = Rpc.make("Open", {
+  payload: { mode: OpenMode },
+  success: Opened,
+  error: Schema.Union([RequestError, StoreError, OpenError])
+})
+
+/**
+ * Runs a turn to its end. Persisted; `turnKey` is its primary key: a message with a turn key already answered gets
+ * the stored answer, and no second turn runs.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const RunTurn = Rpc.make("RunTurn", {
+  payload: { turnKey: Schema.String, input: Input, onCut: Schema.optional(OnCut) },
+  success: Turn.Result,
+  error: TurnError,
+  primaryKey: (payload) => payload.turnKey
+}).annotate(ClusterSchema.Persisted, true)
+
+/**
+ * Runs a turn and streams its events, ending with `turn/completed`. Not persisted: unlike `RunTurn`, it is not
+ * delivered again after its runner's death. The turn is stored like a `RunTurn`'s; a `turnKey` already completed
+ * streams nothing (`RunTurn` with that key answers its result).
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const StreamTurn = Rpc.make("StreamTurn", {
+  payload: { turnKey: Schema.String, input: Input },
+  success: TurnEvent,
+  error: TurnError,
+  stream: true
+})
+
+/**
+ * Adds input to the conversation's running turn.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const Steer = Rpc.make("Steer", {
+  payload: { input: Input },
+  error: Schema.Union([RequestError, NoTurnRunningError])
+})
+
+/**
+ * Stops the conversation's running turn, if any, and waits until it has settled.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const Interrupt = Rpc.make("Interrupt", { error: TurnError })
+
+/**
+ * Reads the conversation's thread (`thread/read`, with its turns).
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const Read = Rpc.make("Read", { success: ThreadInfo, error: TurnError })
+
+/**
+ * The conversation entity.
+ *
+ * @since 0.1.0
+ * @category entities
+ */
+export const CodexThread = Entity.make("CodexThread", [Open, RunTurn, StreamTurn, Steer, Interrupt, Read])

@@ -1,0 +1,198 @@
+/**
+ * The handlers of one `CodexThread` entity (one conversation) on a runner: its thread on the runner's `Codex`,
+ * restored from the stored rollout when this runner's `CODEX_HOME` does not hold it; its running turn (for `Steer`
+ * and `Interrupt`); and the turn bookkeeping (running → completed with the rollout, in one transaction; a turn found
+ * running when its message arrives again was cut by a runner's death).
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Entity from "effect/cluster/Entity"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
+import { Codex, Errors, type Input, type Thread, type Turn } from "effect-codex"
+import { NoTurnRunningError, OpenError, TurnCutError } from "../ClusterErrors.js"
+import * as ClusterMetrics from "../ClusterMetrics.js"
+import { CodexThread, type OpenMode } from "../CodexThread.js"
+import { ConversationStore } from "../ConversationStore.js"
+import * as Rollout from "./rollout.js"
+
+/**
+ * The runner these handlers run on: its name (its address) and its `CODEX_HOME`.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Runner extends Context.Service<Runner, { readonly name: string; readonly codexHome: string }>()(
+  "effect-codex/cluster/Runner"
+) {}
+
+/** A finished turn as its caller gets it: a `failed` one is `TurnFailedError`, as with `Thread.run`. */
+const outcome = (result: Turn.Result) =>
+  result.status === "failed" ? Effect.fail(new Errors.TurnFailedError({ result })) : Effect.succeed(result)
+
+/**
+ * The entity's handlers, built once per conversation on the runner that owns it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const handlers = Effect.gen(function*() {
+  const key = (yield* Entity.CurrentAddress).entityId
+  const codex = yield* Codex.Codex
+  const store = yield* ConversationStore
+  const runner = yield* Runner
+  const opening = yield* Semaphore.make(1)
+  let thread: Thread.Thread | undefined
+  let running: Turn.Handle | undefined
+
+  const rolloutOf = (opened: Thread.Thread) =>
+    Effect.flatMap(opened.read({ includeTurns: false }), (info) => Rollout.read(runner.codexHome, info.path))
+
+  /** Records `opened` as the conversation's thread, with its rollout when it has one. */
+  const adopt = Effect.fnUntraced(function*(opened: Thread.Thread) {
+    const rollout = yield* rolloutOf(opened)
+    yield* store.saveThread(key, opened.id, runner.name, rollout ?? null)
+    thread = opened
+    return opened
+  })
+
+  const restoreOrStart = Effect.gen(function*() {
+    const stored = yield* store.conversation(key)
+    if (Option.isNone(stored)) return yield* adopt(yield* codex.threadStart())
+    const { rollout, threadId } = stored.value
+    if (rollout === null) {
+      // No turn yet, so no rollout: on the runner that started it the thread is still there; elsewhere it is a new
+      // thread with no history to lose.
+      return yield* codex.threadResume(threadId).pipe(
+        Effect.catch(() => codex.threadStart()),
+        Effect.flatMap((opened) => opened.id === threadId ? Effect.succeed(opened) : adopt(opened))
+      )
+    }
+    const written = yield* Rollout.restore(runner.codexHome, rollout)
+    if (!written) {
+      return yield* new OpenError({ conversation: key, reason: `stored rollout path ${rollout.path} is not relative` })
+    }
+    const resumed = yield* codex.threadResume(threadId)
+    yield* Metric.update(ClusterMetrics.threadsRestored, 1)
+    return resumed
+  })
+
+  /** The conversation's thread on this runner: resumed (or started) at its first use. */
+  const current = opening.withPermits(1)(Effect.suspend(() =>
+    thread === undefined ? Effect.tap(restoreOrStart, (opened) => Effect.sync(() => thread = opened)) : Effect.succeed(thread)
+  ))
+
+  const openWith = (mode: OpenMode) =>
+    Effect.gen(function*() {
+      switch (mode._tag) {
+        case "Start":
+          return yield* codex.threadStart(mode.params)
+        case "Resume":
+          return yield* codex.threadResume(mode.threadId).pipe(
+            Effect.mapError((cause) =>
+              new OpenError({ conversation: key, reason: `cannot resume thread ${mode.threadId}`, cause })
+            )
+          )
+        case "Fork": {
+          const source = yield* store.conversation(mode.from)
+          if (Option.isNone(source)) {
+            return yield* new OpenError({ conversation: key, reason: `conversation ${mode.from} has no thread` })
+          }
+          if (source.value.rollout !== null) yield* Rollout.restore(runner.codexHome, source.value.rollout)
+          return yield* codex.threadFork(source.value.threadId)
+        }
+      }
+    })
+
+  /**
+   * Before a turn: the stored outcome of a turn key already completed; a cut turn (found running: its runner died)
+   * fails with `TurnCutError` unless `onCut` is `"rerun"`; otherwise the turn is marked running.
+   */
+  const begin = Effect.fnUntraced(function*(turnKey: string, onCut: "fail" | "rerun" | undefined) {
+    const previous = yield* store.turn(key, turnKey)
+    if (Option.isSome(previous)) {
+      const { result, runner: ranOn, status } = previous.value
+      if (status === "completed" && result !== null) return Option.some(result)
+      if (onCut !== "rerun") {
+        yield* Effect.logWarning("a turn was cut by its runner's end").pipe(
+          Effect.annotateLogs({ conversation: key, turnKey, ranOn: ranOn ?? "unknown" })
+        )
+        yield* store.markCut(key, turnKey)
+        yield* Metric.update(ClusterMetrics.turnsCut, 1)
+        return yield* new TurnCutError({ conversation: key, turnKey, runner: ranOn })
+      }
+    }
+    yield* store.markRunning(key, turnKey, runner.name)
+    return Option.none<Turn.Result>()
+  })
+
+  /** After a turn: its result and the thread's rollout, in one transaction. */
+  const finish = Effect.fnUntraced(function*(opened: Thread.Thread, turnKey: string, result: Turn.Result) {
+    const rollout = yield* rolloutOf(opened)
+    yield* store.complete({ key, turnKey, threadId: opened.id, rollout: rollout ?? null, runner: runner.name, result })
+    yield* Metric.update(ClusterMetrics.turnsCompleted, 1)
+    if (rollout !== undefined) yield* Metric.update(ClusterMetrics.rolloutBytes, rollout.bytes.byteLength)
+  })
+
+  /**
+   * Starts a turn on the conversation's thread, known to `Steer` and `Interrupt` while it runs. `result` is its
+   * result, stored with the rollout after it; a turn that ends otherwise (its process died, it was interrupted) is
+   * marked cut.
+   */
+  const start = Effect.fnUntraced(function*(turnKey: string, input: Input.Input) {
+    const cut = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      Effect.onError(self, () => Effect.ignore(store.markCut(key, turnKey)))
+    const opened = yield* cut(current)
+    const handle = yield* cut(opened.turn(input))
+    running = handle
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        if (running === handle) running = undefined
+      })
+    )
+    return {
+      handle,
+      result: handle.result.pipe(cut, Effect.tap((result) => finish(opened, turnKey, result)))
+    }
+  })
+
+  return CodexThread.of({
+    Open: ({ payload: { mode } }) =>
+      opening.withPermits(1)(Effect.gen(function*() {
+        const stored = yield* store.conversation(key)
+        if (Option.isSome(stored)) return { threadId: stored.value.threadId, created: false }
+        const opened = yield* adopt(yield* openWith(mode))
+        return { threadId: opened.id, created: true }
+      })),
+
+    RunTurn: ({ payload: { input, onCut, turnKey } }) =>
+      Effect.gen(function*() {
+        const stored = yield* begin(turnKey, onCut)
+        if (Option.isSome(stored)) return yield* outcome(stored.value)
+        const { result } = yield* start(turnKey, input)
+        return yield* outcome(yield* result)
+      }).pipe(Effect.scoped),
+
+    StreamTurn: ({ payload: { input, turnKey } }) =>
+      Stream.unwrap(Effect.gen(function*() {
+        const stored = yield* begin(turnKey, "fail")
+        if (Option.isSome(stored)) return Stream.empty
+        const { handle, result } = yield* start(turnKey, input)
+        return handle.stream.pipe(
+          Stream.map((event) => ({ method: event.method, params: event.params })),
+          Stream.concat(Stream.fromEffectDrain(result))
+        )
+      })),
+
+    Steer: ({ payload: { input } }) =>
+      running === undefined ? Effect.fail(new NoTurnRunningError({ conversation: key })) : running.steer(input),
+
+    Interrupt: () => running === undefined ? Effect.void : Effect.asVoid(running.interrupt),
+
+    Read: () => Effect.flatMap(current, (opened) => opened.read())
+  })
+})

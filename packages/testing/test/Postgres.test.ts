@@ -1,0 +1,37 @@
+/**
+ * The throwaway PostgreSQL server: it accepts SQL at its URL, and when its scope closes its processes are gone and
+ * its folder removed.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as SqlClient from "effect/sql/SqlClient"
+import { Postgres, Processes } from "@effect-codex/testing"
+import { readdirSync } from "node:fs"
+import { tmpdir } from "node:os"
+
+const folders = () => readdirSync(tmpdir()).filter((name) => name.startsWith("effect-codex-pg-"))
+
+describe("Postgres", () => {
+  it.live("starts a server that runs SQL, and stops and removes it with its scope", () =>
+    Effect.gen(function*() {
+      const before = folders()
+      const scope = yield* Scope.make()
+      const server = yield* Postgres.make().pipe(Scope.provide(scope))
+      expect(Processes.isRunning(server.pid)).toBe(true)
+      const rows = yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`CREATE TABLE t (n int)`
+        yield* sql`INSERT INTO t VALUES (41), (1)`
+        return yield* sql<{ total: number }>`SELECT sum(n)::int AS total FROM t`
+      }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(server.url) })))
+      expect(rows).toEqual([{ total: 42 }])
+      expect(folders().length).toBe(before.length + 1)
+      yield* Scope.close(scope, Exit.void)
+      expect(Processes.isRunning(server.pid)).toBe(false)
+      expect(folders()).toEqual(before)
+    }))
+})
