@@ -208,10 +208,26 @@ export const run = async (spec: ClientSpec): Promise<ClientResult> => {
 
 type Reply = { readonly ok: true; readonly result: ClientResult } | { readonly ok: false; readonly error: string }
 
+/**
+ * How to start the client process: by default Node itself with the bench's options (the tsx loader); `wrapper`
+ * runs Node under another program (e.g. `valgrind`, bench/instructions.ts), `env` adds to the environment.
+ */
+export interface ProcessOptions {
+  readonly wrapper?: { readonly command: string; readonly args: ReadonlyArray<string> } | undefined
+  readonly env?: Readonly<Record<string, string>> | undefined
+}
+
 /** Runs the spec in a new process (this file, with the bench's Node options: the tsx loader). */
-export const runInProcess = (spec: ClientSpec): Promise<ClientResult> =>
+export const runInProcess = (spec: ClientSpec, options: ProcessOptions = {}): Promise<ClientResult> =>
   new Promise((resolve, reject) => {
-    const child = fork(import.meta.filename, [JSON.stringify(spec)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    const child = fork(import.meta.filename, [JSON.stringify(spec)], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      env: { ...process.env, ...options.env },
+      ...(options.wrapper === undefined ? {} : {
+        execPath: options.wrapper.command,
+        execArgv: [...options.wrapper.args, process.execPath, ...process.execArgv]
+      })
+    })
     trackPid(child.pid)
     let reply: Reply | undefined
     child.on("message", (message) => {

@@ -18,7 +18,7 @@ const REPLAY_SERVER = path.resolve(import.meta.dirname, "../replayServer.ts")
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
 
 /** An executable that starts the replay server (what `codexPath` and the raw client's binary point to). */
-const writeLauncher = (dir: string): string => {
+export const writeLauncher = (dir: string): string => {
   const launcher = path.join(dir, "replay-app-server")
   writeFileSync(launcher, `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(REPLAY_SERVER)} "$@"\n`, {
     mode: 0o755
