@@ -9,13 +9,14 @@
  * natively).
  *
  *   npx tsx bench/instructions.ts [--turns 20] [--warmup 20] [--pause 20] [--driver codex] [--rounds 1]
+ *     [--clients sdk,raw] [--keep DIR]   (DIR: the callgrind files of the measured turns, for callgrind_annotate)
  *
  * `--pause` is the replay server's pause between groups of lines (`REPLAY_PAUSE_MS`): under valgrind the client
  * runs ~50× slower, so the default (20 ms, not the 1 ms of case 6) keeps each group of lines that codex emitted
  * together a read of its own, as with codex, instead of letting a slow client read a whole turn at once.
  * Node runs with its JIT (valgrind's `--smc-check=all-non-file` sees the code V8 writes).
  */
-import { readdirSync, readFileSync } from "node:fs"
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from "node:fs"
 import * as path from "node:path"
 import { writeLauncher } from "./cases/replay.js"
 import { makeTempDir, median, removeAllTempDirs, round } from "./lib.js"
@@ -32,6 +33,8 @@ const pauseMs = option("--pause", "20")
 const driver = option("--driver", "codex")
 const rounds = Number(option("--rounds", "1"))
 const clients = option("--clients", "sdk,raw").split(",") as Array<ClientSpec["client"]>
+/** A directory to copy the callgrind files of the measured turns to (for `callgrind_annotate`). */
+const keep = option("--keep", "")
 
 /** Total instructions (`Ir`) of one callgrind output file. */
 const totalInstructions = (file: string): number => {
@@ -60,6 +63,10 @@ try {
     // Dumps: .1 up to the first cpuUsage (startup, warm-up), .2 the measured turns, then the rest.
     const dumps = readdirSync(dir).filter((name) => name.startsWith(`callgrind.${runs}.`))
     if (dumps.length !== 2) throw new Error(`${client}: expected 2 dumps at uv_getrusage, got ${dumps.join(", ")}`)
+    if (keep !== "") {
+      mkdirSync(keep, { recursive: true })
+      copyFileSync(`${out}.2`, path.join(keep, `callgrind.${client}.${runs}`))
+    }
     return totalInstructions(`${out}.2`) / turns
   }
   const perTurn: Record<string, Array<number>> = {}

@@ -214,6 +214,8 @@ type Reply = { readonly ok: true; readonly result: ClientResult } | { readonly o
  */
 export interface ProcessOptions {
   readonly wrapper?: { readonly command: string; readonly args: ReadonlyArray<string> } | undefined
+  /** More options for Node (e.g. `--cpu-prof`), after the bench's own. */
+  readonly nodeArgs?: ReadonlyArray<string> | undefined
   readonly env?: Readonly<Record<string, string>> | undefined
 }
 
@@ -223,9 +225,10 @@ export const runInProcess = (spec: ClientSpec, options: ProcessOptions = {}): Pr
     const child = fork(import.meta.filename, [JSON.stringify(spec)], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       env: { ...process.env, ...options.env },
+      execArgv: [...process.execArgv, ...(options.nodeArgs ?? [])],
       ...(options.wrapper === undefined ? {} : {
         execPath: options.wrapper.command,
-        execArgv: [...options.wrapper.args, process.execPath, ...process.execArgv]
+        execArgv: [...options.wrapper.args, process.execPath, ...process.execArgv, ...(options.nodeArgs ?? [])]
       })
     })
     trackPid(child.pid)
