@@ -19,6 +19,7 @@ import * as Scope from "effect/Scope"
 import { drivers } from "./drivers.js"
 import { initialize, spawnRaw } from "./rawClient.js"
 import {
+  gc,
   makeTempDir,
   MB,
   type MemorySample,
@@ -50,6 +51,11 @@ export interface ClientSpec {
   readonly levels: ReadonlyArray<Level>
   /** Sample this process's memory every 50 ms during the measured turns (case 5). */
   readonly sampleMemory?: boolean | undefined
+  /**
+   * Collect garbage (a full GC) after the warm-up, before the measured turns (bench/instructions.ts): a window of a
+   * few dozen turns then holds no major GC left over from startup. Off in the timed cases.
+   */
+  readonly gcBeforeMeasuring?: boolean | undefined
 }
 
 /** Memory of the client process during the measured turns of a level, in MB (case 5). */
@@ -182,6 +188,7 @@ export const run = async (spec: ClientSpec): Promise<ClientResult> => {
           }
         }))
       await runTurns(level.warmupTurns)
+      if (spec.gcBeforeMeasuring === true) gc()
       const wall0 = performance.now()
       const cpu0 = process.cpuUsage()
       const sampler = spec.sampleMemory === true ? startSampler(50) : undefined
