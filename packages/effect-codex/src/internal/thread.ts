@@ -33,15 +33,16 @@ export interface Dependencies {
 }
 
 /**
- * Makes the handle of thread `id`.
+ * Makes the function that makes a thread's handle. The turn functions are made here, once per `Codex`, and take the
+ * thread id: a handle is then a few closures over its id (the bench makes one per turn: `codex.thread(id).stream`).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
-export const make = (dependencies: Dependencies, id: string): Thread => {
+export const maker = (dependencies: Dependencies): (id: string) => Thread => {
   const { server } = dependencies
   // Spans only with an installed tracer (internal/spans).
-  const turn = Effect.fnUntraced(function*(input: Input.Input, options: TurnOptions = {}) {
+  const turn = Effect.fnUntraced(function*(id: string, input: Input.Input, options: TurnOptions = {}) {
     const { approvals, idleTimeout, interruptGrace, whenBusy, ...params } = options
     // The thread's place is held from before `turn/start` until the turn settles (or the caller's scope closes,
     // after the turn was stopped there: the place was taken first, so it is released last).
@@ -58,18 +59,18 @@ export const make = (dependencies: Dependencies, id: string): Thread => {
     return handle
   }, Spans.traced("Thread.turn"))
 
-  const run = Effect.fnUntraced(function*(input: Input.Input, options?: TurnOptions) {
-    return yield* Effect.scoped(Effect.flatMap(turn(input, options), (handle) => handle.run))
+  const run = Effect.fnUntraced(function*(id: string, input: Input.Input, options?: TurnOptions) {
+    return yield* Effect.scoped(Effect.flatMap(turn(id, input, options), (handle) => handle.run))
   }, Spans.traced("Thread.run"))
 
-  const runStructured = <A, I>(schema: Schema.Codec<A, I>, input: Input.Input, options: TurnOptions = {}) =>
+  const runStructured = <A, I>(id: string, schema: Schema.Codec<A, I>, input: Input.Input, options: TurnOptions = {}) =>
     Effect.gen(function*() {
       const { codec, jsonSchema } = yield* Effect.try({
         try: () => OpenAiStructuredOutput.toCodecOpenAI(schema),
         catch: (error) =>
           new StructuredOutputError({ threadId: id, response: null, reason: `unsupported schema: ${String(error)}` })
       })
-      const result = yield* run(input, { ...options, outputSchema: jsonSchema })
+      const result = yield* run(id, input, { ...options, outputSchema: jsonSchema })
       const fail = (reason: string) =>
         new StructuredOutputError({ threadId: id, turnId: result.id, response: result.finalResponse, reason })
       if (result.finalResponse === null) return yield* fail("the turn produced no final response")
@@ -83,13 +84,12 @@ export const make = (dependencies: Dependencies, id: string): Thread => {
       return { value, result }
     }).pipe(Effect.withSpan("Thread.runStructured", { attributes: { threadId: id } }))
 
-  return {
+  return (id) => ({
     id,
-    turn,
-    run,
-    stream: (input, options) =>
-      Stream.unwrap(Effect.map(turn(input, options), (handle) => handle.stream)),
-    runStructured,
+    turn: (input, options) => turn(id, input, options),
+    run: (input, options) => run(id, input, options),
+    stream: (input, options) => Stream.unwrap(Effect.map(turn(id, input, options), (handle) => handle.stream)),
+    runStructured: (schema, input, options) => runStructured(id, schema, input, options),
     read: (options = {}) =>
       server.request("thread/read", { threadId: id, includeTurns: options.includeTurns ?? true }).pipe(
         Effect.map((response) => response.thread),
@@ -100,9 +100,12 @@ export const make = (dependencies: Dependencies, id: string): Thread => {
         Effect.asVoid,
         Effect.withSpan("Thread.setName", { attributes: { threadId: id } })
       ),
-    compact: server.request("thread/compact/start", { threadId: id }).pipe(
-      Effect.asVoid,
-      Effect.withSpan("Thread.compact", { attributes: { threadId: id } })
+    // Built when run, not with the handle (a span captures its call site when made).
+    compact: Effect.suspend(() =>
+      server.request("thread/compact/start", { threadId: id }).pipe(
+        Effect.asVoid,
+        Effect.withSpan("Thread.compact", { attributes: { threadId: id } })
+      )
     )
-  }
+  })
 }
