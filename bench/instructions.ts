@@ -10,14 +10,17 @@
  * user-space instructions only (no kernel time) and does not follow children: the replay server runs natively.
  *
  *   npx tsx bench/instructions.ts [--turns 50] [--warmup 100] [--pause 20] [--driver codex] [--rounds 1]
- *     [--clients sdk,raw] [--keep DIR]   (DIR: the callgrind files of the measured turns, for callgrind_annotate)
+ *     [--clients sdk,raw] [--keep DIR] [--dist]
+ *
+ * `--keep DIR` keeps the callgrind files of the measured turns (for `callgrind_annotate`); `--dist` runs the
+ * clients on the compiled packages (`npm run build` first), as users run them, instead of the source through tsx.
  *
  * `--pause` is the replay server's pause between groups of lines (`REPLAY_PAUSE_MS`): under valgrind the client
  * runs ~50× slower, so the default (20 ms, not the 1 ms of case 6) keeps each group of lines that codex emitted
  * together a read of its own, as with codex, instead of letting a slow client read a whole turn at once.
  * Node runs with its JIT (valgrind's `--smc-check=all-non-file` sees the code V8 writes). About 3 minutes a client.
  */
-import { copyFileSync, mkdirSync, readdirSync, readFileSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs"
 import * as path from "node:path"
 import { writeLauncher } from "./cases/replay.js"
 import { makeTempDir, median, removeAllTempDirs, round } from "./lib.js"
@@ -34,6 +37,11 @@ const pauseMs = option("--pause", "20")
 const driver = option("--driver", "codex")
 const rounds = Number(option("--rounds", "1"))
 const clients = option("--clients", "sdk,raw").split(",") as Array<ClientSpec["client"]>
+/**
+ * Run the clients on the compiled packages (`dist/`, as users run them: `npm run build` first) instead of their
+ * TypeScript source through tsx, whose transform wraps every function the SDK makes in a `__name` call.
+ */
+const dist = argv.includes("--dist")
 /** A directory to copy the callgrind files of the measured turns to (for `callgrind_annotate`). */
 const keep = option("--keep", "")
 
@@ -48,6 +56,12 @@ const totalInstructions = (file: string): number => {
 interface Count {
   readonly mainThread: number
   readonly allThreads: number
+}
+
+/** NODE_OPTIONS without the condition that resolves our packages to their source (.npmrc). */
+const withoutSourceCondition = (process.env.NODE_OPTIONS ?? "").replace("--conditions=@effect-codex/source", "").trim()
+if (dist && !existsSync(path.resolve(import.meta.dirname, "../packages/effect-codex/dist/index.js"))) {
+  throw new Error("--dist: run `npm run build` first")
 }
 
 const dir = makeTempDir("instructions")
@@ -79,7 +93,7 @@ try {
             "-q"
           ]
         },
-        env: { REPLAY_PAUSE_MS: pauseMs }
+        env: { REPLAY_PAUSE_MS: pauseMs, ...(dist ? { NODE_OPTIONS: withoutSourceCondition } : {}) }
       }
     )
     // Dumps: .1 up to the first cpuUsage (startup, warm-up), .2 the measured turns, then the rest; one file per
@@ -125,6 +139,7 @@ try {
       warmupTurns,
       pauseMs: Number(pauseMs),
       driver,
+      packages: dist ? "dist" : "source (tsx)",
       rounds,
       ...Object.fromEntries(Object.entries(perTurn).map(([client, values]) => [client, summary(values)])),
       ratio: { mainThread: ratio("mainThread"), allThreads: ratio("allThreads") }

@@ -49,13 +49,25 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
     const place = yield* Scope.fork(yield* Effect.scope)
     const release = () => Scope.close(place, Exit.void)
     const slot = yield* Scope.provide(dependencies.gate(id, whenBusy), place).pipe(Effect.onError(release))
+    // Released when the turn settles, from the turn's own settling (no fiber waiting on its result); a turn that
+    // settled before its id was recorded is released here, after.
+    const context = yield* Effect.context<never>()
+    let settled = false
+    let onSettled = () => {
+      settled = true
+    }
     const handle = yield* TurnShell.start(dependencies.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
       idleTimeout: idleTimeout ?? dependencies.watch.idleTimeout,
       interruptGrace: interruptGrace ?? dependencies.watch.interruptGrace,
       approvals
-    }).pipe(Effect.onError(release))
+    }, () => onSettled()).pipe(Effect.onError(release))
     slot.running(handle.id)
-    yield* Effect.forkScoped(Effect.andThen(Effect.exit(handle.result), release()))
+    if (settled) yield* release()
+    else {
+      onSettled = () => {
+        Effect.runForkWith(context)(release())
+      }
+    }
     return handle
   }, Spans.traced("Thread.turn"))
 

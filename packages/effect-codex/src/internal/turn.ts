@@ -94,7 +94,7 @@ const makeActivity = (clock: Clock.Clock) => {
 
 /**
  * Starts a turn: routes its thread through the Codex dispatcher, sends `turn/start`, and follows the turn in the
- * current scope. Closing the scope before the server has ended the turn interrupts it there, waits up to
+ * current scope; `onSettled` is called, synchronously and once, when the turn settles. Closing the scope before the server has ended the turn interrupts it there, waits up to
  * `interruptGrace` for the confirmation, and settles the handle in any case (also when the caller was interrupted
  * while `turn/start` was in flight: the request is finished first and the new turn stopped).
  *
@@ -107,7 +107,8 @@ const makeActivity = (clock: Clock.Clock) => {
 export const start = Effect.fnUntraced(function*(
   dispatcher: Dispatcher.Dispatcher,
   params: TurnStartParams,
-  options: StartOptions = {}
+  options: StartOptions = {},
+  onSettled: () => void = () => {}
 ): Effect.fn.Return<Handle, RequestError, Scope.Scope> {
   const { server, timers } = dispatcher
   const threadId = params.threadId
@@ -131,6 +132,7 @@ export const start = Effect.fnUntraced(function*(
   const outlet = yield* makeOutlet(() => {
     detach()
     timers.delete(watchdog)
+    onSettled()
   })
 
   /** Hands this turn's events (from the tracker) to the stream, and settles when one of them ended the turn. */
