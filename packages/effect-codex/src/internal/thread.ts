@@ -3,6 +3,7 @@
  * and run through `turn.ts`. Internal: it takes the `Codex`'s dispatcher and gate.
  */
 import * as OpenAiStructuredOutput from "effect/ai/OpenAiStructuredOutput"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
@@ -46,12 +47,12 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
     const { approvals, idleTimeout, interruptGrace, whenBusy, ...params } = options
     // The thread's place is held from before `turn/start` until the turn settles (or the caller's scope closes,
     // after the turn was stopped there: the place was taken first, so it is released last).
-    const place = yield* Scope.fork(yield* Effect.scope)
+    const context = yield* Effect.context<Scope.Scope>()
+    const place = Scope.forkUnsafe(Context.get(context, Scope.Scope))
     const release = () => Scope.close(place, Exit.void)
     const slot = yield* Scope.provide(dependencies.gate(id, whenBusy), place).pipe(Effect.onError(release))
     // Released when the turn settles, from the turn's own settling (no fiber waiting on its result); a turn that
     // settled before its id was recorded is released here, after.
-    const context = yield* Effect.context<never>()
     let settled = false
     let onSettled = () => {
       settled = true

@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import type * as AppServer from "../AppServer.js"
 import { type RequestError, TurnFailedError, TurnStalledError } from "../Errors.js"
 import * as Input from "../Input.js"
@@ -33,8 +34,7 @@ import type { Event, Handle, Result, StartOptions, StreamError } from "../Turn.j
  * fails) the queue before the result is set; settling also stops the fiber that reconciles the turn, if any, and
  * calls `onSettle` (which detaches the turn from its thread and stops its watchdog).
  */
-const makeOutlet = Effect.fnUntraced(function*(onSettle: () => void) {
-  const events = yield* Queue.unbounded<Event, StreamError | Cause.Done>()
+const makeOutlet = (onSettle: () => void) => Effect.map(Queue.unbounded<Event, StreamError | Cause.Done>(), (events) => {
   const done = Deferred.makeUnsafe<Result, StreamError>()
   // "completed": the server said the turn is over (turn/completed, or thread/read found it finished).
   let outcome: "completed" | "failed" | undefined
@@ -206,7 +206,7 @@ export const start = Effect.fnUntraced(function*(
   // Not interruptible: an interruption of the caller cannot lose the id of a turn the server starts (the request
   // has its own timeout); it takes effect once the answer is in, and the finaliser then stops the turn.
   const { turn } = yield* server.request("turn/start", params).pipe(Effect.onExit(onAnswer), Effect.uninterruptible)
-  if (Spans.isTracing(yield* Effect.tracer)) yield* Effect.annotateCurrentSpan({ threadId, turnId: turn.id })
+  if (Spans.isTracing(Context.get(context, Tracer.Tracer))) yield* Effect.annotateCurrentSpan({ threadId, turnId: turn.id })
   return handleOf(server, threadId, turn, Stream.fromQueue(outlet.events), outlet.result, stop)
 }, Spans.traced("Turn.start"))
 
