@@ -188,6 +188,7 @@ if (replay) {
     const pass = level.ratio <= 1.3
     rows.push([`6 replay server, ${level.concurrent} concurrent: client CPU per turn (median of ${replay.rounds})`, `${fmt(level.sdkCpuMsPerTurn, 3)} ms`, `${fmt(level.rawCpuMsPerTurn, 3)} ms`, `${fmt(level.ratio, 3)}×`, level === base ? `${status(pass)} (≤ 1.3×)` : ""])
   }
+  rows.push([`6 ... raw client with its events as an Effect Stream (the floor of an Effect streaming API), ${base.concurrent} concurrent`, `${fmt(base.rawStreamCpuMsPerTurn, 3)} ms`, `${fmt(base.rawCpuMsPerTurn, 3)} ms`, `${fmt(base.rawStreamRatio, 3)}×`, ""])
   for (const level of replay.levels.slice(1)) {
     const pass = level.sdkVsBase <= 1.1
     rows.push([`6 CPU per turn at ${level.concurrent} / at ${base.concurrent} concurrent`, `${fmt(level.sdkVsBase, 3)}×`, `${fmt(level.rawVsBase, 3)}×`, "", `${status(pass)} (≤ 1.1×)`])

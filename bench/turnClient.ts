@@ -13,12 +13,16 @@
  *   thread's `turn/completed`.
  */
 import { fork } from "node:child_process"
+import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { drivers } from "./drivers.js"
-import { initialize, spawnRaw } from "./rawClient.js"
+import { initialize, type RawNotification, spawnRaw } from "./rawClient.js"
 import {
+  gc,
   makeTempDir,
   MB,
   type MemorySample,
@@ -40,7 +44,12 @@ export interface Level {
 
 /** What the bench asks of one client process. */
 export interface ClientSpec {
-  readonly client: "sdk" | "raw"
+  /**
+   * `sdk`, `raw`, or `rawStream`: the raw client with each turn's notifications as an Effect `Stream` (a `Queue`
+   * fed by its listener, read by `Stream.runForEach` in an `Effect.runPromise` per turn, as the SDK driver does):
+   * what any Effect API that streams a turn's events pays over the raw client (bench/instructions.ts).
+   */
+  readonly client: "sdk" | "raw" | "rawStream"
   /** The SDK's driver (see bench/drivers.ts). */
   readonly driver: string
   /** The server executable: the codex binary or the replay server's launcher. */
@@ -50,6 +59,11 @@ export interface ClientSpec {
   readonly levels: ReadonlyArray<Level>
   /** Sample this process's memory every 50 ms during the measured turns (case 5). */
   readonly sampleMemory?: boolean | undefined
+  /**
+   * Collect garbage (a full GC) after the warm-up, before the measured turns (bench/instructions.ts): a window of a
+   * few dozen turns then holds no major GC left over from startup. Off in the timed cases.
+   */
+  readonly gcBeforeMeasuring?: boolean | undefined
 }
 
 /** Memory of the client process during the measured turns of a level, in MB (case 5). */
@@ -115,30 +129,63 @@ const rawClient = async (spec: ClientSpec): Promise<Client> => {
   const codexHome = makeTempDir("home")
   const raw = spawnRaw({ binary: spec.codexPath, codexHome, config: spec.config, cwd: spec.cwd })
   await initialize(raw)
+  /** Where a running turn's notifications go: `done` once its thread's `turn/completed` has been handed on. */
   interface Waiting {
-    deltas: number
-    notifications: number
-    readonly resolve: (status: string) => void
+    readonly onNotification: (message: RawNotification, done: boolean) => void
   }
   const waiting = new Map<string, Waiting>()
   raw.onNotification((message) => {
     const turn = waiting.get(message.params?.threadId)
     if (turn === undefined) return
-    turn.notifications++
-    if (message.method === "item/agentMessage/delta") turn.deltas++
-    else if (message.method === "turn/completed") {
-      waiting.delete(message.params.threadId)
-      turn.resolve(message.params.turn.status)
-    }
+    const done = message.method === "turn/completed"
+    if (done) waiting.delete(message.params.threadId)
+    turn.onNotification(message, done)
   })
+  const start = (threadId: string, text: string, turn: Waiting) => {
+    waiting.set(threadId, turn)
+    return raw.request("turn/start", { threadId, input: [{ type: "text", text }] })
+  }
+  /** Counts deltas and notifications as the SDK driver does; resolves with the turn's status. */
+  const plainTurn = (threadId: string, text: string) =>
+    new Promise<string>((resolve, reject) => {
+      let deltas = 0
+      let notifications = 0
+      start(threadId, text, {
+        onNotification: (message, done) => {
+          notifications++
+          if (message.method === "item/agentMessage/delta") deltas++
+          else if (done) resolve(message.params.turn.status)
+        }
+      }).catch(reject)
+    })
+  /** The same, with the notifications read as a `Stream` from a `Queue` in an `Effect.runPromise`. */
+  const streamedTurn = (threadId: string, text: string) =>
+    Effect.runPromise(Effect.gen(function*() {
+      const queue = yield* Queue.unbounded<RawNotification, Cause.Done>()
+      yield* Effect.promise(() =>
+        start(threadId, text, {
+          onNotification: (message, done) => {
+            Queue.offerUnsafe(queue, message)
+            if (done) Queue.endUnsafe(queue)
+          }
+        })
+      )
+      let deltas = 0
+      let notifications = 0
+      let status = "unknown"
+      yield* Stream.fromQueue(queue).pipe(Stream.runForEach((message) =>
+        Effect.sync(() => {
+          notifications++
+          if (message.method === "item/agentMessage/delta") deltas++
+          else if (message.method === "turn/completed") status = message.params.turn.status
+        })
+      ))
+      return status
+    }))
   return {
-    name: "raw client",
+    name: spec.client === "rawStream" ? "raw client, events as a Stream" : "raw client",
     startThread: () => raw.request("thread/start", { cwd: spec.cwd }).then((result) => result.thread.id as string),
-    runTurn: (threadId, text) =>
-      new Promise((resolve, reject) => {
-        waiting.set(threadId, { deltas: 0, notifications: 0, resolve })
-        raw.request("turn/start", { threadId, input: [{ type: "text", text }] }).catch(reject)
-      }),
+    runTurn: spec.client === "rawStream" ? streamedTurn : plainTurn,
     close: async () => {
       await raw.close()
       removeTempDir(codexHome)
@@ -182,6 +229,7 @@ export const run = async (spec: ClientSpec): Promise<ClientResult> => {
           }
         }))
       await runTurns(level.warmupTurns)
+      if (spec.gcBeforeMeasuring === true) gc()
       const wall0 = performance.now()
       const cpu0 = process.cpuUsage()
       const sampler = spec.sampleMemory === true ? startSampler(50) : undefined
@@ -208,10 +256,29 @@ export const run = async (spec: ClientSpec): Promise<ClientResult> => {
 
 type Reply = { readonly ok: true; readonly result: ClientResult } | { readonly ok: false; readonly error: string }
 
+/**
+ * How to start the client process: by default Node itself with the bench's options (the tsx loader); `wrapper`
+ * runs Node under another program (e.g. `valgrind`, bench/instructions.ts), `env` adds to the environment.
+ */
+export interface ProcessOptions {
+  readonly wrapper?: { readonly command: string; readonly args: ReadonlyArray<string> } | undefined
+  /** More options for Node (e.g. `--cpu-prof`), after the bench's own. */
+  readonly nodeArgs?: ReadonlyArray<string> | undefined
+  readonly env?: Readonly<Record<string, string>> | undefined
+}
+
 /** Runs the spec in a new process (this file, with the bench's Node options: the tsx loader). */
-export const runInProcess = (spec: ClientSpec): Promise<ClientResult> =>
+export const runInProcess = (spec: ClientSpec, options: ProcessOptions = {}): Promise<ClientResult> =>
   new Promise((resolve, reject) => {
-    const child = fork(import.meta.filename, [JSON.stringify(spec)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    const child = fork(import.meta.filename, [JSON.stringify(spec)], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      env: { ...process.env, ...options.env },
+      execArgv: [...process.execArgv, ...(options.nodeArgs ?? [])],
+      ...(options.wrapper === undefined ? {} : {
+        execPath: options.wrapper.command,
+        execArgv: [...options.wrapper.args, process.execPath, ...process.execArgv, ...(options.nodeArgs ?? [])]
+      })
+    })
     trackPid(child.pid)
     let reply: Reply | undefined
     child.on("message", (message) => {

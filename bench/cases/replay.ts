@@ -4,8 +4,9 @@
  * At each concurrency level c (1, 10, 100): c threads each run turns in sequence, all threads at once (c turns
  * in flight), after a warm-up; the client's CPU (its own process, bench/turnClient.ts) over the measured turns,
  * per turn. One client process per client and round runs every level, the levels in a rotated order per
- * round, the SDK and the raw client alternating which goes first; medians over the rounds of the SDK / raw
- * ratio and of each client's CPU per turn at c against its own at 1 (the same process, so paired).
+ * round, the clients (the SDK, the raw client, and the raw client with its events as an Effect `Stream`) in a
+ * rotated order too; medians over the rounds of the SDK / raw ratio and of each client's CPU per turn at c
+ * against its own at 1 (the same process, so paired).
  */
 import { writeFileSync } from "node:fs"
 import * as path from "node:path"
@@ -18,7 +19,7 @@ const REPLAY_SERVER = path.resolve(import.meta.dirname, "../replayServer.ts")
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
 
 /** An executable that starts the replay server (what `codexPath` and the raw client's binary point to). */
-const writeLauncher = (dir: string): string => {
+export const writeLauncher = (dir: string): string => {
   const launcher = path.join(dir, "replay-app-server")
   writeFileSync(launcher, `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(REPLAY_SERVER)} "$@"\n`, {
     mode: 0o755
@@ -46,17 +47,17 @@ export const run = async (options: Options) => {
       warmupTurns: Math.max(1, Math.ceil(options.warmupTurns / threads)),
       turns: Math.max(1, Math.round(options.turns / threads))
     })
-    const sdk: Array<ClientResult> = []
-    const raw: Array<ClientResult> = []
+    const runs = { sdk: [] as Array<ClientResult>, raw: [] as Array<ClientResult>, rawStream: [] as Array<ClientResult> }
+    const order = ["sdk", "raw", "rawStream"] as const
     for (let r = 0; r < options.rounds; r++) {
       const k = r % options.levels.length
       const levels = [...options.levels.slice(k), ...options.levels.slice(0, k)].map(level)
       const spec = { driver: options.driver, codexPath, config: [], cwd: dir, levels }
-      for (const client of r % 2 === 0 ? (["sdk", "raw"] as const) : (["raw", "sdk"] as const)) {
-        const result = await runInProcess({ ...spec, client })
-        ;(client === "sdk" ? sdk : raw).push(result)
-      }
+      // The clients in a rotated order: each starts a round once in three rounds.
+      const c = r % order.length
+      for (const client of [...order.slice(c), ...order.slice(0, c)]) runs[client].push(await runInProcess({ ...spec, client }))
     }
+    const { sdk, raw, rawStream } = runs
     /** CPU per turn of a run at `threads` concurrent turns. */
     const cpu = (run: ClientResult, threads: number) => run.levels.find((l) => l.threads === threads)!.cpuMsPerTurn
     const wallPerTurn = (run: ClientResult, threads: number) => {
@@ -80,6 +81,10 @@ export const run = async (options: Options) => {
         /** Median of each round's CPU per turn at this level / at the first level, same process. */
         sdkVsBase: round(median(sdk.map((run) => cpu(run, threads) / cpu(run, base))), 3),
         rawVsBase: round(median(raw.map((run) => cpu(run, threads) / cpu(run, base))), 3),
+        /** The raw client with its events as an Effect `Stream` (bench/turnClient.ts): the floor of an Effect streaming API. */
+        rawStreamCpuMsPerTurn: round(median(rawStream.map((run) => cpu(run, threads))), 3),
+        /** Median of each round's raw-client-as-a-Stream / raw CPU per turn. */
+        rawStreamRatio: round(median(rawStream.map((run, i) => cpu(run, threads) / cpu(raw[i]!, threads))), 3),
         sdkWallMsPerTurn: round(median(sdk.map((run) => wallPerTurn(run, threads))), 3),
         rawWallMsPerTurn: round(median(raw.map((run) => wallPerTurn(run, threads))), 3)
       }))

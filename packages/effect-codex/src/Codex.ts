@@ -218,7 +218,7 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
   const gate = Option.getOrElse(yield* Effect.serviceOption(TurnGate.CurrentGate), () =>
     TurnGate.threadLocks(options.whenBusy))
   const dependencies: ThreadHandle.Dependencies = { server, dispatcher, watch: options, gate }
-  const thread = (id: string) => ThreadHandle.make(dependencies, id)
+  const thread = ThreadHandle.maker(dependencies)
   const opened = (response: OpenResponse): OpenedThread => ({
     ...thread(response.thread.id),
     info: response.thread,

@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import type * as AppServer from "../AppServer.js"
 import { type RequestError, TurnFailedError, TurnStalledError } from "../Errors.js"
 import * as Input from "../Input.js"
@@ -33,41 +34,41 @@ import type { Event, Handle, Result, StartOptions, StreamError } from "../Turn.j
  * fails) the queue before the result is set; settling also stops the fiber that reconciles the turn, if any, and
  * calls `onSettle` (which detaches the turn from its thread and stops its watchdog).
  */
-const makeOutlet = Effect.fnUntraced(function*(onSettle: () => void) {
-  const events = yield* Queue.unbounded<Event, StreamError | Cause.Done>()
-  const done = Deferred.makeUnsafe<Result, StreamError>()
-  // "completed": the server said the turn is over (turn/completed, or thread/read found it finished).
-  let outcome: "completed" | "failed" | undefined
-  let follower: Fiber.Fiber<unknown, unknown> | undefined
-  const settle = (how: "completed" | "failed", exit: Exit.Exit<Result, StreamError>) => {
-    outcome = how
-    onSettle()
-    Deferred.doneUnsafe(done, exit)
-    follower?.interruptUnsafe()
-  }
-  return {
-    events,
-    result: Deferred.await(done),
-    settled: () => outcome !== undefined,
-    endedOnServer: () => outcome === "completed",
-    emit: (batch: ReadonlyArray<Event>) => Queue.offerAllUnsafe(events, batch),
-    finish: (result: Result) => {
-      if (outcome !== undefined) return
-      Queue.endUnsafe(events)
-      settle("completed", Exit.succeed(result))
-    },
-    abort: (error: StreamError) => {
-      if (outcome !== undefined) return
-      Queue.failCauseUnsafe(events, Cause.fail(error))
-      settle("failed", Exit.fail(error))
-    },
-    /** Interrupts `fiber` when the turn settles (at once if it has). */
-    stopOnSettle: (fiber: Fiber.Fiber<unknown, unknown>) => {
-      if (outcome !== undefined) fiber.interruptUnsafe()
-      else follower = fiber
+const makeOutlet = (onSettle: () => void) =>
+  Effect.map(Queue.unbounded<Event, StreamError | Cause.Done>(), (events) => {
+    const done = Deferred.makeUnsafe<Result, StreamError>()
+    // "completed": the server said the turn is over (turn/completed, or thread/read found it finished).
+    let outcome: "completed" | "failed" | undefined
+    let follower: Fiber.Fiber<unknown, unknown> | undefined
+    const settle = (how: "completed" | "failed", exit: Exit.Exit<Result, StreamError>) => {
+      outcome = how
+      onSettle()
+      Deferred.doneUnsafe(done, exit)
+      follower?.interruptUnsafe()
     }
-  }
-})
+    return {
+      events,
+      result: Deferred.await(done),
+      settled: () => outcome !== undefined,
+      endedOnServer: () => outcome === "completed",
+      emit: (batch: ReadonlyArray<Event>) => Queue.offerAllUnsafe(events, batch),
+      finish: (result: Result) => {
+        if (outcome !== undefined) return
+        Queue.endUnsafe(events)
+        settle("completed", Exit.succeed(result))
+      },
+      abort: (error: StreamError) => {
+        if (outcome !== undefined) return
+        Queue.failCauseUnsafe(events, Cause.fail(error))
+        settle("failed", Exit.fail(error))
+      },
+      /** Interrupts `fiber` when the turn settles (at once if it has). */
+      stopOnSettle: (fiber: Fiber.Fiber<unknown, unknown>) => {
+        if (outcome !== undefined) fiber.interruptUnsafe()
+        else follower = fiber
+      }
+    }
+  })
 
 /**
  * When the turn last showed a sign of life: an event of it, or an answer of the client to a server request of its
@@ -94,9 +95,10 @@ const makeActivity = (clock: Clock.Clock) => {
 
 /**
  * Starts a turn: routes its thread through the Codex dispatcher, sends `turn/start`, and follows the turn in the
- * current scope. Closing the scope before the server has ended the turn interrupts it there, waits up to
- * `interruptGrace` for the confirmation, and settles the handle in any case (also when the caller was interrupted
- * while `turn/start` was in flight: the request is finished first and the new turn stopped).
+ * current scope; `onSettled` is called, synchronously and once, when the turn settles. Closing the scope before the
+ * server has ended the turn interrupts it there, waits up to `interruptGrace` for the confirmation, and settles the
+ * handle in any case (also when the caller was interrupted while `turn/start` was in flight: the request is finished
+ * first and the new turn stopped).
  *
  * The per-turn path runs no fiber of its own: events arrive synchronously from the dispatcher, the watchdog is a
  * timer entry of the dispatcher (`timers`), and only a reconciliation after a silence forks one.
@@ -107,7 +109,8 @@ const makeActivity = (clock: Clock.Clock) => {
 export const start = Effect.fnUntraced(function*(
   dispatcher: Dispatcher.Dispatcher,
   params: TurnStartParams,
-  options: StartOptions = {}
+  options: StartOptions = {},
+  onSettled: () => void = () => {}
 ): Effect.fn.Return<Handle, RequestError, Scope.Scope> {
   const { server, timers } = dispatcher
   const threadId = params.threadId
@@ -131,6 +134,7 @@ export const start = Effect.fnUntraced(function*(
   const outlet = yield* makeOutlet(() => {
     detach()
     timers.delete(watchdog)
+    onSettled()
   })
 
   /** Hands this turn's events (from the tracker) to the stream, and settles when one of them ended the turn. */
@@ -204,7 +208,9 @@ export const start = Effect.fnUntraced(function*(
   // Not interruptible: an interruption of the caller cannot lose the id of a turn the server starts (the request
   // has its own timeout); it takes effect once the answer is in, and the finaliser then stops the turn.
   const { turn } = yield* server.request("turn/start", params).pipe(Effect.onExit(onAnswer), Effect.uninterruptible)
-  if (Spans.isTracing(yield* Effect.tracer)) yield* Effect.annotateCurrentSpan({ threadId, turnId: turn.id })
+  if (Spans.isTracing(Context.get(context, Tracer.Tracer))) {
+    yield* Effect.annotateCurrentSpan({ threadId, turnId: turn.id })
+  }
   return handleOf(server, threadId, turn, Stream.fromQueue(outlet.events), outlet.result, stop)
 }, Spans.traced("Turn.start"))
 

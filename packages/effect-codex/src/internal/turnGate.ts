@@ -75,33 +75,41 @@ export const threadLocks = (defaultWhenBusy: WhenBusy = "wait"): Gate => {
   const lanes = new Map<string, Lane>()
   return (threadId, whenBusy) =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
-        const scope = yield* Effect.scope
+      Effect.flatMap(Effect.scope, (scope) => {
         const lane = lanes.get(threadId) ?? { semaphore: Semaphore.makeUnsafe(1), users: 0, turnId: undefined }
         if (lane.users > 0 && (whenBusy ?? defaultWhenBusy) === "fail") {
-          return yield* new ThreadBusyError({ threadId, ...(lane.turnId === undefined ? {} : { turnId: lane.turnId }) })
+          return Effect.fail(
+            new ThreadBusyError({ threadId, ...(lane.turnId === undefined ? {} : { turnId: lane.turnId }) })
+          )
         }
         lanes.set(threadId, lane)
         lane.users++
-        // Finalizers run in reverse: the turn id is forgotten, then the place released, then the lane dropped.
-        yield* Scope.addFinalizer(
-          scope,
-          Effect.sync(() => {
-            if (--lane.users === 0) lanes.delete(threadId)
-          })
-        )
-        yield* restore(lane.semaphore.takeScoped(1))
-        yield* Scope.addFinalizer(
-          scope,
-          Effect.sync(() => {
-            lane.turnId = undefined
-          })
-        )
-        return {
+        let holding = false
+        // One finalizer (each costs about as much as the rest of the gate): if the place was taken, the turn id is
+        // forgotten and the place released; then the lane is dropped when nobody holds or waits for it.
+        const leave = Effect.suspend(() => {
+          const released = holding ? lane.semaphore.release(1) : Effect.void
+          if (holding) lane.turnId = undefined
+          holding = false
+          return Effect.andThen(
+            released,
+            Effect.sync(() => {
+              if (--lane.users === 0) lanes.delete(threadId)
+            })
+          )
+        })
+        const slot: Slot = {
           running: (turnId) => {
             lane.turnId = turnId
           }
-        } satisfies Slot
+        }
+        return Scope.addFinalizer(scope, leave).pipe(
+          Effect.andThen(restore(lane.semaphore.take(1))),
+          Effect.map(() => {
+            holding = true
+            return slot
+          })
+        )
       })
     )
 }
