@@ -34,7 +34,8 @@ import { tmpdir } from "node:os"
 import * as path from "node:path"
 
 /**
- * `initdb` or `postgres` is on neither `PATH` nor `/usr/lib/postgresql/<version>/bin`.
+ * `initdb` or `postgres` is on neither `PATH` nor `/usr/lib/postgresql/<version>/bin` (or not in the folder given as
+ * the option `bin`).
  *
  * @since 0.2.0
  * @category errors
@@ -98,6 +99,8 @@ export interface Options {
   readonly settings?: Readonly<Record<string, string | number>> | undefined
   /** How long to wait for the server to accept connections. Default 30 seconds. */
   readonly readyTimeout?: Duration.Input | undefined
+  /** The folder holding `initdb` and `postgres`. Default: {@link findBinaries}. */
+  readonly bin?: string | undefined
 }
 
 /** The unprivileged user the server runs as when this process is root (PostgreSQL refuses root). */
@@ -115,14 +118,8 @@ const searchPath = (): Array<string> => {
   return [...(process.env.PATH ?? "").split(path.delimiter).filter((dir) => dir !== ""), ...debian]
 }
 
-/**
- * The folder holding both `initdb` and `postgres`.
- *
- * @since 0.2.0
- * @category constructors
- */
-export const findBinaries: Effect.Effect<string, PostgresNotFoundError> = Effect.suspend(() => {
-  const searched = searchPath()
+/** The first of `searched` holding both `initdb` and `postgres`. */
+const binariesIn = (searched: ReadonlyArray<string>): Effect.Effect<string, PostgresNotFoundError> => {
   const found = searched.find((dir) =>
     existsSync(path.join(dir, "initdb")) && existsSync(path.join(dir, "postgres"))
   )
@@ -130,12 +127,24 @@ export const findBinaries: Effect.Effect<string, PostgresNotFoundError> = Effect
     ? Effect.fail(
       new PostgresNotFoundError({
         searched,
-        message: "PostgreSQL server binaries (initdb, postgres) not found on PATH or under /usr/lib/postgresql/*/bin; " +
-          "install them (Debian/Ubuntu: `apt-get install postgresql`; macOS: `brew install postgresql`)"
+        message: `PostgreSQL server binaries (initdb, postgres) not found in ${searched.join(", ")}; ` +
+          "install them (Debian/Ubuntu: `apt-get install postgresql`; macOS: `brew install postgresql`), " +
+          "or give their folder as the option `bin`"
       })
     )
     : Effect.succeed(found)
-})
+}
+
+/**
+ * The folder holding both `initdb` and `postgres`: the first on `PATH`, then under `/usr/lib/postgresql/<version>/bin`
+ * (Debian's package), newest first.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const findBinaries: Effect.Effect<string, PostgresNotFoundError> = Effect.suspend(() =>
+  binariesIn(searchPath())
+)
 
 /** A free TCP port on 127.0.0.1 (asked of the kernel, then released for the server to bind). */
 const freePort = Effect.callback<number>((resume) => {
@@ -199,7 +208,7 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<Server, PostgresNotFoundError | PostgresStartError, Scope.Scope> =>
   Effect.gen(function*() {
-    const bin = yield* findBinaries
+    const bin = yield* (options.bin === undefined ? findBinaries : binariesIn([options.bin]))
     const root = yield* Effect.acquireRelease(
       Effect.sync(() => mkdtempSync(path.join(tmpdir(), "effect-codex-pg-"))),
       (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))

@@ -34,4 +34,14 @@ describe("Postgres", () => {
       expect(Processes.isRunning(server.pid)).toBe(false)
       expect(folders()).toEqual(before)
     }))
+
+  it.live("a folder without the server binaries fails with PostgresNotFoundError, saying where it looked and what to install", () =>
+    Effect.gen(function*() {
+      const before = folders()
+      const error = yield* Effect.flip(Effect.scoped(Postgres.make({ bin: tmpdir() })))
+      expect(error._tag).toBe("PostgresNotFoundError")
+      expect(error.searched).toEqual([tmpdir()])
+      expect(error.message).toContain("apt-get install postgresql")
+      expect(folders()).toEqual(before)
+    }))
 })
