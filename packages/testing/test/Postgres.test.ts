@@ -40,7 +40,7 @@ describe("Postgres", () => {
       const before = folders()
       const error = yield* Effect.flip(Effect.scoped(Postgres.make({ bin: tmpdir() })))
       expect(error._tag).toBe("PostgresNotFoundError")
-      expect(error.searched).toEqual([tmpdir()])
+      expect(error).toMatchObject({ searched: [tmpdir()] })
       expect(error.message).toContain("apt-get install postgresql")
       expect(folders()).toEqual(before)
     }))
