@@ -6,6 +6,7 @@
  * same turn key returns the first answer without a second model request; nothing is left running.
  */
 import { afterAll, describe, expect, layer } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as SqlClient from "effect/sql/SqlClient"
@@ -92,7 +93,7 @@ describe("@effect-codex/cluster on three runner processes", () => {
         expect(yield* fork.open()).toEqual({ threadId: opened.threadId, created: false })
       }), 90_000)
 
-    it.effect("SIGKILL of the runner running two turns: the caller of one gets TurnCutError, the other (onCut: rerun) is run again elsewhere; both conversations go on with their history", () =>
+    it.effect("SIGKILL of the runner running three turns: the callers of a RunTurn and a StreamTurn get TurnCutError, the other RunTurn (onCut: rerun) is run again elsewhere; the conversations go on with their history", () =>
       Effect.gen(function*() {
         const cluster = yield* CodexCluster.CodexCluster
         const mock = yield* MockModel.MockModel
@@ -101,20 +102,26 @@ describe("@effect-codex/cluster on three runner processes", () => {
         yield* chat.runTurn("ask:before", { turnKey: "survivor/1" })
         const hostName = yield* Cluster.runnerOfTurn("survivor/1")
         // A second conversation on the same runner: keys are tried until one lands there (a third of them do).
-        const rerun = yield* Effect.gen(function*() {
-          for (let index = 0; index < 30; index++) {
-            const key = `rerun-${index}`
-            yield* cluster.conversation(key).runTurn("ask:first", { turnKey: `${key}/1` })
-            if ((yield* Cluster.runnerOfTurn(`${key}/1`)) === hostName) return cluster.conversation(key)
-          }
-          return yield* Effect.die(new Error(`no conversation landed on ${hostName}`))
-        })
+        const onHost = (prefix: string) =>
+          Effect.gen(function*() {
+            for (let index = 0; index < 30; index++) {
+              const key = `${prefix}-${index}`
+              yield* cluster.conversation(key).runTurn("ask:first", { turnKey: `${key}/1` })
+              if ((yield* Cluster.runnerOfTurn(`${key}/1`)) === hostName) return cluster.conversation(key)
+            }
+            return yield* Effect.die(new Error(`no conversation landed on ${hostName}`))
+          })
+        const rerun = yield* onHost("rerun")
+        const streamed = yield* onHost("streamed")
         const requests = (yield* mock.responsesRequests).length
         const cut = yield* Effect.forkChild(Effect.flip(chat.runTurn("ask:stall-cut", { turnKey: "survivor/2" })))
         const again = yield* Effect.forkChild(
           rerun.runTurn("ask:stallonce-again", { turnKey: `${rerun.key}/2`, onCut: "rerun" })
         )
-        yield* mock.awaitResponsesRequests(requests + 2)
+        const stream = yield* Effect.forkChild(
+          Effect.exit(Stream.runCollect(streamed.streamTurn("ask:stall-streamed", { turnKey: `${streamed.key}/2` })))
+        )
+        yield* mock.awaitResponsesRequests(requests + 3)
         expect(yield* Cluster.runnerOfTurn("survivor/2")).toBe(hostName)
         const host = runners.all.find((runner) => runner.name === hostName)!
         const codex = runners.codexOf(host)
@@ -122,6 +129,16 @@ describe("@effect-codex/cluster on three runner processes", () => {
         yield* runners.kill(host)
 
         const error = yield* Fiber.join(cut)
+        // The stream's caller gets the same typed cut, not a hang.
+        const streamExit = yield* Fiber.join(stream)
+        expect(streamExit._tag).toBe("Failure")
+        if (streamExit._tag === "Failure") {
+          expect(Cause.squash(streamExit.cause)).toMatchObject({
+            _tag: "TurnCutError",
+            conversation: streamed.key,
+            turnKey: `${streamed.key}/2`
+          })
+        }
         expect(error).toMatchObject({ _tag: "TurnCutError", conversation: "survivor", turnKey: "survivor/2" })
         const after = yield* chat.runTurn("ask:after", { turnKey: "survivor/3" })
         expect(after.finalResponse).toBe(Cluster.expected(["before", "after"]))
