@@ -1,14 +1,19 @@
 /**
  * Thread lifecycle on the real codex binary: resume in a new server on the same CODEX_HOME, fork,
- * list (paged as a Stream), read, rename, archive and unarchive.
+ * list (paged as a Stream), read, rename, archive and unarchive; unsubscribe, after which a resume reads the
+ * rollout file again.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { Codex, NodeCodex } from "effect-codex"
+import { AppServer, Codex, NodeCodex } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
 
 /** A Codex on its own server process, over the MockModel and CodexHome in context. */
 const codexOnSharedHome = Codex.layer().pipe(Layer.provide(CodexTest.appServerLayer()))
@@ -43,6 +48,57 @@ describe("thread lifecycle", () => {
       // The resumed thread sent the first exchange along with the new prompt.
       expect(JSON.stringify(requests[1]!.body)).toContain("remember this")
     }).pipe(Effect.provide(sharedHome)))
+
+  it.live("threadUnsubscribe unloads a thread (thread_unload_delay_secs=0): a resume then loads its rollout file, with turns run elsewhere, where a resume of the loaded thread rejoins its stale copy", () =>
+    Effect.gen(function*() {
+      const unloadAtOnce = { config: ["thread_unload_delay_secs=0"] }
+      const mock = yield* MockModel.MockModel
+      const home = yield* CodexTest.CodexHome
+      const codex = yield* Codex.Codex
+      const server = yield* AppServer.AppServer
+      const thread = yield* codex.threadStart()
+      yield* thread.run("zq-one")
+      const rollout = (yield* thread.read({ includeTurns: false })).path!
+      const relative = path.relative(home.path, rollout)
+
+      // A second server on a home of its own runs a turn on a copy of the rollout, which is then copied back.
+      const elsewhere = mkdtempSync(path.join(tmpdir(), "effect-codex-elsewhere-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(elsewhere, { recursive: true, force: true })))
+      const other = Context.get(
+        yield* Layer.build(
+          Codex.layer().pipe(
+            Layer.provide(CodexTest.appServerLayer(unloadAtOnce)),
+            Layer.provide(Layer.succeed(CodexTest.CodexHome)({ path: elsewhere })),
+            Layer.provide(Layer.succeed(MockModel.MockModel)(mock))
+          )
+        ),
+        Codex.Codex
+      )
+      const runElsewhere = (text: string) =>
+        Effect.gen(function*() {
+          mkdirSync(path.dirname(path.join(elsewhere, relative)), { recursive: true })
+          copyFileSync(rollout, path.join(elsewhere, relative))
+          const copy = yield* other.threadResume(thread.id)
+          yield* copy.run(text)
+          yield* other.threadUnsubscribe(thread.id)
+          copyFileSync(path.join(elsewhere, relative), rollout)
+        })
+      const lastRequest = Effect.map(mock.responsesRequests, (requests) => JSON.stringify(requests.at(-1)!.body))
+
+      // Still loaded here: the resume rejoins the copy in memory, which has not seen zq-two.
+      yield* runElsewhere("zq-two")
+      yield* (yield* codex.threadResume(thread.id)).run("zq-three")
+      expect(yield* lastRequest).not.toContain("zq-two")
+
+      // Unsubscribed, so unloaded: the resume reads the file, with the turn run elsewhere.
+      expect(yield* codex.threadUnsubscribe(thread.id)).toBe("unsubscribed")
+      const loaded = yield* server.request("thread/loaded/list", {})
+      expect(loaded.data).not.toContain(thread.id)
+      yield* runElsewhere("zq-four")
+      yield* (yield* codex.threadResume(thread.id)).run("zq-five")
+      expect(yield* lastRequest).toContain("zq-four")
+      expect(yield* codex.threadUnsubscribe("00000000-0000-0000-0000-000000000000")).toBe("notLoaded")
+    }).pipe(Effect.provide(CodexTest.layer({ config: ["thread_unload_delay_secs=0"] }))))
 
   it.live("forks, lists, renames, archives and unarchives threads", () =>
     Effect.gen(function*() {

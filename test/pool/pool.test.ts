@@ -36,6 +36,10 @@ describe("CodexPool", () => {
       histories.forEach((info, index) => {
         expect(info.turns.map((turn) => turn.status)).toEqual(Array(index < 6 ? 3 : 2).fill("completed"))
       })
+      // threadUnsubscribe goes to each thread's owner (another process has not loaded it: "notLoaded").
+      const unsubscribed = yield* Effect.forEach(threads, (thread) => codex.threadUnsubscribe(thread.id))
+      expect(unsubscribed).toEqual(Array(12).fill("unsubscribed"))
+      expect(yield* codex.threadUnsubscribe("00000000-0000-0000-0000-000000000000")).toBe("notLoaded")
     }).pipe(Effect.provide(CodexTest.layerPool({ size: 3, mock: { defaultReply: byPrompt } }))), 180_000)
 
   it.live("a second run on a busy thread waits, or fails with ThreadBusyError when asked", () =>

@@ -27,7 +27,7 @@ import * as Option from "effect/Option"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import { type CodexPool, type Errors, NodeCodex } from "effect-codex"
+import { type CodexPool, type Errors, NodeCodex, Transport } from "effect-codex"
 import type { StoreError } from "./ClusterErrors.js"
 import { CodexThread } from "./CodexThread.js"
 import * as ConversationStore from "./ConversationStore.js"
@@ -71,7 +71,12 @@ export const layer = (
   SqlClient.SqlClient
 > =>
   CodexThread.toLayer(handlers, { concurrency: "unbounded", maxIdleTime: options.maxIdleTime }).pipe(
-    Layer.provide(NodeCodex.layerPool({ ...options.pool, codexHome: options.codexHome })),
+    Layer.provide(NodeCodex.layerPool({
+      ...options.pool,
+      codexHome: options.codexHome,
+      // A thread no connection is subscribed to is unloaded at once (see internal/conversation.ts).
+      config: [...Transport.configEntries(options.pool?.config), "thread_unload_delay_secs=0"]
+    })),
     Layer.provide(Layer.succeed(Runner)({ name: `${options.host}:${options.port}`, codexHome: options.codexHome })),
     Layer.provide(ConversationStore.layer),
     Layer.provide(NodeClusterSocket.layer({

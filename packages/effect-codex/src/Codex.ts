@@ -34,7 +34,8 @@ import type {
   ThreadResumeParams,
   ThreadResumeResponse,
   ThreadStartParams,
-  ThreadStartResponse
+  ThreadStartResponse,
+  ThreadUnsubscribeStatus
 } from "@effect-codex/protocol"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -160,6 +161,13 @@ export interface Service {
   readonly threadArchive: (id: string) => Effect.Effect<void, RequestError>
   /** Brings an archived thread back. */
   readonly threadUnarchive: (id: string) => Effect.Effect<ThreadInfo, RequestError>
+  /**
+   * Unsubscribes this connection from a loaded thread (`thread/unsubscribe`). Codex unloads a thread no connection
+   * is subscribed to once its `thread_unload_delay_secs` has passed (a server setting, 30 minutes by default);
+   * after that, `threadResume` loads it from its rollout file again. Answers `"unsubscribed"`, `"notSubscribed"` or
+   * `"notLoaded"`.
+   */
+  readonly threadUnsubscribe: (id: string) => Effect.Effect<ThreadUnsubscribeStatus, RequestError>
   /** The models the server offers. */
   readonly models: (params?: ModelListParams) => Effect.Effect<ModelListResponse, RequestError>
   /** The signed-in account, if any. */
@@ -304,6 +312,11 @@ export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = 
       server.request("thread/unarchive", { threadId: id }).pipe(
         Effect.map((response) => response.thread),
         Effect.withSpan("Codex.threadUnarchive", { attributes: { threadId: id } })
+      ),
+    threadUnsubscribe: (id) =>
+      server.request("thread/unsubscribe", { threadId: id }).pipe(
+        Effect.map((response) => response.status),
+        Effect.withSpan("Codex.threadUnsubscribe", { attributes: { threadId: id } })
       ),
     models: (params = {}) => server.request("model/list", params).pipe(Effect.withSpan("Codex.models")),
     account: server.request("account/read", {}).pipe(Effect.withSpan("Codex.account")),

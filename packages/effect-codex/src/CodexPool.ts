@@ -542,6 +542,11 @@ export const make = Effect.fnUntraced(function*<R>(
       )
     },
     threadUnarchive: (id) => anywhere(({ codex }) => codex.threadUnarchive(id)),
+    // Only its owner can have it loaded; the thread keeps its place there and is resumed from its file once unloaded.
+    threadUnsubscribe: (id) => {
+      const owner = liveOwner(id)
+      return owner === undefined ? Effect.succeed("notLoaded" as const) : owner.codex.threadUnsubscribe(id)
+    },
     models: (params) => anywhere(({ codex }) => codex.models(params)),
     account: anywhere(({ codex }) => codex.account),
     loginApiKey: (apiKey) => anywhere(({ codex }) => codex.loginApiKey(apiKey)),

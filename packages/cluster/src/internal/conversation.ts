@@ -48,6 +48,10 @@ export const handlers = Effect.gen(function*() {
   const opening = yield* Semaphore.make(1)
   let thread: Thread.Thread | undefined
   let running: Turn.Handle | undefined
+  // Leaving this runner (idle, or its shard moving to another runner): the thread is unloaded from the runner's codex
+  // (`CodexRunner` sets `thread_unload_delay_secs=0`). If the conversation comes back after turns elsewhere, it is
+  // resumed from the stored rollout, not rejoined as the stale copy codex would otherwise keep loaded.
+  yield* Effect.addFinalizer(() => thread === undefined ? Effect.void : Effect.ignore(codex.threadUnsubscribe(thread.id)))
 
   const rolloutOf = (opened: Thread.Thread) =>
     Effect.flatMap(opened.read({ includeTurns: false }), (info) => Rollout.read(runner.codexHome, info.path))
