@@ -48,10 +48,6 @@ export const handlers = Effect.gen(function*() {
   const opening = yield* Semaphore.make(1)
   let thread: Thread.Thread | undefined
   let running: Turn.Handle | undefined
-  // Leaving this runner (idle, or its shard moving to another runner): the thread is unloaded from the runner's codex
-  // (`CodexRunner` sets `thread_unload_delay_secs=0`). If the conversation comes back after turns elsewhere, it is
-  // resumed from the stored rollout, not rejoined as the stale copy codex would otherwise keep loaded.
-  yield* Effect.addFinalizer(() => thread === undefined ? Effect.void : Effect.ignore(codex.threadUnsubscribe(thread.id)))
 
   const rolloutOf = (opened: Thread.Thread) =>
     Effect.flatMap(opened.read({ includeTurns: false }), (info) => Rollout.read(runner.codexHome, info.path))
@@ -76,6 +72,10 @@ export const handlers = Effect.gen(function*() {
         Effect.flatMap((opened) => opened.id === threadId ? Effect.succeed(opened) : adopt(opened))
       )
     }
+    // This runner's codex may still hold the thread loaded from an earlier stay of the conversation here, older than
+    // the stored rollout when turns ran elsewhere since; a resume would rejoin that copy. Unsubscribed, it is unloaded
+    // at once (`CodexRunner` runs codex with `thread_unload_delay_secs=0`), and the resume reads the stored rollout.
+    yield* Effect.ignore(codex.threadUnsubscribe(threadId))
     const written = yield* Rollout.restore(runner.codexHome, rollout)
     if (!written) {
       return yield* new OpenError({ conversation: key, reason: `stored rollout path ${rollout.path} is not relative` })
