@@ -8,6 +8,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { AppServer, Codex, NodeCodex } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
@@ -92,6 +93,11 @@ describe("thread lifecycle", () => {
 
       // Unsubscribed, so unloaded: the resume reads the file, with the turn run elsewhere.
       expect(yield* codex.threadUnsubscribe(thread.id)).toBe("unsubscribed")
+      // It closes after the answer: asked again, codex says "notLoaded" once it has.
+      yield* codex.threadUnsubscribe(thread.id).pipe(
+        Effect.repeat({ until: (status) => status === "notLoaded", schedule: Schedule.spaced("20 millis") }),
+        Effect.timeout("10 seconds")
+      )
       const loaded = yield* server.request("thread/loaded/list", {})
       expect(loaded.data).not.toContain(thread.id)
       yield* runElsewhere("zq-four")

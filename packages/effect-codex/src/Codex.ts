@@ -165,7 +165,8 @@ export interface Service {
    * Unsubscribes this connection from a loaded thread (`thread/unsubscribe`). Codex unloads a thread no connection
    * is subscribed to once its `thread_unload_delay_secs` has passed (a server setting, 30 minutes by default);
    * after that, `threadResume` loads it from its rollout file again. Answers `"unsubscribed"`, `"notSubscribed"` or
-   * `"notLoaded"`.
+   * `"notLoaded"`. The thread closes after the answer, and a `threadResume` while it is closing is refused
+   * (`InvalidRequestError`, "thread … is closing"): asked again, this answers `"notLoaded"` once it has closed.
    */
   readonly threadUnsubscribe: (id: string) => Effect.Effect<ThreadUnsubscribeStatus, RequestError>
   /** The models the server offers. */

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Entity from "effect/cluster/Entity"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import { Codex, Errors, type Input, type Thread, type Turn } from "effect-codex"
@@ -60,6 +61,23 @@ export const handlers = Effect.gen(function*() {
     return opened
   })
 
+  /**
+   * Unloads the thread from this runner's codex, if loaded: unsubscribed, it closes at once (with
+   * `thread_unload_delay_secs=0`) but not before the answer; a resume before it has closed is refused, so this waits
+   * until codex reports it not loaded (a runner whose codex keeps unsubscribed threads loaded gives up after 10 s).
+   */
+  const unload = (threadId: string) =>
+    codex.threadUnsubscribe(threadId).pipe(
+      Effect.repeat({ until: (status) => status === "notLoaded", schedule: Schedule.spaced("20 millis") }),
+      Effect.timeout("10 seconds"),
+      Effect.catch((cause) =>
+        Effect.logWarning("a thread stayed loaded after thread/unsubscribe").pipe(
+          Effect.annotateLogs({ conversation: key, threadId, cause: String(cause) })
+        )
+      ),
+      Effect.asVoid
+    )
+
   const restoreOrStart = Effect.gen(function*() {
     const stored = yield* store.conversation(key)
     if (Option.isNone(stored)) return yield* adopt(yield* codex.threadStart())
@@ -75,7 +93,7 @@ export const handlers = Effect.gen(function*() {
     // This runner's codex may still hold the thread loaded from an earlier stay of the conversation here, older than
     // the stored rollout when turns ran elsewhere since; a resume would rejoin that copy. Unsubscribed, it is unloaded
     // at once (`CodexRunner` runs codex with `thread_unload_delay_secs=0`), and the resume reads the stored rollout.
-    yield* Effect.ignore(codex.threadUnsubscribe(threadId))
+    yield* unload(threadId)
     const written = yield* Rollout.restore(runner.codexHome, rollout)
     if (!written) {
       return yield* new OpenError({ conversation: key, reason: `stored rollout path ${rollout.path} is not relative` })

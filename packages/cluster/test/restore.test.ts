@@ -1,0 +1,63 @@
+/**
+ * A conversation that comes back to a runner after turns on another one resumes from the stored rollout, with those
+ * turns, not as the copy of its thread that runner's codex still holds loaded. The entity's handlers run through
+ * `Entity.makeTestClient` (no sharding), each stay of the conversation on a runner in a scope of its own, over two
+ * real codex servers on homes of their own, a real PostgreSQL store and one echoing MockModel.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Entity from "effect/cluster/Entity"
+import * as ShardingConfig from "effect/cluster/ShardingConfig"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { CodexThread, ConversationStore } from "@effect-codex/cluster"
+import { Codex } from "effect-codex"
+import { CodexTest, MockModel, Postgres } from "@effect-codex/testing"
+import * as Local from "../../../examples/cluster/local.js"
+import { handlers, Runner } from "../src/internal/conversation.js"
+
+/** A codex server on a home of its own, set up as `CodexRunner` sets up its pool's processes. */
+const runnerCodex = Codex.layer().pipe(
+  Layer.provideMerge(CodexTest.appServerLayer({ config: ["thread_unload_delay_secs=0"] })),
+  Layer.provideMerge(CodexTest.codexHomeLayer)
+)
+
+const store = ConversationStore.layer.pipe(
+  Layer.provide(Layer.unwrap(Effect.map(Postgres.Postgres, (server) => PgClient.layer({ url: Redacted.make(server.url) })))),
+  Layer.provide(Postgres.layer())
+)
+
+describe("a conversation back on a runner", () => {
+  it.live("resumes from the stored rollout, with the turns run elsewhere meanwhile", () =>
+    Effect.gen(function*() {
+      const context = yield* Effect.context<ConversationStore.ConversationStore | MockModel.MockModel>()
+      const runners = {
+        a: yield* Layer.build(runnerCodex.pipe(Layer.provide(Layer.succeedContext(context)))),
+        b: yield* Layer.build(runnerCodex.pipe(Layer.provide(Layer.succeedContext(context))))
+      }
+      /** One stay of the conversation on a runner: the entity started there, one turn, the entity stopped. */
+      const turnOn = (name: keyof typeof runners, token: string) => {
+        const codex = runners[name]
+        const entity = CodexThread.CodexThread.toLayer(handlers).pipe(
+          Layer.provide(Layer.succeedContext(codex)),
+          Layer.provide(Layer.succeed(Runner)({ name, codexHome: Context.get(codex, CodexTest.CodexHome).path })),
+          Layer.provide(Layer.succeedContext(context))
+        )
+        return Effect.scoped(Effect.gen(function*() {
+          const client = yield* (yield* Entity.makeTestClient(CodexThread.CodexThread, entity))("back-again")
+          return yield* client.RunTurn({ turnKey: `back-again/${token}`, input: `ask:${token}` })
+        }))
+      }
+
+      expect((yield* turnOn("a", "one")).finalResponse).toBe(Local.expected(["one"]))
+      expect((yield* turnOn("b", "two")).finalResponse).toBe(Local.expected(["one", "two"]))
+      // Runner a's codex still has the thread loaded as it was after "one".
+      const loaded = yield* Context.get(runners.a, Codex.Codex).server.request("thread/loaded/list", {})
+      expect(loaded.data.length).toBe(1)
+      expect((yield* turnOn("a", "three")).finalResponse).toBe(Local.expected(["one", "two", "three"]))
+    }).pipe(
+      Effect.provide(Layer.mergeAll(store, MockModel.layerWith({ defaultReply: Local.echo }), ShardingConfig.layerDefaults))
+    ), 120_000)
+})
