@@ -134,11 +134,14 @@ describe("CodexPool", () => {
     Effect.gen(function*() {
       const before = codexChildren()
       const processesBefore = yield* gauge(CodexPool.processes)
-      const fresh = () => codexChildren().filter((pid) => !before.includes(pid))
+      const killed: Array<number> = []
+      // Children started by this pool, but the one killed (which may still be listed for a moment after the kill).
+      const fresh = () => codexChildren().filter((pid) => !before.includes(pid) && !killed.includes(pid))
       const pids = yield* Effect.gen(function*() {
         const codex = yield* Codex.Codex
         const thread = yield* codex.threadStart()
         yield* thread.run("ask:one")
+        killed.push(codex.server.pid!)
         process.kill(codex.server.pid!, "SIGKILL")
         // Replaced: two processes again, counted by the gauge.
         yield* Effect.all([Effect.sync(fresh), gauge(CodexPool.processes)]).pipe(
