@@ -11,8 +11,10 @@ import * as ShardingConfig from "effect/cluster/ShardingConfig"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { CodexThread, ConversationStore } from "@effect-codex/cluster"
+import { ClusterMetrics, CodexThread, ConversationStore } from "@effect-codex/cluster"
 import { Codex } from "effect-codex"
 import { CodexTest, MockModel, Postgres } from "@effect-codex/testing"
 import * as Local from "../../../examples/cluster/local.js"
@@ -51,12 +53,26 @@ describe("a conversation back on a runner", () => {
         }))
       }
 
+      const count = (metric: typeof ClusterMetrics.turnsCompleted) =>
+        Effect.map(Metric.value(metric), (state) => state.count)
+      const completedBefore = yield* count(ClusterMetrics.turnsCompleted)
+      const restoredBefore = yield* count(ClusterMetrics.threadsRestored)
+
       expect((yield* turnOn("a", "one")).finalResponse).toBe(Local.expected(["one"]))
       expect((yield* turnOn("b", "two")).finalResponse).toBe(Local.expected(["one", "two"]))
       // Runner a's codex still has the thread loaded as it was after "one".
       const loaded = yield* Context.get(runners.a, Codex.Codex).server.request("thread/loaded/list", {})
       expect(loaded.data.length).toBe(1)
       expect((yield* turnOn("a", "three")).finalResponse).toBe(Local.expected(["one", "two", "three"]))
+
+      // The runners' figures: three turns stored, two arrivals resumed from the stored rollout (b, then a again),
+      // and the size of the last rollout stored.
+      expect((yield* count(ClusterMetrics.turnsCompleted)) - completedBefore).toBe(3)
+      expect((yield* count(ClusterMetrics.threadsRestored)) - restoredBefore).toBe(2)
+      const stored = yield* ConversationStore.ConversationStore.use((store) => store.conversation("back-again"))
+      expect(Option.getOrThrow(stored).rollout?.bytes.byteLength).toBe(
+        (yield* Metric.value(ClusterMetrics.rolloutBytes)).value
+      )
     }).pipe(
       Effect.provide(Layer.mergeAll(store, MockModel.layerWith({ defaultReply: Local.echo }), ShardingConfig.layerDefaults))
     ), 120_000)
