@@ -168,8 +168,22 @@ const asServerUser = (command: string, args: ReadonlyArray<string>, options: Chi
     : ChildProcess.make(command, [...args], common)
 }
 
-const lines = (stream: Stream.Stream<Uint8Array, unknown>, into: Array<string>) =>
-  Stream.decodeText(stream).pipe(Stream.splitLines, Stream.runForEach((line) => Effect.sync(() => into.push(line))))
+/** Keeps a program's output lines in `output` (for error messages), handing each to `onLine` too. */
+const collectLines = (
+  stream: Stream.Stream<Uint8Array, unknown>,
+  output: Array<string>,
+  onLine: (line: string) => Effect.Effect<unknown> = () => Effect.void
+) =>
+  Stream.decodeText(stream).pipe(
+    Stream.splitLines,
+    Stream.runForEach((line) =>
+      Effect.suspend(() => {
+        output.push(line)
+        return onLine(line)
+      })
+    ),
+    Effect.ignore
+  )
 
 const tail = (output: ReadonlyArray<string>) => output.slice(-20).join("\n")
 
@@ -189,9 +203,7 @@ const initdb = Effect.fnUntraced(function*(bin: string, dataDir: string) {
     "--no-sync",
     "--no-instructions"
   ])).pipe(Effect.mapError((error) => failed("initdb could not start", error)))
-  yield* Effect.all([lines(handle.stdout, output), lines(handle.stderr, output)], { concurrency: 2 }).pipe(
-    Effect.ignore
-  )
+  yield* Effect.all([collectLines(handle.stdout, output), collectLines(handle.stderr, output)], { concurrency: 2 })
   const code = yield* handle.exitCode.pipe(Effect.mapError((error) => failed("initdb failed", error)))
   if (code !== 0) return yield* Effect.fail(failed(`initdb exited with code ${code}`))
 })
@@ -249,16 +261,8 @@ export const make = (
     ).pipe(Effect.mapError((error) => failed("postgres could not start", error)))
     const accepting = yield* Deferred.make<void>()
     const watch = (stream: Stream.Stream<Uint8Array, unknown>) =>
-      Stream.decodeText(stream).pipe(
-        Stream.splitLines,
-        Stream.runForEach((line) =>
-          Effect.suspend(() => {
-            output.push(line)
-            return line.includes(ready) ? Deferred.succeed(accepting, undefined) : Effect.void
-          })
-        ),
-        Effect.ignore,
-        Effect.forkScoped
+      Effect.forkScoped(
+        collectLines(stream, output, (line) => line.includes(ready) ? Deferred.succeed(accepting, undefined) : Effect.void)
       )
     yield* watch(handle.stdout)
     yield* watch(handle.stderr)
