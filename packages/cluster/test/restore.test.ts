@@ -39,19 +39,22 @@ describe("a conversation back on a runner", () => {
         a: yield* Layer.build(runnerCodex.pipe(Layer.provide(Layer.succeedContext(context)))),
         b: yield* Layer.build(runnerCodex.pipe(Layer.provide(Layer.succeedContext(context))))
       }
-      /** One stay of the conversation on a runner: the entity started there, one turn, the entity stopped. */
-      const turnOn = (name: keyof typeof runners, token: string) => {
+      /** A conversation's entity on a runner, for the current scope. */
+      const entityOn = (name: keyof typeof runners, conversation: string) => {
         const codex = runners[name]
         const entity = CodexThread.CodexThread.toLayer(handlers).pipe(
           Layer.provide(Layer.succeedContext(codex)),
           Layer.provide(Layer.succeed(Runner)({ name, codexHome: Context.get(codex, CodexTest.CodexHome).path })),
           Layer.provide(Layer.succeedContext(context))
         )
-        return Effect.scoped(Effect.gen(function*() {
-          const client = yield* (yield* Entity.makeTestClient(CodexThread.CodexThread, entity))("back-again")
-          return yield* client.RunTurn({ turnKey: `back-again/${token}`, input: `ask:${token}` })
-        }))
+        return Effect.flatMap(Entity.makeTestClient(CodexThread.CodexThread, entity), (client) => client(conversation))
       }
+      /** One stay of the conversation on a runner: the entity started there, one turn, the entity stopped. */
+      const turnOn = (name: keyof typeof runners, token: string, conversation = "back-again") =>
+        Effect.scoped(Effect.flatMap(
+          entityOn(name, conversation),
+          (client) => client.RunTurn({ turnKey: `${conversation}/${token}`, input: `ask:${token}` })
+        ))
 
       const count = (metric: typeof ClusterMetrics.turnsCompleted) =>
         Effect.map(Metric.value(metric), (state) => state.count)
@@ -63,12 +66,17 @@ describe("a conversation back on a runner", () => {
       // Runner a's codex still has the thread loaded as it was after "one".
       const loaded = yield* Context.get(runners.a, Codex.Codex).server.request("thread/loaded/list", {})
       expect(loaded.data.length).toBe(1)
+      // A fork made there starts from the stored rollout (written there first: codex forks from the file), not from
+      // the history that copy has.
+      yield* Effect.scoped(Effect.flatMap(entityOn("a", "forked"), (client) =>
+        client.Open({ mode: { _tag: "Fork", from: "back-again" } })))
+      expect((yield* turnOn("a", "forked-one", "forked")).finalResponse).toBe(Local.expected(["one", "two", "forked-one"]))
       expect((yield* turnOn("a", "three")).finalResponse).toBe(Local.expected(["one", "two", "three"]))
 
-      // The runners' figures: three turns stored, two arrivals resumed from the stored rollout (b, then a again),
-      // and the size of the last rollout stored.
-      expect((yield* count(ClusterMetrics.turnsCompleted)) - completedBefore).toBe(3)
-      expect((yield* count(ClusterMetrics.threadsRestored)) - restoredBefore).toBe(2)
+      // The runners' figures: four turns stored (three and the fork's), three arrivals resumed from the stored
+      // rollout (b, the fork's entity started again for its turn, a again), and the size of the last rollout stored.
+      expect((yield* count(ClusterMetrics.turnsCompleted)) - completedBefore).toBe(4)
+      expect((yield* count(ClusterMetrics.threadsRestored)) - restoredBefore).toBe(3)
       const stored = yield* ConversationStore.ConversationStore.use((store) => store.conversation("back-again"))
       expect(Option.getOrThrow(stored).rollout?.bytes.byteLength).toBe(
         (yield* Metric.value(ClusterMetrics.rolloutBytes)).value
