@@ -62,8 +62,8 @@ import {
 import * as CodexVersion from "./CodexVersion.js"
 import * as Experimental from "./Experimental.js"
 import * as RpcPeer from "./RpcPeer.js"
-import { schemaIssue } from "./internal/schemaIssue.js"
-import * as Spans from "./internal/spans.js"
+import { schemaIssue } from "./internal/rpc/schemaIssue.js"
+import * as Spans from "./internal/codex/spans.js"
 import * as Transport from "./Transport.js"
 
 /**

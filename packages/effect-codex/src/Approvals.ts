@@ -31,7 +31,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { KnownServerRequest } from "./AppServer.js"
 import { ErrorCode, type RpcErrorObject } from "./Errors.js"
-import { type ChatgptTokens, toWire } from "./internal/chatgptTokens.js"
+import { type ChatgptTokens, toWire } from "./internal/codex/chatgptTokens.js"
 
 /**
  * A handler for one server-request method: typed params in, the typed answer out.

@@ -58,11 +58,11 @@ import type {
   StartError,
   UnsupportedVersionError
 } from "./Errors.js"
-import * as ChatgptTokensInternal from "./internal/chatgptTokens.js"
-import * as Dispatcher from "./internal/dispatcher.js"
-import * as Stdio from "./internal/stdio.js"
-import * as ThreadHandle from "./internal/thread.js"
-import * as TurnGate from "./internal/turnGate.js"
+import * as ChatgptTokensInternal from "./internal/codex/chatgptTokens.js"
+import * as Dispatcher from "./internal/codex/dispatcher.js"
+import * as Stdio from "./internal/transport/stdio.js"
+import * as ThreadHandle from "./internal/codex/thread.js"
+import * as TurnGate from "./internal/codex/turnGate.js"
 import * as Thread from "./Thread.js"
 import type * as Turn from "./Turn.js"
 

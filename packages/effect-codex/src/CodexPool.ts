@@ -50,7 +50,7 @@ import type { ChildProcessSpawner } from "effect/process"
 import * as AppServer from "./AppServer.js"
 import * as Codex from "./Codex.js"
 import { AppServerExitedError, PoolQueueFullError, type RequestError, type StartError } from "./Errors.js"
-import * as TurnGate from "./internal/turnGate.js"
+import * as TurnGate from "./internal/codex/turnGate.js"
 import type * as Thread from "./Thread.js"
 
 /**

@@ -17,7 +17,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
-import { TurnResult } from "./internal/TurnResult.js"
+import { TurnResult } from "./internal/codex/turnResult.js"
 
 /**
  * JSON-RPC error codes the app-server uses.

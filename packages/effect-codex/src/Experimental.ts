@@ -39,7 +39,7 @@ import {
   ProtocolError,
   type RequestError
 } from "./Errors.js"
-import { schemaIssue } from "./internal/schemaIssue.js"
+import { schemaIssue } from "./internal/rpc/schemaIssue.js"
 import type * as RpcPeer from "./RpcPeer.js"
 
 /**

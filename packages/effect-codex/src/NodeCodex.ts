@@ -29,8 +29,8 @@ import * as AppServer from "./AppServer.js"
 import * as Codex from "./Codex.js"
 import * as CodexPool from "./CodexPool.js"
 import type { AppServerConnectError, RequestError, StartError, UnsupportedVersionError } from "./Errors.js"
-import * as NodeStdio from "./internal/nodeStdio.js"
-import * as Stdio from "./internal/stdio.js"
+import * as NodeStdio from "./internal/transport/nodeStdio.js"
+import * as Stdio from "./internal/transport/stdio.js"
 
 /**
  * `Codex` over a spawned `codex app-server` (see `Codex.Options`: `codexPath`, `codexHome`, `config`,

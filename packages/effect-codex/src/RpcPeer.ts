@@ -29,10 +29,10 @@ import {
   type RpcError,
   type RpcErrorObject
 } from "./Errors.js"
-import * as Broadcast from "./internal/Broadcast.js"
-import * as LineFramer from "./internal/LineFramer.js"
-import * as Message from "./internal/Message.js"
-import * as PendingTable from "./internal/PendingTable.js"
+import * as Broadcast from "./internal/rpc/broadcast.js"
+import * as LineFramer from "./internal/transport/lineFramer.js"
+import * as Message from "./internal/rpc/message.js"
+import * as PendingTable from "./internal/rpc/pendingTable.js"
 import { type Connection, type ExitInfo, Transport } from "./Transport.js"
 
 /**

@@ -24,7 +24,7 @@ import * as Stream from "effect/Stream"
 import * as Errors from "./Errors.js"
 import type { RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
-import type * as TurnGate from "./internal/turnGate.js"
+import type * as TurnGate from "./internal/codex/turnGate.js"
 import * as Turn from "./Turn.js"
 
 /**

@@ -26,9 +26,10 @@ import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import * as CodexBinary from "./CodexBinary.js"
 import type { AppServerNotFoundError } from "./Errors.js"
 import { AppServerConnectError, AppServerSpawnError } from "./Errors.js"
-import * as LineFramer from "./internal/LineFramer.js"
-import * as Remote from "./internal/remote.js"
-import * as Stdio from "./internal/stdio.js"
+import * as Args from "./internal/transport/args.js"
+import * as LineFramer from "./internal/transport/lineFramer.js"
+import * as Remote from "./internal/transport/remote.js"
+import * as Stdio from "./internal/transport/stdio.js"
 
 /**
  * How the server side of a connection ended.
@@ -87,13 +88,7 @@ export class Transport extends Context.Service<Transport, Connection>()("effect-
  * @since 0.1.0
  * @category constants
  */
-export const offlineConfig: ReadonlyArray<string> = [
-  "features.plugins=false",
-  "features.remote_plugin=false",
-  "features.apps=false",
-  "analytics.enabled=false",
-  "check_for_update_on_startup=false"
-]
+export const offlineConfig: ReadonlyArray<string> = Args.offlineConfig
 
 /**
  * Options of the stdio transport.
@@ -137,12 +132,7 @@ export interface StdioOptions extends CodexBinary.FindOptions {
  * @since 0.1.0
  * @category utils
  */
-export const configEntries = (config: StdioOptions["config"]): ReadonlyArray<string> =>
-  config === undefined
-    ? []
-    : Array.isArray(config)
-    ? config
-    : Object.entries(config).map(([key, value]) => `${key}=${value}`)
+export const configEntries: (config: StdioOptions["config"]) => ReadonlyArray<string> = Args.configEntries
 
 /**
  * The `codex` arguments for the given options: `app-server`, then `-c` ({@link offlineConfig} when
@@ -151,14 +141,7 @@ export const configEntries = (config: StdioOptions["config"]): ReadonlyArray<str
  * @since 0.1.0
  * @category utils
  */
-export const appServerArgs = (options: StdioOptions): Array<string> => [
-  "app-server",
-  ...[...(options.offline === true ? offlineConfig : []), ...configEntries(options.config)]
-    .flatMap((entry) => ["-c", entry]),
-  ...(options.enable ?? []).flatMap((feature) => ["--enable", feature]),
-  ...(options.disable ?? []).flatMap((feature) => ["--disable", feature]),
-  ...(options.args ?? [])
-]
+export const appServerArgs: (options: StdioOptions) => Array<string> = Args.appServerArgs
 
 const signalPattern = /signal: '([A-Z0-9]+)'/
 

@@ -24,8 +24,8 @@ import type * as Approvals from "./Approvals.js"
 import * as Errors from "./Errors.js"
 import type { AppServerExitedError, RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
-import * as Tracker from "./internal/tracker.js"
-import * as ResultSchema from "./internal/TurnResult.js"
+import * as Tracker from "./internal/codex/tracker.js"
+import * as ResultSchema from "./internal/codex/turnResult.js"
 
 /**
  * The outcome of a finished turn.

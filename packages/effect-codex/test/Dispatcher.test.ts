@@ -10,7 +10,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { AppServer, Approvals } from "effect-codex"
 import { FakeAppServer } from "@effect-codex/testing"
-import * as Dispatcher from "../src/internal/dispatcher.js"
+import * as Dispatcher from "../src/internal/codex/dispatcher.js"
 
 /** A route that records what it is told. */
 const recorder = (approvals?: Approvals.Handlers) => {

@@ -8,8 +8,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { AppServer } from "effect-codex"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { threadOf } from "../src/internal/dispatcher.js"
-import { Tracker } from "../src/internal/tracker.js"
+import { threadOf } from "../src/internal/codex/dispatcher.js"
+import { Tracker } from "../src/internal/codex/tracker.js"
 
 type Json = Record<string, any>
 

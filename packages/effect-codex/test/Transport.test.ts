@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { AppServer, CodexBinary, NodeCodex, Transport } from "effect-codex"
-import * as NodeStdio from "../src/internal/nodeStdio.js"
+import * as NodeStdio from "../src/internal/transport/nodeStdio.js"
 import { Processes } from "@effect-codex/testing"
 
 /** A directory with executable shell scripts standing in for codex, removed with the scope. */

@@ -4,15 +4,17 @@
  * quietly. Synchronous: opening, taking and failing calls are map operations.
  *
  * @since 0.1.0
+ *
+ * @internal
  */
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
-import { type AppServerExitedError, RequestTimeoutError, type RpcError } from "../Errors.js"
-import type { RequestId } from "../RpcPeer.js"
-import * as Deadlines from "./Deadlines.js"
+import { type AppServerExitedError, RequestTimeoutError, type RpcError } from "../../Errors.js"
+import type { RequestId } from "../../RpcPeer.js"
+import * as Deadlines from "./deadlines.js"
 
 /**
  * How a call can fail.

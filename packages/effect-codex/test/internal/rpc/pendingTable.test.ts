@@ -3,8 +3,8 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { TestClock } from "effect/testing"
-import { AppServerExitedError } from "../../src/Errors.js"
-import * as PendingTable from "../../src/internal/PendingTable.js"
+import { AppServerExitedError } from "../../../src/Errors.js"
+import * as PendingTable from "../../../src/internal/rpc/pendingTable.js"
 
 const settled = (call: PendingTable.Call) => Deferred.isDoneUnsafe(call.response)
 

@@ -5,6 +5,8 @@
  * long line are joined once, when its end arrives.
  *
  * @since 0.1.0
+ *
+ * @internal
  */
 
 /**

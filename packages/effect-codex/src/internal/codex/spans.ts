@@ -5,6 +5,8 @@
  * client CPU per turn (case 6 of the bench): the turn functions are `Effect.fnUntraced` with {@link traced}.
  *
  * @since 0.1.0
+ *
+ * @internal
  */
 import * as Effect from "effect/Effect"
 import * as Tracer from "effect/Tracer"

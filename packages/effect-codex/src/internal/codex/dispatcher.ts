@@ -6,14 +6,16 @@
  * subscribers (`server.subscribe`, `server.notifications`), which see every notification as before.
  *
  * @since 0.1.0
+ *
+ * @internal
  */
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type * as AppServer from "../AppServer.js"
-import * as Approvals from "../Approvals.js"
-import type { AppServerExitedError, RpcErrorObject } from "../Errors.js"
-import * as Deadlines from "./Deadlines.js"
+import type * as AppServer from "../../AppServer.js"
+import * as Approvals from "../../Approvals.js"
+import type { AppServerExitedError, RpcErrorObject } from "../../Errors.js"
+import * as Deadlines from "../rpc/deadlines.js"
 
 /**
  * What follows a thread for a while (a turn): its notifications, the end of the connection, its approvals.

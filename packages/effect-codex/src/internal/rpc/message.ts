@@ -4,9 +4,11 @@
  * table, not on the line.
  *
  * @since 0.1.0
+ *
+ * @internal
  */
-import { ErrorCode, excerpt, type RpcErrorObject } from "../Errors.js"
-import type { IncomingNotification, IncomingRequest, RequestId } from "../RpcPeer.js"
+import { ErrorCode, excerpt, type RpcErrorObject } from "../../Errors.js"
+import type { IncomingNotification, IncomingRequest, RequestId } from "../../RpcPeer.js"
 
 /**
  * One line from the server, classified.

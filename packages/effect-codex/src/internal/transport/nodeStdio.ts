@@ -7,6 +7,8 @@
  * `NodeCodex`.
  *
  * @since 0.2.0
+ *
+ * @internal
  */
 import * as ChildProcess from "node:child_process"
 import * as Deferred from "effect/Deferred"
@@ -16,9 +18,9 @@ import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import type { AppServerNotFoundError, AppServerSpawnError } from "../Errors.js"
-import { type ExitInfo, type StdioOptions, Transport } from "../Transport.js"
-import * as LineFramer from "./LineFramer.js"
+import type { AppServerNotFoundError, AppServerSpawnError } from "../../Errors.js"
+import { type ExitInfo, type StdioOptions, Transport } from "../../Transport.js"
+import * as LineFramer from "./lineFramer.js"
 import * as Stdio from "./stdio.js"
 
 /** How long to wait for the process group to go after the last SIGKILL. */

@@ -4,6 +4,8 @@
  * the close sequence (end stdin, then give the server `closeTimeout` to exit by itself).
  *
  * @since 0.2.0
+ *
+ * @internal
  */
 import * as Config from "effect/Config"
 import * as Deferred from "effect/Deferred"
@@ -11,10 +13,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
-import * as CodexBinary from "../CodexBinary.js"
-import { AppServerSpawnError } from "../Errors.js"
-import type { ExitInfo, StdioOptions } from "../Transport.js"
-import { appServerArgs, configEntries } from "../Transport.js"
+import * as CodexBinary from "../../CodexBinary.js"
+import { AppServerSpawnError } from "../../Errors.js"
+import type { ExitInfo, StdioOptions } from "../../Transport.js"
+import { appServerArgs, configEntries } from "./args.js"
 
 /**
  * The process to spawn.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as LineFramer from "../../src/internal/LineFramer.js"
+import * as LineFramer from "../../../src/internal/transport/lineFramer.js"
 
 const lines = (frames: ReadonlyArray<LineFramer.Frame>) =>
   frames.map((frame) => frame._tag === "Line" ? frame.line : `<oversized ${frame.start.length}>`)

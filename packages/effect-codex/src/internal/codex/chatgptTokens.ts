@@ -3,6 +3,8 @@
  * and `Approvals.chatgptTokenRefresh`, apart from both so that neither imports the other).
  *
  * @since 0.2.0
+ *
+ * @internal
  */
 import * as Redacted from "effect/Redacted"
 

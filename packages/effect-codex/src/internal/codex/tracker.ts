@@ -7,11 +7,13 @@
  * result collects on the way (completed items, the last token usage) and the settlement at `turn/completed`.
  *
  * @since 0.1.0
+ *
+ * @internal
  */
 import type { ThreadItem, ThreadTokenUsage, Turn as TurnInfo } from "@effect-codex/protocol"
-import { excerpt, ProtocolError } from "../Errors.js"
-import type { Event as TurnEvent } from "../Turn.js"
-import type { TurnResult } from "./TurnResult.js"
+import { excerpt, ProtocolError } from "../../Errors.js"
+import type { Event as TurnEvent } from "../../Turn.js"
+import type { TurnResult } from "./turnResult.js"
 
 /**
  * How a turn ended, as its own events tell: `turn/completed`, or a `turn/completed` that did not decode.

@@ -5,9 +5,11 @@
  * same HTTP upgrade), one JSON-RPC message per text frame.
  *
  * @since 0.2.0
+ *
+ * @internal
  */
 import type * as Socket from "effect/socket/Socket"
-import { AppServerConnectError } from "../Errors.js"
+import { AppServerConnectError } from "../../Errors.js"
 
 /**
  * Where to dial: `url` for the WebSocket client (`ws+unix://PATH` for a unix socket, as the `ws` package spells

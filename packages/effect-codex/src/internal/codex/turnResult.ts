@@ -3,6 +3,8 @@
  * and `Turn` both import it without a cycle. Users reach it as `Turn.Result`.
  *
  * @since 0.1.0
+ *
+ * @internal
  */
 import { ThreadItem, ThreadTokenUsage, TurnError, TurnStatus } from "@effect-codex/protocol"
 import * as Schema from "effect/Schema"

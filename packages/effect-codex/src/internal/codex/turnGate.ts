@@ -4,13 +4,15 @@
  * held in a scope of its own, which the thread closes when the turn settles.
  *
  * @since 0.2.0
+ *
+ * @internal
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
-import type { AppServerExitedError, PoolQueueFullError } from "../Errors.js"
-import { ThreadBusyError } from "../Errors.js"
+import type { AppServerExitedError, PoolQueueFullError } from "../../Errors.js"
+import { ThreadBusyError } from "../../Errors.js"
 
 /**
  * What a turn does when its thread is busy: wait for the running turn, or fail at once with `ThreadBusyError`.

@@ -7,6 +7,8 @@
  * Time comes from the `Clock` service, so `TestClock` drives it in tests.
  *
  * @since 0.1.0
+ *
+ * @internal
  */
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"

@@ -4,8 +4,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { AppServerExitedError } from "../../src/Errors.js"
-import * as Broadcast from "../../src/internal/Broadcast.js"
+import { AppServerExitedError } from "../../../src/Errors.js"
+import * as Broadcast from "../../../src/internal/rpc/broadcast.js"
 
 const exited = (reason: string) =>
   new AppServerExitedError({ exitCode: 0, signal: null, stderrTail: [], reason })

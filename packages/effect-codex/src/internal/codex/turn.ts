@@ -2,6 +2,8 @@
  * The effectful shell of a turn: `turn/start`, its route on the dispatcher, the watchdog, `steer`, `interrupt`
  * and the settling; the pure tracker (`tracker.ts`) does the bookkeeping. `Thread` handles call `start`; users
  * never do (it takes the internal dispatcher).
+ *
+ * @internal
  */
 import type {
   Turn as TurnInfo,
@@ -21,13 +23,13 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
-import type * as AppServer from "../AppServer.js"
-import { type RequestError, TurnFailedError, TurnStalledError } from "../Errors.js"
-import * as Input from "../Input.js"
+import type * as AppServer from "../../AppServer.js"
+import { type RequestError, TurnFailedError, TurnStalledError } from "../../Errors.js"
+import * as Input from "../../Input.js"
 import type * as Dispatcher from "./dispatcher.js"
 import * as Spans from "./spans.js"
 import * as Tracker from "./tracker.js"
-import type { Event, Handle, Result, StartOptions, StreamError } from "../Turn.js"
+import type { Event, Handle, Result, StartOptions, StreamError } from "../../Turn.js"
 
 /**
  * A turn's outlet, settled once and synchronously: its events go to the stream's queue, and its end ends (or

@@ -4,14 +4,16 @@
  * once after the last batch. Listeners must not throw, block or wait: they run inside the peer's reader.
  *
  * @since 0.1.0
+ *
+ * @internal
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { AppServerExitedError } from "../Errors.js"
-import type { Listener } from "../RpcPeer.js"
+import type { AppServerExitedError } from "../../Errors.js"
+import type { Listener } from "../../RpcPeer.js"
 
 /**
  * A broadcast of notifications of type `N`.

@@ -1,6 +1,8 @@
 /**
  * The thread handle a `Codex` (or a `CodexPool` member) makes for a thread id: its turns pass the thread's gate
  * and run through `turn.ts`. Internal: it takes the `Codex`'s dispatcher and gate.
+ *
+ * @internal
  */
 import * as OpenAiStructuredOutput from "effect/ai/OpenAiStructuredOutput"
 import * as Context from "effect/Context"
@@ -9,11 +11,11 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as AppServer from "../AppServer.js"
-import { StructuredOutputError } from "../Errors.js"
-import * as Input from "../Input.js"
-import type { Thread, TurnOptions } from "../Thread.js"
-import type * as Turn from "../Turn.js"
+import type * as AppServer from "../../AppServer.js"
+import { StructuredOutputError } from "../../Errors.js"
+import * as Input from "../../Input.js"
+import type { Thread, TurnOptions } from "../../Thread.js"
+import type * as Turn from "../../Turn.js"
 import type * as Dispatcher from "./dispatcher.js"
 import * as Spans from "./spans.js"
 import * as TurnShell from "./turn.js"

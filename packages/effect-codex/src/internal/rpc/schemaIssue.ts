@@ -2,6 +2,8 @@
  * The message of a failed schema check, on one line, for error messages.
  *
  * @since 0.1.0
+ *
+ * @internal
  */
 import * as Cause from "effect/Cause"
 import type * as Schema from "effect/Schema"

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import * as path from "node:path"
-import { classify, type Message } from "../../src/internal/Message.js"
+import { classify, type Message } from "../../../src/internal/rpc/message.js"
 
-const captures = path.resolve(import.meta.dirname, "../../../../test/fixtures/captures")
+const captures = path.resolve(import.meta.dirname, "../../../../../test/fixtures/captures")
 const scenarios = readdirSync(captures)
   .filter((file) => file.endsWith(".client.jsonl"))
   .map((file) => file.slice(0, -".client.jsonl".length))
