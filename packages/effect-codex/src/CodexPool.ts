@@ -49,12 +49,13 @@ import * as Stream from "effect/Stream"
 import type { ChildProcessSpawner } from "effect/process"
 import * as AppServer from "./AppServer.js"
 import * as Codex from "./Codex.js"
-import { AppServerExitedError, type RequestError, type StartError } from "./Errors.js"
+import type { RequestError, StartError } from "./Errors.js"
 import * as TurnGate from "./internal/codex/turnGate.js"
 import * as Admission from "./internal/pool/admission.js"
-import { isRefused, type Member, resumable, type Slot } from "./internal/pool/member.js"
+import { isRefused, type Member, resumable } from "./internal/pool/member.js"
 import * as Metrics from "./internal/pool/metrics.js"
 import * as Placement from "./internal/pool/placement.js"
+import * as PoolProcess from "./internal/pool/process.js"
 import * as Supervisor from "./internal/pool/supervisor.js"
 import type * as Thread from "./Thread.js"
 
@@ -188,30 +189,10 @@ export interface CodexPool extends Codex.Service {
  */
 export const CodexPool: Context.Service<CodexPool, CodexPool> = Context.Service<CodexPool>("effect-codex/CodexPool")
 
-/** One app-server process of the pool, with the `Codex` built over it. */
-interface PoolProcess extends Supervisor.Process {
-  readonly server: AppServer.Service
-  readonly codex: Codex.Service
-}
-
 const defaultRestartSchedule: Schedule.Schedule<unknown, StartError> = Schedule.min([
   Schedule.exponential(Duration.millis(200)),
   Schedule.spaced(Duration.seconds(10))
 ])
-
-/** The refusal of a turn on a process that has left the pool: never sent, safe to make on another. */
-const refusal = (server: AppServer.Service): Effect.Effect<never, AppServerExitedError> =>
-  Effect.flatMap(server.closed.pipe(Effect.timeoutOption(Duration.zero)), (closed) =>
-    Effect.fail(
-      new AppServerExitedError({
-        ...(closed._tag === "Some"
-          ? closed.value
-          : { exitCode: null, signal: null, stderrTail: [], reason: "its process left the pool" }),
-        method: "turn/start",
-        sent: false,
-        resumable: true
-      })
-    ))
 
 /**
  * Builds the pool over processes made by `server` (each build of the layer is one process), in the current scope.
@@ -224,7 +205,6 @@ export const make = Effect.fnUntraced(function*<R>(
   server: Layer.Layer<AppServer.AppServer, StartError, R>
 ): Effect.fn.Return<CodexPool, StartError, R | Scope.Scope> {
   const size = Math.max(1, options.size ?? 2)
-  const context = yield* Effect.context<R>()
 
   // The scope closes the sections below in the reverse of their order here: the front end holds nothing; placement's
   // resumes under way are interrupted; then the supervisor stops its fibers, starts no replacement, and stops every
@@ -244,36 +224,13 @@ export const make = Effect.fnUntraced(function*<R>(
   //
   // Each process is a build of `server` with a `Codex` over it, in a scope of its own. The supervisor starts
   // `minSize` now, probes them, replaces those that exit or stop answering, and stops idle ones above `minSize`.
-  const start = (slot: Slot): Effect.Effect<PoolProcess, StartError> =>
-    Effect.gen(function*() {
-      // A memo map of its own: every build is a new process, whatever was built before.
-      const built = yield* Layer.buildWithMemoMap(server, Layer.makeMemoMapUnsafe(), slot.scope)
-      const appServer = Context.get(built, AppServer.AppServer)
-      const refused = refusal(appServer)
-      const gate: TurnGate.Gate = (threadId, whenBusy) =>
-        Effect.tap(locks(threadId, whenBusy), () => admission.admit(slot, threadId, refused))
-      // The end of the connection reaches the member's turns marked resumable (at the source: no wrapper per event).
-      const marked: AppServer.Service = {
-        ...appServer,
-        listen: (listener) => appServer.listen({ ...listener, onClose: (error) => listener.onClose(resumable(error)) }),
-        closed: Effect.map(appServer.closed, resumable)
-      }
-      const codex = yield* Codex.make(options).pipe(
-        Effect.provideService(AppServer.AppServer, marked),
-        Effect.provideService(TurnGate.CurrentGate, gate),
-        Scope.provide(slot.scope)
-      )
-      return {
-        pid: appServer.pid,
-        server: appServer,
-        codex,
-        closed: appServer.closed,
-        // Its own timeout is the supervisor's `probeTimeout`.
-        probe: appServer.request("thread/loaded/list", {}, { timeout: Duration.infinity })
-      }
-    }).pipe(Effect.provideContext(context))
-
-  const supervisor = yield* Supervisor.make<PoolProcess>({
+  const start = yield* PoolProcess.starter({
+    server,
+    codex: options,
+    gate: (slot, refused) => (threadId, whenBusy) =>
+      Effect.tap(locks(threadId, whenBusy), () => admission.admit(slot, threadId, refused))
+  })
+  const supervisor = yield* Supervisor.make<PoolProcess.PoolProcess>({
     size,
     minSize: Math.min(size, Math.max(0, options.minSize ?? size)),
     idleTimeToLive: Duration.fromInputUnsafe(options.idleTimeToLive ?? Duration.minutes(5)),
@@ -288,7 +245,7 @@ export const make = Effect.fnUntraced(function*<R>(
   //
   // Which process each thread lives on: the least-loaded for a new thread (counted there at once), its owner
   // afterwards, a live process once its owner has ended.
-  const placement = yield* Placement.make<PoolProcess, Codex.OpenedThread>({
+  const placement = yield* Placement.make<PoolProcess.PoolProcess, Codex.OpenedThread>({
     members: supervisor.members,
     startNow: supervisor.startNow,
     growIfRoom: supervisor.growIfRoom,
@@ -340,13 +297,13 @@ export const make = Effect.fnUntraced(function*<R>(
   }
 
   /** The pool's handle of a thread a process opened. */
-  const opened = ({ opened: response }: Placement.Placed<PoolProcess, Codex.OpenedThread>): Codex.OpenedThread => ({
+  const opened = ({ opened: response }: Placement.Placed<PoolProcess.PoolProcess, Codex.OpenedThread>): Codex.OpenedThread => ({
     ...thread(response.id),
     info: response.info,
     response: response.response
   })
 
-  const codexOf = (member: Member<PoolProcess>) => member.process.codex
+  const codexOf = (member: Member<PoolProcess.PoolProcess>) => member.process.codex
 
   return CodexPool.of({
     // One live process's server (another after it is replaced).
