@@ -71,12 +71,12 @@ export interface Completion {
 }
 
 /**
- * The store's operations.
+ * The store's operations: the shape of the {@link ConversationStore} service.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Service {
+export interface ConversationStore {
   readonly conversation: (key: string) => Effect.Effect<Option.Option<Conversation>, StoreError>
   /** Maps `key` to a thread, with its rollout when it has one (a new thread has none before its first turn). */
   readonly saveThread: (
@@ -98,9 +98,18 @@ export interface Service {
  * @since 0.1.0
  * @category services
  */
-export class ConversationStore extends Context.Service<ConversationStore, Service>()(
-  "effect-codex/cluster/ConversationStore"
-) {}
+export const ConversationStore: Context.Service<ConversationStore, ConversationStore> = Context.Service<
+  ConversationStore
+>("effect-codex/cluster/ConversationStore")
+
+/**
+ * The store's operations.
+ *
+ * @deprecated Use {@link ConversationStore} (the interface of the same name as the service).
+ * @since 0.2.0
+ * @category models
+ */
+export type Service = ConversationStore
 
 const ResultJson = Schema.fromJsonString(Turn.Result)
 const encodeResult = Schema.encodeEffect(ResultJson)
@@ -131,7 +140,7 @@ const failWith = (operation: string) => <A, E, R>(self: Effect.Effect<A, E, R>) 
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Effect.gen(function*() {
+export const make: Effect.Effect<ConversationStore, StoreError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql.withTransaction(Effect.gen(function*() {
     yield* sql`SELECT pg_advisory_xact_lock(${migrationLock})`

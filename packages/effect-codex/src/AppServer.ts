@@ -139,12 +139,12 @@ export type RequestArgs<M extends ClientRequestMethod> = undefined extends Clien
   : [params: ClientRequestParams<M>, options?: RequestOptions]
 
 /**
- * The connected server.
+ * The connected server: the shape of the {@link AppServer} service.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Service {
+export interface AppServer {
   /** What the server answered to `initialize` (user agent, `codexHome`, platform). */
   readonly metadata: typeof InitializeResponse.Type
   /** The server's process id, when it is a process. */
@@ -162,9 +162,9 @@ export interface Service {
   readonly experimental: Experimental.Api
   /** Sends a client notification. */
   readonly notify: (method: string, params?: unknown) => Effect.Effect<void, AppServerExitedError>
-  /** Subscribes now, in the current scope, to every notification from now on (see `RpcPeer.Peer.subscribe`). */
+  /** Subscribes now, in the current scope, to every notification from now on (see `RpcPeer.RpcPeer.subscribe`). */
   readonly subscribe: Effect.Effect<Stream.Stream<Notification, AppServerExitedError>, never, Scope.Scope>
-  /** Registers a synchronous listener for the life of the current scope (see `RpcPeer.Peer.listen`). */
+  /** Registers a synchronous listener for the life of the current scope (see `RpcPeer.RpcPeer.listen`). */
   readonly listen: (listener: RpcPeer.Listener<Notification>) => Effect.Effect<void, never, Scope.Scope>
   /** Every notification from when the stream starts. */
   readonly notifications: Stream.Stream<Notification, AppServerExitedError>
@@ -182,7 +182,16 @@ export interface Service {
  * @since 0.1.0
  * @category services
  */
-export class AppServer extends Context.Service<AppServer, Service>()("effect-codex/AppServer") {}
+export const AppServer: Context.Service<AppServer, AppServer> = Context.Service<AppServer>("effect-codex/AppServer")
+
+/**
+ * The connected server.
+ *
+ * @deprecated Use {@link AppServer} (the interface of the same name as the service).
+ * @since 0.1.0
+ * @category models
+ */
+export type Service = AppServer
 
 /**
  * Client identity sent in `initialize`.
@@ -331,7 +340,7 @@ export const decodeNotification = (raw: RpcPeer.IncomingNotification): Notificat
  * @category constructors
  */
 export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
-  peer: RpcPeer.Peer<Notification>,
+  peer: RpcPeer.RpcPeer<Notification>,
   pid: number | undefined,
   options: HandshakeOptions = {}
 ) {

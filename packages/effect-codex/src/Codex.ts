@@ -122,7 +122,7 @@ export interface LoginHandle {
 
 /**
  * ChatGPT auth tokens your application holds (it manages the ChatGPT login, codex uses the tokens): given to
- * {@link Service.loginChatgptTokens}, and answered to codex's `account/chatgptAuthTokens/refresh` requests by
+ * {@link Codex.loginChatgptTokens}, and answered to codex's `account/chatgptAuthTokens/refresh` requests by
  * `Approvals.chatgptTokenRefresh`. The access token never appears in spans or logs.
  *
  * @since 0.2.0
@@ -131,14 +131,15 @@ export interface LoginHandle {
 export type ChatgptTokens = ChatgptTokensInternal.ChatgptTokens
 
 /**
- * The Codex service.
+ * Threads, models, account and login over one app-server (or a pool of them): the shape of the {@link Codex}
+ * service.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Service {
+export interface Codex {
   /** The underlying server, for requests the service does not wrap. */
-  readonly server: AppServer.Service
+  readonly server: AppServer.AppServer
   /** Starts a new thread. */
   readonly threadStart: (options?: ThreadStartParams) => Effect.Effect<OpenedThread, RequestError>
   /** A handle on an existing thread id (no request is sent). */
@@ -194,7 +195,16 @@ export interface Service {
  * @since 0.1.0
  * @category services
  */
-export class Codex extends Context.Service<Codex, Service>()("effect-codex/Codex") {}
+export const Codex: Context.Service<Codex, Codex> = Context.Service<Codex>("effect-codex/Codex")
+
+/**
+ * The Codex service.
+ *
+ * @deprecated Use {@link Codex} (the interface of the same name as the service).
+ * @since 0.1.0
+ * @category models
+ */
+export type Service = Codex
 
 /**
  * Options of the Codex service itself (the turn watchdog defaults).

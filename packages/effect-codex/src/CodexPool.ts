@@ -129,8 +129,8 @@ export interface Options extends Codex.Options, PoolOptions {}
 /** One app-server process of the pool, with the `Codex` built over it. */
 interface Member {
   readonly scope: Scope.Closeable
-  readonly server: AppServer.Service
-  readonly codex: Codex.Service
+  readonly server: AppServer.AppServer
+  readonly codex: Codex.Codex
   /** Takes new work (false once withdrawn). */
   live: boolean
   /** Its process is being (or has been) stopped. */
@@ -179,7 +179,7 @@ const defaultRestartSchedule: Schedule.Schedule<unknown, StartError> = Schedule.
 export const make = Effect.fnUntraced(function*<R>(
   options: PoolOptions & Codex.ServiceOptions,
   server: Layer.Layer<AppServer.AppServer, StartError, R>
-): Effect.fn.Return<Codex.Service, StartError, R | Scope.Scope> {
+): Effect.fn.Return<Codex.Codex, StartError, R | Scope.Scope> {
   const size = Math.max(1, options.size ?? 2)
   const minSize = Math.min(size, Math.max(0, options.minSize ?? size))
   const maxTurns = Math.max(1, options.maxTurnsPerProcess ?? 32)
@@ -323,7 +323,7 @@ export const make = Effect.fnUntraced(function*<R>(
       const gate: TurnGate.Gate = (threadId, whenBusy) =>
         Effect.tap(locks(threadId, whenBusy), () => admit(self!, threadId))
       // The end of the connection reaches the member's turns marked resumable (at the source: no wrapper per event).
-      const marked: AppServer.Service = {
+      const marked: AppServer.AppServer = {
         ...appServer,
         listen: (listener) => appServer.listen({ ...listener, onClose: (error) => listener.onClose(resumable(error)) })
       }

@@ -122,7 +122,7 @@ export const acceptsParams = (method: string, params: unknown): boolean => {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (send: RpcPeer.Peer<unknown>["request"], enabled: boolean, allowUnknownKeys = false): Api => {
+export const make = (send: RpcPeer.RpcPeer<unknown>["request"], enabled: boolean, allowUnknownKeys = false): Api => {
   const request = <M extends ClientRequestMethod>(
     method: M,
     ...[params, options]: RequestArgs<M>

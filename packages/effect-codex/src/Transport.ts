@@ -46,12 +46,12 @@ export interface ExitInfo {
 }
 
 /**
- * A live connection to an app-server.
+ * A live connection to an app-server: the shape of the {@link Transport} service (one connection per layer).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Connection {
+export interface Transport {
   /** Text from the server, in order, as it arrives (not split into lines). Ends when the server's output closes. */
   readonly incoming: Stream.Stream<string>
   /**
@@ -77,7 +77,16 @@ export interface Connection {
  * @since 0.1.0
  * @category services
  */
-export class Transport extends Context.Service<Transport, Connection>()("effect-codex/Transport") {}
+export const Transport: Context.Service<Transport, Transport> = Context.Service<Transport>("effect-codex/Transport")
+
+/**
+ * A live connection to an app-server.
+ *
+ * @deprecated Use {@link Transport} (the interface of the same name as the service).
+ * @since 0.1.0
+ * @category models
+ */
+export type Connection = Transport
 
 /**
  * The `-c` overrides that keep codex off the network at start-up: no plugin sync (which also fetches a

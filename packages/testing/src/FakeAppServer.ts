@@ -9,7 +9,7 @@
  * `turn/steer` and `model/list`. Every other method is answered -32601 unless scripted.
  *
  * On top of that a test scripts faults through the {@link FakeAppServer} handle: canned replies
- * and JSON-RPC errors per method ({@link FakeAppServerService.script}), per-method handlers,
+ * and JSON-RPC errors per method ({@link FakeAppServer.script}), per-method handlers,
  * delayed or withheld replies answered later in any order, garbage and raw text, notifications of
  * known and unknown methods, server→client requests (with the client's answer), a crash with an
  * exit code, signal and stderr tail at a chosen moment (also in the middle of a turn), and a record
@@ -155,7 +155,7 @@ export const delayed = (duration: Duration.Input, reply: Reply = fallthrough): R
 })
 
 /**
- * Crashes the server instead of answering (see {@link FakeAppServerService.crash}).
+ * Crashes the server instead of answering (see {@link FakeAppServer.crash}).
  *
  * @since 0.1.0
  * @category utils
@@ -171,7 +171,7 @@ export const crash = (info: Partial<Transport.ExitInfo> = {}): Reply => ({ _tag:
 export const fallthrough: Reply = { _tag: "Default" }
 
 /**
- * `reply` repeated `n` times, to spread into {@link FakeAppServerService.script}.
+ * `reply` repeated `n` times, to spread into {@link FakeAppServer.script}.
  *
  * @since 0.1.0
  * @category utils
@@ -238,7 +238,7 @@ export interface TurnScript {
   readonly error?: { readonly message: string; readonly codexErrorInfo?: unknown } | undefined
   /**
    * Stop after the user message (the turn stays `inProgress`) until `turn/interrupt` (ends it
-   * `interrupted`) or {@link FakeAppServerService.releaseTurn} (plays the rest).
+   * `interrupted`) or {@link FakeAppServer.releaseTurn} (plays the rest).
    */
   readonly hold?: boolean | undefined
   /** Crash after this many notifications of the turn were sent (see {@link crash}). */
@@ -302,14 +302,14 @@ export type ClientAnswer =
 // ---------------------------------------------------------------------------
 
 /**
- * The test's handle on the fake server.
+ * The test's handle on the fake server: the shape of the {@link FakeAppServer} service.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface FakeAppServerService {
+export interface FakeAppServer {
   /** The client end: what the `Transport.Transport` layer provides. */
-  readonly connection: Transport.Connection
+  readonly connection: Transport.Transport
   /** Queues canned replies for `method`, used FIFO before the handler or the default. */
   readonly script: (method: string, ...replies: ReadonlyArray<Reply>) => Effect.Effect<void>
   /** Sets the handler of `method` (used when no canned reply is queued); replaces the default. */
@@ -359,9 +359,18 @@ export interface FakeAppServerService {
  * @since 0.1.0
  * @category services
  */
-export class FakeAppServer extends Context.Service<FakeAppServer, FakeAppServerService>()(
+export const FakeAppServer: Context.Service<FakeAppServer, FakeAppServer> = Context.Service<FakeAppServer>(
   "@effect-codex/testing/FakeAppServer"
-) {}
+)
+
+/**
+ * The test's handle on the fake server.
+ *
+ * @deprecated Use {@link FakeAppServer} (the interface of the same name as the service).
+ * @since 0.1.0
+ * @category models
+ */
+export type FakeAppServerService = FakeAppServer
 
 /**
  * Options of the fake.
@@ -370,7 +379,7 @@ export class FakeAppServer extends Context.Service<FakeAppServer, FakeAppServerS
  * @category models
  */
 export interface Options {
-  /** The turn played when no script is queued (see {@link FakeAppServerService.enqueueTurn}). */
+  /** The turn played when no script is queued (see {@link FakeAppServer.enqueueTurn}). */
   readonly turn?: TurnScript | undefined
   /** `codexHome` in the `initialize` answer. Default `/tmp/fake-codex-home`. */
   readonly codexHome?: string | undefined
@@ -899,7 +908,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   yield* Effect.addFinalizer(() =>
     Deferred.succeed(closed, { exitCode: 0, signal: null, stderrTail: [], reason: "scope closed" })
   )
-  const connection: Transport.Connection = client
+  const connection: Transport.Transport = client
 
   yield* server.received.pipe(
     Stream.splitLines,
@@ -907,7 +916,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     Effect.forkScoped
   )
 
-  const service: FakeAppServerService = {
+  const service: FakeAppServer = {
     connection,
     script: (method, ...replies) =>
       Effect.sync(() => {

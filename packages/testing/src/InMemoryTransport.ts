@@ -1,5 +1,5 @@
 /**
- * An in-memory connection for tests: the client end is a `Transport.Connection` (what the
+ * An in-memory connection for tests: the client end is a `Transport.Transport` (what the
  * `Transport.Transport` service provides), the server end is driven by the test. `FakeAppServer` is built
  * on it; use it directly to script the wire byte by byte (partial lines, garbage, an exit mid-message).
  *
@@ -52,7 +52,7 @@ export interface Server {
  * @category constructors
  */
 export const make: Effect.Effect<
-  { readonly client: Transport.Connection; readonly server: Server },
+  { readonly client: Transport.Transport; readonly server: Server },
   never,
   Scope.Scope
 > = Effect.gen(function*() {

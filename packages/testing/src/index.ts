@@ -30,7 +30,7 @@ export * as CodexTest from "./CodexTest.js"
 export * as FakeAppServer from "./FakeAppServer.js"
 
 /**
- * An in-memory connection for tests: the client end is a `Transport.Connection`, the server end is
+ * An in-memory connection for tests: the client end is a `Transport.Transport`, the server end is
  * scripted by the test (`send`, `received`, `close`): `InMemoryTransport.make`.
  *
  * @since 0.1.0

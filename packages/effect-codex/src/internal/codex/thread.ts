@@ -29,7 +29,7 @@ import type * as TurnGate from "./turnGate.js"
  * @category models
  */
 export interface Dependencies {
-  readonly server: AppServer.Service
+  readonly server: AppServer.AppServer
   readonly dispatcher: Dispatcher.Dispatcher
   readonly watch: Turn.WatchOptions
   readonly gate: TurnGate.Gate
