@@ -339,7 +339,11 @@ export const decodeNotification = (raw: RpcPeer.IncomingNotification): Notificat
  * @since 0.1.0
  * @category constructors
  */
-export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
+export const fromPeer: (
+  peer: RpcPeer.RpcPeer<Notification>,
+  pid: number | undefined,
+  options?: HandshakeOptions
+) => Effect.Effect<AppServer, RequestError | UnsupportedVersionError> = Effect.fn("AppServer.fromPeer")(function*(
   peer: RpcPeer.RpcPeer<Notification>,
   pid: number | undefined,
   options: HandshakeOptions = {}
@@ -410,7 +414,7 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
         : { optOutNotificationMethods: [...options.optOutNotificationMethods] })
     }
   } as ClientRequestParams<"initialize">, { timeout: options.initializeTimeout ?? Duration.seconds(30) })
-  yield* CodexVersion.check(metadata.userAgent, options.strictVersion)
+  yield* CodexVersion.check(metadata.userAgent, { strict: options.strictVersion })
   yield* peer.notify("initialized")
 
   const setRequestHandler = (handler: ServerRequestHandler) =>
@@ -442,7 +446,10 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
     metadata,
     pid,
     request,
-    experimental: Experimental.make(peer.request, options.experimentalApi === true, options.allowUnknownKeys === true),
+    experimental: Experimental.make(peer.request, {
+      enabled: options.experimentalApi,
+      allowUnknownKeys: options.allowUnknownKeys
+    }),
     notify: peer.notify,
     subscribe: peer.subscribe,
     listen: peer.listen,
@@ -459,7 +466,11 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
  * @since 0.1.0
  * @category constructors
  */
-export const make = Effect.fn("AppServer.make")(function*(options: HandshakeOptions = {}) {
+export const make: (
+  options?: HandshakeOptions
+) => Effect.Effect<AppServer, RequestError | UnsupportedVersionError, Scope.Scope | Transport.Transport> = Effect.fn(
+  "AppServer.make"
+)(function*(options: HandshakeOptions = {}) {
   const connection = yield* Transport.Transport
   // Notifications are decoded once, for every subscriber.
   const peer = yield* RpcPeer.make(connection, options, decodeNotification)

@@ -227,7 +227,11 @@ export interface ServiceOptions extends Turn.WatchOptions {
  * @since 0.1.0
  * @category constructors
  */
-export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = {}) {
+export const make: (
+  options?: ServiceOptions
+) => Effect.Effect<Codex, never, Scope.Scope | AppServer.AppServer> = Effect.fn("Codex.make")(function*(
+  options: ServiceOptions = {}
+) {
   const server = yield* AppServer.AppServer
   // One dispatcher for every thread of this server: notifications and server requests, routed by thread id.
   const dispatcher = yield* Dispatcher.make(

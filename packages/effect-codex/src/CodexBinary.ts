@@ -90,7 +90,9 @@ export interface FindOptions {
  * @since 0.1.0
  * @category constructors
  */
-export const find = Effect.fn("CodexBinary.find")(function*(options: FindOptions = {}) {
+export const find: (options?: FindOptions) => Effect.Effect<string, AppServerNotFoundError> = Effect.fn(
+  "CodexBinary.find"
+)(function*(options: FindOptions = {}) {
   const searched: Array<string> = []
   const attempt = (file: string, source: string): Option.Option<string> => {
     searched.push(`${file} (${source})`)

@@ -69,19 +69,31 @@ export const isSupported = (version: string): boolean => {
 }
 
 /**
+ * Options of {@link check}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CheckOptions {
+  /** Fail with `UnsupportedVersionError` instead of logging a warning. Default false. */
+  readonly strict?: boolean | undefined
+}
+
+/**
  * Checks the server's `userAgent` against {@link supported}: a supported version passes silently; an
  * unsupported version, or a `userAgent` with no version in it, logs one warning, or fails with
  * `UnsupportedVersionError` when `strict`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category checks
  */
-export const check = Effect.fn("CodexVersion.check")(function*(userAgent: string, strict = false) {
-  const found = fromUserAgent(userAgent)
-  if (found !== undefined && isSupported(found)) return
-  const error = new UnsupportedVersionError({ found: found ?? null, userAgent, supported: supportedRange })
-  if (strict) return yield* error
-  yield* Effect.logWarning(error.message).pipe(
-    Effect.annotateLogs({ userAgent, supported: supportedRange })
-  )
-})
+export const check: (userAgent: string, options?: CheckOptions) => Effect.Effect<void, UnsupportedVersionError> =
+  Effect.fn("CodexVersion.check")(function*(userAgent: string, options: CheckOptions = {}) {
+    const found = fromUserAgent(userAgent)
+    if (found !== undefined && isSupported(found)) return
+    const error = new UnsupportedVersionError({ found: found ?? null, userAgent, supported: supportedRange })
+    if (options.strict === true) return yield* error
+    yield* Effect.logWarning(error.message).pipe(
+      Effect.annotateLogs({ userAgent, supported: supportedRange })
+    )
+  })

@@ -116,13 +116,27 @@ export const acceptsParams = (method: string, params: unknown): boolean => {
 }
 
 /**
- * The `experimental` API over a peer's `request`; `enabled` is the handshake's `experimentalApi`, `allowUnknownKeys`
- * the connection's default of the request option.
+ * Options of {@link make}.
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category models
+ */
+export interface MakeOptions {
+  /** Whether the connection opted in (the handshake's `experimentalApi`). Default false: every request is refused. */
+  readonly enabled?: boolean | undefined
+  /** The connection's default of the request option `allowUnknownKeys`. Default false. */
+  readonly allowUnknownKeys?: boolean | undefined
+}
+
+/**
+ * The `experimental` API over a peer's `request`.
+ *
+ * @since 0.2.0
  * @category constructors
  */
-export const make = (send: RpcPeer.RpcPeer<unknown>["request"], enabled: boolean, allowUnknownKeys = false): Api => {
+export const make = (send: RpcPeer.RpcPeer<unknown>["request"], options: MakeOptions = {}): Api => {
+  const enabled = options.enabled === true
+  const allowUnknownKeys = options.allowUnknownKeys === true
   const request = <M extends ClientRequestMethod>(
     method: M,
     ...[params, options]: RequestArgs<M>

@@ -173,7 +173,13 @@ const signalPattern = /signal: '([A-Z0-9]+)'/
  * @since 0.1.0
  * @category constructors
  */
-export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOptions = {}) {
+export const stdio: (
+  options?: StdioOptions
+) => Effect.Effect<
+  Transport,
+  AppServerSpawnError | AppServerNotFoundError,
+  Scope.Scope | ChildProcessSpawner.ChildProcessSpawner
+> = Effect.fn("Transport.stdio")(function*(options: StdioOptions = {}) {
   const command = yield* Stdio.command(options)
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
   const handle = yield* spawner.spawn(ChildProcess.make(command.binary, command.args, {
@@ -287,7 +293,11 @@ export interface RemoteOptions {
  * @since 0.2.0
  * @category constructors
  */
-export const remote = Effect.fn("Transport.remote")(function*(options: RemoteOptions) {
+export const remote: (
+  options: RemoteOptions
+) => Effect.Effect<Transport, AppServerConnectError, Scope.Scope | Socket.WebSocketConstructor> = Effect.fn(
+  "Transport.remote"
+)(function*(options: RemoteOptions) {
   const target = Remote.target(options.url)
   if (target instanceof AppServerConnectError) return yield* target
   yield* Effect.annotateCurrentSpan("address", target.address)

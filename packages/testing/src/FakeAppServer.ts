@@ -42,6 +42,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { AppServer, Codex, type Errors, Transport } from "effect-codex"
 import { randomUUID } from "node:crypto"
@@ -470,7 +471,9 @@ const modelEntry = (id: string) => ({
  * @since 0.1.0
  * @category constructors
  */
-export const make = Effect.fnUntraced(function*(options: Options = {}) {
+export const make: (
+  options?: Options
+) => Effect.Effect<FakeAppServer, never, Scope.Scope> = Effect.fnUntraced(function*(options: Options = {}) {
   const { client, server } = yield* InMemoryTransport.make
   const scope = yield* Effect.scope
   const startedAt = Date.now()
