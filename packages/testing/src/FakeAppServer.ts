@@ -15,6 +15,10 @@
  * exit code, signal and stderr tail at a chosen moment (also in the middle of a turn), and a record
  * of every line the client wrote.
  *
+ * Its timestamps come from Effect's `Clock` and its ids from Effect's `Random`, read from the fiber that builds it:
+ * under `TestClock` the threads, turns, items and `emittedAtMs` it reports follow `TestClock.adjust`, and under
+ * `Random.withSeed` its thread, turn and item ids are the same from run to run.
+ *
  * @example
  * ```ts
  * import { it } from "@effect/vitest"
@@ -37,15 +41,16 @@
  * ```
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { AppServer, Codex, type Errors, Transport } from "effect-codex"
-import { randomUUID } from "node:crypto"
 import * as InMemoryTransport from "./InMemoryTransport.js"
 
 // ---------------------------------------------------------------------------
@@ -427,7 +432,14 @@ interface TurnState {
   error: unknown
 }
 
-const seconds = () => Math.floor(Date.now() / 1000)
+/** A version 4 UUID drawn from `random` (Effect's `Random`, so `Random.withSeed` makes the fake's ids repeatable). */
+const uuidFrom = (random: Random.Random): string => {
+  const bytes = Array.from({ length: 16 }, () => Math.floor(random.nextDoubleUnsafe() * 256))
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80
+  const hex = bytes.map((byte) => byte.toString(16).padStart(2, "0")).join("")
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
 
 /** The captured HTTP 500 error of a failed turn. */
 const defaultTurnError = {
@@ -476,7 +488,13 @@ export const make: (
 ) => Effect.Effect<FakeAppServer, never, Scope.Scope> = Effect.fnUntraced(function*(options: Options = {}) {
   const { client, server } = yield* InMemoryTransport.make
   const scope = yield* Effect.scope
-  const startedAt = Date.now()
+  // Time and ids come from Effect's Clock and Random of the fiber that builds the fake: under `TestClock` its
+  // timestamps follow `TestClock.adjust`, and under `Random.withSeed` its ids repeat from run to run.
+  const clock = yield* Clock.Clock
+  const random = yield* Random.Random
+  const now = () => clock.currentTimeMillisUnsafe()
+  const uuid = () => uuidFrom(random)
+  const startedAt = now()
   const model = options.model ?? "mock-model"
   const codexHome = options.codexHome ?? "/tmp/fake-codex-home"
   const requireInitialize = options.requireInitialize ?? true
@@ -510,7 +528,7 @@ export const make: (
   const sendRaw = (text: string) => server.send(text)
   const send = (message: unknown) => server.send(`${JSON.stringify(message)}\n`)
   const notify = (method: string, params?: unknown) =>
-    send(params === undefined ? { method, emittedAtMs: Date.now() } : { method, params, emittedAtMs: Date.now() })
+    send(params === undefined ? { method, emittedAtMs: now() } : { method, params, emittedAtMs: now() })
 
   const crashWith = (info: Partial<Transport.ExitInfo> = {}) =>
     Effect.suspend(() => {
@@ -589,8 +607,8 @@ export const make: (
 
   const newThread = (params: Record<string, unknown>): ThreadState => {
     const thread: ThreadState = {
-      id: randomUUID(),
-      createdAt: seconds(),
+      id: uuid(),
+      createdAt: Math.floor(now() / 1000),
       cwd: typeof params.cwd === "string" ? params.cwd : "/tmp/fake-codex-cwd",
       model: typeof params.model === "string" ? params.model : model,
       name: null,
@@ -653,7 +671,7 @@ export const make: (
       const finish = (status: "completed" | "failed" | "interrupted") =>
         Effect.gen(function*() {
           turn.status = status
-          turn.completedAt = Date.now()
+          turn.completedAt = now()
           if (status === "failed") {
             turn.error = { ...defaultTurnError, ...script.error }
             yield* emit("thread/status/changed", { threadId, status: { type: "systemError" } })
@@ -667,19 +685,19 @@ export const make: (
 
       yield* emit("thread/status/changed", { threadId, status: { type: "active", activeFlags: [] } })
       yield* emit("turn/started", { threadId, turn: startedTurnInfo(turn) })
-      const now = Date.now()
+      const userAt = now()
       const userItem = {
         type: "userMessage",
-        id: randomUUID(),
+        id: uuid(),
         clientId: null,
         content: [{ type: "text", text: turn.input, text_elements: [] }],
-        startedAtMs: now,
+        startedAtMs: userAt,
         completedAtMs: null
       }
-      yield* emit("item/started", { item: userItem, threadId, turnId, startedAtMs: now })
-      const userDone = { ...userItem, completedAtMs: now }
+      yield* emit("item/started", { item: userItem, threadId, turnId, startedAtMs: userAt })
+      const userDone = { ...userItem, completedAtMs: userAt }
       turn.items.push(userDone)
-      yield* emit("item/completed", { item: userDone, threadId, turnId, contentTokenCount: null, completedAtMs: now })
+      yield* emit("item/completed", { item: userDone, threadId, turnId, contentTokenCount: null, completedAtMs: userAt })
       if (script.hold === true && !stopped()) yield* Deferred.await(turn.release)
       if (crashed) return
       if (turn.interrupted) return yield* finish("interrupted")
@@ -696,7 +714,7 @@ export const make: (
         memoryCitation: null,
         delivery: null,
         questions: null,
-        startedAtMs: Date.now(),
+        startedAtMs: now(),
         completedAtMs: null
       }
       yield* emit("item/started", { item: agentItem, threadId, turnId, startedAtMs: agentItem.startedAtMs })
@@ -706,7 +724,7 @@ export const make: (
       }
       if (crashed) return
       if (turn.interrupted) return yield* finish("interrupted")
-      const agentDone = { ...agentItem, text: deltas.join(""), completedAtMs: Date.now() }
+      const agentDone = { ...agentItem, text: deltas.join(""), completedAtMs: now() }
       turn.items.push(agentDone)
       yield* emit("item/completed", {
         item: agentDone,
@@ -797,14 +815,14 @@ export const make: (
           if (thread === undefined) return Effect.succeed(threadNotFound(params.threadId))
           const script = turnScripts.shift() ?? options.turn ?? {}
           const turn: TurnState = {
-            id: randomUUID(),
+            id: uuid(),
             threadId: thread.id,
             input: inputText(params),
             status: "inProgress",
             interrupted: false,
             release: Deferred.makeUnsafe<void>(),
             items: [],
-            startedAt: Date.now(),
+            startedAt: now(),
             completedAt: null,
             error: null
           }
@@ -894,7 +912,7 @@ export const make: (
         : isRequestId(object.id) && ("result" in object || "error" in object)
         ? "response"
         : "invalid"
-      received.push({ index: received.length, at: Date.now() - startedAt, line, kind, message: object })
+      received.push({ index: received.length, at: now() - startedAt, line, kind, message: object })
       const effect = kind === "request"
         ? onRequest({ id: object!.id as RequestId, method: object!.method as string, params: object!.params })
         : kind === "response"
