@@ -5,7 +5,7 @@
  * created when the layer is built (`CREATE TABLE IF NOT EXISTS`, under an advisory lock, so runners starting
  * together do not race).
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -19,7 +19,7 @@ import { StoreError } from "./ClusterErrors.js"
 /**
  * A thread's rollout file: its path relative to `CODEX_HOME`, and its bytes.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Rollout {
@@ -30,7 +30,7 @@ export interface Rollout {
 /**
  * A conversation's stored state.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Conversation {
@@ -45,7 +45,7 @@ export interface Conversation {
 /**
  * A turn's stored state.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface TurnRecord {
@@ -57,7 +57,7 @@ export interface TurnRecord {
 /**
  * What {@link ConversationStore.complete} writes in one transaction.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Completion {
@@ -95,7 +95,7 @@ export interface ConversationStore {
 /**
  * The conversation store.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category services
  */
 export const ConversationStore: Context.Service<ConversationStore, ConversationStore> = Context.Service<
@@ -137,7 +137,7 @@ const failWith = (operation: string) => <A, E, R>(self: Effect.Effect<A, E, R>) 
 /**
  * Builds the store on the `SqlClient` in context, creating its tables when missing.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make: Effect.Effect<ConversationStore, StoreError, SqlClient.SqlClient> = Effect.gen(function*() {
@@ -231,7 +231,7 @@ export const make: Effect.Effect<ConversationStore, StoreError, SqlClient.SqlCli
 /**
  * The store on the `SqlClient` in context (PostgreSQL).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer: Layer.Layer<ConversationStore, StoreError, SqlClient.SqlClient> = Layer.effect(ConversationStore)(make)

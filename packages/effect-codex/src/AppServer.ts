@@ -117,7 +117,7 @@ export type ServerRequestHandler = (request: KnownServerRequest) => Effect.Effec
 /**
  * Options of one request.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface RequestOptions extends RpcPeer.RequestOptions {
@@ -212,7 +212,10 @@ export interface ClientInfo {
  * @category models
  */
 export interface HandshakeOptions extends RpcPeer.PeerOptions {
-  /** Sent as `clientInfo`. Default `{ name: "effect-codex", title: "effect-codex", version: "0.1.0" }`. */
+  /**
+   * Sent as `clientInfo`. Default `{ name: "effect-codex", title: "effect-codex", version: SDK_VERSION }` (the
+   * package's version).
+   */
   readonly clientInfo?: ClientInfo | undefined
   /**
    * Default of {@link RequestOptions.allowUnknownKeys} for every request of this connection (for example to send
@@ -249,7 +252,7 @@ export interface Options extends Transport.StdioOptions, HandshakeOptions {}
  * @since 0.1.0
  * @category constants
  */
-export const SDK_VERSION = "0.1.0"
+export const SDK_VERSION = "0.2.0"
 
 interface MethodSchemas {
   readonly params: Schema.Top

@@ -94,7 +94,7 @@ export type Connection = Transport
  * configured, codex otherwise reaches for the network as it starts (an offline start was measured at
  * 19 s). Passed by `offline: true`; the testing kit's `MockModel.codexConfig` includes them.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const offlineConfig: ReadonlyArray<string> = Args.offlineConfig

@@ -19,7 +19,7 @@
  *   })
  * )
  * ```
- * @since 0.1.0
+ * @since 0.2.0
  */
 import type * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
@@ -32,7 +32,7 @@ import type { Transport } from "effect-codex"
 /**
  * The server end of an in-memory connection, driven by a test.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Server {
@@ -48,7 +48,7 @@ export interface Server {
  * An in-memory connection: the client end (a `Transport` service value) and the server end for a test
  * to script. Closing the scope closes the connection.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make: Effect.Effect<

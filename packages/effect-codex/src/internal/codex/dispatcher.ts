@@ -20,7 +20,7 @@ import * as Deadlines from "../rpc/deadlines.js"
 /**
  * What follows a thread for a while (a turn): its notifications, the end of the connection, its approvals.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Route {
@@ -39,7 +39,7 @@ export interface Route {
 /**
  * The dispatcher of one server.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Dispatcher {
@@ -66,7 +66,7 @@ export interface Dispatcher {
 /**
  * The thread a notification or a server request belongs to: `threadId`, or `conversationId` in legacy requests.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export const threadOf = (params: unknown): string | undefined => {
