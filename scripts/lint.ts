@@ -5,7 +5,7 @@
  * - the core (`packages/effect-codex/src`) imports `@effect/platform-node` only in `NodeCodex.ts`, its one Node module;
  * - no `console.*` in library code (use Effect's logger) and no `.only` left in tests;
  * - every `@since` in a package names a version no later than the package's own (see `packageVersion`), and
- *   `AppServer.SDK_VERSION` is effect-codex's version.
+ *   `AppServer.SDK_VERSION` is effect-codex's version; packages depend on each other at their current versions.
  * Prints each finding as `file:line: message` and exits 1 when there is any.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs"
@@ -121,6 +121,25 @@ for (const file of allFiles) {
     ts.forEachChild(node, visit)
   }
   visit(source)
+}
+
+// Each package depends on the workspace's own packages at their current versions.
+const manifests = readdirSync(path.join(root, "packages")).map((dir) => ({
+  file: path.join("packages", dir, "package.json"),
+  json: JSON.parse(readFileSync(path.join(root, "packages", dir, "package.json"), "utf8")) as {
+    readonly name: string
+    readonly version: string
+    readonly dependencies?: Record<string, string>
+    readonly peerDependencies?: Record<string, string>
+  }
+}))
+for (const { file, json } of manifests) {
+  for (const [name, range] of Object.entries({ ...json.dependencies, ...json.peerDependencies })) {
+    const own = manifests.find((other) => other.json.name === name)
+    if (own !== undefined && range !== own.json.version) {
+      findings.push(`${file}: depends on ${name} ${range}, but the workspace's ${name} is ${own.json.version}`)
+    }
+  }
 }
 
 if (findings.length > 0) {
