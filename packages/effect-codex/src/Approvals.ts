@@ -54,12 +54,12 @@ export type MethodHandler<M extends ServerRequestMethod> = (
 export type Handlers = { readonly [M in ServerRequestMethod]?: MethodHandler<M> }
 
 /**
- * The approvals service: answers every server request.
+ * Answers every server request: the shape of the {@link Approvals} service.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Service {
+export interface Approvals {
   readonly handle: (request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject>
 }
 
@@ -69,7 +69,16 @@ export interface Service {
  * @since 0.1.0
  * @category services
  */
-export class Approvals extends Context.Service<Approvals, Service>()("effect-codex/Approvals") {}
+export const Approvals: Context.Service<Approvals, Approvals> = Context.Service<Approvals>("effect-codex/Approvals")
+
+/**
+ * The approvals service: answers every server request.
+ *
+ * @deprecated Use {@link Approvals} (the interface of the same name as the service).
+ * @since 0.1.0
+ * @category models
+ */
+export type Service = Approvals
 
 const declined = (message: string): Effect.Effect<never, RpcErrorObject> =>
   Effect.fail({ code: ErrorCode.MethodNotFound, message })
@@ -122,7 +131,7 @@ const acceptAnswer = (request: KnownServerRequest): Effect.Effect<unknown, RpcEr
 export const make = (
   handlers: Handlers,
   fallback: (request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject> = declineWithLog
-): Service => ({
+): Approvals => ({
   handle: (request) => {
     const handler = handlers[request.method] as
       | ((params: unknown, request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject>)

@@ -173,7 +173,7 @@ export interface Process {
  * @since 0.2.0
  * @category models
  */
-export interface CodexPool extends Codex.Service {
+export interface CodexPool extends Codex.Codex {
   /**
    * The process that owns the thread now; `None` for a thread no live process owns (unknown to the pool, archived,
    * or its process has ended: its next operation resumes it on a live one).

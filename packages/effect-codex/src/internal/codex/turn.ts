@@ -227,7 +227,7 @@ export const start = Effect.fnUntraced(function*(
 
 /** The handle of a started turn. */
 const handleOf = (
-  server: AppServer.Service,
+  server: AppServer.AppServer,
   threadId: string,
   started: TurnInfo,
   stream: Handle["stream"],
