@@ -49,7 +49,7 @@ import * as Stream from "effect/Stream"
 import type { ChildProcessSpawner } from "effect/process"
 import * as AppServer from "./AppServer.js"
 import * as Codex from "./Codex.js"
-import { AppServerExitedError, PoolQueueFullError, type RequestError, type StartError } from "./Errors.js"
+import { AppServerExitedError, PoolQueueFullError, type RequestError, RequestNotPendingError, type StartError } from "./Errors.js"
 import * as TurnGate from "./internal/codex/turnGate.js"
 import type * as Thread from "./Thread.js"
 
@@ -465,7 +465,13 @@ export const make = Effect.fnUntraced(function*<R>(
           : owner.codex.thread(id).read(readOptions)
       },
       setName: (name) => onOwner(id, (owned) => owned.setName(name)),
-      compact: onOwner(id, (owned) => owned.compact)
+      compact: onOwner(id, (owned) => owned.compact),
+      // Pending requests live on the process that runs the thread's turns (none without a live owner).
+      pending: Effect.suspend(() => liveOwner(id)?.codex.thread(id).pending ?? Effect.succeed([])),
+      respond: (requestId, answer, answerOptions) =>
+        onLiveOwner(id, requestId, (owned) => owned.respond(requestId, answer, answerOptions)),
+      decline: (requestId, answerOptions) =>
+        onLiveOwner(id, requestId, (owned) => owned.decline(requestId, answerOptions))
     }
   }
 
@@ -477,6 +483,19 @@ export const make = Effect.fnUntraced(function*<R>(
   /** A call on the least-loaded live member, made again on another if that one had ended. */
   const anywhere = <A, E, R2>(f: (member: Member) => Effect.Effect<A, E, R2>) =>
     Effect.flatMap(pick, f).pipe(Effect.retry({ while: (error) => isRefused(error), times: size + 1 }))
+
+  /** Runs `f` on the thread's handle on its live owner; without one, no request of the thread is pending. */
+  const onLiveOwner = <E>(
+    threadId: string,
+    requestId: string,
+    f: (thread: Thread.Thread) => Effect.Effect<void, E>
+  ): Effect.Effect<void, E | RequestNotPendingError> =>
+    Effect.suspend((): Effect.Effect<void, E | RequestNotPendingError> => {
+      const owner = liveOwner(threadId)
+      return owner === undefined
+        ? Effect.fail(new RequestNotPendingError({ threadId, requestId, settledAs: "unknown", by: null }))
+        : f(owner.codex.thread(threadId))
+    })
 
   /** The member that owns a thread now, if it is live (no resume). */
   const liveOwner = (threadId: string) => {
