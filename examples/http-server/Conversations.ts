@@ -8,7 +8,7 @@
  * the turn's stream and waits for `respond`, or is declined after `askTimeout`.
  */
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
@@ -20,6 +20,12 @@ export interface Options {
   readonly cwd?: string | undefined
   /** How long a request waits for an answer before it is declined (default `Approvals.defaultAskTimeout`). */
   readonly askTimeout?: Duration.Input | undefined
+}
+
+/** How long a request waits at most: `askTimeout`, or less when the page asks for less. */
+const waitFor = (options: Options, requested: number | undefined): Duration.Duration => {
+  const longest = Duration.fromInputUnsafe(options.askTimeout ?? Approvals.defaultAskTimeout)
+  return requested === undefined ? longest : Duration.min(longest, Duration.millis(requested))
 }
 
 /** No thread of this server has this id. */
@@ -82,10 +88,11 @@ const make = (options: Options) => Effect.gen(function*() {
   })
 
   /**
-   * Starts a turn on the thread, in the current scope. The thread is free again as soon as the turn has settled (or
+   * Starts a turn on the thread, in the current scope; its requests wait `askTimeoutMs` at most (never longer than the
+   * server's `askTimeout`). The thread is free again as soon as the turn has settled (or
    * when the scope closes, whichever comes first).
    */
-  const turn = Effect.fn("Conversations.turn")(function*(threadId: string, prompt: string) {
+  const turn = Effect.fn("Conversations.turn")(function*(threadId: string, prompt: string, askTimeoutMs?: number) {
     const found = yield* entry(threadId)
     const slot: Slot = { handle: undefined }
     const release = Effect.sync(() => {
@@ -101,7 +108,7 @@ const make = (options: Options) => Effect.gen(function*() {
     )
     const handle = yield* found.thread.turn(prompt, {
       approvals: Approvals.asking(),
-      ...(options.askTimeout === undefined ? {} : { askTimeout: options.askTimeout })
+      askTimeout: waitFor(options, askTimeoutMs)
     })
     slot.handle = handle
     yield* Effect.forkScoped(Effect.andThen(Effect.exit(handle.result), release))

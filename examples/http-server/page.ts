@@ -42,7 +42,8 @@ export const page = (secret: string) => `<!doctype html>
     <span id="status" data-state="idle">idle</span>
   </p>
 </form>
-<p><label>You are <input id="who" value="browser user" size="20"></label></p>
+<p><label>You are <input id="who" value="browser user" size="20"></label>
+  <label>· wait for your answers up to <input id="wait" type="number" min="0" step="any" size="5" placeholder="10"> minutes</label></p>
 <section id="requests" aria-live="polite"></section>
 <div id="answer" aria-live="polite"></div>
 <script type="module">
@@ -112,7 +113,8 @@ $("ask").addEventListener("submit", async (event) => {
   setState("running")
   try {
     const id = await thread()
-    const response = await post("/threads/" + id + "/turns", { prompt })
+    const minutes = Number($("wait").value)
+    const response = await post("/threads/" + id + "/turns", minutes > 0 ? { prompt, askTimeoutMs: Math.round(minutes * 60_000) } : { prompt })
     if (!response.ok) throw new Error(await errorOf(response))
     let ended = false
     await readEvents(response, (name, data) => {

@@ -3,7 +3,7 @@
  *
  * - `GET /`: the page.
  * - `POST /threads`: starts a thread, answers `201 {"threadId", "model"}`.
- * - `POST /threads/:id/turns` with `{"prompt": "..."}`: starts a turn and answers with its events as Server-Sent
+ * - `POST /threads/:id/turns` with `{"prompt": "...", "askTimeoutMs"?: n}`: starts a turn and answers with its events as Server-Sent
  *   Events (`text/event-stream`): `turn` (`{"threadId", "turnId"}`), one `delta` per piece of the answer as codex
  *   writes it (a JSON string), then `result` (`{"status", "finalResponse", "error", "durationMs", "totalTokens"}`)
  *   or `error` (`{"message"}`). Closing the stream interrupts the turn.
@@ -33,7 +33,11 @@ import { Guard, secretHeader } from "./Guard.js"
 import { page } from "./page.js"
 
 /** The body of `POST /threads/:id/turns`. */
-const TurnRequest = Schema.Struct({ prompt: Schema.NonEmptyString })
+const TurnRequest = Schema.Struct({
+  prompt: Schema.NonEmptyString,
+  /** How long codex's requests wait for an answer (capped by the server's own limit). */
+  askTimeoutMs: Schema.optional(Schema.Int.check(Schema.isGreaterThan(0)))
+})
 
 /** The body of `POST /threads/:id/turns` is not a `TurnRequest`. */
 class InvalidBody extends Schema.TaggedError<InvalidBody>()("InvalidBody", { reason: Schema.String }) {
@@ -131,8 +135,8 @@ const startThread = Effect.gen(function*() {
 const startTurn = Effect.gen(function*() {
   yield* Guard.use((guard) => guard.check)
   const conversations = yield* Conversations
-  const { prompt } = yield* bodyOf(TurnRequest)
-  const turn = yield* conversations.turn(yield* threadId, prompt)
+  const { askTimeoutMs, prompt } = yield* bodyOf(TurnRequest)
+  const turn = yield* conversations.turn(yield* threadId, prompt, askTimeoutMs)
   return HttpServerResponse.stream(Stream.encodeText(turnEvents(turn)), {
     contentType: "text/event-stream",
     headers: { "cache-control": "no-cache" }

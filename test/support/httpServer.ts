@@ -20,7 +20,7 @@ export const workspace = mkdtempSync(path.join(tmpdir(), "effect-codex-web-"))
 process.on("exit", () => rmSync(workspace, { recursive: true, force: true }))
 
 /** How long a request waits for the page in these tests before it is declined. */
-export const askTimeoutMillis = 6_000
+export const askTimeoutMillis = 120_000
 
 /**
  * The example's server on a free port, with what it runs on (`Codex`, `MockModel`, ...) also in the context. The
