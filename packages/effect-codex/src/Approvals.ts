@@ -34,6 +34,7 @@ import * as Layer from "effect/Layer"
 import type { KnownServerRequest } from "./AppServer.js"
 import { ErrorCode, type RpcErrorObject } from "./Errors.js"
 import { type ChatgptTokens, toWire } from "./internal/codex/chatgptTokens.js"
+import { optInFor } from "./internal/codex/optIn.js"
 
 /**
  * A handler for one server-request method: typed params in, the typed answer out. It may use services (`R`): they
@@ -85,12 +86,16 @@ export type Asker = (
 ) => Effect.Effect<unknown, RpcErrorObject>
 
 /**
- * Answers one server request; `ask` is how it waits for a person when its policy says so.
+ * Answers one server request; `ask` is how it waits for a person when its policy says so (the `Codex` gives it;
+ * without one, a request the policy would ask about is declined).
  *
  * @since 0.2.0
  * @category models
  */
-export type Handle = (request: KnownServerRequest, ask: Asker) => Effect.Effect<unknown, RpcErrorObject>
+export type Handle = (request: KnownServerRequest, ask?: Asker) => Effect.Effect<unknown, RpcErrorObject>
+
+/** Without a way to ask, a request the policy would ask about is declined. */
+const askNobody: Asker = (request) => declineAnswer(request)
 
 /**
  * The approvals service: answers every server request.
@@ -183,7 +188,7 @@ const acceptAnswer: Handle = (request) => {
 export const make = (handlers: Handlers, fallback: Handle = declineWithLog, options: Options = {}): Service => {
   const timeout = Duration.fromInputUnsafe(options.askTimeout ?? defaultAskTimeout)
   return {
-    handle: (request, asker) => {
+    handle: (request, asker = askNobody) => {
       const handler = handlers[request.method] as
         | ((params: unknown, request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject>)
         | Ask
@@ -194,11 +199,11 @@ export const make = (handlers: Handlers, fallback: Handle = declineWithLog, opti
   }
 }
 
-/** Declines, with a log line that says what was declined and how to allow it. */
+/** Declines, with a log line that says what was declined and the opt-in that answers its method. */
 const declineWithLog: Handle = (request) =>
-  Effect.logInfo(
-    `effect-codex declined "${request.method}" (default policy). Provide Approvals.acceptAll, Approvals.askAll or Approvals.layer({...}) to decide otherwise.`
-  ).pipe(Effect.andThen(declineAnswer(request)))
+  Effect.logInfo(`effect-codex declined "${request.method}" (default policy). ${optInFor(request.method)}`).pipe(
+    Effect.andThen(declineAnswer(request))
+  )
 
 /**
  * The default policy: decline every approval, answer questions with nothing, log each refusal.
