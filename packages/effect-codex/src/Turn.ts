@@ -21,6 +21,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "./AppServer.js"
 import type * as Approvals from "./Approvals.js"
+import type * as PendingRequest from "./PendingRequest.js"
 import * as Errors from "./Errors.js"
 import type { AppServerExitedError, RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
@@ -84,12 +85,14 @@ export type TurnStalledError = Errors.TurnStalledError
 export type StreamError = AppServerExitedError | TurnStalledError | RequestError
 
 /**
- * A notification that belongs to this turn (or to its thread, such as `thread/status/changed`).
+ * A notification that belongs to this turn (or to its thread, such as `thread/status/changed`), or, when the turn's
+ * policy asks (`Approvals.ask`), a request codex waits on (`ServerRequest`, with `respond`) and how it was settled
+ * (`ServerRequestSettled`: by whom, when).
  *
  * @since 0.2.0
  * @category models
  */
-export type Event = AppServer.Notification
+export type Event = AppServer.Notification | PendingRequest.Event
 
 /**
  * Options of one turn, besides the `turn/start` params.
@@ -172,7 +175,12 @@ export const resultOf: (
  * @since 0.2.0
  * @category models
  */
-export interface StartOptions extends WatchOptions {
-  /** Handlers for this turn's server requests, over the Codex-wide `Approvals`; they last as long as the turn. */
-  readonly approvals?: Approvals.Handlers | undefined
+export interface StartOptions<R = never> extends WatchOptions {
+  /**
+   * The policy for this turn's server requests (handlers, which may use services `R`, or `Approvals.ask`), over the
+   * Codex-wide `Approvals`; it lasts as long as the turn.
+   */
+  readonly approvals?: Approvals.Handlers<R> | undefined
+  /** How long a request this turn asks about waits for an answer before it is declined. Default 10 minutes. */
+  readonly askTimeout?: Duration.Input | undefined
 }

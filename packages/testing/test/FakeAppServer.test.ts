@@ -228,7 +228,7 @@ describe("FakeAppServer", () => {
       yield* TestClock.adjust("2 minutes")
       yield* fake.releaseTurn(turn.id)
       const all = yield* Stream.runCollect(turn.stream)
-      const emitted = all.map((event) => event.emittedAtMs)
+      const emitted = all.flatMap((event) => event._tag === "Notification" ? [event.emittedAtMs] : [])
       expect(emitted[0]).toBe(3_600_000)
       expect(emitted[emitted.length - 1]).toBe(3_720_000)
       const completed = all.find((event) => event.method === "turn/completed")
