@@ -34,6 +34,14 @@ export * as CodexCluster from "./CodexCluster.js"
 export * as ConversationStore from "./ConversationStore.js"
 
 /**
+ * Requests of turns that ask, stored for any client to answer: `PendingRequests.PendingRequest`,
+ * `PendingRequests.PendingRequests`, `PendingRequests.layer`.
+ *
+ * @since 0.2.0
+ */
+export * as PendingRequests from "./PendingRequests.js"
+
+/**
  * The cluster's errors: `TurnCutError`, `StoreError`, `NoTurnRunningError`, `OpenError`.
  *
  * @since 0.1.0
