@@ -102,7 +102,11 @@ export type RequestEvent = typeof RequestEvent.Type
  * @since 0.1.0
  * @category schemas
  */
-export const TurnEvent = Schema.Union([RequestEvent, Schema.Struct({ method: Schema.String, params: Schema.Unknown })])
+export const TurnEvent = Schema.Union([
+  RequestEvent,
+  /** `emittedAtMs`: when codex sent it (codex's clock), when codex says. */
+  Schema.Struct({ method: Schema.String, params: Schema.Unknown, emittedAtMs: Schema.optional(Schema.Number) })
+])
 
 /**
  * Whether `event` carries one of the turn's requests.

@@ -1,24 +1,22 @@
 /**
  * Asking across processes, on real parts: a throwaway PostgreSQL, two runner processes (each a CodexPool on the real
  * codex binary), client processes (./fixtures/client.ts) that start turns and answer requests, and a MockModel that
- * asks to run `touch <file>` in the conversation's workspace (`approvalPolicy: "untrusted"`: codex asks first).
+ * asks to run `touch <file>` in the conversation's workspace (`Local.touching`; `approvalPolicy: "untrusted"`: codex
+ * asks first).
  * A command runs only after another process approved it; one answer wins across clients; a client's death does not
  * stop the turn; a runner's death cuts the turn and the request reads cut; every answer is stored with who gave it.
  */
 import { afterAll, describe, expect, layer } from "@effect/vitest"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { CodexCluster, CodexThread } from "@effect-codex/cluster"
 import { Codex } from "effect-codex"
-import { MockModel, Postgres, Processes } from "@effect-codex/testing"
+import { Postgres, Processes } from "@effect-codex/testing"
 import * as Local from "../../../examples/cluster/local.js"
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
@@ -27,21 +25,6 @@ import * as path from "node:path"
 
 /** Every process started: postgres, the runners, their codex processes, the clients. */
 const started = new Set<number>()
-
-/** The prompts `touch:<file>` of a model request, in order. */
-const touches = (request: MockModel.RecordedRequest) =>
-  [...JSON.stringify(request.body).matchAll(/touch:([\w.-]+)/g)].map((match) => match[1]!)
-
-/**
- * Asks to run `touch <file>` for the last prompt `touch:<file>`; once the command's output (or its refusal) is
- * back, says `done`.
- */
-const model = MockModel.dynamic((request) => {
-  const input = (request.body as { readonly input?: ReadonlyArray<{ readonly type?: string }> }).input ?? []
-  if (input.at(-1)?.type === "function_call_output") return MockModel.text("done")
-  const file = touches(request).at(-1)
-  return file === undefined ? MockModel.text("nothing to do") : MockModel.shellCall({ command: ["touch", file] })
-})
 
 const clientScript = path.join(import.meta.dirname, "fixtures", "client.ts")
 
@@ -155,16 +138,8 @@ const turnStatus = (turnKey: string) =>
 const until = <A, E, R>(check: Effect.Effect<A, E, R>, holds: (value: A) => boolean) =>
   check.pipe(Effect.repeat({ until: holds, schedule: Schedule.spaced("100 millis") }))
 
-const cluster = Layer.unwrap(Effect.gen(function*() {
-  const postgres = yield* Postgres.Postgres
-  return Layer.merge(Local.layer(2, started), PgClient.layer({ url: Redacted.make(postgres.url) }))
-})).pipe(
-  Layer.provideMerge(Layer.merge(Postgres.layer(), MockModel.layerWith({ defaultReply: model }))),
-  Layer.orDie
-)
-
 describe("@effect-codex/cluster: asking across processes", () => {
-  layer(cluster, { timeout: "180 seconds", excludeTestServices: true })("two runners, clients in processes of their own", (it) => {
+  layer(Local.standalone(2, started, Local.touching), { timeout: "180 seconds", excludeTestServices: true })("two runners, clients in processes of their own", (it) => {
     it.effect("client A streams a turn that asks; the command runs only after client B approves it; the answer is stored with who gave it", () =>
       Effect.gen(function*() {
         const [a, b] = yield* Effect.all([startClient(), startClient()], { concurrency: "unbounded" })
@@ -178,6 +153,10 @@ describe("@effect-codex/cluster: asking across processes", () => {
         const pending = yield* chat.pending()
         expect(pending.map((request) => request.requestId)).toEqual([event.request.requestId])
         expect(existsSync(file)).toBe(false)
+        // An answer that is not one to its method is refused before it is stored: the request still waits.
+        const invalid = yield* Effect.flip(chat.respond(event.request.requestId, { decision: "yes-please" } as never, { by: "eve" }))
+        expect(invalid).toMatchObject({ _tag: "InvalidAnswerError", method: "item/commandExecution/requestApproval" })
+        expect((yield* chat.pending()).length).toBe(1)
 
         yield* b.send({ id: "ok", op: "respond", conversation: "approved", requestId: event.request.requestId, answer: { decision: "accept" }, by: "bob" })
         const responded = yield* b.next("ok")

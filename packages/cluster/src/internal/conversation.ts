@@ -212,7 +212,11 @@ export const handlers = Effect.gen(function*() {
         if (Option.isSome(stored)) return Stream.empty
         const { handle, requests, result } = yield* start(turnKey, input, ask)
         return handle.stream.pipe(
-          Stream.map((event): TurnEvent => ({ method: event.method, params: event.params })),
+          Stream.map((event): TurnEvent =>
+            event.emittedAtMs === undefined
+              ? { method: event.method, params: event.params }
+              : { method: event.method, params: event.params, emittedAtMs: event.emittedAtMs }
+          ),
           Stream.merge(Stream.map(requests, (request): TurnEvent => ({ method: requestEventMethod, params: request })), {
             haltStrategy: "left"
           }),
