@@ -220,6 +220,7 @@ if (cluster) {
 if (asks) {
   const { cluster: viaCluster, plain } = asks
   rows.push([`10 asking across processes: codex's request → the following client (p50 / p99 of ${asks.requests}; cluster of ${asks.runners} runners)`, `${fmt(viaCluster.requestToClientMs.p50)} / ${fmt(viaCluster.requestToClientMs.p99)} ms`, `${fmt(plain.requestToClientMs.p50)} / ${fmt(plain.requestToClientMs.p99)} ms (handler, plain Codex)`, "", ""])
+  rows.push([`10 … for scale, codex's item/started notification → the following client (p50 / p99)`, `${fmt(viaCluster.notificationToClientMs.p50)} / ${fmt(viaCluster.notificationToClientMs.p99)} ms`, `${fmt(plain.notificationToClientMs.p50)} / ${fmt(plain.notificationToClientMs.p99)} ms (plain Codex)`, "", ""])
   rows.push([`10 asking across processes: the client's answer → codex (p50 / p99)`, `${fmt(viaCluster.answerToCodexMs.p50)} / ${fmt(viaCluster.answerToCodexMs.p99)} ms`, `${fmt(plain.answerToCodexMs.p50)} / ${fmt(plain.answerToCodexMs.p99)} ms (handler, plain Codex)`, "", ""])
 }
 

@@ -13,7 +13,8 @@
  *   request is resolved (`serverRequest/resolved`, its `emittedAtMs`). The cluster's path: the conditional UPDATE
  *   with its NOTIFY → the runner's LISTEN → the request read → the answer written to codex.
  *
- * Medians and p99 over `requests` turns a path, the paths alternating turn by turn.
+ * And, for scale, a notification through the same path without the store: codex's `item/started` of the command until
+ * the client has it. Medians and p99 over `requests` turns a path, the paths alternating turn by turn.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -28,6 +29,8 @@ import { CODEX_BINARY, median, percentile, round, tempDir } from "../lib.js"
 /** One request's times (ms since the epoch). */
 interface Times {
   commandStarted?: number | undefined
+  /** When the client had codex's `item/started` of the command (a notification through the same path, no store). */
+  clientHasStarted?: number | undefined
   clientHasIt?: number | undefined
   answered?: number | undefined
   resolved?: number | undefined
@@ -39,14 +42,16 @@ const isCommandStarted = (method: string, params: unknown) =>
 const figures = (times: ReadonlyArray<Times>) => {
   const toClient = times.map((t) => t.clientHasIt! - t.commandStarted!)
   const toCodex = times.map((t) => t.resolved! - t.answered!)
+  const notification = times.map((t) => t.clientHasStarted! - t.commandStarted!)
   return {
+    notificationToClientMs: { p50: round(median(notification)), p99: round(percentile(notification, 99)) },
     requestToClientMs: { p50: round(median(toClient)), p99: round(percentile(toClient, 99)) },
     answerToCodexMs: { p50: round(median(toCodex)), p99: round(percentile(toCodex, 99)) }
   }
 }
 
 const complete = (times: Times, path: string) => {
-  for (const key of ["commandStarted", "clientHasIt", "answered", "resolved"] as const) {
+  for (const key of ["commandStarted", "clientHasStarted", "clientHasIt", "answered", "resolved"] as const) {
     if (times[key] === undefined) throw new Error(`10: ${path}: no ${key} seen`)
   }
   return times
@@ -77,7 +82,10 @@ export const run = (options: { readonly requests: number; readonly runners: numb
               times.answered = Date.now()
               return Effect.asVoid(chat.respond(event.params.requestId, { decision: "accept" }, { by: "bench" }))
             }
-            if (isCommandStarted(event.method, event.params)) times.commandStarted = event.emittedAtMs
+            if (isCommandStarted(event.method, event.params)) {
+              times.commandStarted = event.emittedAtMs
+              times.clientHasStarted = Date.now()
+            }
             if (event.method === "serverRequest/resolved") times.resolved = event.emittedAtMs
             return Effect.void
           })
@@ -99,7 +107,10 @@ export const run = (options: { readonly requests: number; readonly runners: numb
           }
         }).pipe(Stream.runForEach((event) =>
           Effect.sync(() => {
-            if (isCommandStarted(event.method, event.params)) times.commandStarted = event.emittedAtMs
+            if (isCommandStarted(event.method, event.params)) {
+              times.commandStarted = event.emittedAtMs
+              times.clientHasStarted = Date.now()
+            }
             if (event.method === "serverRequest/resolved") times.resolved = event.emittedAtMs
           })
         ))

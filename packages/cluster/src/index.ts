@@ -42,7 +42,8 @@ export * as ConversationStore from "./ConversationStore.js"
 export * as PendingRequests from "./PendingRequests.js"
 
 /**
- * The cluster's errors: `TurnCutError`, `StoreError`, `NoTurnRunningError`, `OpenError`.
+ * The cluster's errors: `TurnCutError`, `StoreError`, `NoTurnRunningError`, `OpenError`, `AlreadyAnsweredError`,
+ * `PendingRequestNotFoundError`, `InvalidAnswerError`.
  *
  * @since 0.1.0
  */
