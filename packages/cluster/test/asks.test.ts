@@ -218,6 +218,19 @@ describe("@effect-codex/cluster: asking across processes", () => {
         expect((yield* chat.requests()).length).toBe(1)
       }).pipe(Effect.scoped), 180_000)
 
+    it.effect("client A streaming the turn is killed while its request waits: the turn stops, and the request is declined and reads cut", () =>
+      Effect.gen(function*() {
+        const a = yield* startClient()
+        const { chat, cwd } = yield* openAsking("unfollowed")
+        yield* a.send({ id: "turn", op: "streamTurn", conversation: "unfollowed", turnKey: "unfollowed/1", input: "touch:unfollowed.txt", ask: {} })
+        yield* a.next("turn", (line) => line.request !== undefined)
+        yield* a.kill
+        // StreamTurn is not persisted: its caller gone, the runner stops the turn, and the request is declined, cut.
+        const [ended] = yield* until(chat.requests(), (requests) => requests[0]?.status !== "pending")
+        expect(ended).toMatchObject({ status: "cut", answer: { decision: "decline" }, answeredBy: null })
+        expect(existsSync(path.join(cwd, "unfollowed.txt"))).toBe(false)
+      }).pipe(Effect.scoped), 180_000)
+
     it.effect("a request nobody answers is declined at its timeout and stored timed_out; the stream says so", () =>
       Effect.gen(function*() {
         const { chat, cwd } = yield* openAsking("unanswered")
