@@ -3,7 +3,7 @@
  *
  *   --quick              tiny N everywhere (well under a minute)
  *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay, tools, pool,
- *                        cluster, ask
+ *                        cluster, ask, asks
  *   --driver NAME        turn driver for cases 4-6 (default: codex, the public API; or appserver, pool; see bench/drivers.ts)
  *   --no-write           do not write bench/results/
  *
@@ -15,6 +15,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { drivers } from "./drivers.js"
 import * as Ask from "./cases/ask.js"
+import * as Asks from "./cases/asks.js"
 import * as Cluster from "./cases/cluster.js"
 import * as Decode from "./cases/decode.js"
 import * as Handshake from "./cases/handshake.js"
@@ -33,15 +34,15 @@ const option = (name: string): string | undefined => {
   return i === -1 ? undefined : argv[i + 1]
 }
 const quick = flag("--quick")
-const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay", "tools", "pool", "cluster", "ask"] as const
+const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay", "tools", "pool", "cluster", "ask", "asks"] as const
 const only = option("--only")?.split(",") ?? [...ALL]
 const driverName = option("--driver") ?? "codex"
 const makeDriver = drivers[driverName]
 if (makeDriver === undefined) throw new Error(`unknown driver ${driverName}; known: ${Object.keys(drivers).join(", ")}`)
 
 const N = quick
-  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1, tools: 3, poolTurns: 12, poolThreads: 4, poolRounds: 1, clusterTurns: 3, clusterRounds: 1 }
-  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3, tools: 20, poolTurns: 60, poolThreads: 20, poolRounds: 3, clusterTurns: 20, clusterRounds: 3 }
+  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1, tools: 3, poolTurns: 12, poolThreads: 4, poolRounds: 1, clusterTurns: 3, clusterRounds: 1, asksRequests: 3 }
+  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3, tools: 20, poolTurns: 60, poolThreads: 20, poolRounds: 3, clusterTurns: 20, clusterRounds: 3, asksRequests: 30 }
 /** Pool sizes of case 8; the first is the reference of the speed-up. */
 const POOL_SIZES = [1, 2, 4]
 /** Concurrent turns (one per thread) at which case 6 measures client CPU per turn; the first is the reference. */
@@ -107,6 +108,7 @@ const pool = await step("pool", () =>
   Pool.run({ turns: N.poolTurns, threads: N.poolThreads, sizes: POOL_SIZES, rounds: N.poolRounds }))
 const cluster = await step("cluster", () => Cluster.run({ turns: N.clusterTurns, rounds: N.clusterRounds, runners: 3 }))
 const ask = await step("ask", () => Ask.run(quick ? 3 : 30))
+const asks = await step("asks", () => Asks.run({ requests: N.asksRequests, runners: 2 }))
 
 // Nothing may survive the bench.
 const stillAlive = newChildren()
@@ -220,6 +222,13 @@ if (cluster) {
 if (ask) {
   rows.push([`ask: codex's request → the page over SSE, one process (median / p99 of ${ask.n})`, `${fmt(ask.requestToPage.median)} / ${fmt(ask.requestToPage.p99)} ms`, "", "", ""])
   rows.push([`ask: the page's answer (HTTP POST) → codex has it (serverRequest/resolved), median / p99`, `${fmt(ask.answerToCodex.median)} / ${fmt(ask.answerToCodex.p99)} ms`, `${fmt(ask.handlerToCodex.median)} / ${fmt(ask.handlerToCodex.p99)} ms (handler function)`, `${fmt(ask.answerRatio, 3)}×`, ""])
+}
+
+if (asks) {
+  const { cluster: viaCluster, plain } = asks
+  rows.push([`10 asking across processes: codex's request → the following client (p50 / p99 of ${asks.requests}; cluster of ${asks.runners} runners)`, `${fmt(viaCluster.requestToClientMs.p50)} / ${fmt(viaCluster.requestToClientMs.p99)} ms`, `${fmt(plain.requestToClientMs.p50)} / ${fmt(plain.requestToClientMs.p99)} ms (handler, plain Codex)`, "", ""])
+  rows.push([`10 … for scale, codex's item/started notification → the following client (p50 / p99)`, `${fmt(viaCluster.notificationToClientMs.p50)} / ${fmt(viaCluster.notificationToClientMs.p99)} ms`, `${fmt(plain.notificationToClientMs.p50)} / ${fmt(plain.notificationToClientMs.p99)} ms (plain Codex)`, "", ""])
+  rows.push([`10 asking across processes: the client's answer → codex (p50 / p99)`, `${fmt(viaCluster.answerToCodexMs.p50)} / ${fmt(viaCluster.answerToCodexMs.p99)} ms`, `${fmt(plain.answerToCodexMs.p50)} / ${fmt(plain.answerToCodexMs.p99)} ms (handler, plain Codex)`, "", ""])
 }
 
 const header: Row = ["case", "effect-codex", "baseline (raw)", "ratio", "target"]

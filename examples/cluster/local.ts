@@ -224,6 +224,22 @@ export const echo = MockModel.dynamic((request) => {
   return stall ? MockModel.stall() : MockModel.text(`answer:${last} history:${tokens.join("+")}`)
 })
 
+/** The prompts `touch:<file>` of a model request, in order. */
+const touches = (request: MockModel.RecordedRequest) =>
+  [...JSON.stringify(request.body).matchAll(/touch:([\w.-]+)/g)].map((match) => match[1]!)
+
+/**
+ * A model (a `MockModel` reply) for turns that ask: for the last prompt `touch:<file>` it calls the shell tool with
+ * `touch <file>` (codex asks first under `approvalPolicy: "untrusted"`); once the command's output, or its refusal,
+ * is back, it says `done`. Used by the cluster's asking tests and bench case 10.
+ */
+export const touching = MockModel.dynamic((request) => {
+  const input = (request.body as { readonly input?: ReadonlyArray<{ readonly type?: string }> }).input ?? []
+  if (input.at(-1)?.type === "function_call_output") return MockModel.text("done")
+  const file = touches(request).at(-1)
+  return file === undefined ? MockModel.text("nothing to do") : MockModel.shellCall({ command: ["touch", file] })
+})
+
 /** What {@link echo} answers after the prompts `history`. */
 export const expected = (history: ReadonlyArray<string>) => `answer:${history.at(-1)} history:${history.join("+")}`
 
@@ -236,16 +252,16 @@ export const runnerOfTurn = (turnKey: string) =>
   })
 
 /**
- * Everything, started here: a throwaway PostgreSQL, a `MockModel` answering with {@link echo}, `count` runners and
- * the client, and a `SqlClient` on the database (to read the conversation store).
+ * Everything, started here: a throwaway PostgreSQL, a `MockModel` answering with `model` (default {@link echo}),
+ * `count` runners and the client, and a `SqlClient` on the database (to read the conversation store).
  */
-export const standalone = (count: number, seen?: Set<number>) => {
+export const standalone = (count: number, seen?: Set<number>, model: MockModel.Reply = echo) => {
   const database = Layer.unwrap(Effect.gen(function*() {
     const postgres = yield* Postgres.Postgres
     return PgClient.layer({ url: Redacted.make(postgres.url) })
   }))
   return Layer.mergeAll(layer(count, seen), database).pipe(
-    Layer.provideMerge(Layer.merge(Postgres.layer(), MockModel.layerWith({ defaultReply: echo }))),
+    Layer.provideMerge(Layer.merge(Postgres.layer(), MockModel.layerWith({ defaultReply: model }))),
     Layer.orDie
   )
 }

@@ -75,6 +75,66 @@ export class OpenError extends Schema.TaggedError<OpenError>("effect-codex/clust
 }) {}
 
 /**
+ * `respond` reached a request that is no longer pending: another client answered it first, its timeout answered it
+ * (declined), or its turn ended or was cut. The request as stored says who answered it and when.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class AlreadyAnsweredError
+  extends Schema.TaggedError<AlreadyAnsweredError>("effect-codex/cluster/AlreadyAnsweredError")("AlreadyAnsweredError", {
+    requestId: Schema.String,
+    /** How it ended: `answered`, `timed_out`, `resolved` (its turn ended first) or `cut`. */
+    status: Schema.String,
+    answeredBy: Schema.NullOr(Schema.String),
+    answeredAt: Schema.NullOr(Schema.Date)
+  })
+{
+  override get message(): string {
+    const when = this.answeredAt === null ? "" : ` at ${this.answeredAt.toISOString()}`
+    return this.status === "answered"
+      ? `Request ${this.requestId} was already answered by ${this.answeredBy ?? "someone"}${when}`
+      : `Request ${this.requestId} is no longer pending (${this.status}${when})`
+  }
+}
+
+/**
+ * `respond` named a request the conversation never had.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class PendingRequestNotFoundError extends Schema.TaggedError<PendingRequestNotFoundError>(
+  "effect-codex/cluster/PendingRequestNotFoundError"
+)("PendingRequestNotFoundError", {
+  conversation: Schema.String,
+  requestId: Schema.String
+}) {
+  override get message(): string {
+    return `Conversation ${this.conversation} has no request ${this.requestId}`
+  }
+}
+
+/**
+ * An answer that is not an answer to the request's method (checked against the protocol before it is stored; codex
+ * would refuse it). Nothing was stored: the request is still pending.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidAnswerError
+  extends Schema.TaggedError<InvalidAnswerError>("effect-codex/cluster/InvalidAnswerError")("InvalidAnswerError", {
+    requestId: Schema.String,
+    method: Schema.String,
+    reason: Schema.String
+  })
+{
+  override get message(): string {
+    return `Not an answer to ${this.method} (request ${this.requestId}): ${this.reason}`
+  }
+}
+
+/**
  * Every way one request to the app-server can fail, as a schema (the SDK's `Errors.RequestError`).
  *
  * @since 0.2.0

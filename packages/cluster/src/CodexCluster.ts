@@ -31,6 +31,7 @@ import type * as Sharding from "effect/cluster/Sharding"
 import type * as ShardingConfig from "effect/cluster/ShardingConfig"
 import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Stream from "effect/Stream"
@@ -38,9 +39,19 @@ import type * as SqlClient from "effect/sql/SqlClient"
 import type { Thread as ThreadInfo } from "@effect-codex/protocol"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import type { Input, Turn } from "effect-codex"
-import type { NoTurnRunningError, OpenError, RequestError, StoreError, TurnError } from "./ClusterErrors.js"
+import type {
+  AlreadyAnsweredError,
+  InvalidAnswerError,
+  NoTurnRunningError,
+  OpenError,
+  PendingRequestNotFoundError,
+  RequestError,
+  StoreError,
+  TurnError
+} from "./ClusterErrors.js"
 import { CodexThread, type OpenMode, type TurnEvent } from "./CodexThread.js"
 import { serialization } from "./internal/serialization.js"
+import * as PendingRequests from "./PendingRequests.js"
 
 /**
  * The cluster's own failures to deliver a message (mailbox full, persistence, ...).
@@ -65,7 +76,37 @@ export interface TurnOptions {
   readonly turnKey?: string | undefined
   /** A turn cut by a runner's death: fail with `TurnCutError` (default) or run it again. */
   readonly onCut?: "fail" | "rerun" | undefined
+  /**
+   * Ask a person: codex's requests during the turn (`true`: of every askable method; or the methods named) are
+   * stored and wait for an answer from any client (`respond`), declined after `timeout` (default 5 minutes).
+   * Default: not asked (the runner's `Approvals` answer them, declining by default).
+   */
+  readonly ask?: true | AskOptions | undefined
 }
+
+/**
+ * What a turn asks a person about, and how long a request waits for an answer.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface AskOptions {
+  /** Default: every askable method. */
+  readonly methods?: ReadonlyArray<PendingRequests.AskableMethod> | undefined
+  /** Default: 5 minutes. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/** The ask policy sent with a turn. */
+const policyOf = (ask: TurnOptions["ask"]): PendingRequests.AskPolicy | undefined =>
+  ask === undefined
+    ? undefined
+    : ask === true
+    ? {}
+    : {
+      ...(ask.methods === undefined ? {} : { methods: ask.methods }),
+      ...(ask.timeout === undefined ? {} : { timeout: Duration.fromInputUnsafe(ask.timeout) })
+    }
 
 /**
  * One conversation's messages.
@@ -84,7 +125,7 @@ export interface Conversation {
   /** Runs a turn and streams its events. */
   readonly streamTurn: (
     input: Input.Input,
-    options?: Pick<TurnOptions, "turnKey">
+    options?: Pick<TurnOptions, "turnKey" | "ask">
   ) => Stream.Stream<TurnEvent, TurnError | DeliveryError>
   /** Adds input to the running turn. */
   readonly steer: (input: Input.Input) => Effect.Effect<void, typeof RequestError.Type | NoTurnRunningError | DeliveryError>
@@ -92,6 +133,22 @@ export interface Conversation {
   readonly interrupt: Effect.Effect<void, TurnError | DeliveryError>
   /** The conversation's thread, with its turns. */
   readonly read: Effect.Effect<ThreadInfo, TurnError | DeliveryError>
+  /** The requests of the conversation's turns that wait for an answer (turns run with `ask`), oldest first. */
+  readonly pending: () => Effect.Effect<ReadonlyArray<PendingRequests.PendingRequest>, StoreError>
+  /** Every request of the conversation's turns that asked, with how it ended and who answered it (an audit). */
+  readonly requests: () => Effect.Effect<ReadonlyArray<PendingRequests.PendingRequest>, StoreError>
+  /**
+   * Answers a pending request, from any client process: exactly one answer wins across clients (a later one
+   * fails with `AlreadyAnsweredError`). `by` names who answers; it is stored with the time, for audit.
+   */
+  readonly respond: (
+    requestId: string,
+    answer: PendingRequests.Answer,
+    options: { readonly by: string }
+  ) => Effect.Effect<
+    PendingRequests.PendingRequest,
+    AlreadyAnsweredError | PendingRequestNotFoundError | InvalidAnswerError | StoreError
+  >
 }
 
 /**
@@ -105,14 +162,16 @@ export class CodexCluster extends Context.Service<CodexCluster, {
 }>()("effect-codex/cluster/CodexCluster") {}
 
 /**
- * `CodexCluster` over the `Sharding` in context (a runner's, or a client's from {@link layerClient}).
+ * `CodexCluster` over the `Sharding` in context (a runner's, or a client's from {@link layerClient}), with the
+ * `PendingRequests` store for the requests of turns that ask.
  *
  * @since 0.2.0
  * @category layers
  */
-export const layer: Layer.Layer<CodexCluster, never, Sharding.Sharding> = Layer.effect(CodexCluster)(
-  Effect.gen(function*() {
+export const layer: Layer.Layer<CodexCluster, never, Sharding.Sharding | PendingRequests.PendingRequests> = Layer
+  .effect(CodexCluster)(Effect.gen(function*() {
     const client = yield* CodexThread.client
+    const asked = yield* PendingRequests.PendingRequests
     return CodexCluster.of({
       conversation: (key) => {
         const entity = client(key)
@@ -120,17 +179,24 @@ export const layer: Layer.Layer<CodexCluster, never, Sharding.Sharding> = Layer.
           key,
           open: (mode = { _tag: "Start" }) => entity.Open({ mode }),
           runTurn: (input, options = {}) =>
-            entity.RunTurn({ input, turnKey: options.turnKey ?? crypto.randomUUID(), onCut: options.onCut }),
+            entity.RunTurn({
+              input,
+              turnKey: options.turnKey ?? crypto.randomUUID(),
+              onCut: options.onCut,
+              ask: policyOf(options.ask)
+            }),
           streamTurn: (input, options = {}) =>
-            entity.StreamTurn({ input, turnKey: options.turnKey ?? crypto.randomUUID() }),
+            entity.StreamTurn({ input, turnKey: options.turnKey ?? crypto.randomUUID(), ask: policyOf(options.ask) }),
           steer: (input) => entity.Steer({ input }),
           interrupt: entity.Interrupt(),
-          read: entity.Read()
+          read: entity.Read(),
+          pending: () => asked.list(key, { status: "pending" }),
+          requests: () => asked.list(key),
+          respond: (requestId, answer, options) => asked.respond(key, requestId, answer, options)
         }
       }
     })
-  })
-)
+  }))
 
 /**
  * `CodexCluster` as a client only of the cluster whose storage is the `SqlClient` in context: it finds the runners
@@ -141,7 +207,8 @@ export const layer: Layer.Layer<CodexCluster, never, Sharding.Sharding> = Layer.
  */
 export const layerClient = (
   options: { readonly sharding?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined } = {}
-): Layer.Layer<CodexCluster, Config.ConfigError, SqlClient.SqlClient> =>
+): Layer.Layer<CodexCluster, Config.ConfigError | StoreError, SqlClient.SqlClient> =>
   layer.pipe(
-    Layer.provide(NodeClusterSocket.layer({ storage: "sql", serialization, clientOnly: true, shardingConfig: options.sharding }))
+    Layer.provide(NodeClusterSocket.layer({ storage: "sql", serialization, clientOnly: true, shardingConfig: options.sharding })),
+    Layer.provide(PendingRequests.layer)
   )

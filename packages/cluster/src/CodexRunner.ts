@@ -33,6 +33,7 @@ import { CodexThread } from "./CodexThread.js"
 import * as ConversationStore from "./ConversationStore.js"
 import { handlers, Runner } from "./internal/conversation.js"
 import { serialization } from "./internal/serialization.js"
+import * as PendingRequests from "./PendingRequests.js"
 
 /**
  * Options of {@link layer}.
@@ -79,6 +80,7 @@ export const layer = (
     })),
     Layer.provide(Layer.succeed(Runner)({ name: `${options.host}:${options.port}`, codexHome: options.codexHome })),
     Layer.provide(ConversationStore.layer),
+    Layer.provide(PendingRequests.layer),
     Layer.provide(NodeClusterSocket.layer({
       storage: "sql",
       serialization,

@@ -20,6 +20,7 @@ import * as Rpc from "effect/rpc/Rpc"
 import * as Schema from "effect/Schema"
 import { Turn } from "effect-codex"
 import { NoTurnRunningError, OpenError, RequestError, StoreError, TurnError } from "./ClusterErrors.js"
+import { AskPolicy, PendingRequest } from "./PendingRequests.js"
 
 /**
  * A turn's input, as the SDK takes it (`Input.Input`): text, an input item, or a list of both.
@@ -70,12 +71,50 @@ export const Opened = Schema.Struct({ threadId: Schema.String, created: Schema.B
 export const OnCut = Schema.Literals(["fail", "rerun"])
 
 /**
- * One event of a streamed turn: the app-server notification's method and params.
+ * The `method` of the events that carry a turn's requests (see {@link RequestEvent}).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const requestEventMethod = "effect-codex/request" as const
+
+/**
+ * An event of a streamed turn that asks: one of the turn's requests as stored, when codex raised it (status
+ * `pending`: answer it with `respond`) and when it ended (answered, timed out, ...).
  *
  * @since 0.2.0
  * @category schemas
  */
-export const TurnEvent = Schema.Struct({ method: Schema.String, params: Schema.Unknown })
+export const RequestEvent = Schema.Struct({ method: Schema.Literal(requestEventMethod), params: PendingRequest })
+
+/**
+ * An event of a streamed turn that asks: one of the turn's requests as stored.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RequestEvent = typeof RequestEvent.Type
+
+/**
+ * One event of a streamed turn: the app-server notification's method and params, or one of the turn's requests
+ * ({@link RequestEvent}, in a turn that asks).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const TurnEvent = Schema.Union([
+  RequestEvent,
+  /** `emittedAtMs`: when codex sent it (codex's clock), when codex says. */
+  Schema.Struct({ method: Schema.String, params: Schema.Unknown, emittedAtMs: Schema.optional(Schema.Number) })
+])
+
+/**
+ * Whether `event` carries one of the turn's requests.
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isRequestEvent = (event: TurnEvent): event is RequestEvent => event.method === requestEventMethod
 
 /**
  * One event of a streamed turn.
@@ -99,13 +138,14 @@ export const Open = Rpc.make("Open", {
 
 /**
  * Runs a turn to its end. Persisted; `turnKey` is its primary key: a message with a turn key already answered gets
- * the stored answer, and no second turn runs.
+ * the stored answer, and no second turn runs. With `ask`, codex's requests wait for a client's answer
+ * (`PendingRequests`).
  *
  * @since 0.2.0
  * @category messages
  */
 export const RunTurn = Rpc.make("RunTurn", {
-  payload: { turnKey: Schema.String, input: Input, onCut: Schema.optional(OnCut) },
+  payload: { turnKey: Schema.String, input: Input, onCut: Schema.optional(OnCut), ask: Schema.optional(AskPolicy) },
   success: Turn.Result,
   error: TurnError,
   primaryKey: (payload) => payload.turnKey
@@ -114,13 +154,14 @@ export const RunTurn = Rpc.make("RunTurn", {
 /**
  * Runs a turn and streams its events, ending with `turn/completed`. Not persisted: unlike `RunTurn`, it is not
  * delivered again after its runner's death. The turn is stored like a `RunTurn`'s; a `turnKey` already completed
- * streams nothing (`RunTurn` with that key answers its result).
+ * streams nothing (`RunTurn` with that key answers its result). With `ask`, the turn's requests are among its
+ * events ({@link RequestEvent}) and wait for a client's answer.
  *
  * @since 0.2.0
  * @category messages
  */
 export const StreamTurn = Rpc.make("StreamTurn", {
-  payload: { turnKey: Schema.String, input: Input },
+  payload: { turnKey: Schema.String, input: Input, ask: Schema.optional(AskPolicy) },
   success: TurnEvent,
   error: TurnError,
   stream: true

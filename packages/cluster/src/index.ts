@@ -34,7 +34,16 @@ export * as CodexCluster from "./CodexCluster.js"
 export * as ConversationStore from "./ConversationStore.js"
 
 /**
- * The cluster's errors: `TurnCutError`, `StoreError`, `NoTurnRunningError`, `OpenError`.
+ * Requests of turns that ask, stored for any client to answer: `PendingRequests.PendingRequest`,
+ * `PendingRequests.PendingRequests`, `PendingRequests.layer`.
+ *
+ * @since 0.2.0
+ */
+export * as PendingRequests from "./PendingRequests.js"
+
+/**
+ * The cluster's errors: `TurnCutError`, `StoreError`, `NoTurnRunningError`, `OpenError`, `AlreadyAnsweredError`,
+ * `PendingRequestNotFoundError`, `InvalidAnswerError`.
  *
  * @since 0.2.0
  */

@@ -14,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { ClusterMetrics, CodexThread, ConversationStore } from "@effect-codex/cluster"
+import { ClusterMetrics, CodexThread, ConversationStore, PendingRequests } from "@effect-codex/cluster"
 import { Codex } from "effect-codex"
 import { CodexTest, MockModel, Postgres } from "@effect-codex/testing"
 import * as Local from "../../../examples/cluster/local.js"
@@ -26,7 +26,7 @@ const runnerCodex = Codex.layer().pipe(
   Layer.provideMerge(CodexTest.codexHomeLayer)
 )
 
-const store = ConversationStore.layer.pipe(
+const store = Layer.merge(ConversationStore.layer, PendingRequests.layer).pipe(
   Layer.provide(Layer.unwrap(Effect.map(Postgres.Postgres, (server) => PgClient.layer({ url: Redacted.make(server.url) })))),
   Layer.provide(Postgres.layer())
 )
@@ -34,7 +34,9 @@ const store = ConversationStore.layer.pipe(
 describe("a conversation back on a runner", () => {
   it.live("resumes from the stored rollout, with the turns run elsewhere meanwhile", () =>
     Effect.gen(function*() {
-      const context = yield* Effect.context<ConversationStore.ConversationStore | MockModel.MockModel>()
+      const context = yield* Effect.context<
+        ConversationStore.ConversationStore | PendingRequests.PendingRequests | MockModel.MockModel
+      >()
       const runners = {
         a: yield* Layer.build(runnerCodex.pipe(Layer.provide(Layer.succeedContext(context)))),
         b: yield* Layer.build(runnerCodex.pipe(Layer.provide(Layer.succeedContext(context))))

@@ -95,6 +95,15 @@ export type StreamError = AppServerExitedError | TurnStalledError | RequestError
 export type Event = AppServer.Notification | PendingRequest.Event
 
 /**
+ * Whether a turn event is one of codex's notifications (not a request asked of a person or its settlement).
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isNotification = (event: Event): event is AppServer.Notification =>
+  event._tag !== "ServerRequest" && event._tag !== "ServerRequestSettled"
+
+/**
  * Options of one turn, besides the `turn/start` params.
  *
  * @since 0.1.0

@@ -14,11 +14,13 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
-import { Codex, Errors, type Input, type Thread, type Turn } from "effect-codex"
+import { Codex, Errors, type Input, type Thread, Turn } from "effect-codex"
 import { NoTurnRunningError, OpenError, TurnCutError } from "../ClusterErrors.js"
 import * as ClusterMetrics from "../ClusterMetrics.js"
-import { CodexThread, type OpenMode } from "../CodexThread.js"
+import { CodexThread, type OpenMode, requestEventMethod, type TurnEvent } from "../CodexThread.js"
 import { ConversationStore } from "../ConversationStore.js"
+import type { AskPolicy } from "../PendingRequests.js"
+import * as Asks from "./asks.js"
 import * as Rollout from "./rollout.js"
 
 /**
@@ -49,6 +51,7 @@ export const handlers = Effect.gen(function*() {
   const opening = yield* Semaphore.make(1)
   let thread: Thread.Thread | undefined
   let running: Turn.Handle | undefined
+  yield* Asks.cutLeftovers(key)
 
   const rolloutOf = (opened: Thread.Thread) =>
     Effect.flatMap(opened.read({ includeTurns: false }), (info) => Rollout.read(runner.codexHome, info.path))
@@ -163,13 +166,16 @@ export const handlers = Effect.gen(function*() {
   /**
    * Starts a turn on the conversation's thread, known to `Steer` and `Interrupt` while it runs. `result` is its
    * result, stored with the rollout after it; a turn that ends otherwise (its process died, it was interrupted) is
-   * marked cut.
+   * marked cut. With `ask`, its requests wait for a client's answer; `requests` are they as they come and end.
    */
-  const start = Effect.fnUntraced(function*(turnKey: string, input: Input.Input) {
+  const start = Effect.fnUntraced(function*(turnKey: string, input: Input.Input, ask: AskPolicy | undefined) {
     const cut = <A, E, R>(self: Effect.Effect<A, E, R>) =>
       Effect.onError(self, () => Effect.ignore(store.markCut(key, turnKey)))
     const opened = yield* cut(current)
-    const handle = yield* cut(opened.turn(input))
+    const asks = ask === undefined
+      ? undefined
+      : yield* Asks.forTurn({ conversation: key, turnKey, runner: runner.name, policy: ask })
+    const handle = yield* cut(opened.turn(input, { approvals: asks?.approvals }))
     running = handle
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
@@ -178,6 +184,7 @@ export const handlers = Effect.gen(function*() {
     )
     return {
       handle,
+      requests: asks?.requests ?? Stream.empty,
       result: handle.result.pipe(cut, Effect.tap((result) => finish(opened, turnKey, result)))
     }
   })
@@ -191,21 +198,29 @@ export const handlers = Effect.gen(function*() {
         return { threadId: opened.id, created: true }
       })),
 
-    RunTurn: ({ payload: { input, onCut, turnKey } }) =>
+    RunTurn: ({ payload: { ask, input, onCut, turnKey } }) =>
       Effect.gen(function*() {
         const stored = yield* begin(turnKey, onCut)
         if (Option.isSome(stored)) return yield* outcome(stored.value)
-        const { result } = yield* start(turnKey, input)
+        const { result } = yield* start(turnKey, input, ask)
         return yield* outcome(yield* result)
       }).pipe(Effect.scoped),
 
-    StreamTurn: ({ payload: { input, turnKey } }) =>
+    StreamTurn: ({ payload: { ask, input, turnKey } }) =>
       Stream.unwrap(Effect.gen(function*() {
         const stored = yield* begin(turnKey, "fail")
         if (Option.isSome(stored)) return Stream.empty
-        const { handle, result } = yield* start(turnKey, input)
+        const { handle, requests, result } = yield* start(turnKey, input, ask)
         return handle.stream.pipe(
-          Stream.map((event) => ({ method: event.method, params: event.params })),
+          Stream.filter(Turn.isNotification),
+          Stream.map((event): TurnEvent =>
+            event.emittedAtMs === undefined
+              ? { method: event.method, params: event.params }
+              : { method: event.method, params: event.params, emittedAtMs: event.emittedAtMs }
+          ),
+          Stream.merge(Stream.map(requests, (request): TurnEvent => ({ method: requestEventMethod, params: request })), {
+            haltStrategy: "left"
+          }),
           Stream.concat(Stream.fromEffectDrain(result))
         )
       })),
