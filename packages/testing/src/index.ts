@@ -14,6 +14,15 @@
 export * as MockModel from "./MockModel.js"
 
 /**
+ * Record a test's model traffic once, replay it offline: a recording proxy for the Responses API
+ * (`Cassette.record`), replay on a `MockModel` that fails typed on a changed request (`Cassette.replay`,
+ * `Cassette.failOnMismatch`), and the cassette file format.
+ *
+ * @since 0.2.0
+ */
+export * as Cassette from "./Cassette.js"
+
+/**
  * The real codex binary wired to a `MockModel` with a temporary `CODEX_HOME`: `CodexTest.layer()`.
  *
  * @since 0.1.0
