@@ -15,13 +15,25 @@
 import { createHash } from "node:crypto"
 import { tmpdir } from "node:os"
 
-/** @internal */
+/**
+ * How to normalise: the secrets to scrub.
+ *
+ * @since 0.2.0
+ * @category models
+ * @internal
+ */
 export interface NormalizeOptions {
   /** Values replaced by `<redacted>` wherever they appear. */
   readonly secrets: ReadonlyArray<string>
 }
 
-/** A JSON value. @internal */
+/**
+ * A JSON value.
+ *
+ * @since 0.2.0
+ * @category models
+ * @internal
+ */
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -37,7 +49,13 @@ const volatileItemFields = new Set(["id", "status", "encrypted_content"])
 const LONG_TEXT = 2000
 const REDACTED = "<redacted>"
 
-/** `sha256:` and the first 16 hex digits of the hash of `text`. @internal */
+/**
+ * `sha256:` and the first 16 hex digits of the hash of `text`.
+ *
+ * @since 0.2.0
+ * @category utils
+ * @internal
+ */
 export const hash = (text: string): string => `sha256:${createHash("sha256").update(text).digest("hex").slice(0, 16)}`
 
 const tmpRoots = [...new Set([tmpdir(), "/tmp"])].map(escapeRegExp).join("|")
@@ -53,18 +71,36 @@ const credentialShapes: ReadonlyArray<readonly [RegExp, string]> = [
   [/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+/g, REDACTED]
 ]
 
-/** Replaces every secret (give them longest first) and every credential-shaped string by `<redacted>`. @internal */
+/**
+ * Replaces every secret (give them longest first) and every credential-shaped string by `<redacted>`.
+ *
+ * @since 0.2.0
+ * @category utils
+ * @internal
+ */
 export const scrub = (text: string, secrets: ReadonlyArray<string>): string =>
   credentialShapes.reduce(
     (acc, [shape, replacement]) => acc.replace(shape, replacement),
     secrets.reduce((acc, secret) => secret.length === 0 ? acc : acc.split(secret).join(REDACTED), text)
   )
 
-/** Secrets longest first, so that a secret containing another is replaced whole. @internal */
+/**
+ * Secrets longest first, so that a secret containing another is replaced whole.
+ *
+ * @since 0.2.0
+ * @category utils
+ * @internal
+ */
 export const orderSecrets = (secrets: ReadonlyArray<string>): ReadonlyArray<string> =>
   [...new Set(secrets.filter((secret) => secret.length > 0))].sort((a, b) => b.length - a.length)
 
-/** One string of a request, as the summary keeps it. @internal */
+/**
+ * One string of a request, as the summary keeps it.
+ *
+ * @since 0.2.0
+ * @category utils
+ * @internal
+ */
 export const normalizeText = (text: string, options: NormalizeOptions): string => {
   const clean = scrub(text, options.secrets)
     .replace(tmpFolder, "$$TMPDIR/$1XXXXXX")
@@ -137,6 +173,8 @@ const toolName = (tool: unknown): Json => {
  * The summary of a request body: `model`, the options (every other field but the volatile ones), the tools by
  * name (their descriptions are codex's), the instructions, and the input items without ids.
  *
+ * @since 0.2.0
+ * @category utils
  * @internal
  */
 export const summarize = (body: unknown, options: NormalizeOptions): Json => {
@@ -157,17 +195,35 @@ export const summarize = (body: unknown, options: NormalizeOptions): Json => {
   return summary
 }
 
-/** JSON with object keys sorted: the same value always gives the same text. @internal */
+/**
+ * JSON with object keys sorted: the same value always gives the same text.
+ *
+ * @since 0.2.0
+ * @category utils
+ * @internal
+ */
 export const canonical = (value: unknown): string =>
   JSON.stringify(value, (_key, field: unknown) =>
     isObject(field)
       ? Object.fromEntries(Object.keys(field).sort().map((key) => [key, field[key]]))
       : field)
 
-/** The digest of a summary. @internal */
+/**
+ * The digest of a summary.
+ *
+ * @since 0.2.0
+ * @category utils
+ * @internal
+ */
 export const digest = (summary: unknown): string => hash(canonical(summary))
 
-/** The first place two values differ: its path (`input[2].content[0]`) and the two values there. @internal */
+/**
+ * The first place two values differ: its path (`input[2].content[0]`) and the two values there.
+ *
+ * @since 0.2.0
+ * @category models
+ * @internal
+ */
 export interface Difference {
   readonly path: string
   readonly expected: unknown
@@ -177,7 +233,13 @@ export interface Difference {
 const join = (path: string, key: string | number): string =>
   typeof key === "number" ? `${path}[${key}]` : path === "" ? key : `${path}.${key}`
 
-/** Walks two JSON values in step and returns the first difference, or `undefined` when they are equal. @internal */
+/**
+ * Walks two JSON values in step and returns the first difference, or `undefined` when they are equal.
+ *
+ * @since 0.2.0
+ * @category utils
+ * @internal
+ */
 export const firstDifference = (expected: unknown, actual: unknown, path = ""): Difference | undefined => {
   if (Array.isArray(expected) && Array.isArray(actual)) {
     for (let i = 0; i < Math.max(expected.length, actual.length); i++) {
@@ -196,7 +258,13 @@ export const firstDifference = (expected: unknown, actual: unknown, path = ""): 
   return canonical(expected) === canonical(actual) ? undefined : { path: path === "" ? "(root)" : path, expected, actual }
 }
 
-/** Scrubs every string of a JSON value (for what a cassette stores of a response). @internal */
+/**
+ * Scrubs every string of a JSON value (for what a cassette stores of a response).
+ *
+ * @since 0.2.0
+ * @category utils
+ * @internal
+ */
 export const scrubValue = (value: unknown, secrets: ReadonlyArray<string>): unknown => {
   if (typeof value === "string") return scrub(value, secrets)
   if (Array.isArray(value)) return value.map((item) => scrubValue(item, secrets))

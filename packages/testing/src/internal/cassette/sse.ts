@@ -6,7 +6,13 @@
  * @internal
  */
 
-/** One event: its `event:` name (or the `type` of its data) and its `data:` (parsed JSON, else the text). @internal */
+/**
+ * One event: its `event:` name (or the `type` of its data) and its `data:` (parsed JSON, else the text).
+ *
+ * @since 0.2.0
+ * @category models
+ * @internal
+ */
 export interface ParsedEvent {
   readonly event: string
   readonly data: unknown
@@ -31,7 +37,13 @@ const parseBlock = (block: string): ParsedEvent | undefined => {
   return { event: event ?? (typeof type === "string" ? type : "message"), data: parsed }
 }
 
-/** A parser fed chunk by chunk; `push` returns the events completed by the chunk, `end` the last one. @internal */
+/**
+ * A parser fed chunk by chunk; `push` returns the events completed by the chunk, `end` the last one.
+ *
+ * @since 0.2.0
+ * @category constructors
+ * @internal
+ */
 export const makeParser = () => {
   let buffer = ""
   const drain = (final: boolean): Array<ParsedEvent> => {
