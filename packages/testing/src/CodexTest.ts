@@ -41,6 +41,7 @@ import { tmpdir } from "node:os"
 import * as path from "node:path"
 import * as Cassette from "./Cassette.js"
 import * as MockModel from "./MockModel.js"
+import * as Transcript from "./Transcript.js"
 
 /**
  * The temporary `CODEX_HOME` of a test layer (removed when the layer is released).
@@ -367,3 +368,41 @@ export const layerCassette = (
   }))
 
 type CassetteLayer = Layer.Layer<Codex.Codex | AppServer.AppServer | CodexHome | Cassette.Session, Errors.StartError>
+
+/**
+ * {@link layer} with the session's JSON-RPC traffic tapped into a transcript (`Transcript.Recorder`), written to
+ * `file` as JSON Lines when the layer is released; replay it without the binary with `Transcript.layerCodexFile`.
+ *
+ * @example
+ * ```ts
+ * Effect.provide(CodexTest.layerTranscript("test/transcripts/hello.jsonl"))
+ * ```
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerTranscript = (
+  file: string,
+  options: Options & Transcript.TapOptions = {}
+): Layer.Layer<
+  Codex.Codex | AppServer.AppServer | MockModel.MockModel | CodexHome | Transcript.Recorder,
+  Errors.StartError
+> => {
+  const { mock, secrets, ...codexOptions } = options
+  const server = Layer.unwrap(Effect.gen(function*() {
+    const model = yield* MockModel.MockModel
+    const home = yield* CodexHome
+    const transport = Transport.layerStdio({
+      ...codexOptions,
+      codexHome: home.path,
+      config: [...model.codexConfig, ...Transport.configEntries(codexOptions.config)]
+    }).pipe(Layer.provide(NodeServices.layer))
+    return AppServer.layerTransport(codexOptions).pipe(
+      Layer.provideMerge(Transcript.layerTap({ file, secrets })),
+      Layer.provide(transport)
+    )
+  }))
+  return Codex.layer(codexOptions).pipe(
+    Layer.provideMerge(server),
+    Layer.provideMerge(Layer.merge(MockModel.layerWith(mock ?? {}), codexHomeLayer))
+  )
+}

@@ -126,6 +126,16 @@ const normalizeValue = (value: unknown, options: NormalizeOptions): Json => {
   return typeof value === "number" || typeof value === "boolean" ? value : null
 }
 
+/**
+ * Any JSON value with its strings normalised (secrets, temporary folders, codex's context) and ids left out.
+ *
+ * @since 0.2.0
+ * @category utils
+ * @internal
+ */
+export const normalizeJson: (value: unknown, options: NormalizeOptions) => Json = (value, options) =>
+  normalizeValue(value, options)
+
 /** A JSON string (tool call arguments) parsed, so the summary shows its fields. */
 const parsedOrText = (text: string, options: NormalizeOptions): Json => {
   try {
