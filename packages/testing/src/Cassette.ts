@@ -42,6 +42,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import * as path from "node:path"
+import { failWithMismatch } from "./internal/cassette/mismatch.js"
 import * as Normalize from "./internal/cassette/normalize.js"
 import * as Sse from "./internal/cassette/sse.js"
 import * as MockModel from "./MockModel.js"
@@ -311,13 +312,7 @@ export class Session extends Context.Service<Session, SessionService>()("@effect
 export const failOnMismatch = <A, E, R>(
   self: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | CassetteMismatchError, R | Session> =>
-  Session.use((session) => {
-    const orMismatch = Effect.flatMap(session.mismatch, (found) => Option.isSome(found) ? Effect.fail(found.value) : Effect.void)
-    return self.pipe(
-      Effect.catchCause((cause) => Effect.andThen(orMismatch, Effect.failCause(cause))),
-      Effect.tap(() => orMismatch)
-    )
-  })
+  Session.use((session) => failWithMismatch(self, session.mismatch))
 
 // ---------------------------------------------------------------------------
 // Replay

@@ -36,6 +36,7 @@ import { AppServer, Codex, type Errors, Transport } from "effect-codex"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import * as FakeAppServer from "./FakeAppServer.js"
+import { failWithMismatch } from "./internal/cassette/mismatch.js"
 import * as Normalize from "./internal/cassette/normalize.js"
 
 // ---------------------------------------------------------------------------
@@ -246,13 +247,7 @@ export class Player extends Context.Service<Player, {
 export const failOnMismatch = <A, E, R>(
   self: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | TranscriptMismatchError, R | Player> =>
-  Player.use((player) => {
-    const orMismatch = Effect.flatMap(player.mismatch, (found) => Option.isSome(found) ? Effect.fail(found.value) : Effect.void)
-    return self.pipe(
-      Effect.catchCause((cause) => Effect.andThen(orMismatch, Effect.failCause(cause))),
-      Effect.tap(() => orMismatch)
-    )
-  })
+  Player.use((player) => failWithMismatch(self, player.mismatch))
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
