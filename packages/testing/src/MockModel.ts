@@ -618,7 +618,7 @@ const sendJson = (res: Http.ServerResponse, status: number, body: unknown, heade
  *
  * @example
  * ```ts
- * MockModel.codexConfigFor("http://127.0.0.1:8080/v1", { model: "gpt-5.1-codex-mini" })
+ * MockModel.codexConfigFor("http://127.0.0.1:8080/v1", { model: "gpt-5.5" })
  * ```
  *
  * @since 0.2.0
