@@ -3,7 +3,9 @@
  * upstream (the kit's MockModel, which the recorder knows only as a URL), then replayed with the upstream gone.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { Approvals, Codex } from "effect-codex"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -117,6 +119,29 @@ describe("Cassette", () => {
       })
       expect((error as Cassette.CassetteMismatchError).path).toMatch(/^input\[\d+\]\.content\[0\]$/)
     }), { timeout: 120_000 })
+
+  it.live("auto mode: no cassette and no key replays (and fails typed); EFFECT_CODEX_RECORD forces recording", () =>
+    Effect.gen(function*() {
+      const file = path.join(yield* tempDir("cassette-auto-"), "auto.json")
+      const noKey = ConfigProvider.layer(ConfigProvider.fromUnknown({}))
+      const missing = yield* Effect.gen(function*() {
+        yield* Codex.Codex
+      }).pipe(Effect.provide(CodexTest.layerCassette(file).pipe(Layer.provide(noKey))), Effect.flip)
+      expect(missing).toMatchObject({ _tag: "CassetteReadError", file })
+
+      const forced = ConfigProvider.layer(ConfigProvider.fromUnknown({ EFFECT_CODEX_RECORD: "true" }))
+      yield* Effect.gen(function*() {
+        const upstream = yield* MockModel.MockModel
+        yield* upstream.enqueue(MockModel.text("Recorded."))
+        const answer = yield* Effect.gen(function*() {
+          const thread = yield* (yield* Codex.Codex).threadStart()
+          return (yield* thread.run("Hi")).finalResponse
+        }).pipe(Effect.provide(CodexTest.layerCassette(file, { mode: "replay", upstream: upstream.baseUrl }).pipe(Layer.provide(forced))))
+        expect(answer).toBe("Recorded.")
+      }).pipe(Effect.scoped, Effect.provide(MockModel.layer))
+      const cassette = JSON.parse(readFileSync(file, "utf8")) as Cassette.Cassette
+      expect(cassette.interactions).toHaveLength(1)
+    }), { timeout: 60_000 })
 
   it.live("replay mode without a cassette fails typed, naming the file", () =>
     Effect.gen(function*() {
