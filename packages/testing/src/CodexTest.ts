@@ -22,11 +22,13 @@
  * @since 0.1.0
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
@@ -37,7 +39,9 @@ import { randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
+import * as Cassette from "./Cassette.js"
 import * as MockModel from "./MockModel.js"
+import * as Transcript from "./Transcript.js"
 
 /**
  * The temporary `CODEX_HOME` of a test layer (removed when the layer is released).
@@ -84,10 +88,18 @@ export const appServerLayer = (
 ): Layer.Layer<AppServer.AppServer, Errors.StartError, MockModel.MockModel | CodexHome> =>
   Layer.unwrap(Effect.gen(function*() {
     const mock = yield* MockModel.MockModel
-    const home = yield* CodexHome
-    const config = [...mock.codexConfig, ...Transport.configEntries(options.config)]
-    return NodeCodex.layerAppServer({ ...options, codexHome: home.path, config })
+    return yield* appServerOn(mock.codexConfig, options)
   }))
+
+/** The real binary in the `CodexHome` in context, with `codexConfig` (a model provider) before the test's config. */
+const appServerOn = (codexConfig: ReadonlyArray<string>, options: Omit<Codex.Options, "codexHome">) =>
+  CodexHome.use((home) =>
+    Effect.succeed(
+    NodeCodex.layerAppServer({
+      ...options,
+      codexHome: home.path,
+      config: [...codexConfig, ...Transport.configEntries(options.config)]
+    })))
 
 /**
  * Everything a test needs: `Codex` (and `AppServer`) on the real binary, the `MockModel` it talks to,
@@ -282,6 +294,115 @@ export const layerPool = (
 ): Layer.Layer<Codex.Codex | MockModel.MockModel | CodexHome, Errors.StartError> => {
   const { mock, ...codexOptions } = options
   return CodexPool.layerWith(codexOptions, appServerLayer(codexOptions)).pipe(
+    Layer.provideMerge(Layer.merge(MockModel.layerWith(mock ?? {}), codexHomeLayer))
+  )
+}
+
+/**
+ * Options of {@link layerCassette}: the Codex options, and how to record (upstream, key, model) or replay.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CassetteOptions
+  extends Omit<Options, "mock">, Omit<Cassette.RecordOptions, "file">, Omit<Cassette.ReplayOptions, "file" | "mock">
+{
+  /**
+   * `record`: always record; `replay`: replay only (a missing cassette fails); `auto` (default): record when the
+   * cassette is missing and a key is set, replay otherwise. `EFFECT_CODEX_RECORD=1` forces `record`.
+   */
+  readonly mode?: "record" | "replay" | "auto" | undefined
+}
+
+/**
+ * Everything {@link layer} gives, with the model behind codex on a cassette: recorded from a real Responses API
+ * (`upstream`, default OpenAI's; `apiKey`, default `OPENAI_API_KEY`; `model`, default `CODEX_MODEL`) and written
+ * to `file` when the layer is released, or replayed offline from `file` through the real codex binary. Wrap the
+ * test in `Cassette.failOnMismatch` to get a `CassetteMismatchError` when the code under test asks something new.
+ *
+ * @example
+ * ```ts
+ * import { it } from "@effect/vitest"
+ * import { Effect } from "effect"
+ * import { Codex } from "effect-codex"
+ * import { Cassette, CodexTest } from "@effect-codex/testing"
+ *
+ * it.live("answers", () =>
+ *   Effect.gen(function*() {
+ *     const thread = yield* (yield* Codex.Codex).threadStart()
+ *     const result = yield* thread.run("Say hello")
+ *   }).pipe(Cassette.failOnMismatch, Effect.provide(CodexTest.layerCassette("test/cassettes/hello.json"))))
+ * ```
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerCassette = (
+  file: string,
+  options: CassetteOptions = {}
+): Layer.Layer<
+  Codex.Codex | AppServer.AppServer | CodexHome | Cassette.Session,
+  Errors.StartError | Cassette.CassetteReadError | Config.ConfigError
+> =>
+  Layer.unwrap(Effect.gen(function*() {
+    const { apiKey, headers, mode, model, provider, secrets, timing, upstream, ...codexOptions } = options
+    const forced = Option.getOrElse(yield* Config.option(Config.Boolean(Cassette.RECORD_ENV)), () => false)
+    const key = apiKey ?? Option.getOrUndefined(yield* Config.option(Config.Redacted("OPENAI_API_KEY")))
+    const recording = forced || mode === "record" ||
+      ((mode ?? "auto") === "auto" && !existsSync(file) && key !== undefined)
+    if (recording) {
+      const recordedModel = model ?? Option.getOrUndefined(yield* Config.option(Config.String("CODEX_MODEL")))
+      const recorder = Cassette.layerRecord({ file, apiKey: key, headers, model: recordedModel, provider, secrets, upstream })
+      const server = Layer.unwrap(Cassette.RecorderService.use((recorder) => appServerOn(recorder.codexConfig, codexOptions)))
+      const recorded: CassetteLayer = Codex.layer(codexOptions).pipe(
+        Layer.provideMerge(server),
+        Layer.provideMerge(Layer.merge(recorder, codexHomeLayer))
+      )
+      return recorded
+    }
+    const cassette = yield* Cassette.read(file)
+    const replayed: CassetteLayer = Codex.layer(codexOptions).pipe(
+      Layer.provideMerge(appServerLayer(codexOptions)),
+      Layer.provideMerge(Layer.merge(Cassette.replay(cassette, { file, mock: provider, secrets, timing }), codexHomeLayer))
+    )
+    return replayed
+  }))
+
+type CassetteLayer = Layer.Layer<Codex.Codex | AppServer.AppServer | CodexHome | Cassette.Session, Errors.StartError>
+
+/**
+ * {@link layer} with the session's JSON-RPC traffic tapped into a transcript (`Transcript.Recorder`), written to
+ * `file` as JSON Lines when the layer is released; replay it without the binary with `Transcript.layerCodexFile`.
+ *
+ * @example
+ * ```ts
+ * Effect.provide(CodexTest.layerTranscript("test/transcripts/hello.jsonl"))
+ * ```
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerTranscript = (
+  file: string,
+  options: Options & Transcript.TapOptions = {}
+): Layer.Layer<
+  Codex.Codex | AppServer.AppServer | MockModel.MockModel | CodexHome | Transcript.Recorder,
+  Errors.StartError
+> => {
+  const { mock, secrets, ...codexOptions } = options
+  const server = Layer.unwrap(Effect.gen(function*() {
+    const model = yield* MockModel.MockModel
+    const home = yield* CodexHome
+    const transport = Transport.layerStdio({
+      ...codexOptions,
+      codexHome: home.path,
+      config: [...model.codexConfig, ...Transport.configEntries(codexOptions.config)]
+    }).pipe(Layer.provide(NodeServices.layer))
+    return AppServer.layerTransport(codexOptions).pipe(
+      Layer.provideMerge(Transcript.layerTap({ file, secrets })),
+      Layer.provide(transport)
+    )
+  }))
+  return Codex.layer(codexOptions).pipe(
+    Layer.provideMerge(server),
     Layer.provideMerge(Layer.merge(MockModel.layerWith(mock ?? {}), codexHomeLayer))
   )
 }

@@ -80,6 +80,13 @@ export interface StreamReply {
   readonly events: ReadonlyArray<SseEvent>
   readonly usage: Usage | undefined
   readonly intervalMs: number
+  /**
+   * Milliseconds to wait before each event (index by index), instead of `intervalMs`: a recorded stream's own
+   * timing (see `Cassette.replay` with `timing: "recorded"`).
+   *
+   * @since 0.2.0
+   */
+  readonly delaysMs?: ReadonlyArray<number> | undefined
 }
 
 /**
@@ -616,6 +623,37 @@ const sendJson = (res: Http.ServerResponse, status: number, body: unknown, heade
 }
 
 /**
+ * The `key=value` overrides that point codex at a Responses API at `baseUrl` (a `MockModel`, a `Cassette`
+ * recorder), fully offline: the provider (`LayerOptions.providerId`, retries, idle timeout), the model and, unless
+ * `offline: false`, `Transport.offlineConfig`.
+ *
+ * @example
+ * ```ts
+ * MockModel.codexConfigFor("http://127.0.0.1:8080/v1", { model: "gpt-5.5" })
+ * ```
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const codexConfigFor = (baseUrl: string, options: LayerOptions = {}): ReadonlyArray<string> => {
+  const providerId = options.providerId ?? "mock"
+  const providerFields = [
+    `name=${tomlString("effect-codex mock")}`,
+    `base_url=${tomlString(baseUrl)}`,
+    `wire_api="responses"`,
+    `request_max_retries=${options.requestMaxRetries ?? 0}`,
+    `stream_max_retries=${options.streamMaxRetries ?? 0}`,
+    ...(options.streamIdleTimeoutMs !== undefined ? [`stream_idle_timeout_ms=${options.streamIdleTimeoutMs}`] : [])
+  ]
+  return [
+    `model_provider=${tomlString(providerId)}`,
+    `model_providers.${providerId}={ ${providerFields.join(", ")} }`,
+    `model=${tomlString(options.model ?? "mock-model")}`,
+    ...((options.offline ?? true) ? Transport.offlineConfig : [])
+  ]
+}
+
+/**
  * Starts the mock server in the current scope; it stops (closing every open
  * connection, also stalled streams) when the scope closes.
  *
@@ -624,7 +662,6 @@ const sendJson = (res: Http.ServerResponse, status: number, body: unknown, heade
  */
 export const make = Effect.fnUntraced(function*(options: LayerOptions = {}) {
   const model = options.model ?? "mock-model"
-  const providerId = options.providerId ?? "mock"
   const usage = options.usage ?? defaultUsage
   // dynamic: fresh item and response ids for every default reply
   let defaultReply: Reply = options.defaultReply ?? dynamic(() => text("Mock reply."))
@@ -647,6 +684,19 @@ export const make = Effect.fnUntraced(function*(options: LayerOptions = {}) {
   const writeStream = (res: Http.ServerResponse, reply: StreamReply) => {
     const evs = withUsage(reply.events, reply.usage ?? usage)
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
+    const delays = reply.delaysMs
+    if (delays !== undefined && delays.some((ms) => ms > 0)) {
+      res.flushHeaders()
+      let next = 0
+      const play = () => {
+        if (res.destroyed || closed) return
+        const ev = evs[next++]
+        if (ev === undefined) return void res.end()
+        writeEvent(res, ev)
+        later(delays[next] ?? 0, play)
+      }
+      return later(delays[0] ?? 0, play)
+    }
     if (reply.intervalMs <= 0) {
       for (const ev of evs) writeEvent(res, ev)
       res.end()
@@ -765,20 +815,7 @@ export const make = Effect.fnUntraced(function*(options: LayerOptions = {}) {
   ).pipe(Effect.orDie)
 
   const baseUrl = `http://127.0.0.1:${port}/v1`
-  const providerFields = [
-    `name=${tomlString("effect-codex mock")}`,
-    `base_url=${tomlString(baseUrl)}`,
-    `wire_api="responses"`,
-    `request_max_retries=${options.requestMaxRetries ?? 0}`,
-    `stream_max_retries=${options.streamMaxRetries ?? 0}`,
-    ...(options.streamIdleTimeoutMs !== undefined ? [`stream_idle_timeout_ms=${options.streamIdleTimeoutMs}`] : [])
-  ]
-  const codexConfig: ReadonlyArray<string> = [
-    `model_provider=${tomlString(providerId)}`,
-    `model_providers.${providerId}={ ${providerFields.join(", ")} }`,
-    `model=${tomlString(model)}`,
-    ...((options.offline ?? true) ? Transport.offlineConfig : [])
-  ]
+  const codexConfig = codexConfigFor(baseUrl, options)
 
   const responsesOnly = () => recorded.filter((r) => r.method === "POST" && r.path === "/v1/responses")
 

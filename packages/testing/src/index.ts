@@ -14,6 +14,23 @@
 export * as MockModel from "./MockModel.js"
 
 /**
+ * Record a test's model traffic once, replay it offline: a recording proxy for the Responses API
+ * (`Cassette.record`), replay on a `MockModel` that fails typed on a changed request (`Cassette.replay`,
+ * `Cassette.failOnMismatch`), and the cassette file format.
+ *
+ * @since 0.2.0
+ */
+export * as Cassette from "./Cassette.js"
+
+/**
+ * A session's JSON-RPC traffic as a transcript (`Transcript.tap`, `CodexTest.layerTranscript`), replayed on a
+ * `FakeAppServer` without the binary (`Transcript.layerCodex`); an unexpected client request fails typed.
+ *
+ * @since 0.2.0
+ */
+export * as Transcript from "./Transcript.js"
+
+/**
  * The real codex binary wired to a `MockModel` with a temporary `CODEX_HOME`: `CodexTest.layer()`.
  *
  * @since 0.1.0
