@@ -510,6 +510,10 @@ export const make = Effect.fnUntraced(function*<R>(
     get server() {
       return (members[0] ?? latest!).server
     },
+    // The account's limits as one live process hears them (every process reports the same account's).
+    get rateLimits() {
+      return (members[0] ?? latest!).codex.rateLimits
+    },
     thread,
     threadStart: (startOptions) =>
       anywhere((member) => Effect.map(member.codex.threadStart(startOptions), (response) => opened(member, response))),

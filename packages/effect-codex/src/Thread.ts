@@ -94,7 +94,7 @@ export interface Thread {
   readonly run: (
     input: Input.Input,
     options?: TurnOptions
-  ) => Effect.Effect<Turn.Result, Turn.TurnFailedError | Turn.StreamError | BusyError>
+  ) => Effect.Effect<Turn.Result, Turn.TurnFailedError | Turn.TokenBudgetExceededError | Turn.StreamError | BusyError>
   /** Runs a turn and streams its events, ending with `turn/completed`. */
   readonly stream: (
     input: Input.Input,
@@ -111,7 +111,7 @@ export interface Thread {
     options?: TurnOptions
   ) => Effect.Effect<
     { readonly value: A; readonly result: Turn.Result },
-    StructuredOutputError | Turn.TurnFailedError | Turn.StreamError | BusyError
+    StructuredOutputError | Turn.TurnFailedError | Turn.TokenBudgetExceededError | Turn.StreamError | BusyError
   >
   /** Reads the thread (`thread/read`), with its turns unless `includeTurns` is false. */
   readonly read: (options?: { readonly includeTurns?: boolean }) => Effect.Effect<ThreadInfo, RequestError>

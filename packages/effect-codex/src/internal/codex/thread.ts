@@ -22,8 +22,8 @@ import * as TurnShell from "./turn.js"
 import type * as TurnGate from "./turnGate.js"
 
 /**
- * What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread), the watchdog defaults
- * and the gate its turns pass (the `Codex`'s thread locks).
+ * What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread), the watchdog defaults,
+ * the gate its turns pass (the `Codex`'s thread locks) and the reset time of a usage limit.
  *
  * @since 0.1.0
  * @category models
@@ -33,6 +33,8 @@ export interface Dependencies {
   readonly dispatcher: Dispatcher.Dispatcher
   readonly watch: Turn.WatchOptions
   readonly gate: TurnGate.Gate
+  /** When the account's exhausted usage limit resets (Unix seconds), from the latest rate-limit snapshot. */
+  readonly resetsAt: Effect.Effect<number | null>
 }
 
 /**
@@ -46,7 +48,7 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
   const { server } = dependencies
   // Spans only with an installed tracer (internal/spans).
   const turn = Effect.fnUntraced(function*(id: string, input: Input.Input, options: TurnOptions = {}) {
-    const { approvals, idleTimeout, interruptGrace, whenBusy, ...params } = options
+    const { approvals, idleTimeout, interruptGrace, maxThreadTokens, maxTokens, whenBusy, ...params } = options
     // The thread's place is held from before `turn/start` until the turn settles (or the caller's scope closes,
     // after the turn was stopped there: the place was taken first, so it is released last).
     const context = yield* Effect.context<Scope.Scope>()
@@ -62,7 +64,10 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
     const handle = yield* TurnShell.start(dependencies.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
       idleTimeout: idleTimeout ?? dependencies.watch.idleTimeout,
       interruptGrace: interruptGrace ?? dependencies.watch.interruptGrace,
-      approvals
+      approvals,
+      maxTokens,
+      maxThreadTokens,
+      resetsAt: dependencies.resetsAt
     }, () => onSettled()).pipe(Effect.onError(release))
     slot.running(handle.id)
     if (settled) yield* release()
