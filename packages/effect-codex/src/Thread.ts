@@ -117,6 +117,11 @@ export interface Thread {
   readonly read: (options?: { readonly includeTurns?: boolean }) => Effect.Effect<ThreadInfo, RequestError>
   /** Renames the thread. */
   readonly setName: (name: string) => Effect.Effect<void, RequestError>
-  /** Starts compaction of the thread's history. */
-  readonly compact: Effect.Effect<void, RequestError>
+  /**
+   * Compacts the thread's history (`thread/compact/start`) and waits until the compaction, which codex runs as a
+   * turn of its own, has ended (the thread's place is held meanwhile, so a turn started now waits for it). After a
+   * `ContextWindowExceeded`, compact and run again. Fails with `TurnStalledError` when the compaction has not ended
+   * within the idle timeout.
+   */
+  readonly compact: Effect.Effect<void, RequestError | BusyError | Turn.TurnStalledError>
 }

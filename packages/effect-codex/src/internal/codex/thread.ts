@@ -6,13 +6,15 @@
  */
 import * as OpenAiStructuredOutput from "effect/ai/OpenAiStructuredOutput"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "../../AppServer.js"
-import { StructuredOutputError } from "../../Errors.js"
+import { type AppServerExitedError, StructuredOutputError, TurnStalledError } from "../../Errors.js"
 import * as Input from "../../Input.js"
 import type { Thread, TurnOptions } from "../../Thread.js"
 import type * as Turn from "../../Turn.js"
@@ -104,6 +106,33 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
       return { value, result }
     }).pipe(Effect.withSpan("Thread.runStructured", { attributes: { threadId: id } }))
 
+  /**
+   * Compacts the thread and waits for the end of the compaction, which codex runs as a turn of its own: the thread's
+   * place is held meanwhile (a turn started now would merge into it), and its `turn/completed` is awaited on a route
+   * opened before `thread/compact/start` is sent, for at most the idle timeout.
+   */
+  const compact = (id: string) =>
+    Effect.gen(function*() {
+      yield* dependencies.gate(id, undefined)
+      const ended = yield* Deferred.make<void, AppServerExitedError>()
+      yield* dependencies.dispatcher.register(id, {
+        onNotifications: (batch) => {
+          if (batch.some((event) => event.method === "turn/completed")) Deferred.doneUnsafe(ended, Exit.void)
+        },
+        onClose: (error) => Deferred.doneUnsafe(ended, Exit.fail(error)),
+        onAnswering: () => {},
+        onAnswered: () => {}
+      })
+      yield* server.request("thread/compact/start", { threadId: id })
+      const idle = Duration.fromInputUnsafe(dependencies.watch.idleTimeout ?? Duration.minutes(5))
+      yield* Deferred.await(ended).pipe(
+        Effect.timeoutOrElse({
+          duration: idle,
+          orElse: () => Effect.fail(new TurnStalledError({ threadId: id, turnId: "", idleMillis: Duration.toMillis(idle) }))
+        })
+      )
+    }).pipe(Effect.scoped, Effect.withSpan("Thread.compact", { attributes: { threadId: id } }))
+
   return (id) => ({
     id,
     turn: (input, options) => turn(id, input, options),
@@ -121,11 +150,6 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
         Effect.withSpan("Thread.setName", { attributes: { threadId: id } })
       ),
     // Built when run, not with the handle (a span captures its call site when made).
-    compact: Effect.suspend(() =>
-      server.request("thread/compact/start", { threadId: id }).pipe(
-        Effect.asVoid,
-        Effect.withSpan("Thread.compact", { attributes: { threadId: id } })
-      )
-    )
+    compact: Effect.suspend(() => compact(id))
   })
 }
