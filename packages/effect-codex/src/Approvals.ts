@@ -32,6 +32,7 @@ import * as Layer from "effect/Layer"
 import type { KnownServerRequest } from "./AppServer.js"
 import { ErrorCode, type RpcErrorObject } from "./Errors.js"
 import { type ChatgptTokens, toWire } from "./internal/codex/chatgptTokens.js"
+import { optInFor } from "./internal/codex/optIn.js"
 
 /**
  * A handler for one server-request method: typed params in, the typed answer out.
@@ -130,11 +131,11 @@ export const make = (
   }
 })
 
-/** Declines, with a log line that says what was declined and how to allow it. */
+/** Declines, with a log line that says what was declined and the opt-in that answers its method. */
 const declineWithLog = (request: KnownServerRequest): Effect.Effect<unknown, RpcErrorObject> =>
-  Effect.logInfo(
-    `effect-codex declined "${request.method}" (default policy). Provide Approvals.acceptAll or Approvals.layer({...}) to decide otherwise.`
-  ).pipe(Effect.andThen(declineAnswer(request)))
+  Effect.logInfo(`effect-codex declined "${request.method}" (default policy). ${optInFor(request.method)}`).pipe(
+    Effect.andThen(declineAnswer(request))
+  )
 
 /**
  * The default policy: decline every approval, answer questions with nothing, log each refusal.
