@@ -312,7 +312,7 @@ export const make = Effect.fnUntraced(function*<R>(
     },
     // The account's limits as one live process hears them (every process reports the same account's).
     get rateLimits() {
-      return (members[0] ?? latest!).codex.rateLimits
+      return supervisor.latest().process.codex.rateLimits
     },
     thread,
     threadStart: (startOptions) =>
