@@ -232,17 +232,22 @@ describe("examples, offline on the real codex binary", () => {
       }
     }))
 
-  it.live("error-handling-and-retry catches each tagged error and recovers by retrying", () =>
+  it.live("error-handling-and-retry catches each tagged reason, retries, compacts and signs in again", () =>
     Effect.gen(function*() {
       const { output, requests, pending } = yield* runExample(errorHandling)
       expect(output.trimEnd().split("\n")).toEqual([
         "1. no server: tried /nonexistent/codex (option codexPath)",
-        "2. turn failed: The model `no-such-model` does not exist",
-        "3. attempt failed (TurnFailedError), retrying",
-        "3. completed: Hello after a retry!"
+        "2. turn failed (ModelNotFound): The model `no-such-model` does not exist",
+        "3. attempt failed (HttpConnectionFailed), retrying",
+        "3. completed: Hello after a retry!",
+        "4. context window full: compacting, then running again",
+        "4. completed: Going on after compaction.",
+        "5. not signed in: signing in again, then running again",
+        "5. completed: Signed in again."
       ])
       expect(body(requests[0]).model).toBe("no-such-model")
-      expect(requests).toHaveLength(3)
+      // 404, 503 then the retry, the context overflow, the compaction, the turn again, 401, the turn again.
+      expect(requests).toHaveLength(8)
       expect(pending).toBe(0)
     }))
 

@@ -236,7 +236,7 @@ const turnReason = (error: TurnError | null): AiError.AiErrorReason => {
 }
 
 /** How running a codex turn can fail (a busy thread or a full pool queue included). */
-type TurnFailure = Turn.StreamError | Turn.TurnFailedError | Thread.BusyError
+type TurnFailure = Turn.StreamError | Turn.TurnFailedError | Turn.TokenBudgetExceededError | Thread.BusyError
 
 /** How following a codex turn failed, as an `AiError` reason. */
 const streamReason = (error: TurnFailure): AiError.AiErrorReason => {

@@ -40,6 +40,7 @@ import type {
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -48,6 +49,7 @@ import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
+import type * as SubscriptionRef from "effect/SubscriptionRef"
 import type { ChildProcessSpawner } from "effect/process"
 import * as AppServer from "./AppServer.js"
 import * as Approvals from "./Approvals.js"
@@ -61,6 +63,7 @@ import type {
 import * as ChatgptTokensInternal from "./internal/codex/chatgptTokens.js"
 import * as Dispatcher from "./internal/codex/dispatcher.js"
 import * as Remote from "./internal/transport/remote.js"
+import * as RateLimitsInternal from "./internal/codex/rateLimits.js"
 import * as Stdio from "./internal/transport/stdio.js"
 import * as ThreadHandle from "./internal/codex/thread.js"
 import * as TurnGate from "./internal/codex/turnGate.js"
@@ -188,7 +191,22 @@ export interface Codex {
   readonly loginDeviceCode: Effect.Effect<LoginHandle, RequestError, Scope.Scope>
   /** Signs out. */
   readonly logout: Effect.Effect<void, RequestError>
+  /**
+   * The account's rate limits, merged from codex's sparse `account/rateLimits/updated` reports (a field a report
+   * leaves out keeps its last value), per limit id; `latest` is the limit reported last. Empty until codex reports
+   * (it does after a model call). Read it with `SubscriptionRef.get`, follow it with `SubscriptionRef.changes`;
+   * it is the SDK's to write.
+   */
+  readonly rateLimits: SubscriptionRef.SubscriptionRef<RateLimits>
 }
+
+/**
+ * The account's merged rate limits (see {@link Service.rateLimits}).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RateLimits = RateLimitsInternal.RateLimits
 
 /**
  * The Codex service tag.
@@ -233,6 +251,10 @@ export const make: (
   options: ServiceOptions = {}
 ) {
   const server = yield* AppServer.AppServer
+  // The account's rate limits, merged from codex's sparse reports (heard before the dispatcher routes the same
+  // chunk); a turn failed by a usage limit reads its reset there.
+  const rateLimits = yield* RateLimitsInternal.track(server)
+  const resetsAt = RateLimitsInternal.awaitResetsAt(rateLimits, Duration.millis(500))
   // One dispatcher for every thread of this server: notifications and server requests, routed by thread id.
   const dispatcher = yield* Dispatcher.make(
     server,
@@ -241,7 +263,7 @@ export const make: (
   // One lock per thread id for every handle of this Codex (a CodexPool shares one gate among its processes).
   const gate = Option.getOrElse(yield* Effect.serviceOption(TurnGate.CurrentGate), () =>
     TurnGate.threadLocks(options.whenBusy))
-  const dependencies: ThreadHandle.Dependencies = { server, dispatcher, watch: options, gate }
+  const dependencies: ThreadHandle.Dependencies = { server, dispatcher, watch: options, gate, resetsAt }
   const thread = ThreadHandle.maker(dependencies)
   const opened = (response: OpenResponse): OpenedThread => ({
     ...thread(response.thread.id),
@@ -295,6 +317,7 @@ export const make: (
 
   return Codex.of({
     server,
+    rateLimits,
     thread,
     threadStart: (options = {}) =>
       server.request("thread/start", options).pipe(

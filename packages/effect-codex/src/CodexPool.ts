@@ -329,6 +329,10 @@ export const make = Effect.fnUntraced(function*<R>(
     get server() {
       return supervisor.latest().process.server
     },
+    // The account's limits as one live process hears them (every process reports the same account's).
+    get rateLimits() {
+      return supervisor.latest().process.codex.rateLimits
+    },
     thread,
     threadStart: (startOptions) =>
       Effect.map(placement.open((member) => codexOf(member).threadStart(startOptions)), opened),

@@ -16,6 +16,7 @@
  * ```
  * @since 0.1.0
  */
+import type { CodexErrorInfo, TurnError } from "@effect-codex/protocol"
 import * as Schema from "effect/Schema"
 import { TurnResult } from "./internal/codex/turnResult.js"
 
@@ -275,19 +276,526 @@ export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceed
   }
 }
 
+// ---------------------------------------------------------------------------
+// Why a turn failed: one reason per codexErrorInfo kind
+// ---------------------------------------------------------------------------
+
+const reasonId = (name: string) => `effect-codex/Errors/TurnFailureReason/${name}`
+
+/** An HTTP status worth trying again: none known (a connection that broke), a timeout, 429, or a server error. */
+const transientStatus = (status: number | null | undefined): boolean =>
+  status == null || status === 408 || status === 429 || status >= 500
+
+const httpStatusCode = Schema.NullOr(Schema.Number)
+
 /**
- * The turn ended with status `failed`; `result` has the server's `error` and everything that happened.
+ * The conversation no longer fits the model's context window: compact the thread (`thread.compact`) or start a new
+ * one, then run again. Not retryable as it is.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class ContextWindowExceeded extends Schema.TaggedError<ContextWindowExceeded>(reasonId("ContextWindowExceeded"))("ContextWindowExceeded", {}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The session's own budget is spent. Not retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class SessionBudgetExceeded extends Schema.TaggedError<SessionBudgetExceeded>(reasonId("SessionBudgetExceeded"))("SessionBudgetExceeded", {}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The account's usage limit is reached. `resetsAt` (Unix seconds) is when it resets, when known: codex does not put
+ * it in `codexErrorInfo`, so it is taken from the latest `account/rateLimits/updated` snapshot (the exhausted window,
+ * else the latest reset). Not retryable at once; `Retry.retryTurn` waits for `resetsAt` when it is near enough.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class UsageLimitExceeded extends Schema.TaggedError<UsageLimitExceeded>(reasonId("UsageLimitExceeded"))("UsageLimitExceeded", {
+  resetsAt: Schema.NullOr(Schema.Number)
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The provider's rate limit answered the model request (e.g. `response.failed` with `rate_limit_exceeded`).
+ * Retryable after a pause.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class RateLimitExceeded extends Schema.TaggedError<RateLimitExceeded>(reasonId("RateLimitExceeded"))("RateLimitExceeded", {}) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * The flex service tier has no capacity now. Retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class FlexUnavailable extends Schema.TaggedError<FlexUnavailable>(reasonId("FlexUnavailable"))("FlexUnavailable", {}) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * The model is at capacity (HTTP 503 `server_is_overloaded`/`slow_down`, or the stream said so). Retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class ServerOverloaded extends Schema.TaggedError<ServerOverloaded>(reasonId("ServerOverloaded"))("ServerOverloaded", {}) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * The model does not exist for this provider or account. Not retryable: pick another model.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class ModelNotFound extends Schema.TaggedError<ModelNotFound>(reasonId("ModelNotFound"))("ModelNotFound", {}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The capacity reserved by a policy is unavailable now. Retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class PolicyCapacityUnavailable extends Schema.TaggedError<PolicyCapacityUnavailable>(reasonId("PolicyCapacityUnavailable"))("PolicyCapacityUnavailable", {}) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * The request was flagged for possible cybersecurity risk. Not retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class CyberPolicy extends Schema.TaggedError<CyberPolicy>(reasonId("CyberPolicy"))("CyberPolicy", {}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The turn was blocked as misaligned (`TurnError.misalignment` may say how to continue). Not retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class MisalignmentPolicyViolation extends Schema.TaggedError<MisalignmentPolicyViolation>(reasonId("MisalignmentPolicyViolation"))("MisalignmentPolicyViolation", {}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * Too many approvals were denied in the turn. Not retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class TooManyDenials extends Schema.TaggedError<TooManyDenials>(reasonId("TooManyDenials"))("TooManyDenials", {}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The provider (or codex itself) failed internally (HTTP 500). Retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class InternalServerError extends Schema.TaggedError<InternalServerError>(reasonId("InternalServerError"))("InternalServerError", {}) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * codex could not authenticate (its ChatGPT tokens could not be refreshed): log in again, or hand it fresh tokens,
+ * then run again. Not retryable as it is. See also {@link isUnauthorized}, which also covers an HTTP 401.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>(reasonId("Unauthorized"))("Unauthorized", {}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The request was refused as malformed (or named a thread or operation codex does not have). Not retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class BadRequest extends Schema.TaggedError<BadRequest>(reasonId("BadRequest"))("BadRequest", {}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * A `thread/rollback` could not be applied. Not retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class ThreadRollbackFailed extends Schema.TaggedError<ThreadRollbackFailed>(reasonId("ThreadRollbackFailed"))("ThreadRollbackFailed", {}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The sandbox failed (or denied what the turn needed). Not retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class SandboxError extends Schema.TaggedError<SandboxError>(reasonId("SandboxError"))("SandboxError", {}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * An inference hook denied the model request. Not retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class InferenceHookDenied extends Schema.TaggedError<InferenceHookDenied>(reasonId("InferenceHookDenied"))("InferenceHookDenied", {}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The model request could not be made (`httpStatusCode`: the status, when one came back, e.g. 401 for a refused
+ * key). Retryable without a status, on 408, 429 and 5xx.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class HttpConnectionFailed extends Schema.TaggedError<HttpConnectionFailed>(reasonId("HttpConnectionFailed"))("HttpConnectionFailed", {
+  httpStatusCode
+}) {
+  get isRetryable(): boolean {
+    return transientStatus(this.httpStatusCode)
+  }
+}
+
+/**
+ * The response stream could not be opened. Retryable without a status, on 408, 429 and 5xx.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class ResponseStreamConnectionFailed extends Schema.TaggedError<ResponseStreamConnectionFailed>(reasonId("ResponseStreamConnectionFailed"))("ResponseStreamConnectionFailed", {
+  httpStatusCode
+}) {
+  get isRetryable(): boolean {
+    return transientStatus(this.httpStatusCode)
+  }
+}
+
+/**
+ * The response stream broke before the response completed. Retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class ResponseStreamDisconnected extends Schema.TaggedError<ResponseStreamDisconnected>(reasonId("ResponseStreamDisconnected"))("ResponseStreamDisconnected", {
+  httpStatusCode
+}) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * codex gave up after its own retries (`request_max_retries`), e.g. "exceeded retry limit, last status: 429"
+ * (a plain 429 without a usage limit). Retryable without a status, on 408, 429 and 5xx.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class ResponseTooManyFailedAttempts extends Schema.TaggedError<ResponseTooManyFailedAttempts>(reasonId("ResponseTooManyFailedAttempts"))("ResponseTooManyFailedAttempts", {
+  httpStatusCode
+}) {
+  get isRetryable(): boolean {
+    return transientStatus(this.httpStatusCode)
+  }
+}
+
+/**
+ * `turn/steer` on a turn that cannot be steered (`turnKind`, e.g. a review or a compaction). Not retryable.
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class ActiveTurnNotSteerable extends Schema.TaggedError<ActiveTurnNotSteerable>(reasonId("ActiveTurnNotSteerable"))("ActiveTurnNotSteerable", {
+  turnKind: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** codex's words for a stream cut before `response.completed` (`CodexErr::Stream`), reported as kind `other`. */
+const streamCut = "stream disconnected before completion"
+
+/**
+ * codex's `other`, or no kind at all. `message` is the server's. Retryable only when the message is codex's own for
+ * a stream that was cut before the response completed ("stream disconnected before completion: …", which codex
+ * 0.169.0 reports as `other` once its stream retries are spent).
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class OtherFailure extends Schema.TaggedError<OtherFailure>(reasonId("OtherFailure"))("OtherFailure", {
+  message: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return this.message.startsWith(streamCut)
+  }
+}
+
+/**
+ * A kind this version of effect-codex does not know, kept as received in `raw`. Not retryable (nothing is known
+ * of it).
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export class UnknownFailure extends Schema.TaggedError<UnknownFailure>(reasonId("UnknownFailure"))("UnknownFailure", {
+  raw: Schema.Unknown,
+  message: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * Why a turn failed (or why codex is retrying, in an `error` notification).
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export const TurnFailureReason = Schema.Union([
+  ContextWindowExceeded,
+  SessionBudgetExceeded,
+  UsageLimitExceeded,
+  RateLimitExceeded,
+  FlexUnavailable,
+  ServerOverloaded,
+  ModelNotFound,
+  PolicyCapacityUnavailable,
+  CyberPolicy,
+  MisalignmentPolicyViolation,
+  TooManyDenials,
+  InternalServerError,
+  Unauthorized,
+  BadRequest,
+  ThreadRollbackFailed,
+  SandboxError,
+  InferenceHookDenied,
+  HttpConnectionFailed,
+  ResponseStreamConnectionFailed,
+  ResponseStreamDisconnected,
+  ResponseTooManyFailedAttempts,
+  ActiveTurnNotSteerable,
+  OtherFailure,
+  UnknownFailure
+])
+
+/**
+ * Why a turn failed (or why codex is retrying, in an `error` notification).
+ *
+ * @since 0.2.0
+ * @category reasons
+ */
+export type TurnFailureReason = typeof TurnFailureReason.Type
+
+/** The reasons without fields, by their `codexErrorInfo` string. */
+const plain = {
+  contextWindowExceeded: () => new ContextWindowExceeded(),
+  sessionBudgetExceeded: () => new SessionBudgetExceeded(),
+  rateLimitExceeded: () => new RateLimitExceeded(),
+  flexUnavailable: () => new FlexUnavailable(),
+  serverOverloaded: () => new ServerOverloaded(),
+  modelNotFound: () => new ModelNotFound(),
+  policyCapacityUnavailable: () => new PolicyCapacityUnavailable(),
+  cyberPolicy: () => new CyberPolicy(),
+  misalignmentPolicyViolation: () => new MisalignmentPolicyViolation(),
+  tooManyDenials: () => new TooManyDenials(),
+  internalServerError: () => new InternalServerError(),
+  unauthorized: () => new Unauthorized(),
+  badRequest: () => new BadRequest(),
+  threadRollbackFailed: () => new ThreadRollbackFailed(),
+  sandboxError: () => new SandboxError(),
+  inferenceHookDenied: () => new InferenceHookDenied()
+} satisfies Record<string, () => TurnFailureReason>
+
+/** The reasons with an HTTP status, by their `codexErrorInfo` key. */
+const withStatus = {
+  httpConnectionFailed: (code: number | null) => new HttpConnectionFailed({ httpStatusCode: code }),
+  responseStreamConnectionFailed: (code: number | null) => new ResponseStreamConnectionFailed({ httpStatusCode: code }),
+  responseStreamDisconnected: (code: number | null) => new ResponseStreamDisconnected({ httpStatusCode: code }),
+  responseTooManyFailedAttempts: (code: number | null) => new ResponseTooManyFailedAttempts({ httpStatusCode: code })
+} satisfies Record<string, (code: number | null) => TurnFailureReason>
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** The one key of an object kind and its fields, when it has exactly one key whose value is an object. */
+const objectKind = (info: unknown): readonly [string, Record<string, unknown>] | undefined => {
+  if (!isRecord(info)) return undefined
+  const keys = Object.keys(info)
+  const fields = keys.length === 1 ? info[keys[0]!] : undefined
+  return isRecord(fields) ? [keys[0]!, fields] : undefined
+}
+
+/**
+ * The reason of a turn's error: its `codexErrorInfo` kind as a class, `UsageLimitExceeded` with `resetsAt` when
+ * given. A missing error or kind is `OtherFailure`; a kind this version does not know is `UnknownFailure` with the
+ * raw value (the generated schema keeps unknown values as `{ type: "@unknown", raw }`, unwrapped here).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const reasonOf = (
+  error: TurnError | null | undefined,
+  resetsAt: number | null = null
+): TurnFailureReason => {
+  const message = error?.message ?? ""
+  const info: CodexErrorInfo | null | undefined = error?.codexErrorInfo
+  if (info == null || info === "other") return new OtherFailure({ message })
+  if (info === "usageLimitExceeded") return new UsageLimitExceeded({ resetsAt })
+  if (typeof info === "string") {
+    const make = (plain as Record<string, (() => TurnFailureReason) | undefined>)[info]
+    return make !== undefined ? make() : new UnknownFailure({ raw: info, message })
+  }
+  const kind = objectKind(info)
+  if (kind !== undefined) {
+    const [key, fields] = kind
+    const make = (withStatus as Record<string, ((code: number | null) => TurnFailureReason) | undefined>)[key]
+    if (make !== undefined) return make(typeof fields.httpStatusCode === "number" ? fields.httpStatusCode : null)
+    if (key === "activeTurnNotSteerable") {
+      return new ActiveTurnNotSteerable({ turnKind: String(fields.turnKind ?? "") })
+    }
+  }
+  const unknown: unknown = info
+  const raw = isRecord(unknown) && unknown.type === "@unknown" && "raw" in unknown ? unknown.raw : unknown
+  return new UnknownFailure({ raw, message })
+}
+
+/**
+ * True when the reason says codex is not (or no longer) signed in: `Unauthorized`, or an HTTP 401 from the model
+ * provider (`HttpConnectionFailed` and its kin with `httpStatusCode: 401`). Log in again, then run again.
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isUnauthorized = (reason: TurnFailureReason): boolean =>
+  reason._tag === "Unauthorized" || ("httpStatusCode" in reason && reason.httpStatusCode === 401)
+
+/**
+ * The turn ended with status `failed`. `reason` says why, as a tagged class per `codexErrorInfo` kind (see
+ * `TurnFailureReason`): narrow it with `Effect.catchReason("TurnFailedError", "UsageLimitExceeded", ...)`, ask
+ * `error.isRetryable`, or read the whole `result` (the server's `error` and everything that happened).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Thread } from "effect-codex"
+ *
+ * declare const thread: Thread.Thread
+ * const answer = thread.run("Summarize the changes").pipe(
+ *   Effect.catchReason("TurnFailedError", "UsageLimitExceeded", (reason) =>
+ *     Effect.logWarning(`usage limit; resets at ${reason.resetsAt}`)
+ *   )
+ * )
+ * ```
+ * @since 0.1.0
+ * @category errors
+ */
+export class TurnFailedError extends Schema.TaggedError<TurnFailedError>("effect-codex/Errors/TurnFailedError")("TurnFailedError", {
+  result: TurnResult,
+  /** Why the turn failed (since 0.2.0). */
+  reason: TurnFailureReason
+}) {
+  override get message(): string {
+    return `Turn ${this.result.id} of thread ${this.result.threadId} failed (${this.reason._tag}): ${
+      this.result.error?.message ?? "no error message"
+    }`
+  }
+
+  /** The reason, as the error's cause. */
+  override readonly cause = this.reason
+
+  /** Whether trying the turn again may succeed (see the reason's `isRetryable`). */
+  get isRetryable(): boolean {
+    return this.reason.isRetryable
+  }
+}
+
+/**
+ * The `TurnFailedError` of a failed turn's result, its reason read from `result.error`; `resetsAt` (Unix seconds)
+ * completes a usage limit's reason.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const turnFailed = (result: TurnResult, resetsAt: number | null = null): TurnFailedError =>
+  new TurnFailedError({ result, reason: reasonOf(result.error, resetsAt) })
+
+/**
+ * A token budget stopped the turn: the turn's own tokens (`scope: "turn"`) or the thread's running total
+ * (`scope: "thread"`) reached `maxTokens` (`usedTokens` when the budget was checked). The turn was interrupted there;
+ * `result` is its result (status `interrupted`).
  *
  * @since 0.2.0
  * @category errors
  */
-export class TurnFailedError extends Schema.TaggedError<TurnFailedError>("effect-codex/Errors/TurnFailedError")("TurnFailedError", {
+export class TokenBudgetExceededError extends Schema.TaggedError<TokenBudgetExceededError>("effect-codex/Errors/TokenBudgetExceededError")("TokenBudgetExceededError", {
+  scope: Schema.Literals(["turn", "thread"]),
+  maxTokens: Schema.Number,
+  usedTokens: Schema.Number,
   result: TurnResult
 }) {
   override get message(): string {
-    return `Turn ${this.result.id} of thread ${this.result.threadId} failed: ${
-      this.result.error?.message ?? "no error message"
-    }`
+    return `Turn ${this.result.id} of thread ${this.result.threadId} was stopped: the ${this.scope} used ${this.usedTokens} tokens, over its budget of ${this.maxTokens}`
   }
 }
 

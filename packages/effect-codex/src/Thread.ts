@@ -95,7 +95,7 @@ export interface Thread {
   readonly run: <R = never>(
     input: Input.Input,
     options?: TurnOptions<R>
-  ) => Effect.Effect<Turn.Result, Turn.TurnFailedError | Turn.StreamError | BusyError, R>
+  ) => Effect.Effect<Turn.Result, Turn.TurnFailedError | Turn.TokenBudgetExceededError | Turn.StreamError | BusyError, R>
   /** Runs a turn and streams its events, ending with `turn/completed`. */
   readonly stream: <R = never>(
     input: Input.Input,
@@ -112,15 +112,20 @@ export interface Thread {
     options?: TurnOptions<R>
   ) => Effect.Effect<
     { readonly value: A; readonly result: Turn.Result },
-    StructuredOutputError | Turn.TurnFailedError | Turn.StreamError | BusyError,
+    StructuredOutputError | Turn.TurnFailedError | Turn.TokenBudgetExceededError | Turn.StreamError | BusyError,
     R
   >
   /** Reads the thread (`thread/read`), with its turns unless `includeTurns` is false. */
   readonly read: (options?: { readonly includeTurns?: boolean }) => Effect.Effect<ThreadInfo, RequestError>
   /** Renames the thread. */
   readonly setName: (name: string) => Effect.Effect<void, RequestError>
-  /** Starts compaction of the thread's history. */
-  readonly compact: Effect.Effect<void, RequestError>
+  /**
+   * Compacts the thread's history (`thread/compact/start`) and waits until the compaction, which codex runs as a
+   * turn of its own, has ended (the thread's place is held meanwhile, so a turn started now waits for it). After a
+   * `ContextWindowExceeded`, compact and run again. Fails with `TurnStalledError` when the compaction has not ended
+   * within the idle timeout.
+   */
+  readonly compact: Effect.Effect<void, RequestError | BusyError | Turn.TurnStalledError>
   /**
    * The thread's requests that wait for a person (policy `Approvals.ask`), oldest first: what a client that
    * (re)connects shows. Each is plain data; answer it with {@link respond}.

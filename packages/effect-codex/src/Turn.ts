@@ -14,6 +14,7 @@
 import type {
   ThreadItem,
   ThreadTokenUsage,
+  TokenUsageBreakdown,
   Turn as TurnInfo
 } from "@effect-codex/protocol"
 import * as Duration from "effect/Duration"
@@ -59,6 +60,14 @@ export const TurnFailedError = Errors.TurnFailedError
  * @category errors
  */
 export type TurnFailedError = Errors.TurnFailedError
+
+/**
+ * A token budget stopped the turn (defined in `Errors`, re-exported here).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type TokenBudgetExceededError = Errors.TokenBudgetExceededError
 
 /**
  * The turn went silent and is still running on the server (defined in `Errors`, re-exported here).
@@ -131,6 +140,70 @@ export const textDeltas = <E, R>(events: Stream.Stream<Event, E, R>): Stream.Str
   )
 
 /**
+ * codex retrying a model call on its own (an `error` notification with `willRetry: true`, e.g. "Reconnecting...
+ * 2/5"): the attempt, the most codex will make when it says, and why (the same reasons as `TurnFailedError`'s).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Reconnecting {
+  readonly _tag: "Reconnecting"
+  readonly turnId: string
+  /** The attempt under way (1 for the first retry). */
+  readonly attempt: number
+  /** The most attempts codex will make, when its message says. */
+  readonly max: number | undefined
+  readonly reason: Errors.TurnFailureReason
+  /** codex's message, e.g. "Reconnecting... 2/5". */
+  readonly message: string
+}
+
+const attemptOf = /(\d+)\s*\/\s*(\d+)/
+
+/**
+ * The `Reconnecting` an event stands for: an `error` notification with `willRetry: true`; undefined for any other.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const reconnecting = (event: Event): Reconnecting | undefined => {
+  if (event._tag !== "Notification" || event.method !== "error" || !event.params.willRetry) return undefined
+  const { error, turnId } = event.params
+  const counts = attemptOf.exec(error.message)
+  return {
+    _tag: "Reconnecting",
+    turnId,
+    attempt: counts === null ? 1 : Number(counts[1]),
+    max: counts === null ? undefined : Number(counts[2]),
+    reason: Errors.reasonOf(error),
+    message: error.message
+  }
+}
+
+/**
+ * codex's own retries among a turn's events, as `Reconnecting` values (for a UI's "reconnecting (2/5)").
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Turn } from "effect-codex"
+ * import type { Thread } from "effect-codex"
+ *
+ * declare const thread: Thread.Thread
+ * const shown = Turn.reconnects(thread.stream("Hi")).pipe(
+ *   Stream.runForEach((retry) => Effect.log(`reconnecting (${retry.attempt}/${retry.max ?? "?"})`))
+ * )
+ * ```
+ * @since 0.2.0
+ * @category utils
+ */
+export const reconnects = <E, R>(events: Stream.Stream<Event, E, R>): Stream.Stream<Reconnecting, E, R> =>
+  events.pipe(
+    Stream.map(reconnecting),
+    Stream.filter((retry): retry is Reconnecting => retry !== undefined)
+  )
+
+/**
  * A running turn.
  *
  * @since 0.2.0
@@ -148,8 +221,11 @@ export interface Handle {
   readonly stream: Stream.Stream<Event, StreamError>
   /** Waits for the end and gives the result, whatever the status (the stream need not be read). */
   readonly result: Effect.Effect<Result, StreamError>
-  /** {@link result}, failing with `TurnFailedError` when the status is `failed`. */
-  readonly run: Effect.Effect<Result, TurnFailedError | StreamError>
+  /**
+   * {@link result}, failing with `TurnFailedError` when the status is `failed`, and with `TokenBudgetExceededError`
+   * when a budget stopped the turn.
+   */
+  readonly run: Effect.Effect<Result, TurnFailedError | TokenBudgetExceededError | StreamError>
   /** Adds input to the running turn (`turn/steer`). */
   readonly steer: (input: Input.Input) => Effect.Effect<void, RequestError>
   /** Asks the server to stop the turn and waits until it has settled. */
@@ -166,7 +242,8 @@ export interface Handle {
 export const itemId: (item: ThreadItem) => string | undefined = Tracker.itemId
 
 /**
- * Builds the result from the server's final turn and what was seen on the way.
+ * Builds the result from the server's final turn and what was seen on the way; `before` is the thread's total before
+ * the turn (default: the total of `usage` less its last model call, right for a turn of one model call).
  *
  * @since 0.1.0
  * @category utils
@@ -175,7 +252,8 @@ export const resultOf: (
   threadId: string,
   turn: TurnInfo,
   seenItems: ReadonlyArray<ThreadItem>,
-  usage: ThreadTokenUsage | null
+  usage: ThreadTokenUsage | null,
+  before?: TokenUsageBreakdown | null
 ) => Result = Tracker.resultOf
 
 /**
@@ -184,7 +262,7 @@ export const resultOf: (
  * @since 0.2.0
  * @category models
  */
-export interface StartOptions<R = never> extends WatchOptions {
+export interface StartOptions<R = never> extends WatchOptions, Budget {
   /**
    * The policy for this turn's server requests (handlers, which may use services `R`, or `Approvals.ask`), over the
    * Codex-wide `Approvals`; it lasts as long as the turn.
@@ -192,4 +270,19 @@ export interface StartOptions<R = never> extends WatchOptions {
   readonly approvals?: Approvals.Handlers<R> | undefined
   /** How long a request this turn asks about waits for an answer before it is declined. Default 10 minutes. */
   readonly askTimeout?: Duration.Input | undefined
+}
+
+/**
+ * Token budgets of a turn, enforced from `thread/tokenUsage/updated` (reported after each model call): when a report
+ * goes over one, the turn is interrupted there and `run` fails with `TokenBudgetExceededError` (the result has status
+ * `interrupted`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Budget {
+  /** The most tokens this turn may use (its own usage, `Result.turnUsage.totalTokens`). */
+  readonly maxTokens?: number | undefined
+  /** The most tokens the thread may have used in all (its running total, `Result.usage.total.totalTokens`). */
+  readonly maxThreadTokens?: number | undefined
 }

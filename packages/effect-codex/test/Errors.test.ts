@@ -15,7 +15,8 @@ const result: Turn.Result = {
   durationMs: null,
   finalResponse: null,
   items: [],
-  usage: null
+  usage: null,
+  turnUsage: null
 }
 const exited = { exitCode: 1, signal: null, stderrTail: [], reason: "exited" }
 
@@ -39,7 +40,7 @@ const every: ReadonlyArray<readonly [string, { readonly _tag: string; readonly n
     "RetryLimitExceededError",
     new Errors.RetryLimitExceededError({ attempts: 3, lastError: new Errors.ServerBusyError(rpc) })
   ],
-  ["TurnFailedError", new Errors.TurnFailedError({ result })],
+  ["TurnFailedError", Errors.turnFailed(result)],
   ["TurnStalledError", new Errors.TurnStalledError({ threadId: "thread-1", turnId: "turn-1", idleMillis: 5 })],
   ["StructuredOutputError", new Errors.StructuredOutputError({ threadId: "thread-1", response: null, reason: "x" })]
 ]

@@ -35,7 +35,7 @@ export class Runner extends Context.Service<Runner, { readonly name: string; rea
 
 /** A finished turn as its caller gets it: a `failed` one is `TurnFailedError`, as with `Thread.run`. */
 const outcome = (result: Turn.Result) =>
-  result.status === "failed" ? Effect.fail(new Errors.TurnFailedError({ result })) : Effect.succeed(result)
+  result.status === "failed" ? Effect.fail(Errors.turnFailed(result)) : Effect.succeed(result)
 
 /**
  * The entity's handlers, built once per conversation on the runner that owns it.

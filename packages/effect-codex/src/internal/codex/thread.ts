@@ -6,13 +6,15 @@
  */
 import * as OpenAiStructuredOutput from "effect/ai/OpenAiStructuredOutput"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "../../AppServer.js"
-import { StructuredOutputError } from "../../Errors.js"
+import { type AppServerExitedError, StructuredOutputError, TurnStalledError } from "../../Errors.js"
 import * as Input from "../../Input.js"
 import type { Thread, TurnOptions } from "../../Thread.js"
 import type * as Turn from "../../Turn.js"
@@ -22,8 +24,8 @@ import * as TurnShell from "./turn.js"
 import type * as TurnGate from "./turnGate.js"
 
 /**
- * What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread), the watchdog defaults
- * and the gate its turns pass (the `Codex`'s thread locks).
+ * What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread), the watchdog defaults,
+ * the gate its turns pass (the `Codex`'s thread locks) and the reset time of a usage limit.
  *
  * @since 0.2.0
  * @category models
@@ -33,6 +35,8 @@ export interface Dependencies {
   readonly dispatcher: Dispatcher.Dispatcher
   readonly watch: Turn.WatchOptions
   readonly gate: TurnGate.Gate
+  /** When the account's exhausted usage limit resets (Unix seconds), from the latest rate-limit snapshot. */
+  readonly resetsAt: Effect.Effect<number | null>
 }
 
 /**
@@ -46,7 +50,7 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
   const { server } = dependencies
   // Spans only with an installed tracer (internal/spans).
   const turn = Effect.fnUntraced(function*(id: string, input: Input.Input, options: TurnOptions<unknown> = {}) {
-    const { approvals, askTimeout, idleTimeout, interruptGrace, whenBusy, ...params } = options
+    const { approvals, askTimeout, idleTimeout, interruptGrace, maxThreadTokens, maxTokens, whenBusy, ...params } = options
     // The thread's place is held from before `turn/start` until the turn settles (or the caller's scope closes,
     // after the turn was stopped there: the place was taken first, so it is released last).
     const context = yield* Effect.context<Scope.Scope>()
@@ -63,7 +67,10 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
       idleTimeout: idleTimeout ?? dependencies.watch.idleTimeout,
       interruptGrace: interruptGrace ?? dependencies.watch.interruptGrace,
       approvals,
-      askTimeout
+      askTimeout,
+      maxTokens,
+      maxThreadTokens,
+      resetsAt: dependencies.resetsAt
     }, () => onSettled()).pipe(Effect.onError(release))
     slot.running(handle.id)
     if (settled) yield* release()
@@ -105,6 +112,33 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
       return { value, result }
     }).pipe(Effect.withSpan("Thread.runStructured", { attributes: { threadId: id } }))
 
+  /**
+   * Compacts the thread and waits for the end of the compaction, which codex runs as a turn of its own: the thread's
+   * place is held meanwhile (a turn started now would merge into it), and its `turn/completed` is awaited on a route
+   * opened before `thread/compact/start` is sent, for at most the idle timeout.
+   */
+  const compact = (id: string) =>
+    Effect.gen(function*() {
+      yield* dependencies.gate(id, undefined)
+      const ended = yield* Deferred.make<void, AppServerExitedError>()
+      yield* dependencies.dispatcher.register(id, {
+        onNotifications: (batch) => {
+          if (batch.some((event) => event.method === "turn/completed")) Deferred.doneUnsafe(ended, Exit.void)
+        },
+        onClose: (error) => Deferred.doneUnsafe(ended, Exit.fail(error)),
+        onAnswering: () => {},
+        onAnswered: () => {}
+      })
+      yield* server.request("thread/compact/start", { threadId: id })
+      const idle = Duration.fromInputUnsafe(dependencies.watch.idleTimeout ?? Duration.minutes(5))
+      yield* Deferred.await(ended).pipe(
+        Effect.timeoutOrElse({
+          duration: idle,
+          orElse: () => Effect.fail(new TurnStalledError({ threadId: id, turnId: "", idleMillis: Duration.toMillis(idle) }))
+        })
+      )
+    }).pipe(Effect.scoped, Effect.withSpan("Thread.compact", { attributes: { threadId: id } }))
+
   const { pending } = dependencies.dispatcher
   // The per-turn handlers run with the caller's context (their services `R`, required by the thread's functions).
   return (id) => ({
@@ -127,11 +161,6 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
         Effect.withSpan("Thread.setName", { attributes: { threadId: id } })
       ),
     // Built when run, not with the handle (a span captures its call site when made).
-    compact: Effect.suspend(() =>
-      server.request("thread/compact/start", { threadId: id }).pipe(
-        Effect.asVoid,
-        Effect.withSpan("Thread.compact", { attributes: { threadId: id } })
-      )
-    )
+    compact: Effect.suspend(() => compact(id))
   })
 }

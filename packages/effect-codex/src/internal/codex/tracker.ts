@@ -10,7 +10,7 @@
  *
  * @internal
  */
-import type { ThreadItem, ThreadTokenUsage, Turn as TurnInfo } from "@effect-codex/protocol"
+import type { ThreadItem, ThreadTokenUsage, TokenUsageBreakdown, Turn as TurnInfo } from "@effect-codex/protocol"
 import { excerpt, ProtocolError } from "../../Errors.js"
 import type { Event as TurnEvent } from "../../Turn.js"
 import type { TurnResult } from "./turnResult.js"
@@ -43,6 +43,45 @@ const finalResponseOf = (items: ReadonlyArray<ThreadItem>): string | null => {
 export const itemId = (item: ThreadItem): string | undefined =>
   item.type === "@unknown" ? (typeof item.raw["id"] === "string" ? item.raw["id"] : undefined) : item.id
 
+const breakdownKeys = [
+  "totalTokens",
+  "inputTokens",
+  "cachedInputTokens",
+  "outputTokens",
+  "reasoningOutputTokens"
+] as const satisfies ReadonlyArray<keyof TokenUsageBreakdown>
+
+/** `a - b`, field by field (`cacheWriteInputTokens` when both have it). */
+const minus = (a: TokenUsageBreakdown, b: TokenUsageBreakdown): TokenUsageBreakdown => {
+  const difference = Object.fromEntries(breakdownKeys.map((key) => [key, a[key] - b[key]])) as Record<
+    (typeof breakdownKeys)[number],
+    number
+  >
+  return a.cacheWriteInputTokens !== undefined && b.cacheWriteInputTokens !== undefined
+    ? { ...difference, cacheWriteInputTokens: a.cacheWriteInputTokens - b.cacheWriteInputTokens }
+    : difference
+}
+
+/**
+ * The thread's total before a turn, from the turn's first usage report: that report's total less its last model
+ * call (each model call of the turn is reported once, in order).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const totalBefore = (first: ThreadTokenUsage): TokenUsageBreakdown => minus(first.total, first.last)
+
+/**
+ * A turn's own usage: the thread's total at its last report less the total before it.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const turnUsageOf = (
+  before: TokenUsageBreakdown | null,
+  usage: ThreadTokenUsage | null
+): TokenUsageBreakdown | null => before === null || usage === null ? null : minus(usage.total, before)
+
 /**
  * Builds the result from the server's final turn and what was seen on the way.
  *
@@ -53,7 +92,8 @@ export const resultOf = (
   threadId: string,
   turn: TurnInfo,
   seenItems: ReadonlyArray<ThreadItem>,
-  usage: ThreadTokenUsage | null
+  usage: ThreadTokenUsage | null,
+  before: TokenUsageBreakdown | null = usage === null ? null : totalBefore(usage)
 ): TurnResult => {
   // Items as they completed, then any the final turn lists that were not seen (e.g. after a reconcile). An item
   // without an id (only possible for an unknown type) is matched by its content.
@@ -69,7 +109,8 @@ export const resultOf = (
     durationMs: turn.durationMs ?? null,
     finalResponse: finalResponseOf(items),
     items,
-    usage
+    usage,
+    turnUsage: turnUsageOf(before, usage)
   }
 }
 
@@ -98,9 +139,16 @@ export class Tracker {
   end: End | undefined = undefined
   private early: Array<TurnEvent> | undefined = []
   private readonly items: Array<ThreadItem> = []
-  private usage: ThreadTokenUsage | null = null
+  /** The thread's last reported usage, and its total before this turn (from the turn's first report). */
+  usage: ThreadTokenUsage | null = null
+  private before: TokenUsageBreakdown | null = null
 
   constructor(readonly threadId: string) {}
+
+  /** The turn's own usage so far (null before its first usage report). */
+  turnUsage(): TokenUsageBreakdown | null {
+    return turnUsageOf(this.before, this.usage)
+  }
 
   /** Events of the thread, in order. Before the turn id is known they wait (and nothing is returned). */
   receive(batch: ReadonlyArray<TurnEvent>): ReadonlyArray<TurnEvent> {
@@ -135,7 +183,7 @@ export class Tracker {
 
   /** The result from the server's own account of the turn (`thread/read` after a silence), with what was seen. */
   resultOf(turn: TurnInfo): TurnResult {
-    return resultOf(this.threadId, turn, this.items, this.usage)
+    return resultOf(this.threadId, turn, this.items, this.usage, this.before)
   }
 
   /**
@@ -161,6 +209,7 @@ export class Tracker {
         return undefined
       case "thread/tokenUsage/updated":
         this.usage = event.params.tokenUsage
+        this.before ??= totalBefore(this.usage)
         return undefined
       case "turn/completed":
         return { _tag: "Completed", result: this.resultOf(event.params.turn) }

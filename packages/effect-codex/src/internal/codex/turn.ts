@@ -25,12 +25,51 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type * as AppServer from "../../AppServer.js"
 import type * as Approvals from "../../Approvals.js"
-import { type RequestError, TurnFailedError, TurnStalledError } from "../../Errors.js"
+import {
+  type RequestError,
+  TokenBudgetExceededError,
+  type TurnFailedError,
+  turnFailed,
+  TurnStalledError
+} from "../../Errors.js"
 import * as Input from "../../Input.js"
 import type * as Dispatcher from "./dispatcher.js"
 import * as Spans from "./spans.js"
 import * as Tracker from "./tracker.js"
-import type { Event, Handle, Result, StartOptions, StreamError } from "../../Turn.js"
+import type { Budget, Event, Handle, Result, StartOptions, StreamError } from "../../Turn.js"
+
+/**
+ * A turn's options as its thread hands them over: the user's, and where the reset time of a usage limit comes from.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ShellOptions extends StartOptions<unknown> {
+  /** When the account's exhausted usage limit resets (Unix seconds), for a turn failed by it. */
+  readonly resetsAt?: Effect.Effect<number | null> | undefined
+}
+
+/** A budget the turn went over: which one, its limit, and the figure that crossed it. */
+interface Overrun {
+  readonly scope: "turn" | "thread"
+  readonly maxTokens: number
+  readonly usedTokens: number
+}
+
+/** The first budget the tracker's usage goes over, if any. */
+const overrun = (budget: Budget, tracker: Tracker.Tracker): Overrun | undefined => {
+  const usage = tracker.usage
+  if (usage === null) return undefined
+  const turnTokens = tracker.turnUsage()?.totalTokens ?? 0
+  if (budget.maxTokens !== undefined && turnTokens > budget.maxTokens) {
+    return { scope: "turn", maxTokens: budget.maxTokens, usedTokens: turnTokens }
+  }
+  const threadTokens = usage.total.totalTokens
+  if (budget.maxThreadTokens !== undefined && threadTokens > budget.maxThreadTokens) {
+    return { scope: "thread", maxTokens: budget.maxThreadTokens, usedTokens: threadTokens }
+  }
+  return undefined
+}
 
 /**
  * A turn's outlet, settled once and synchronously: its events go to the stream's queue, and its end ends (or
@@ -112,7 +151,7 @@ const makeActivity = (clock: Clock.Clock) => {
 export const start = Effect.fnUntraced(function*(
   dispatcher: Dispatcher.Dispatcher,
   params: TurnStartParams,
-  options: StartOptions<unknown> = {},
+  options: ShellOptions = {},
   onSettled: () => void = () => {}
 ): Effect.fn.Return<Handle, RequestError, Scope.Scope> {
   const { server, timers } = dispatcher
@@ -140,12 +179,25 @@ export const start = Effect.fnUntraced(function*(
     onSettled()
   })
 
-  /** Hands this turn's events (from the tracker) to the stream, and settles when one of them ended the turn. */
+  // A budget the turn went over: the turn is interrupted once, and `run` says why.
+  const budgeted = options.maxTokens !== undefined || options.maxThreadTokens !== undefined
+  let overran: Overrun | undefined
+
+  /**
+   * Hands this turn's events (from the tracker) to the stream, and settles when one of them ended the turn; stops
+   * the turn when a usage report went over a budget.
+   */
   const deliver = (events: ReadonlyArray<Event>) => {
     if (events.length === 0) return
     activity.touch()
     outlet.emit(events)
     const end = tracker.end
+    // Events reach here once the turn id is known, so a turn still running can be interrupted. A report that came
+    // with the end (one chunk) still says the turn went over.
+    if (budgeted && overran === undefined) {
+      overran = overrun(options, tracker)
+      if (overran !== undefined && end === undefined) Effect.runForkWith(context)(stop)
+    }
     if (end === undefined) return
     if (end._tag === "Completed") outlet.finish(end.result)
     else outlet.abort(end.error)
@@ -230,7 +282,19 @@ export const start = Effect.fnUntraced(function*(
   if (Spans.isTracing(Context.get(context, Tracer.Tracer))) {
     yield* Effect.annotateCurrentSpan({ threadId, turnId: turn.id })
   }
-  return handleOf(server, threadId, turn, Stream.fromQueue(outlet.events), outlet.result, stop)
+  /** How the turn's run ends: over a budget, failed (with the reset time of a usage limit), or its result. */
+  const settleRun = (result: Result): Effect.Effect<Result, TurnFailedError | TokenBudgetExceededError> =>
+    overran !== undefined
+      ? Effect.fail(new TokenBudgetExceededError({ ...overran, result }))
+      : result.status === "failed"
+      ? Effect.flatMap(
+        result.error?.codexErrorInfo === "usageLimitExceeded" && options.resetsAt !== undefined
+          ? options.resetsAt
+          : Effect.succeed(null),
+        (resetsAt) => Effect.fail(turnFailed(result, resetsAt))
+      )
+      : Effect.succeed(result)
+  return handleOf(server, threadId, turn, Stream.fromQueue(outlet.events), outlet.result, stop, settleRun)
 }, Spans.traced("Turn.start"))
 
 /** The handle of a started turn. */
@@ -240,7 +304,8 @@ const handleOf = (
   started: TurnInfo,
   stream: Handle["stream"],
   result: Handle["result"],
-  stop: Effect.Effect<void>
+  stop: Effect.Effect<void>,
+  settleRun: (result: Result) => Effect.Effect<Result, TurnFailedError | TokenBudgetExceededError>
 ): Handle => {
   const turnId = started.id
   return {
@@ -249,8 +314,7 @@ const handleOf = (
     started,
     stream,
     result,
-    run: Effect.flatMap(result, (turn) =>
-      turn.status === "failed" ? Effect.fail(new TurnFailedError({ result: turn })) : Effect.succeed(turn)),
+    run: Effect.flatMap(result, settleRun),
     steer: (input) =>
       server.request("turn/steer", { threadId, expectedTurnId: turnId, input: Input.toItems(input) }).pipe(
         Effect.asVoid,

@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { ThreadItem, ThreadTokenUsage, TurnError, TurnStatus } from "@effect-codex/protocol"
+import { ThreadItem, ThreadTokenUsage, TokenUsageBreakdown, TurnError, TurnStatus } from "@effect-codex/protocol"
 import * as Schema from "effect/Schema"
 
 /**
@@ -28,8 +28,16 @@ export const TurnResult = Schema.Struct({
   /** The text of the last agent message (the final answer when codex marks one). */
   finalResponse: Schema.NullOr(Schema.String),
   items: Schema.Array(ThreadItem),
-  /** Token usage reported during the turn (the last report). */
-  usage: Schema.NullOr(ThreadTokenUsage)
+  /**
+   * The thread's token usage as last reported during the turn: `total` is the **thread's** running total (all its
+   * turns so far), `last` the turn's last model call. The turn's own figure is {@link turnUsage}.
+   */
+  usage: Schema.NullOr(ThreadTokenUsage),
+  /**
+   * This turn's own tokens (since 0.2.0): the thread's total at the turn's last report minus its total before the
+   * turn's first model call. Null when the turn reported no usage.
+   */
+  turnUsage: Schema.NullOr(TokenUsageBreakdown)
 })
 
 /**
