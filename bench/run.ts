@@ -3,7 +3,7 @@
  *
  *   --quick              tiny N everywhere (well under a minute)
  *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay, tools, pool,
- *                        cluster
+ *                        cluster, ask
  *   --driver NAME        turn driver for cases 4-6 (default: codex, the public API; or appserver, pool; see bench/drivers.ts)
  *   --no-write           do not write bench/results/
  *
@@ -14,6 +14,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { drivers } from "./drivers.js"
+import * as Ask from "./cases/ask.js"
 import * as Cluster from "./cases/cluster.js"
 import * as Decode from "./cases/decode.js"
 import * as Handshake from "./cases/handshake.js"
@@ -32,7 +33,7 @@ const option = (name: string): string | undefined => {
   return i === -1 ? undefined : argv[i + 1]
 }
 const quick = flag("--quick")
-const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay", "tools", "pool", "cluster"] as const
+const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay", "tools", "pool", "cluster", "ask"] as const
 const only = option("--only")?.split(",") ?? [...ALL]
 const driverName = option("--driver") ?? "codex"
 const makeDriver = drivers[driverName]
@@ -105,6 +106,7 @@ const tools = await step("tools", () => Tools.run(N.tools))
 const pool = await step("pool", () =>
   Pool.run({ turns: N.poolTurns, threads: N.poolThreads, sizes: POOL_SIZES, rounds: N.poolRounds }))
 const cluster = await step("cluster", () => Cluster.run({ turns: N.clusterTurns, rounds: N.clusterRounds, runners: 3 }))
+const ask = await step("ask", () => Ask.run(quick ? 3 : 30))
 
 // Nothing may survive the bench.
 const stillAlive = newChildren()
@@ -213,6 +215,11 @@ if (pool) {
 if (cluster) {
   rows.push([`9 cluster of ${cluster.runners} runners: RunTurn vs the same turn on a plain Codex (median of ${cluster.turns} sequential turns, ${cluster.rounds} rounds)`, `${fmt(cluster.clusterTurnMs)} ms`, `${fmt(cluster.plainTurnMs)} ms (plain Codex)`, `${fmt(cluster.ratio, 3)}×`, ""])
   rows.push([`9 failover: runner SIGKILLed mid-turn → caller gets TurnCutError / next turn answered elsewhere`, `${fmt(cluster.cutMs, 0)} ms / ${fmt(cluster.failoverMs, 0)} ms`, "", "", ""])
+}
+
+if (ask) {
+  rows.push([`ask: codex's request → the page over SSE, one process (median / p99 of ${ask.n})`, `${fmt(ask.requestToPage.median)} / ${fmt(ask.requestToPage.p99)} ms`, "", "", ""])
+  rows.push([`ask: the page's answer (HTTP POST) → codex has it (serverRequest/resolved), median / p99`, `${fmt(ask.answerToCodex.median)} / ${fmt(ask.answerToCodex.p99)} ms`, `${fmt(ask.handlerToCodex.median)} / ${fmt(ask.handlerToCodex.p99)} ms (handler function)`, `${fmt(ask.answerRatio, 3)}×`, ""])
 }
 
 const header: Row = ["case", "effect-codex", "baseline (raw)", "ratio", "target"]

@@ -8,17 +8,18 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import { MockModel } from "@effect-codex/testing"
 import { answerDeltas, lastPrompt } from "../examples/http-server/mock.js"
-import { baseUrl, offlineServer, type Received, settledStatus, sseEvents } from "./support/httpServer.js"
+import { existsSync, rmSync } from "node:fs"
+import * as path from "node:path"
+import {
+  baseUrl,
+  offlineServer,
+  post,
+  type Received,
+  settledStatus,
+  sseEvents,
+  workspace
+} from "./support/httpServer.js"
 
-const post = (path: string, body?: unknown, init: RequestInit = {}) =>
-  Effect.flatMap(baseUrl, (url) =>
-    Effect.promise(() =>
-      fetch(`${url}${path}`, {
-        ...init,
-        method: "POST",
-        ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
-      })
-    ))
 
 const json = (response: Response) => Effect.promise(() => response.json() as Promise<Record<string, unknown>>)
 
@@ -125,12 +126,70 @@ layer(offlineServer, { excludeTestServices: true })("web example over HTTP", (it
       const empty = yield* post(`/threads/${threadId}/turns`, { prompt: "" })
       expect(empty.status).toBe(400)
       expect(yield* json(empty)).toEqual({ error: expect.stringMatching(/^expected a JSON body .*at \["prompt"\]$/s) })
-      const notJson = yield* post(`/threads/${threadId}/turns`, undefined, { body: "prompt=hi" })
+      const notJson = yield* post(`/threads/${threadId}/turns`, undefined, {
+        body: "prompt=hi",
+        headers: { "content-type": "application/json" }
+      })
       expect(notJson.status).toBe(400)
       expect(yield* json(notJson)).toEqual({ error: expect.stringContaining("the body is not JSON") })
       const unknown = yield* post("/threads/no-such-thread/turns", { prompt: "hi" })
       expect(unknown.status).toBe(404)
       expect(yield* json(unknown)).toEqual({ error: "no thread no-such-thread on this server" })
       expect((yield* post("/threads/no-such-thread/interrupt")).status).toBe(404)
+    }))
+
+  it.effect("a command codex asks about runs once answered over HTTP; the answer says who; a second answer is a 409", () =>
+    Effect.gen(function*() {
+      const file = path.join(workspace, "over-http.txt")
+      rmSync(file, { force: true })
+      const threadId = yield* startThread
+      const response = yield* post(`/threads/${threadId}/turns`, { prompt: "please run `touch over-http.txt`" })
+      const events = yield* follow(response)
+      let request = yield* Queue.take(events)
+      while (request.event !== "request") request = yield* Queue.take(events)
+      const data = request.data as { requestId: string; method: string; params: { command: string; cwd: string } }
+      expect(data.method).toBe("item/commandExecution/requestApproval")
+      expect(data.params.command).toContain("touch over-http.txt")
+      expect(data.params.cwd).toBe(workspace)
+      expect(existsSync(file)).toBe(false)
+      const pending = yield* Effect.flatMap(baseUrl, (url) =>
+        Effect.promise(() => fetch(`${url}/threads/${threadId}/requests`).then((r) => r.json())))
+      expect(pending).toEqual([expect.objectContaining({ requestId: data.requestId })])
+
+      const answered = yield* post(`/threads/${threadId}/requests/${data.requestId}`, {
+        answer: { decision: "accept" },
+        by: "erin"
+      })
+      expect(answered.status).toBe(200)
+      const again = yield* post(`/threads/${threadId}/requests/${data.requestId}`, {
+        answer: { decision: "decline" },
+        by: "frank"
+      })
+      expect(again.status).toBe(409)
+      expect(yield* json(again)).toEqual({ error: expect.stringContaining("already answered by erin") })
+      const rest = yield* Stream.runCollect(Stream.fromQueue(events))
+      expect(rest.find((event) => event.event === "settled")).toMatchObject({
+        data: { requestId: data.requestId, outcome: "answered", by: "erin", answer: { decision: "accept" } }
+      })
+      expect(rest.at(-1)).toMatchObject({ event: "result", data: { status: "completed" } })
+      expect(existsSync(file)).toBe(true)
+    }).pipe(Effect.scoped))
+
+  it.effect("refuses a POST without the page's secret, with a wrong one, or from another origin: 403", () =>
+    Effect.gen(function*() {
+      const threadId = yield* startThread
+      const answer = { answer: { decision: "accept" }, by: "mallory" }
+      const missing = yield* post(`/threads/${threadId}/requests/0`, answer, { secret: null })
+      expect(missing.status).toBe(403)
+      expect(yield* json(missing)).toEqual({ error: "refused: a missing or wrong x-page-secret" })
+      expect((yield* post(`/threads/${threadId}/requests/0`, answer, { secret: "guessed" })).status).toBe(403)
+      const crossSite = yield* post(`/threads/${threadId}/requests/0`, answer, {
+        headers: { origin: "http://evil.example" }
+      })
+      expect(crossSite.status).toBe(403)
+      expect((yield* post("/threads", undefined, { secret: null })).status).toBe(403)
+      // With the secret, from the same origin: past the guard (no such request: 409).
+      const url = yield* baseUrl
+      expect((yield* post(`/threads/${threadId}/requests/0`, answer, { headers: { origin: url } })).status).toBe(409)
     }))
 })

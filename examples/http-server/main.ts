@@ -6,7 +6,7 @@
  * Run: `npm run example:http`, then open http://127.0.0.1:3000 (`PORT` and `HOST` change where it listens).
  * Offline by default: the real pinned codex binary on a local MockModel that answers every prompt a few words at
  * a time ("count to 400" gives a long answer to stop). With `OPENAI_API_KEY` set, or `EFFECT_CODEX_REAL=1` to use
- * an existing Codex login, the real model answers through `NodeCodex.layerConfig()` (`CODEX_BIN`, `CODEX_HOME`,
+ * an existing Codex login, the real model answers through `NodeCodex.layerFromEnv()` (`CODEX_BIN`, `CODEX_HOME`,
  * `CODEX_MODEL` apply). Ctrl-C stops the server; the codex process ends with it.
  */
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
@@ -16,7 +16,8 @@ import { HttpRouter, HttpServer } from "effect/http"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
 import * as Runtime from "../runtime.js"
-import { Conversations } from "./Conversations.js"
+import { Conversations, type Options as ConversationsOptions } from "./Conversations.js"
+import { Guard } from "./Guard.js"
 import { reply } from "./mock.js"
 import { routes } from "./routes.js"
 
@@ -26,15 +27,26 @@ export interface Listen {
   readonly host: string
 }
 
-/** The web server on `listen`, for a `Codex` provided from outside (the tests give it the offline one). */
-export const serverLayer = (listen: Listen) =>
+/**
+ * The web server on `listen`, for a `Codex` provided from outside (the tests give it the offline one); `options` say
+ * where the agent works and how long a request waits for the page.
+ */
+export const serverLayer = (listen: Listen, options: ConversationsOptions = {}) =>
   HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }).pipe(
-    Layer.provide(Conversations.layer),
+    Layer.provide(Conversations.layer(options)),
+    Layer.provide(Guard.layer),
     Layer.provideMerge(NodeHttpServer.layer(createServer, listen))
   )
 
-/** The options of the offline backend: the MockModel answers every prompt with `mock.ts`'s reply, a delta every `intervalMs`. */
-export const mockOptions = (intervalMs = 150) => ({ mock: { defaultReply: reply(intervalMs) } })
+/**
+ * The options of the offline backend: the MockModel answers every prompt with `mock.ts`'s reply, a delta every
+ * `intervalMs` (prompts that ask for a command or a question get one first, see `mock.ts`); codex may ask questions
+ * (`request_user_input`) outside plan mode.
+ */
+export const mockOptions = (intervalMs = 150) => ({
+  mock: { defaultReply: reply(intervalMs) },
+  enable: ["default_mode_request_user_input"]
+})
 
 const listen = Config.all({
   port: Config.Port("PORT").pipe(Config.withDefault(3000)),

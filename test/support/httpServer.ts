@@ -11,14 +11,54 @@ import * as Stream from "effect/Stream"
 import { Codex } from "effect-codex"
 import { mockOptions, serverLayer } from "../../examples/http-server/main.js"
 import { mockLayer } from "../../examples/runtime.js"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
+
+/** The agent's working directory in these tests (removed when the test process exits). */
+export const workspace = mkdtempSync(path.join(tmpdir(), "effect-codex-web-"))
+process.on("exit", () => rmSync(workspace, { recursive: true, force: true }))
+
+/** How long a request waits for the page in these tests before it is declined. */
+export const askTimeoutMillis = 120_000
 
 /**
  * The example's server on a free port, with what it runs on (`Codex`, `MockModel`, ...) also in the context. The
  * mock writes a delta every 40 ms (the example: 150 ms), still slower than a browser paints.
  */
-export const offlineServer = serverLayer({ port: 0, host: "127.0.0.1" }).pipe(
+export const offlineServer = serverLayer({ port: 0, host: "127.0.0.1" }, {
+  cwd: workspace,
+  askTimeout: askTimeoutMillis
+}).pipe(
   Layer.provideMerge(mockLayer([], mockOptions(40)))
 )
+
+/** A secret of a page the server served (what the page sends with every POST). */
+export const pageSecret = Effect.gen(function*() {
+  const url = yield* baseUrl
+  const html = yield* Effect.promise(() => fetch(url).then((response) => response.text()))
+  return /const secret = "([^"]+)"/.exec(html)![1]!
+})
+
+/** POSTs `body` as JSON to the server's `path`, as the page does (with a page secret) unless `init` says otherwise. */
+export const post = (path: string, body?: unknown, init: RequestInit & { readonly secret?: string | null } = {}) =>
+  Effect.gen(function*() {
+    const url = yield* baseUrl
+    const secret = init.secret === undefined ? yield* pageSecret : init.secret
+    const { secret: _, ...rest } = init
+    return yield* Effect.promise(() =>
+      fetch(`${url}${path}`, {
+        method: "POST",
+        ...rest,
+        headers: {
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(secret === null ? {} : { "x-page-secret": secret }),
+          ...(rest.headers as Record<string, string> | undefined)
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) })
+      })
+    )
+  })
 
 /** The server's base URL, e.g. `http://127.0.0.1:41234`. */
 export const baseUrl = Effect.map(HttpServer.HttpServer, (server) => HttpServer.formatAddress(server.address))

@@ -49,7 +49,7 @@ import * as Stream from "effect/Stream"
 import type { ChildProcessSpawner } from "effect/process"
 import * as AppServer from "./AppServer.js"
 import * as Codex from "./Codex.js"
-import type { RequestError, StartError } from "./Errors.js"
+import { type RequestError, RequestNotPendingError, type StartError } from "./Errors.js"
 import * as TurnGate from "./internal/codex/turnGate.js"
 import * as Admission from "./internal/pool/admission.js"
 import { isRefused, type Member, resumable } from "./internal/pool/member.js"
@@ -173,7 +173,7 @@ export interface Process {
  * @since 0.2.0
  * @category models
  */
-export interface CodexPool extends Codex.Service {
+export interface CodexPool extends Codex.Codex {
   /**
    * The process that owns the thread now; `None` for a thread no live process owns (unknown to the pool, archived,
    * or its process has ended: its next operation resumes it on a live one).
@@ -292,9 +292,28 @@ export const make = Effect.fnUntraced(function*<R>(
           : owner.process.codex.thread(id).read(readOptions)
       },
       setName: (name) => onOwner(id, (owned) => owned.setName(name)),
-      compact: onOwner(id, (owned) => owned.compact)
+      compact: onOwner(id, (owned) => owned.compact),
+      // Pending requests live on the process that runs the thread's turns (none without a live owner).
+      pending: Effect.suspend(() => placement.liveOwner(id)?.process.codex.thread(id).pending ?? Effect.succeed([])),
+      respond: (requestId, answer, answerOptions) =>
+        onLiveOwner(id, requestId, (owned) => owned.respond(requestId, answer, answerOptions)),
+      decline: (requestId, answerOptions) =>
+        onLiveOwner(id, requestId, (owned) => owned.decline(requestId, answerOptions))
     }
   }
+
+  /** Runs `f` on the thread's handle on its live owner; without one, no request of the thread is pending. */
+  const onLiveOwner = <E>(
+    threadId: string,
+    requestId: string,
+    f: (thread: Thread.Thread) => Effect.Effect<void, E>
+  ): Effect.Effect<void, E | RequestNotPendingError> =>
+    Effect.suspend((): Effect.Effect<void, E | RequestNotPendingError> => {
+      const owner = placement.liveOwner(threadId)
+      return owner === undefined
+        ? Effect.fail(new RequestNotPendingError({ threadId, requestId, settledAs: "unknown", by: null }))
+        : f(owner.process.codex.thread(threadId))
+    })
 
   /** The pool's handle of a thread a process opened. */
   const opened = ({ opened: response }: Placement.Placed<PoolProcess.PoolProcess, Codex.OpenedThread>): Codex.OpenedThread => ({

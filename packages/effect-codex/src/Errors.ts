@@ -104,7 +104,7 @@ export class ServerBusyError extends Schema.TaggedError<ServerBusyError>("effect
  * (`experimentalApi: true` in the handshake options). Raised before sending by `server.experimental.request`, and
  * for codex's own answer (-32600 "… requires experimentalApi capability").
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class ExperimentalApiNotEnabledError extends Schema.TaggedError<ExperimentalApiNotEnabledError>("effect-codex/Errors/ExperimentalApiNotEnabledError")(
@@ -203,7 +203,7 @@ export class AppServerNotFoundError extends Schema.TaggedError<AppServerNotFound
  * and the handshake was asked to be strict (`strictVersion: true`). Without strict mode this is a
  * warning in the log, not an error.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class UnsupportedVersionError extends Schema.TaggedError<UnsupportedVersionError>("effect-codex/Errors/UnsupportedVersionError")("UnsupportedVersionError", {
@@ -278,7 +278,7 @@ export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceed
 /**
  * The turn ended with status `failed`; `result` has the server's `error` and everything that happened.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class TurnFailedError extends Schema.TaggedError<TurnFailedError>("effect-codex/Errors/TurnFailedError")("TurnFailedError", {
@@ -294,7 +294,7 @@ export class TurnFailedError extends Schema.TaggedError<TurnFailedError>("effect
 /**
  * The turn sent nothing for `idleMillis` and `thread/read` says it is still running.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class TurnStalledError extends Schema.TaggedError<TurnStalledError>("effect-codex/Errors/TurnStalledError")("TurnStalledError", {
@@ -344,7 +344,7 @@ export class PoolQueueFullError extends Schema.TaggedError<PoolQueueFullError>("
 /**
  * The final response did not match the requested schema (or was not JSON).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class StructuredOutputError extends Schema.TaggedError<StructuredOutputError>("effect-codex/Errors/StructuredOutputError")("StructuredOutputError", {
@@ -358,6 +358,65 @@ export class StructuredOutputError extends Schema.TaggedError<StructuredOutputEr
     return `Structured output of thread ${this.threadId} is not usable: ${this.reason}`
   }
 }
+
+/**
+ * An answer to a server request codex asked the client (`Approvals.ask`) came too late: the request was already
+ * settled (answered by someone else, timed out, cancelled with its turn, resolved on the server's side), or no
+ * request of that id is pending on the thread. Exactly one answer reaches codex: the first.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class RequestNotPendingError extends Schema.TaggedError<RequestNotPendingError>("effect-codex/Errors/RequestNotPendingError")("RequestNotPendingError", {
+  threadId: Schema.String,
+  requestId: Schema.String,
+  /** How the request was settled, or `unknown` when no such request is pending (any more). */
+  settledAs: Schema.Literals(["answered", "timedOut", "cancelled", "resolved", "unknown"]),
+  /** Who gave the answer that won, when it was answered. */
+  by: Schema.NullOr(Schema.String)
+}) {
+  override get message(): string {
+    const request = `Request ${this.requestId} of thread ${this.threadId}`
+    switch (this.settledAs) {
+      case "answered":
+        return `${request} was already answered${this.by === null ? "" : ` by ${this.by}`}; only the first answer counts`
+      case "timedOut":
+        return `${request} timed out and was answered with the policy's default`
+      case "cancelled":
+        return `${request} was cancelled: its turn ended while it waited`
+      case "resolved":
+        return `${request} was resolved on the server's side (another client answered it, or its turn ended)`
+      case "unknown":
+        return `${request} is not pending: list the thread's pending requests with thread.pending`
+    }
+  }
+}
+
+/**
+ * An answer to a server request does not match the protocol's response of its method; codex was not sent it, and the
+ * request is still pending.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidAnswerError extends Schema.TaggedError<InvalidAnswerError>("effect-codex/Errors/InvalidAnswerError")("InvalidAnswerError", {
+  threadId: Schema.String,
+  requestId: Schema.String,
+  method: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `The answer to request ${this.requestId} ("${this.method}") of thread ${this.threadId} does not match the protocol: ${this.reason}`
+  }
+}
+
+/**
+ * Why an answer to a pending server request was refused.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type AnswerError = RequestNotPendingError | InvalidAnswerError
 
 /**
  * An error answered by the server in a JSON-RPC error response.

@@ -21,6 +21,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type * as AppServer from "./AppServer.js"
 import type * as Approvals from "./Approvals.js"
+import type * as PendingRequest from "./PendingRequest.js"
 import * as Errors from "./Errors.js"
 import type { AppServerExitedError, RequestError } from "./Errors.js"
 import * as Input from "./Input.js"
@@ -30,7 +31,7 @@ import * as ResultSchema from "./internal/codex/turnResult.js"
 /**
  * The outcome of a finished turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const Result = ResultSchema.TurnResult
@@ -38,7 +39,7 @@ export const Result = ResultSchema.TurnResult
 /**
  * The outcome of a finished turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type Result = ResultSchema.TurnResult
@@ -84,12 +85,14 @@ export type TurnStalledError = Errors.TurnStalledError
 export type StreamError = AppServerExitedError | TurnStalledError | RequestError
 
 /**
- * A notification that belongs to this turn (or to its thread, such as `thread/status/changed`).
+ * A notification that belongs to this turn (or to its thread, such as `thread/status/changed`), or, when the turn's
+ * policy asks (`Approvals.ask`), a request codex waits on (`ServerRequest`, with `respond`) and how it was settled
+ * (`ServerRequestSettled`: by whom, when).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export type Event = AppServer.Notification
+export type Event = AppServer.Notification | PendingRequest.Event
 
 /**
  * Options of one turn, besides the `turn/start` params.
@@ -121,7 +124,7 @@ export const textDeltas = <E, R>(events: Stream.Stream<Event, E, R>): Stream.Str
 /**
  * A running turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Handle {
@@ -148,7 +151,7 @@ export interface Handle {
  * The id of an item: of a known item, or of one of a type this protocol version does not know (`type: "@unknown"`,
  * the item as received in `raw`) when it has one.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export const itemId: (item: ThreadItem) => string | undefined = Tracker.itemId
@@ -169,10 +172,15 @@ export const resultOf: (
 /**
  * Options of one turn, besides the `turn/start` params: the watchdog times and per-turn approvals.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface StartOptions extends WatchOptions {
-  /** Handlers for this turn's server requests, over the Codex-wide `Approvals`; they last as long as the turn. */
-  readonly approvals?: Approvals.Handlers | undefined
+export interface StartOptions<R = never> extends WatchOptions {
+  /**
+   * The policy for this turn's server requests (handlers, which may use services `R`, or `Approvals.ask`), over the
+   * Codex-wide `Approvals`; it lasts as long as the turn.
+   */
+  readonly approvals?: Approvals.Handlers<R> | undefined
+  /** How long a request this turn asks about waits for an answer before it is declined. Default 10 minutes. */
+  readonly askTimeout?: Duration.Input | undefined
 }

@@ -9,18 +9,21 @@
  *
  * @internal
  */
+import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as AppServer from "../../AppServer.js"
 import * as Approvals from "../../Approvals.js"
 import type { AppServerExitedError, RpcErrorObject } from "../../Errors.js"
 import * as Deadlines from "../rpc/deadlines.js"
+import * as Pending from "./pending.js"
 
 /**
  * What follows a thread for a while (a turn): its notifications, the end of the connection, its approvals.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Route {
@@ -34,17 +37,21 @@ export interface Route {
   readonly onAnswered: () => void
   /** Handlers for the thread's server requests while the route is registered, over the Codex-wide approvals. */
   readonly approvals?: Approvals.Handlers | undefined
+  /** How long a request this route's approvals ask about waits for an answer (default `Approvals.defaultAskTimeout`). */
+  readonly askTimeout?: Duration.Duration | undefined
+  /** Requests of the thread asked about while the route is registered (policy "ask"), and how each was settled. */
+  readonly pending?: Pending.Listener | undefined
 }
 
 /**
  * The dispatcher of one server.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Dispatcher {
   /** The server it routes. */
-  readonly server: AppServer.Service
+  readonly server: AppServer.AppServer
   /**
    * Routes thread `threadId`'s notifications and server requests to `route` until the scope closes. Routes of one
    * thread all receive its notifications; its server requests go to the approvals of the route registered last
@@ -61,12 +68,14 @@ export interface Dispatcher {
    * passed, unless it was `delete`d first. A timer is a map entry, not a fiber per turn.
    */
   readonly timers: Deadlines.Deadlines<() => void>
+  /** The server requests that wait for a person, by thread (policy "ask"). */
+  readonly pending: Pending.Registry
 }
 
 /**
  * The thread a notification or a server request belongs to: `threadId`, or `conversationId` in legacy requests.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export const threadOf = (params: unknown): string | undefined => {
@@ -79,7 +88,7 @@ export const threadOf = (params: unknown): string | undefined => {
 interface Entry {
   readonly route: Route
   /** The route's approvals over the base ones, running with the context of whoever registered the route. */
-  readonly approvals: Approvals.Service | undefined
+  readonly approvals: Approvals.Approvals | undefined
 }
 
 /** The routes of one thread (copied on change: a snapshot can be iterated while routes come and go). */
@@ -95,7 +104,9 @@ interface ThreadRoutes {
  * @since 0.1.0
  * @category constructors
  */
-export const make = Effect.fnUntraced(function*(server: AppServer.Service, approvals: Approvals.Service) {
+export const make = Effect.fnUntraced(function*(server: AppServer.AppServer, approvals: Approvals.Approvals) {
+  const timers = yield* Deadlines.make((expired: () => void) => expired())
+  const pending = Pending.make(yield* Clock.Clock, timers)
   const threads = new Map<string, ThreadRoutes>()
   let closedWith: AppServerExitedError | undefined
   // The threads touched by the chunk being routed (reused: routing is synchronous and does not nest).
@@ -103,7 +114,12 @@ export const make = Effect.fnUntraced(function*(server: AppServer.Service, appro
 
   const routesOf = (notification: AppServer.Notification): ThreadRoutes | undefined => {
     const threadId = threadOf(notification.params)
-    return threadId === undefined ? undefined : threads.get(threadId)
+    if (threadId === undefined) return undefined
+    // codex resolved a request itself: its entry ends (before the turn hears of what follows).
+    if (notification.method === "serverRequest/resolved" && notification._tag === "Notification") {
+      pending.resolved(threadId, String(notification.params.requestId))
+    }
+    return threads.get(threadId)
   }
 
   const onNotifications = (notifications: ReadonlyArray<AppServer.Notification>) => {
@@ -136,16 +152,24 @@ export const make = Effect.fnUntraced(function*(server: AppServer.Service, appro
     }
   }
 
+  /** Asks about `request` (policy "ask"): the routes of its thread that listen see it; any caller can answer it. */
+  const askOn = (entries: ReadonlyArray<Entry>): Approvals.Asker => (request, options) => {
+    const threadId = threadOf(request.params)
+    if (threadId === undefined) return Approvals.declineAnswer(request)
+    const listeners = entries.flatMap((entry) => entry.route.pending === undefined ? [] : [entry.route.pending])
+    return pending.ask(request, threadId, options.timeout, listeners)
+  }
+
   const handle = (request: AppServer.KnownServerRequest): Effect.Effect<unknown, RpcErrorObject> => {
     const threadId = threadOf(request.params)
     const routes = threadId === undefined ? undefined : threads.get(threadId)
-    if (routes === undefined) return approvals.handle(request)
+    if (routes === undefined) return approvals.handle(request, askOn([]))
     // The routes of the moment the request arrived hear of its answer (each exactly once).
     const entries = routes.entries
     const service = entries.findLast((entry) => entry.approvals !== undefined)?.approvals ?? approvals
     return Effect.suspend(() => {
       for (const entry of entries) entry.route.onAnswering()
-      return service.handle(request)
+      return service.handle(request, askOn(entries))
     }).pipe(Effect.ensuring(Effect.sync(() => {
       for (const entry of entries) entry.route.onAnswered()
     })))
@@ -159,8 +183,8 @@ export const make = Effect.fnUntraced(function*(server: AppServer.Service, appro
     }
     const entry: Entry = {
       route,
-      approvals: route.approvals === undefined ? undefined : contextual(
-        Approvals.make(route.approvals, approvals.handle),
+      approvals: route.approvals === undefined ? undefined : Approvals.contextual(
+        Approvals.make(route.approvals, approvals.handle, { askTimeout: route.askTimeout }),
         context
       )
     }
@@ -170,6 +194,7 @@ export const make = Effect.fnUntraced(function*(server: AppServer.Service, appro
     return () => {
       if (!attached) return
       attached = false
+      if (route.pending !== undefined) pending.leave(route.pending)
       routes.entries = routes.entries.filter((candidate) => candidate !== entry)
       if (routes.entries.length === 0 && threads.get(threadId) === routes) threads.delete(threadId)
     }
@@ -181,13 +206,7 @@ export const make = Effect.fnUntraced(function*(server: AppServer.Service, appro
       (detach) => Effect.sync(detach)
     ).pipe(Effect.asVoid)
 
-  const timers = yield* Deadlines.make((expired: () => void) => expired())
   yield* server.listen({ onNotifications, onClose })
   yield* server.setRequestHandler(handle)
-  return { server, register, attach, timers } satisfies Dispatcher
-})
-
-/** The service with its handlers running in `context` (the Console, Logger, span, ... of who set them). */
-const contextual = (service: Approvals.Service, context: Context.Context<never>): Approvals.Service => ({
-  handle: (request) => Effect.provideContext(service.handle(request), context)
+  return { server, register, attach, timers, pending } satisfies Dispatcher
 })

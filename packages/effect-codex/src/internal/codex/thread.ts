@@ -25,11 +25,11 @@ import type * as TurnGate from "./turnGate.js"
  * What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread), the watchdog defaults
  * and the gate its turns pass (the `Codex`'s thread locks).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Dependencies {
-  readonly server: AppServer.Service
+  readonly server: AppServer.AppServer
   readonly dispatcher: Dispatcher.Dispatcher
   readonly watch: Turn.WatchOptions
   readonly gate: TurnGate.Gate
@@ -45,8 +45,8 @@ export interface Dependencies {
 export const maker = (dependencies: Dependencies): (id: string) => Thread => {
   const { server } = dependencies
   // Spans only with an installed tracer (internal/spans).
-  const turn = Effect.fnUntraced(function*(id: string, input: Input.Input, options: TurnOptions = {}) {
-    const { approvals, idleTimeout, interruptGrace, whenBusy, ...params } = options
+  const turn = Effect.fnUntraced(function*(id: string, input: Input.Input, options: TurnOptions<unknown> = {}) {
+    const { approvals, askTimeout, idleTimeout, interruptGrace, whenBusy, ...params } = options
     // The thread's place is held from before `turn/start` until the turn settles (or the caller's scope closes,
     // after the turn was stopped there: the place was taken first, so it is released last).
     const context = yield* Effect.context<Scope.Scope>()
@@ -62,7 +62,8 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
     const handle = yield* TurnShell.start(dependencies.dispatcher, { ...params, threadId: id, input: Input.toItems(input) }, {
       idleTimeout: idleTimeout ?? dependencies.watch.idleTimeout,
       interruptGrace: interruptGrace ?? dependencies.watch.interruptGrace,
-      approvals
+      approvals,
+      askTimeout
     }, () => onSettled()).pipe(Effect.onError(release))
     slot.running(handle.id)
     if (settled) yield* release()
@@ -74,11 +75,16 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
     return handle
   }, Spans.traced("Thread.turn"))
 
-  const run = Effect.fnUntraced(function*(id: string, input: Input.Input, options?: TurnOptions) {
+  const run = Effect.fnUntraced(function*(id: string, input: Input.Input, options?: TurnOptions<unknown>) {
     return yield* Effect.scoped(Effect.flatMap(turn(id, input, options), (handle) => handle.run))
   }, Spans.traced("Thread.run"))
 
-  const runStructured = <A, I>(id: string, schema: Schema.Codec<A, I>, input: Input.Input, options: TurnOptions = {}) =>
+  const runStructured = <A, I>(
+    id: string,
+    schema: Schema.Codec<A, I>,
+    input: Input.Input,
+    options: TurnOptions<unknown> = {}
+  ) =>
     Effect.gen(function*() {
       const { codec, jsonSchema } = yield* Effect.try({
         try: () => OpenAiStructuredOutput.toCodecOpenAI(schema),
@@ -99,12 +105,17 @@ export const maker = (dependencies: Dependencies): (id: string) => Thread => {
       return { value, result }
     }).pipe(Effect.withSpan("Thread.runStructured", { attributes: { threadId: id } }))
 
+  const { pending } = dependencies.dispatcher
+  // The per-turn handlers run with the caller's context (their services `R`, required by the thread's functions).
   return (id) => ({
     id,
     turn: (input, options) => turn(id, input, options),
     run: (input, options) => run(id, input, options),
     stream: (input, options) => Stream.unwrap(Effect.map(turn(id, input, options), (handle) => handle.stream)),
     runStructured: (schema, input, options) => runStructured(id, schema, input, options),
+    pending: Effect.sync(() => pending.pending(id)),
+    respond: (requestId, answer, options) => pending.respond(id, requestId, answer, options),
+    decline: (requestId, options) => pending.decline(id, requestId, options),
     read: (options = {}) =>
       server.request("thread/read", { threadId: id, includeTurns: options.includeTurns ?? true }).pipe(
         Effect.map((response) => response.thread),

@@ -24,6 +24,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type * as AppServer from "../../AppServer.js"
+import type * as Approvals from "../../Approvals.js"
 import { type RequestError, TurnFailedError, TurnStalledError } from "../../Errors.js"
 import * as Input from "../../Input.js"
 import type * as Dispatcher from "./dispatcher.js"
@@ -111,7 +112,7 @@ const makeActivity = (clock: Clock.Clock) => {
 export const start = Effect.fnUntraced(function*(
   dispatcher: Dispatcher.Dispatcher,
   params: TurnStartParams,
-  options: StartOptions = {},
+  options: StartOptions<unknown> = {},
   onSettled: () => void = () => {}
 ): Effect.fn.Return<Handle, RequestError, Scope.Scope> {
   const { server, timers } = dispatcher
@@ -150,6 +151,11 @@ export const start = Effect.fnUntraced(function*(
     else outlet.abort(end.error)
   }
 
+  /** A request this turn asks about, or its settlement, on the turn's stream (while it runs). */
+  const surface = (event: Event) => {
+    if (!outlet.settled()) outlet.emit([event])
+  }
+
   detach = dispatcher.attach(threadId, {
     onNotifications: (batch) => {
       if (!outlet.settled()) deliver(tracker.receive(batch))
@@ -157,7 +163,9 @@ export const start = Effect.fnUntraced(function*(
     onClose: outlet.abort,
     onAnswering: activity.answering,
     onAnswered: activity.answered,
-    approvals: options.approvals
+    approvals: options.approvals as Approvals.Handlers | undefined,
+    askTimeout: options.askTimeout === undefined ? undefined : Duration.fromInputUnsafe(options.askTimeout),
+    pending: { onAsked: surface, onSettled: surface }
   }, context)
 
   /** Asks the server where the turn stands after a silence. */
@@ -226,7 +234,7 @@ export const start = Effect.fnUntraced(function*(
 
 /** The handle of a started turn. */
 const handleOf = (
-  server: AppServer.Service,
+  server: AppServer.AppServer,
   threadId: string,
   started: TurnInfo,
   stream: Handle["stream"],

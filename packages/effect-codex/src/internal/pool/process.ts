@@ -26,8 +26,8 @@ import type * as Supervisor from "./supervisor.js"
  * @category models
  */
 export interface PoolProcess extends Supervisor.Process {
-  readonly server: AppServer.Service
-  readonly codex: Codex.Service
+  readonly server: AppServer.AppServer
+  readonly codex: Codex.Codex
 }
 
 /**
@@ -46,7 +46,7 @@ export interface Options<R> {
 }
 
 /** The refusal of a turn on a process that has left the pool: never sent, safe to make on another. */
-const refusal = (server: AppServer.Service): Effect.Effect<never, AppServerExitedError> =>
+const refusal = (server: AppServer.AppServer): Effect.Effect<never, AppServerExitedError> =>
   Effect.flatMap(server.closed.pipe(Effect.timeoutOption(Duration.zero)), (closed) =>
     Effect.fail(
       new AppServerExitedError({
@@ -74,7 +74,7 @@ export const starter = <R>(
       const built = yield* Layer.buildWithMemoMap(options.server, Layer.makeMemoMapUnsafe(), slot.scope)
       const server = Context.get(built, AppServer.AppServer)
       // The end of the connection reaches its turns marked resumable (at the source: no wrapper per event).
-      const marked: AppServer.Service = {
+      const marked: AppServer.AppServer = {
         ...server,
         listen: (listener) => server.listen({ ...listener, onClose: (error) => listener.onClose(resumable(error)) }),
         closed: Effect.map(server.closed, resumable)
