@@ -238,9 +238,8 @@ export const start = Effect.fnUntraced(function*(
    * The turn has settled, or its server has gone (the turn then fails with the server's exit): a server that has
    * ended is not waited for, even when this turn no longer hears from it (its `Codex` closed first).
    */
-  const settledOrGone = Effect.raceFirst(
-    Effect.exit(outlet.result),
-    Effect.map(server.closed, outlet.abort)
+  const settledOrGone = Effect.suspend(() =>
+    Effect.raceFirst(Effect.exit(outlet.result), Effect.map(server.closed, outlet.abort))
   )
 
   /** Asks the server to stop the turn, waits up to `interruptGrace` for it while the server lives, then reconciles. */
