@@ -14,12 +14,15 @@ import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
 import { CodexCluster } from "@effect-codex/cluster"
 import { MockModel, Postgres, Processes } from "@effect-codex/testing"
-import { sharding } from "./settings.js"
 import { type ChildProcess, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
+
+/** The local cluster's shared secret (new for each run of this process). */
+export const secret = Redacted.make(randomBytes(32).toString("hex"))
 
 /** Effect Cluster's default number of shards. */
 const shardsPerGroup = 300
@@ -60,7 +63,8 @@ const codexChildrenOf = (pid: number) =>
     }
   })
 
-const freePort = Effect.callback<number>((resume) => {
+/** A free TCP port on 127.0.0.1. */
+export const freePort = Effect.callback<number>((resume) => {
   const server = createServer()
   server.listen(0, "127.0.0.1", () => {
     const address = server.address()
@@ -94,6 +98,7 @@ const startRunner = Effect.fnUntraced(function*(databaseUrl: string, codexConfig
           CODEX_HOME: codexHome,
           EFFECT_CODEX_RUNNER_PORT: String(port),
           EFFECT_CODEX_DATABASE_URL: databaseUrl,
+          EFFECT_CODEX_CLUSTER_SECRET: Redacted.value(secret),
           EFFECT_CODEX_POOL_SIZE: "1",
           CODEX_CONFIG: JSON.stringify(codexConfig)
         },
@@ -200,7 +205,7 @@ export const layer = (count: number, seen: Set<number> = new Set()): Layer.Layer
       })
     }))
     const sql = PgClient.layer({ url: Redacted.make(postgres.url) })
-    const client = CodexCluster.layerClient({ sharding }).pipe(Layer.provide(sql))
+    const client = CodexCluster.layerClient({ secret }).pipe(Layer.provide(sql))
     return Layer.merge(runners, client).pipe(Layer.provide(sql), Layer.orDie)
   }))
 
