@@ -294,10 +294,13 @@ export interface ClientConfigOptions extends ClientOptions {
  * @since 0.2.0
  * @category configuration
  */
-export const clientConfigFromEnv = {
+export const clientConfigFromEnv: {
+  readonly secret: Config.Config<Redacted.Redacted<string>>
+  readonly database: Config.Wrap<PgClient.PgPoolConfig>
+} = {
   secret: Settings.secret,
   database: Settings.database
-} satisfies Config.Wrap<ClientConfigOptions>
+}
 
 /**
  * {@link layerClient} with its PostgreSQL client, its settings from `Config` (default: {@link clientConfigFromEnv}).

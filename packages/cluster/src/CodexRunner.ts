@@ -129,7 +129,15 @@ export interface ConfigOptions extends Options {
  * @since 0.2.0
  * @category configuration
  */
-export const configFromEnv = {
+export const configFromEnv: {
+  readonly secret: Config.Config<Redacted.Redacted<string>>
+  readonly database: Config.Wrap<PgClient.PgPoolConfig>
+  readonly host: Config.Config<string>
+  readonly port: Config.Config<number>
+  readonly listenHost: Config.Config<string | undefined>
+  readonly codexHome: Config.Config<string>
+  readonly pool: Config.Config<NonNullable<Options["pool"]>>
+} = {
   secret: Settings.secret,
   database: Settings.database,
   host: Config.withDefault(Config.String("EFFECT_CODEX_RUNNER_HOST"), "127.0.0.1"),
@@ -137,7 +145,7 @@ export const configFromEnv = {
   listenHost: Settings.optional(Config.String("EFFECT_CODEX_RUNNER_LISTEN_HOST")),
   codexHome: Config.String("CODEX_HOME"),
   pool: Config.map(Config.withDefault(Config.Int("EFFECT_CODEX_POOL_SIZE"), 2), (size) => ({ size }))
-} satisfies Config.Wrap<ConfigOptions>
+}
 
 /**
  * {@link layer} with its PostgreSQL client, its settings from `Config` (default: {@link configFromEnv}). To change
