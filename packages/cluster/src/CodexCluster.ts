@@ -25,7 +25,7 @@
  *   NodeRuntime.runMain
  * )
  * ```
- * @since 0.1.0
+ * @since 0.2.0
  */
 import type * as ClusterError from "effect/cluster/ClusterError"
 import * as Runners from "effect/cluster/Runners"
@@ -56,7 +56,7 @@ import * as ClusterLayers from "./internal/sharding.js"
  * The cluster's own failures to deliver a message: no runner took it ({@link NoRunnerError}), mailbox full,
  * persistence, ...
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type DeliveryError =
@@ -69,7 +69,7 @@ export type DeliveryError =
 /**
  * Options of a turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface TurnOptions {
@@ -82,7 +82,7 @@ export interface TurnOptions {
 /**
  * One conversation's messages.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Conversation {
@@ -111,7 +111,7 @@ export interface Conversation {
 /**
  * The client of the cluster's conversations.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category services
  */
 export class CodexCluster extends Context.Service<CodexCluster, {
@@ -222,7 +222,7 @@ const makeWatchdog = Effect.fnUntraced(function*(timeout: Duration.Duration) {
  * `CodexCluster` over the `Sharding` in context (a runner's, or a client's from {@link layerClient}), and the
  * `Runners` and `RunnerStorage` under it (to tell when no runner answers).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer = (
@@ -267,7 +267,7 @@ export interface ClientOptions extends Options {
  * `CodexCluster` as a client only of the cluster whose storage is the `SqlClient` in context: it finds the runners
  * there and owns no shards. A runner and a client may share a process.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerClient = (options: ClientOptions): Layer.Layer<CodexCluster, never, SqlClient.SqlClient> =>

@@ -16,7 +16,7 @@
  * // CODEX_HOME, ...: see `configFromEnv`.
  * CodexRunner.layerConfig().pipe(Layer.launch, NodeRuntime.runMain)
  * ```
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
@@ -44,7 +44,7 @@ import * as StoreMetrics from "./internal/storeMetrics.js"
 /**
  * Options of {@link layer}.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Options extends CodexCluster.Options {
@@ -73,7 +73,7 @@ export interface Options extends CodexCluster.Options {
  * It provides `CodexCluster` (a runner is a client of its cluster too). Closing the layer stops the runner (its
  * shards move to the other runners) and the pool's processes.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer = (
@@ -151,7 +151,7 @@ export const configFromEnv: {
  * {@link layer} with its PostgreSQL client, its settings from `Config` (default: {@link configFromEnv}). To change
  * some of them, spread it: `layerConfig({ ...CodexRunner.configFromEnv, pool: Config.succeed({ size: 4 }) })`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerConfig = (

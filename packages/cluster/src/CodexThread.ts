@@ -12,7 +12,7 @@
  *
  * Runners serve it with `CodexRunner.layer`; callers reach it through `CodexCluster`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import { Thread as ThreadInfo, ThreadStartParams, UserInput } from "@effect-codex/protocol"
 import * as ClusterSchema from "effect/cluster/ClusterSchema"
@@ -25,7 +25,7 @@ import { NoTurnRunningError, OpenError, RequestError, StoreError, TurnError } fr
 /**
  * A turn's input, as the SDK takes it (`Input.Input`): text, an input item, or a list of both.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const Input = Schema.Union([Schema.String, UserInput, Schema.Array(Schema.Union([Schema.String, UserInput]))])
@@ -33,7 +33,7 @@ export const Input = Schema.Union([Schema.String, UserInput, Schema.Array(Schema
 /**
  * How a conversation gets its thread.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const OpenMode = Schema.Union([
@@ -47,7 +47,7 @@ export const OpenMode = Schema.Union([
 /**
  * How a conversation gets its thread.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type OpenMode = typeof OpenMode.Type
@@ -56,7 +56,7 @@ export type OpenMode = typeof OpenMode.Type
  * What `Open` answers: the conversation's codex thread, and whether this `Open` gave it (false when the conversation
  * already had one, which it keeps).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const Opened = Schema.Struct({ threadId: Schema.String, created: Schema.Boolean })
@@ -65,7 +65,7 @@ export const Opened = Schema.Struct({ threadId: Schema.String, created: Schema.B
  * What to do with a turn cut by a runner's death when its message is delivered again: `"fail"` (default) answers
  * `TurnCutError`, `"rerun"` runs it again on the conversation's new runner.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const OnCut = Schema.Literals(["fail", "rerun"])
@@ -73,7 +73,7 @@ export const OnCut = Schema.Literals(["fail", "rerun"])
 /**
  * One event of a streamed turn: the app-server notification's method and params.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const TurnEvent = Schema.Struct({ method: Schema.String, params: Schema.Unknown })
@@ -81,7 +81,7 @@ export const TurnEvent = Schema.Struct({ method: Schema.String, params: Schema.U
 /**
  * One event of a streamed turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type TurnEvent = typeof TurnEvent.Type
@@ -89,7 +89,7 @@ export type TurnEvent = typeof TurnEvent.Type
 /**
  * Opens the conversation (see {@link OpenMode}).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category messages
  */
 export const Open = Rpc.make("Open", {
@@ -102,7 +102,7 @@ export const Open = Rpc.make("Open", {
  * Runs a turn to its end. Persisted; `turnKey` is its primary key: a message with a turn key already answered gets
  * the stored answer, and no second turn runs.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category messages
  */
 export const RunTurn = Rpc.make("RunTurn", {
@@ -117,7 +117,7 @@ export const RunTurn = Rpc.make("RunTurn", {
  * delivered again after its runner's death. The turn is stored like a `RunTurn`'s; a `turnKey` already completed
  * streams nothing (`RunTurn` with that key answers its result).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category messages
  */
 export const StreamTurn = Rpc.make("StreamTurn", {
@@ -130,7 +130,7 @@ export const StreamTurn = Rpc.make("StreamTurn", {
 /**
  * Adds input to the conversation's running turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category messages
  */
 export const Steer = Rpc.make("Steer", {
@@ -141,7 +141,7 @@ export const Steer = Rpc.make("Steer", {
 /**
  * Stops the conversation's running turn, if any, and waits until it has settled.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category messages
  */
 export const Interrupt = Rpc.make("Interrupt", { error: TurnError })
@@ -149,7 +149,7 @@ export const Interrupt = Rpc.make("Interrupt", { error: TurnError })
 /**
  * Reads the conversation's thread (`thread/read`, with its turns).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category messages
  */
 export const Read = Rpc.make("Read", { success: ThreadInfo, error: TurnError })
@@ -165,7 +165,7 @@ export const Locate = Rpc.make("Locate", { success: Schema.String })
 /**
  * The conversation entity.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category entities
  */
 export const CodexThread = Entity.make("CodexThread", [Open, RunTurn, StreamTurn, Steer, Interrupt, Read, Locate])

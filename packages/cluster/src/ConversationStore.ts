@@ -5,7 +5,7 @@
  * created when the layer is built (`CREATE TABLE IF NOT EXISTS`, under an advisory lock, so runners starting
  * together do not race).
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -19,7 +19,7 @@ import { StoreError } from "./ClusterErrors.js"
 /**
  * A thread's rollout file: its path relative to `CODEX_HOME`, and its bytes.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Rollout {
@@ -30,7 +30,7 @@ export interface Rollout {
 /**
  * A conversation's stored state.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Conversation {
@@ -45,7 +45,7 @@ export interface Conversation {
 /**
  * A turn's stored state.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface TurnRecord {
@@ -57,7 +57,7 @@ export interface TurnRecord {
 /**
  * What {@link ConversationStore.complete} writes in one transaction.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Completion {
@@ -71,12 +71,12 @@ export interface Completion {
 }
 
 /**
- * The store's operations.
+ * The store's operations: the shape of the {@link ConversationStore} service.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Service {
+export interface ConversationStore {
   readonly conversation: (key: string) => Effect.Effect<Option.Option<Conversation>, StoreError>
   /** Maps `key` to a thread, with its rollout when it has one (a new thread has none before its first turn). */
   readonly saveThread: (
@@ -95,12 +95,21 @@ export interface Service {
 /**
  * The conversation store.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category services
  */
-export class ConversationStore extends Context.Service<ConversationStore, Service>()(
-  "effect-codex/cluster/ConversationStore"
-) {}
+export const ConversationStore: Context.Service<ConversationStore, ConversationStore> = Context.Service<
+  ConversationStore
+>("effect-codex/cluster/ConversationStore")
+
+/**
+ * The store's operations.
+ *
+ * @deprecated Use {@link ConversationStore} (the interface of the same name as the service).
+ * @since 0.2.0
+ * @category models
+ */
+export type Service = ConversationStore
 
 const ResultJson = Schema.fromJsonString(Turn.Result)
 const encodeResult = Schema.encodeEffect(ResultJson)
@@ -128,10 +137,10 @@ const failWith = (operation: string) => <A, E, R>(self: Effect.Effect<A, E, R>) 
 /**
  * Builds the store on the `SqlClient` in context, creating its tables when missing.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
-export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Effect.gen(function*() {
+export const make: Effect.Effect<ConversationStore, StoreError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql.withTransaction(Effect.gen(function*() {
     yield* sql`SELECT pg_advisory_xact_lock(${migrationLock})`
@@ -222,7 +231,7 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
 /**
  * The store on the `SqlClient` in context (PostgreSQL).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer: Layer.Layer<ConversationStore, StoreError, SqlClient.SqlClient> = Layer.effect(ConversationStore)(make)

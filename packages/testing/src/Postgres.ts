@@ -65,19 +65,19 @@ export class PostgresStartError extends Schema.TaggedError<PostgresStartError>(
 }) {}
 
 /**
- * A running throwaway server.
+ * A running throwaway server: the shape of the {@link Postgres} service.
  *
  * @since 0.2.0
  * @category models
  */
-export interface Server {
+export interface Postgres {
   /** `postgres://postgres@127.0.0.1:PORT/postgres` (trust auth: no password). */
   readonly url: string
   readonly host: string
   readonly port: number
   readonly database: string
   readonly username: string
-  /** The postmaster's process id (a new one after {@link Server.restart}). */
+  /** The postmaster's process id (a new one after a `restart`). */
   readonly pid: number
   /**
    * Stops the server (fast shutdown: every session ends) and starts it again on the same data and port, as a
@@ -94,7 +94,16 @@ export interface Server {
  * @since 0.2.0
  * @category services
  */
-export class Postgres extends Context.Service<Postgres, Server>()("@effect-codex/testing/Postgres") {}
+export const Postgres: Context.Service<Postgres, Postgres> = Context.Service<Postgres>("@effect-codex/testing/Postgres")
+
+/**
+ * A running throwaway server.
+ *
+ * @deprecated Use {@link Postgres} (the interface of the same name as the service).
+ * @since 0.2.0
+ * @category models
+ */
+export type Server = Postgres
 
 /**
  * Options of {@link make}.
@@ -226,7 +235,7 @@ const ready = "database system is ready to accept connections"
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<Server, PostgresNotFoundError | PostgresStartError, Scope.Scope> =>
+): Effect.Effect<Postgres, PostgresNotFoundError | PostgresStartError, Scope.Scope> =>
   Effect.gen(function*() {
     const bin = yield* (options.bin === undefined ? findBinaries : binariesIn([options.bin]))
     const root = yield* Effect.acquireRelease(
@@ -306,7 +315,7 @@ export const make = (
         yield* running.stop
         running = yield* start
       })
-    } satisfies Server
+    } satisfies Postgres
   }).pipe(Effect.provide(NodeServices.layer))
 
 /**

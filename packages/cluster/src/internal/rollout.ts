@@ -2,7 +2,7 @@
  * A thread's rollout file under a `CODEX_HOME`: read after a turn (to store it), written before a resume on a runner
  * whose `CODEX_HOME` does not hold it (codex resumes a rollout found at the same relative path, with its history).
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -18,7 +18,7 @@ const inside = (home: string, file: string): string | undefined => {
 /**
  * The rollout at `absolutePath` (codex's `thread.path`), when it exists under `home`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
 export const read = (home: string, absolutePath: string | null | undefined): Effect.Effect<Rollout | undefined> =>
@@ -32,7 +32,7 @@ export const read = (home: string, absolutePath: string | null | undefined): Eff
  * Writes `rollout` under `home` unless the file there already holds exactly these bytes. Returns false when its
  * path would lie outside `home` (nothing is written).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export const restore = (home: string, rollout: Rollout): Effect.Effect<boolean> =>

@@ -23,14 +23,14 @@ const timed = <A, E, R>(operation: string, self: Effect.Effect<A, E, R>) =>
  * @category constructors
  * @internal
  */
-export const metered = (store: ConversationStore["Service"]): ConversationStore["Service"] =>
+export const metered = (store: ConversationStore): ConversationStore =>
   Object.fromEntries(Object.entries(store).map(([operation, member]) => [
     operation,
     typeof member !== "function" ? member : (...args: Array<unknown>) => {
       const result: unknown = member(...args)
       return Effect.isEffect(result) ? timed(operation, result) : result
     }
-  ])) as ConversationStore["Service"]
+  ])) as ConversationStore
 
 /**
  * The `ConversationStore` in context, metered.
