@@ -3,7 +3,7 @@
  *
  *   --quick              tiny N everywhere (well under a minute)
  *   --only a,b           run only these cases: handshake, roundtrip, decode, turns, concurrent, stream, replay, tools, pool,
- *                        cluster, ask, asks
+ *                        cluster, ask, asks, chaos
  *   --driver NAME        turn driver for cases 4-6 (default: codex, the public API; or appserver, pool; see bench/drivers.ts)
  *   --no-write           do not write bench/results/
  *
@@ -16,6 +16,7 @@ import * as path from "node:path"
 import { drivers } from "./drivers.js"
 import * as Ask from "./cases/ask.js"
 import * as Asks from "./cases/asks.js"
+import * as Chaos from "./cases/chaos.js"
 import * as Cluster from "./cases/cluster.js"
 import * as Decode from "./cases/decode.js"
 import * as Handshake from "./cases/handshake.js"
@@ -34,15 +35,15 @@ const option = (name: string): string | undefined => {
   return i === -1 ? undefined : argv[i + 1]
 }
 const quick = flag("--quick")
-const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay", "tools", "pool", "cluster", "ask", "asks"] as const
+const ALL = ["handshake", "roundtrip", "decode", "turns", "concurrent", "stream", "replay", "tools", "pool", "cluster", "ask", "asks", "chaos"] as const
 const only = option("--only")?.split(",") ?? [...ALL]
 const driverName = option("--driver") ?? "codex"
 const makeDriver = drivers[driverName]
 if (makeDriver === undefined) throw new Error(`unknown driver ${driverName}; known: ${Object.keys(drivers).join(", ")}`)
 
 const N = quick
-  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1, tools: 3, poolTurns: 12, poolThreads: 4, poolRounds: 1, clusterTurns: 3, clusterRounds: 1, asksRequests: 3 }
-  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3, tools: 20, poolTurns: 60, poolThreads: 20, poolRounds: 3, clusterTurns: 20, clusterRounds: 3, asksRequests: 30 }
+  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1, tools: 3, poolTurns: 12, poolThreads: 4, poolRounds: 1, clusterTurns: 3, clusterRounds: 1, asksRequests: 3, loadSeconds: 5, chaosKills: 1 }
+  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3, tools: 20, poolTurns: 60, poolThreads: 20, poolRounds: 3, clusterTurns: 20, clusterRounds: 3, asksRequests: 30, loadSeconds: 30, chaosKills: 6 }
 /** Pool sizes of case 8; the first is the reference of the speed-up. */
 const POOL_SIZES = [1, 2, 4]
 /** Concurrent turns (one per thread) at which case 6 measures client CPU per turn; the first is the reference. */
@@ -109,6 +110,7 @@ const pool = await step("pool", () =>
 const cluster = await step("cluster", () => Cluster.run({ turns: N.clusterTurns, rounds: N.clusterRounds, runners: 3 }))
 const ask = await step("ask", () => Ask.run(quick ? 3 : 30))
 const asks = await step("asks", () => Asks.run({ requests: N.asksRequests, runners: 2 }))
+const chaos = await step("chaos", () => Chaos.run({ loadSeconds: N.loadSeconds, kills: N.chaosKills }))
 
 // Nothing may survive the bench.
 const stillAlive = newChildren()
@@ -217,6 +219,14 @@ if (pool) {
 if (cluster) {
   rows.push([`9 cluster of ${cluster.runners} runners: RunTurn vs the same turn on a plain Codex (median of ${cluster.turns} sequential turns, ${cluster.rounds} rounds)`, `${fmt(cluster.clusterTurnMs)} ms`, `${fmt(cluster.plainTurnMs)} ms (plain Codex)`, `${fmt(cluster.ratio, 3)}×`, ""])
   rows.push([`9 failover: runner SIGKILLed mid-turn → caller gets TurnCutError / next turn answered elsewhere`, `${fmt(cluster.cutMs, 0)} ms / ${fmt(cluster.failoverMs, 0)} ms`, "", "", ""])
+  target("9 failover with the shipped settings: SIGKILL → next turn answered elsewhere", "≤ 5,000 ms", cluster.failoverMs, (v) => v <= 5_000)
+}
+
+if (chaos) {
+  rows.push([`10 under load (${chaos.loadSeconds} s, 10 conversations, 2 spinning processes): turns answered / cut / shard lock moves`, `${chaos.loadAnswered} / ${chaos.loadCut} / ${chaos.loadShardMoves} (${chaos.loadSamples} samples)`, "", "", ""])
+  rows.push([`10 chaos (${chaos.chaosSeconds} s, 10 conversations, ${chaos.failovers} runner kills + restarts, 1 PostgreSQL restart of ${fmt(chaos.postgresRestartMs, 0)} ms): turns/s, cut, failed`, `${fmt(chaos.turnsPerSecond)} turns/s, ${chaos.cut} cut, ${chaos.failed} failed`, "", "", ""])
+  target("10 under load: shards taken from a live runner", "0", chaos.loadShardMoves, (v) => v === 0)
+  target("10 chaos: turn keys run twice + cut turns not reported cut", "0", chaos.ranTwice + chaos.cutUnreported, (v) => v === 0)
 }
 
 if (ask) {

@@ -326,7 +326,8 @@ export const capital = LanguageModel.generateObject({ prompt: "The capital of Fr
 /** @effect-codex/cluster, as its README shows it (appended to CONSUMER_TS). */
 const CONSUMER_CLUSTER_TS = `
 const database = PgClient.layer({ url: Redacted.make("postgres://codex@db.internal/codex") })
-export const runner = CodexRunner.layer({ codexHome: "/var/lib/codex-runner-1", host: "10.0.0.5", port: 34431 }).pipe(
+const secret = Redacted.make("a long random string shared by the runners and the clients")
+export const runner = CodexRunner.layer({ codexHome: "/var/lib/codex-runner-1", host: "10.0.0.5", port: 34431, secret }).pipe(
   Layer.provide(database)
 )
 const turn = Effect.gen(function*() {
@@ -334,7 +335,7 @@ const turn = Effect.gen(function*() {
   const result = yield* cluster.conversation("customer-42").runTurn("Summarise the ticket", { turnKey: "ticket-1" })
   return result.finalResponse
 }).pipe(Effect.catchTag("TurnCutError", (cut) => Effect.succeed(\`cut on \${cut.runner}\`)))
-export const clustered = turn.pipe(Effect.provide(CodexCluster.layerClient().pipe(Layer.provide(database))))
+export const clustered = turn.pipe(Effect.provide(CodexCluster.layerClient({ secret }).pipe(Layer.provide(database))))
 `
 
 /** The tsc-time figure: a minimal program on effect, and the same importing and using our packages. */
@@ -398,8 +399,9 @@ const writeConsumer = (dir: string, tarballs: Record<string, string>): void => {
       ...Object.fromEntries(Object.entries(tarballs).map(([name, file]) => [name, `file:${file}`])),
       effect: "^4.1.0",
       "@effect/platform-node": "^4.1.0",
-      // The cluster's README has users build their SqlClient with it (the cluster package depends on it too).
-      "@effect/sql-pg": String((readJson(path.join(ROOT, "packages", "cluster", "package.json"))["dependencies"] as Record<string, string>)["@effect/sql-pg"])
+      // The cluster's README has users build their SqlClient with it; the cluster package takes it as a peer, so the
+      // user's copy (the newest in the cluster's range) is the only one.
+      "@effect/sql-pg": String((readJson(path.join(ROOT, "packages", "cluster", "package.json"))["peerDependencies"] as Record<string, string>)["@effect/sql-pg"])
     },
     devDependencies: { "@types/node": String(typesNode) }
   }
@@ -509,12 +511,14 @@ const main = async (): Promise<void> => {
       )
     }
 
-    // -- (c) exactly one copy of effect
-    step("(c) one copy of effect")
+    // -- (c) exactly one copy of effect, and of @effect/sql-pg
+    step("(c) one copy of effect and of @effect/sql-pg")
     for (const dir of [consumer, noBinary]) {
-      const copies = installedCopies(dir, "effect")
-      check(copies.length === 1, `${path.basename(dir)} holds ${copies.length} copies of effect`, copies.join("\n"))
-      console.log(`${path.basename(dir)}: effect ${readJson(path.join(dir, copies[0]!, "package.json"))["version"]} at ${copies[0]}`)
+      for (const name of ["effect", "@effect/sql-pg"]) {
+        const copies = installedCopies(dir, name)
+        check(copies.length === 1, `${path.basename(dir)} holds ${copies.length} copies of ${name}`, copies.join("\n"))
+        console.log(`${path.basename(dir)}: ${name} ${readJson(path.join(dir, copies[0]!, "package.json"))["version"]} at ${copies[0]}`)
+      }
     }
 
     // -- (b), first part: the strictest check reads every .d.ts (effect's too) and takes a while: it runs alongside (a)

@@ -11,15 +11,19 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import { CodexCluster } from "@effect-codex/cluster"
 import { MockModel, Postgres, Processes } from "@effect-codex/testing"
-import { sharding } from "./settings.js"
 import { type ChildProcess, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
+
+/** The local cluster's shared secret (new for each run of this process). */
+export const secret = Redacted.make(randomBytes(32).toString("hex"))
 
 /** Effect Cluster's default number of shards. */
 const shardsPerGroup = 300
@@ -33,12 +37,16 @@ export interface RunnerProcess {
   readonly codexHome: string
 }
 
-/** The runners, and a way to kill one. */
+/** The runners, and ways to kill one and to start it again. */
 export class Runners extends Context.Service<Runners, {
+  /** The runners as they are now (a restarted runner has a new pid). */
   readonly all: ReadonlyArray<RunnerProcess>
   /** The codex processes (children named codex) of a runner. */
   readonly codexOf: (runner: RunnerProcess) => ReadonlyArray<number>
+  /** SIGKILL, and waits until it has exited. */
   readonly kill: (runner: RunnerProcess) => Effect.Effect<void>
+  /** Starts a killed runner again, on its address and `CODEX_HOME`, and waits until it is ready. */
+  readonly restart: (runner: RunnerProcess) => Effect.Effect<RunnerProcess>
 }>()("examples/cluster/Runners") {}
 
 const parentOf = (pid: string) => {
@@ -60,7 +68,8 @@ const codexChildrenOf = (pid: number) =>
     }
   })
 
-const freePort = Effect.callback<number>((resume) => {
+/** A free TCP port on 127.0.0.1. */
+export const freePort = Effect.callback<number>((resume) => {
   const server = createServer()
   server.listen(0, "127.0.0.1", () => {
     const address = server.address()
@@ -78,12 +87,17 @@ const exited = (child: ChildProcess) =>
   })
 
 /** Starts one runner and waits until it has joined; stopped with the scope (SIGTERM, SIGKILL after 10 s). */
-const startRunner = Effect.fnUntraced(function*(databaseUrl: string, codexConfig: ReadonlyArray<string>) {
-  const port = yield* freePort
-  const codexHome = yield* Effect.acquireRelease(
+const startRunner = Effect.fnUntraced(function*(
+  databaseUrl: string,
+  codexConfig: ReadonlyArray<string>,
+  /** Where a restarted runner was: its port and its home (removed by its first start's scope). */
+  place?: { readonly port: number; readonly codexHome: string }
+) {
+  const port = place?.port ?? (yield* freePort)
+  const codexHome = place?.codexHome ?? (yield* Effect.acquireRelease(
     Effect.sync(() => mkdtempSync(path.join(tmpdir(), "effect-codex-runner-"))),
     (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  )
+  ))
   const output: Array<string> = []
   const ready = yield* Deferred.make<void, Error>()
   const child = yield* Effect.acquireRelease(
@@ -94,6 +108,7 @@ const startRunner = Effect.fnUntraced(function*(databaseUrl: string, codexConfig
           CODEX_HOME: codexHome,
           EFFECT_CODEX_RUNNER_PORT: String(port),
           EFFECT_CODEX_DATABASE_URL: databaseUrl,
+          EFFECT_CODEX_CLUSTER_SECRET: Redacted.value(secret),
           EFFECT_CODEX_POOL_SIZE: "1",
           CODEX_CONFIG: JSON.stringify(codexConfig)
         },
@@ -122,7 +137,8 @@ const startRunner = Effect.fnUntraced(function*(databaseUrl: string, codexConfig
   )
   yield* Deferred.await(ready).pipe(
     Effect.timeoutOrElse({
-      duration: Duration.seconds(60),
+      // A runner starts in a few seconds; minutes on a machine shared by many test runs.
+      duration: Duration.seconds(150),
       orElse: () => Effect.die(new Error(`runner did not start:\n${output.join("")}`))
     }),
     Effect.orDie
@@ -187,20 +203,36 @@ export const layer = (count: number, seen: Set<number> = new Set()): Layer.Layer
       yield* listAll
       // Runs before the runners stop (finalizers run in reverse): their codex processes are still there to list.
       yield* Effect.addFinalizer(() => listAll)
+      const scope = yield* Effect.scope
+      const indexOf = (runner: RunnerProcess) => processes.findIndex((process) => process.runner.name === runner.name)
       return Runners.of({
-        all: processes.map(({ runner }) => runner),
+        get all() {
+          return processes.map(({ runner }) => runner)
+        },
         codexOf,
         kill: (runner) => {
-          const child = processes.find((process) => process.runner.pid === runner.pid)!.child
+          const child = processes[indexOf(runner)]!.child
           return Effect.sync(() => {
             codexOf(runner)
             child.kill("SIGKILL")
           }).pipe(Effect.andThen(exited(child)))
-        }
+        },
+        restart: (runner) =>
+          Effect.gen(function*() {
+            const index = indexOf(runner)
+            const { codexHome } = processes[index]!.runner
+            const port = Number(runner.name.split(":")[1])
+            const restarted = yield* startRunner(postgres.url, mock.codexConfig, { port, codexHome }).pipe(
+              Effect.provideService(Scope.Scope, scope)
+            )
+            processes[index] = restarted
+            seen.add(restarted.runner.pid)
+            return restarted.runner
+          })
       })
     }))
     const sql = PgClient.layer({ url: Redacted.make(postgres.url) })
-    const client = CodexCluster.layerClient({ sharding }).pipe(Layer.provide(sql))
+    const client = CodexCluster.layerClient({ secret }).pipe(Layer.provide(sql))
     return Layer.merge(runners, client).pipe(Layer.provide(sql), Layer.orDie)
   }))
 

@@ -46,6 +46,30 @@ export class StoreError extends Schema.TaggedError<StoreError>("effect-codex/clu
 }
 
 /**
+ * A message to a conversation found no runner to take it: for `noRunnerTimeout` (see `CodexCluster.layerClient`) no
+ * runner registered in the cluster's storage answered this client (none is registered, all are down or unreachable,
+ * or they refuse this client's secret). A `RunTurn` stays stored: a runner that starts later runs it, and a retry
+ * with the same `turnKey` answers its result.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class NoRunnerError extends Schema.TaggedError<NoRunnerError>("effect-codex/cluster/NoRunnerError")("NoRunnerError", {
+  conversation: Schema.String,
+  /** How long the message waited with no runner answering, in milliseconds. */
+  waitedMs: Schema.Number,
+  /** Runners registered in the storage as healthy when it gave up (none of them answered). */
+  registered: Schema.Number
+}) {
+  override get message(): string {
+    const why = this.registered === 0
+      ? "no runner is registered"
+      : `${this.registered} runner(s) are registered but none answered (down, unreachable, or refusing this client's secret)`
+    return `No runner took a message to conversation ${this.conversation} within ${this.waitedMs} ms: ${why}`
+  }
+}
+
+/**
  * `Steer` reached a conversation that runs no turn.
  *
  * @since 0.2.0

@@ -44,3 +44,33 @@ export const threadsRestored = Metric.counter("effect_codex_cluster_threads_rest
 export const rolloutBytes = Metric.gauge("effect_codex_cluster_rollout_bytes", {
   description: "size of the last rollout a runner stored"
 })
+
+/**
+ * Messages this process's `CodexCluster` sent that wait for their answer (a turn waits until it ends).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const pendingMessages = Metric.gauge("effect_codex_cluster_pending_messages", {
+  description: "messages sent through CodexCluster that wait for their answer"
+})
+
+/**
+ * How long the conversation store's operations take on a runner, by `operation` (an attribute).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const storeLatency = Metric.timer("effect_codex_cluster_store_latency", {
+  description: "duration of the conversation store's operations, by operation"
+})
+
+/**
+ * Bytes of stored rollouts a runner wrote into its `CODEX_HOME` to resume threads that moved to it.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const restoredBytes = Metric.counter("effect_codex_cluster_restored_bytes", {
+  description: "bytes of stored rollouts written into a runner's CODEX_HOME to resume a thread"
+})

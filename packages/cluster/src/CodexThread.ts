@@ -7,7 +7,8 @@
  * - `RunTurn`: persisted, and deduplicated by the caller's `turnKey` (its primary key), so a retry or a redelivery
  *   never runs a turn twice; answers the SDK's `Turn.Result`;
  * - `StreamTurn`: a turn whose events stream back to the caller;
- * - `Steer`, `Interrupt`: reach the conversation's running turn; `Read`: the thread (`thread/read`).
+ * - `Steer`, `Interrupt`: reach the conversation's running turn; `Read`: the thread (`thread/read`); `Locate`: the
+ *   runner that holds the conversation.
  *
  * Runners serve it with `CodexRunner.layer`; callers reach it through `CodexCluster`.
  *
@@ -195,9 +196,17 @@ export const Interrupt = Rpc.make("Interrupt", { error: TurnError })
 export const Read = Rpc.make("Read", { success: ThreadInfo, error: TurnError })
 
 /**
+ * The runner that holds the conversation (its address, `host:port`): the one its messages run on now.
+ *
+ * @since 0.2.0
+ * @category messages
+ */
+export const Locate = Rpc.make("Locate", { success: Schema.String })
+
+/**
  * The conversation entity.
  *
  * @since 0.2.0
  * @category entities
  */
-export const CodexThread = Entity.make("CodexThread", [Open, RunTurn, StreamTurn, Steer, Interrupt, Read])
+export const CodexThread = Entity.make("CodexThread", [Open, RunTurn, StreamTurn, Steer, Interrupt, Read, Locate])

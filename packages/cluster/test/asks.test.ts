@@ -17,6 +17,7 @@ import * as Stream from "effect/Stream"
 import { CodexCluster, CodexThread } from "@effect-codex/cluster"
 import { Codex } from "effect-codex"
 import { Postgres, Processes } from "@effect-codex/testing"
+import * as Redacted from "effect/Redacted"
 import * as Local from "../../../examples/cluster/local.js"
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
@@ -56,7 +57,11 @@ const startClient = Effect.fnUntraced(function*() {
   const child = yield* Effect.acquireRelease(
     Effect.sync(() => {
       const child = spawn(process.execPath, ["--conditions=@effect-codex/source", "--import", "tsx", clientScript], {
-        env: { ...process.env, EFFECT_CODEX_DATABASE_URL: postgres.url },
+        env: {
+          ...process.env,
+          EFFECT_CODEX_DATABASE_URL: postgres.url,
+          EFFECT_CODEX_CLUSTER_SECRET: Redacted.value(Local.secret)
+        },
         stdio: ["pipe", "pipe", "pipe"]
       })
       let partial = ""

@@ -25,7 +25,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
@@ -76,8 +77,15 @@ export interface Postgres {
   readonly port: number
   readonly database: string
   readonly username: string
-  /** The postmaster's process id. */
+  /** The postmaster's process id (a new one after a `restart`). */
   readonly pid: number
+  /**
+   * Stops the server (fast shutdown: every session ends) and starts it again on the same data and port, as a
+   * database restart does to its clients.
+   *
+   * @since 0.2.0
+   */
+  readonly restart: Effect.Effect<void, PostgresStartError>
 }
 
 /**
@@ -260,37 +268,53 @@ export const make = (
       socketDir,
       ...Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`])
     ]
-    const output: Array<string> = []
-    const failed = (reason: string, cause?: unknown) =>
-      new PostgresStartError({ step: "start", reason: `${reason}\n${tail(output)}`, cause })
     const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-    // SIGINT is PostgreSQL's fast shutdown; SIGKILL after 5 s.
-    const handle = yield* spawner.spawn(
-      asServerUser(path.join(bin, "postgres"), args, { killSignal: "SIGINT", forceKillAfter: Duration.seconds(5) })
-    ).pipe(Effect.mapError((error) => failed("postgres could not start", error)))
-    const accepting = yield* Deferred.make<void>()
-    const watch = (stream: Stream.Stream<Uint8Array, unknown>) =>
-      Effect.forkScoped(
-        collectLines(stream, output, (line) => line.includes(ready) ? Deferred.succeed(accepting, undefined) : Effect.void)
-      )
-    yield* watch(handle.stdout)
-    yield* watch(handle.stderr)
-    yield* Effect.raceFirst(
-      Deferred.await(accepting),
-      handle.exitCode.pipe(Effect.ignore, Effect.andThen(Effect.fail(failed("postgres exited before it was ready"))))
-    ).pipe(
-      Effect.timeoutOrElse({
-        duration: options.readyTimeout ?? Duration.seconds(30),
-        orElse: () => Effect.fail(failed("postgres did not accept connections in time"))
-      })
-    )
+    /** Starts postgres in a scope of its own, and waits until it accepts connections. */
+    const start = Effect.gen(function*() {
+      const output: Array<string> = []
+      const failed = (reason: string, cause?: unknown) =>
+        new PostgresStartError({ step: "start", reason: `${reason}\n${tail(output)}`, cause })
+      const scope = yield* Scope.make()
+      const started = Effect.gen(function*() {
+        // SIGINT is PostgreSQL's fast shutdown; SIGKILL after 5 s.
+        const handle = yield* spawner.spawn(
+          asServerUser(path.join(bin, "postgres"), args, { killSignal: "SIGINT", forceKillAfter: Duration.seconds(5) })
+        ).pipe(Effect.mapError((error) => failed("postgres could not start", error)))
+        const accepting = yield* Deferred.make<void>()
+        const watch = (stream: Stream.Stream<Uint8Array, unknown>) =>
+          Effect.forkScoped(
+            collectLines(stream, output, (line) => line.includes(ready) ? Deferred.succeed(accepting, undefined) : Effect.void)
+          )
+        yield* watch(handle.stdout)
+        yield* watch(handle.stderr)
+        yield* Effect.raceFirst(
+          Deferred.await(accepting),
+          handle.exitCode.pipe(Effect.ignore, Effect.andThen(Effect.fail(failed("postgres exited before it was ready"))))
+        ).pipe(
+          Effect.timeoutOrElse({
+            duration: options.readyTimeout ?? Duration.seconds(30),
+            orElse: () => Effect.fail(failed("postgres did not accept connections in time"))
+          })
+        )
+        return { pid: handle.pid, stop: Scope.close(scope, Exit.void) }
+      }).pipe(Scope.provide(scope))
+      return yield* Effect.onError(started, () => Scope.close(scope, Exit.void))
+    })
+    let running = yield* start
+    yield* Effect.addFinalizer(() => running.stop)
     return {
       url: `postgres://postgres@127.0.0.1:${port}/postgres`,
       host: "127.0.0.1",
       port,
       database: "postgres",
       username: "postgres",
-      pid: handle.pid
+      get pid() {
+        return running.pid
+      },
+      restart: Effect.gen(function*() {
+        yield* running.stop
+        running = yield* start
+      })
     } satisfies Postgres
   }).pipe(Effect.provide(NodeServices.layer))
 

@@ -51,6 +51,12 @@ export const handlers = Effect.gen(function*() {
   const opening = yield* Semaphore.make(1)
   let thread: Thread.Thread | undefined
   let running: Turn.Handle | undefined
+  /** The conversation's logs carry the runner's address and the conversation's key. */
+  const annotate = Effect.annotateLogs({ runner: runner.name, conversation: key })
+
+  yield* Effect.logInfo("a conversation arrived").pipe(annotate)
+  yield* Effect.addFinalizer(() => Effect.logInfo("a conversation left").pipe(annotate))
+
   yield* Asks.cutLeftovers(key)
 
   const rolloutOf = (opened: Thread.Thread) =>
@@ -75,7 +81,8 @@ export const handlers = Effect.gen(function*() {
       Effect.timeout("10 seconds"),
       Effect.catch((cause) =>
         Effect.logWarning("a thread stayed loaded after thread/unsubscribe").pipe(
-          Effect.annotateLogs({ conversation: key, threadId, cause: String(cause) })
+          Effect.annotateLogs({ threadId, cause: String(cause) }),
+          annotate
         )
       ),
       Effect.asVoid
@@ -103,6 +110,11 @@ export const handlers = Effect.gen(function*() {
     }
     const resumed = yield* codex.threadResume(threadId)
     yield* Metric.update(ClusterMetrics.threadsRestored, 1)
+    yield* Metric.update(ClusterMetrics.restoredBytes, rollout.bytes.byteLength)
+    yield* Effect.logInfo("a conversation was restored from its stored rollout").pipe(
+      Effect.annotateLogs({ threadId, bytes: rollout.bytes.byteLength, ranOn: stored.value.runner ?? "unknown" }),
+      annotate
+    )
     return resumed
   })
 
@@ -144,7 +156,8 @@ export const handlers = Effect.gen(function*() {
       if (status === "completed" && result !== null) return Option.some(result)
       if (onCut !== "rerun") {
         yield* Effect.logWarning("a turn was cut by its runner's end").pipe(
-          Effect.annotateLogs({ conversation: key, turnKey, ranOn: ranOn ?? "unknown" })
+          Effect.annotateLogs({ turnKey, ranOn: ranOn ?? "unknown" }),
+          annotate
         )
         yield* store.markCut(key, turnKey)
         yield* Metric.update(ClusterMetrics.turnsCut, 1)
@@ -230,6 +243,8 @@ export const handlers = Effect.gen(function*() {
 
     Interrupt: () => running === undefined ? Effect.void : Effect.asVoid(running.interrupt),
 
-    Read: () => Effect.flatMap(current, (opened) => opened.read())
+    Read: () => Effect.flatMap(current, (opened) => opened.read()),
+
+    Locate: () => Effect.succeed(runner.name)
   })
 })
