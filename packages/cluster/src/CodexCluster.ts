@@ -38,7 +38,7 @@ import type * as SqlClient from "effect/sql/SqlClient"
 import type { Thread as ThreadInfo } from "@effect-codex/protocol"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import type { Input, Turn } from "effect-codex"
-import type { NoTurnRunningError, OpenError, RequestError, StoreError, TurnError } from "./ClusterErrors.js"
+import type { NoTurnRunningError, OpenError, RequestError, RolloutMismatchError, StoreError, TurnError } from "./ClusterErrors.js"
 import { CodexThread, type OpenMode, type TurnEvent } from "./CodexThread.js"
 import { serialization } from "./internal/serialization.js"
 
@@ -78,7 +78,7 @@ export interface Conversation {
   /** Gives the conversation its thread (default: a new one); a conversation that has one keeps it. */
   readonly open: (
     mode?: OpenMode
-  ) => Effect.Effect<{ readonly threadId: string; readonly created: boolean }, typeof RequestError.Type | StoreError | OpenError | DeliveryError>
+  ) => Effect.Effect<{ readonly threadId: string; readonly created: boolean }, typeof RequestError.Type | StoreError | OpenError | RolloutMismatchError | DeliveryError>
   /** Runs a turn to its end (a `failed` turn is `TurnFailedError`). */
   readonly runTurn: (input: Input.Input, options?: TurnOptions) => Effect.Effect<Turn.Result, TurnError | DeliveryError>
   /** Runs a turn and streams its events. */

@@ -16,6 +16,7 @@
  * @since 0.1.0
  */
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import type * as ShardingConfig from "effect/cluster/ShardingConfig"
@@ -79,6 +80,7 @@ export const layer = (
     })),
     Layer.provide(Layer.succeed(Runner)({ name: `${options.host}:${options.port}`, codexHome: options.codexHome })),
     Layer.provide(ConversationStore.layer),
+    Layer.provide(NodeFileSystem.layer),
     Layer.provide(NodeClusterSocket.layer({
       storage: "sql",
       serialization,

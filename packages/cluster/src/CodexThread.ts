@@ -19,7 +19,7 @@ import * as Entity from "effect/cluster/Entity"
 import * as Rpc from "effect/rpc/Rpc"
 import * as Schema from "effect/Schema"
 import { Turn } from "effect-codex"
-import { NoTurnRunningError, OpenError, RequestError, StoreError, TurnError } from "./ClusterErrors.js"
+import { NoTurnRunningError, OpenError, RequestError, RolloutMismatchError, StoreError, TurnError } from "./ClusterErrors.js"
 
 /**
  * A turn's input, as the SDK takes it (`Input.Input`): text, an input item, or a list of both.
@@ -94,7 +94,7 @@ export type TurnEvent = typeof TurnEvent.Type
 export const Open = Rpc.make("Open", {
   payload: { mode: OpenMode },
   success: Opened,
-  error: Schema.Union([RequestError, StoreError, OpenError])
+  error: Schema.Union([RequestError, StoreError, OpenError, RolloutMismatchError])
 })
 
 /**
