@@ -115,7 +115,7 @@ export const appServerDriver = (options: DriverOptions): Effect.Effect<TurnDrive
   })
 
 /** The driver over the public API of a `Codex` service: `Codex.threadStart`, then `Thread.stream` of each turn. */
-const serviceDriver = (name: string, codex: Codex.Service, options: DriverOptions): TurnDriver => {
+const serviceDriver = (name: string, codex: Codex.Codex, options: DriverOptions): TurnDriver => {
   const runTurn = (threadId: string, prompt: string) =>
     Effect.gen(function*() {
       let deltas = 0

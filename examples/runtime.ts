@@ -3,7 +3,7 @@
  * `NodeRuntime.runMain`.
  *
  * - With `OPENAI_API_KEY` set (or `EFFECT_CODEX_REAL=1`, to use an existing Codex login), the program
- *   talks to the real model through `NodeCodex.layerConfig()` (`CODEX_BIN`, `CODEX_HOME`, `CODEX_MODEL` apply).
+ *   talks to the real model through `NodeCodex.layerFromEnv()` (`CODEX_BIN`, `CODEX_HOME`, `CODEX_MODEL` apply).
  * - Otherwise it runs fully offline: the real pinned `codex app-server` binary, pointed at a local
  *   `MockModel` that answers with the example's `mockScript`, in a temporary `CODEX_HOME`.
  *
@@ -74,7 +74,7 @@ export const layer = (
     const chosen = yield* backend(options)
     if (chosen._tag === "real") {
       yield* Console.error(`[effect-codex] model backend: the real model (${chosen.reason})`)
-      return NodeCodex.layerConfig() as Layer.Layer<Codex.Codex, Errors.StartError | Config.ConfigError>
+      return NodeCodex.layerFromEnv() as Layer.Layer<Codex.Codex, Errors.StartError | Config.ConfigError>
     }
     yield* Console.error(
       `[effect-codex] model backend: MockModel, offline with scripted replies (${chosen.reason}; set it or EFFECT_CODEX_REAL=1 for the real model)`

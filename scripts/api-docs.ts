@@ -43,6 +43,12 @@ const kindOf = (node: ts.Node): string =>
     ? "function"
     : "const"
 
+/** Whether the declaration's JSDoc carries `@deprecated` (shown next to its kind). */
+const isDeprecated = (node: ts.Node): boolean =>
+  ((node as { jsDoc?: ReadonlyArray<ts.JSDoc> }).jsDoc ?? []).some((doc) =>
+    (doc.tags ?? []).some((tag) => tag.tagName.text === "deprecated")
+  )
+
 const namesOf = (node: ts.Node): Array<string> =>
   ts.isVariableStatement(node)
     ? node.declarationList.declarations.map((declaration) => declaration.name.getText())
@@ -89,7 +95,7 @@ const render = (): string => {
         if (!isExported(statement) || ts.isExportDeclaration(statement)) continue
         const doc = jsDocOf(statement)
         for (const name of namesOf(statement)) {
-          lines.push(`- **\`${module.namespace}.${name}\`** (${kindOf(statement)}): ${doc.split("\n\n")[0]!.replace(/\n/g, " ")}`)
+          lines.push(`- **\`${module.namespace}.${name}\`** (${kindOf(statement)}${isDeprecated(statement) ? ", deprecated" : ""}): ${doc.split("\n\n")[0]!.replace(/\n/g, " ")}`)
         }
         const example = doc.split("\n\n").slice(1).join("\n\n")
         if (example.includes("```")) lines.push("", example.replace(/^/gm, "  "), "")

@@ -212,7 +212,7 @@ const summarizeModelRequest = (r: MockModel.RecordedRequest) => {
   }
 }
 
-type Scenario = (session: Session, mock: MockModel.MockModelService, notes: Array<string>) => Promise<void>
+type Scenario = (session: Session, mock: MockModel.MockModel, notes: Array<string>) => Promise<void>
 
 interface ScenarioDef {
   readonly description: string

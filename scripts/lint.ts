@@ -3,7 +3,9 @@
  * - every exported declaration of the SDK packages has a JSDoc comment with `@since` and `@category` tags;
  * - no import of the retired Effect 3 package `@effect/schema`;
  * - the core (`packages/effect-codex/src`) imports `@effect/platform-node` only in `NodeCodex.ts`, its one Node module;
- * - no `console.*` in library code (use Effect's logger) and no `.only` left in tests.
+ * - no `console.*` in library code (use Effect's logger) and no `.only` left in tests;
+ * - every `@since` in a package names a version no later than the package's own (see `packageVersion`), and
+ *   `AppServer.SDK_VERSION` is effect-codex's version; packages depend on each other at their current versions.
  * Prints each finding as `file:line: message` and exits 1 when there is any.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs"
@@ -20,6 +22,18 @@ const walk = (dir: string): Array<string> =>
   })
 
 const findings: Array<string> = []
+
+/** The `version` of the package a library file belongs to (`packages/<name>/package.json`). */
+const packageVersion = (file: string): string => {
+  const dir = path.relative(path.join(root, "packages"), file).split(path.sep)[0]!
+  return (JSON.parse(readFileSync(path.join(root, "packages", dir, "package.json"), "utf8")) as { version: string }).version
+}
+const versionParts = (version: string): Array<number> => version.split(".").map(Number)
+const isLater = (a: string, b: string): boolean => {
+  const [x, y] = [versionParts(a), versionParts(b)]
+  for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0)
+  return false
+}
 const report = (file: string, source: ts.SourceFile, node: ts.Node, message: string) => {
   const { line } = source.getLineAndCharacterOfPosition(node.getStart(source))
   findings.push(`${path.relative(root, file)}:${line + 1}: ${message}`)
@@ -61,6 +75,19 @@ for (const file of allFiles) {
   const text = readFileSync(file, "utf8")
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true)
   const isLibrary = libraryFiles.includes(file)
+  if (isLibrary) {
+    const version = packageVersion(file)
+    for (const match of text.matchAll(/@since (\S+)/g)) {
+      if (!/^\d+\.\d+\.\d+$/.test(match[1]!) || isLater(match[1]!, version)) {
+        const line = text.slice(0, match.index).split("\n").length
+        findings.push(`${path.relative(root, file)}:${line}: @since ${match[1]} is not a version up to the package's ${version}`)
+      }
+    }
+    const sdkVersion = /export const SDK_VERSION = "([^"]+)"/.exec(text)?.[1]
+    if (sdkVersion !== undefined && sdkVersion !== version) {
+      findings.push(`${path.relative(root, file)}: SDK_VERSION ${sdkVersion} is not the package's version ${version}`)
+    }
+  }
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) {
       const specifier = node.moduleSpecifier?.getText(source).slice(1, -1)
@@ -94,6 +121,25 @@ for (const file of allFiles) {
     ts.forEachChild(node, visit)
   }
   visit(source)
+}
+
+// Each package depends on the workspace's own packages at their current versions.
+const manifests = readdirSync(path.join(root, "packages")).map((dir) => ({
+  file: path.join("packages", dir, "package.json"),
+  json: JSON.parse(readFileSync(path.join(root, "packages", dir, "package.json"), "utf8")) as {
+    readonly name: string
+    readonly version: string
+    readonly dependencies?: Record<string, string>
+    readonly peerDependencies?: Record<string, string>
+  }
+}))
+for (const { file, json } of manifests) {
+  for (const [name, range] of Object.entries({ ...json.dependencies, ...json.peerDependencies })) {
+    const own = manifests.find((other) => other.json.name === name)
+    if (own !== undefined && range !== own.json.version) {
+      findings.push(`${file}: depends on ${name} ${range}, but the workspace's ${name} is ${own.json.version}`)
+    }
+  }
 }
 
 if (findings.length > 0) {

@@ -269,7 +269,7 @@ const params: ThreadStartParams = { sandbox: Codex.Sandbox.readOnly }
 const live = NodeCodex.layer({ codexPath: "/usr/local/bin/codex", config: { model: '"gpt-5.5"' } }).pipe(
   Layer.provide(approvals)
 )
-export const main = (): void => program.pipe(Effect.provide(NodeCodex.layerConfig()), NodeRuntime.runMain)
+export const main = (): void => program.pipe(Effect.provide(NodeCodex.layerFromEnv()), NodeRuntime.runMain)
 export const withOptions = program.pipe(Effect.provide(live))
 
 const listed = Effect.gen(function*() {

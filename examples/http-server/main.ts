@@ -6,7 +6,7 @@
  * Run: `npm run example:http`, then open http://127.0.0.1:3000 (`PORT` and `HOST` change where it listens).
  * Offline by default: the real pinned codex binary on a local MockModel that answers every prompt a few words at
  * a time ("count to 400" gives a long answer to stop). With `OPENAI_API_KEY` set, or `EFFECT_CODEX_REAL=1` to use
- * an existing Codex login, the real model answers through `NodeCodex.layerConfig()` (`CODEX_BIN`, `CODEX_HOME`,
+ * an existing Codex login, the real model answers through `NodeCodex.layerFromEnv()` (`CODEX_BIN`, `CODEX_HOME`,
  * `CODEX_MODEL` apply). Ctrl-C stops the server; the codex process ends with it.
  */
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"

@@ -4,6 +4,7 @@
  * rollout file again.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Context from "effect/Context"
@@ -147,7 +148,7 @@ describe("thread lifecycle", () => {
     }).pipe(Effect.provide(CodexTest.layer())))
 })
 
-describe("NodeCodex.layerConfig", () => {
+describe("NodeCodex.layerFromEnv", () => {
   it.live("reads CODEX_HOME and CODEX_MODEL from the environment", () =>
     Effect.gen(function*() {
       const mock = yield* MockModel.MockModel
@@ -157,10 +158,52 @@ describe("NodeCodex.layerConfig", () => {
         const thread = yield* codex.threadStart()
         return { metadata: codex.server.metadata, model: thread.response.model }
       }).pipe(
-        Effect.provide(NodeCodex.layerConfig({ config: mock.codexConfig.filter((entry) => !entry.startsWith("model=")) })),
+        Effect.provide(NodeCodex.layerFromEnv({ config: mock.codexConfig.filter((entry) => !entry.startsWith("model=")) })),
         Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ CODEX_HOME: home.path, CODEX_MODEL: "env-model" })))
       )
       expect(metadata.codexHome).toBe(home.path)
       expect(model).toBe("env-model")
     }).pipe(Effect.provide(sharedHome)))
+})
+
+describe("NodeCodex.layerConfig", () => {
+  it.live("reads each option from the Config given for it, and no fixed environment name", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockModel.MockModel
+      const home = yield* CodexTest.CodexHome
+      const withoutModel = mock.codexConfig.filter((entry) => !entry.startsWith("model="))
+      const { metadata, model } = yield* Effect.gen(function*() {
+        const codex = yield* Codex.Codex
+        const thread = yield* codex.threadStart()
+        return { metadata: codex.server.metadata, model: thread.response.model }
+      }).pipe(
+        Effect.provide(NodeCodex.layerConfig({
+          codexHome: Config.String("APP_CODEX_HOME"),
+          config: Config.String("APP_MODEL").pipe(Config.map((name) => [...withoutModel, `model="${name}"`])),
+          clientInfo: { name: Config.String("APP_NAME"), version: Config.succeed("1.2.3") }
+        })),
+        // CODEX_HOME and CODEX_MODEL are set too: layerConfig reads only what it was given.
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
+          APP_CODEX_HOME: home.path,
+          APP_MODEL: "config-model",
+          APP_NAME: "config-app",
+          CODEX_HOME: "/nonexistent/codex-home",
+          CODEX_MODEL: "env-model"
+        })))
+      )
+      expect(metadata.codexHome).toBe(home.path)
+      expect(metadata.userAgent).toContain("config-app")
+      expect(model).toBe("config-model")
+    }).pipe(Effect.provide(sharedHome)))
+
+  it.effect("fails with the ConfigError naming a missing setting, before any process starts", () =>
+    Effect.gen(function*() {
+      const error = yield* Layer.build(NodeCodex.layerConfig({ codexHome: Config.String("APP_CODEX_HOME") })).pipe(
+        Effect.scoped,
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))),
+        Effect.flip
+      )
+      expect(error._tag).toBe("ConfigError")
+      expect(String(error)).toContain("APP_CODEX_HOME")
+    }))
 })

@@ -24,7 +24,7 @@ const tempHome = Effect.acquireRelease(
 const startServer = Effect.gen(function*() {
   const codexHome = yield* tempHome
   const context = yield* Layer.build(NodeCodex.layerAppServer({ codexHome }))
-  return { server: context.mapUnsafe.get(AppServer.AppServer.key) as AppServer.Service, codexHome }
+  return { server: context.mapUnsafe.get(AppServer.AppServer.key) as AppServer.AppServer, codexHome }
 })
 
 describe("AppServer on the real codex binary", () => {

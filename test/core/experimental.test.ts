@@ -22,7 +22,7 @@ const startServer = (experimentalApi: boolean) =>
   Effect.gen(function*() {
     const codexHome = yield* tempHome
     const context = yield* Layer.build(NodeCodex.layerAppServer({ codexHome, experimentalApi }))
-    return context.mapUnsafe.get(AppServer.AppServer.key) as AppServer.Service
+    return context.mapUnsafe.get(AppServer.AppServer.key) as AppServer.AppServer
   })
 
 describe("the experimental API on the real codex binary", () => {

@@ -6,6 +6,7 @@
  * leaves the server running.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -132,13 +133,29 @@ describe("connecting to a running app-server fails typed at layer build", () => 
         const codex = yield* Codex.Codex
         return (yield* codex.models()).data.length
       }).pipe(
-        Effect.provide(NodeCodex.layerRemoteConfig()),
+        Effect.provide(NodeCodex.layerRemoteFromEnv()),
         Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
           CODEX_APP_SERVER_URL: server.url,
           CODEX_APP_SERVER_TOKEN: "the-right-token"
         })))
       )
       expect(fromEnvironment).toBe(models.data.length)
+
+      // And from the Configs given for them (Config.Wrap), whatever their names.
+      const fromConfig = yield* Effect.gen(function*() {
+        const codex = yield* Codex.Codex
+        return (yield* codex.models()).data.length
+      }).pipe(
+        Effect.provide(NodeCodex.layerRemoteConfig({
+          url: Config.String("APP_SERVER_URL"),
+          token: Config.Redacted("APP_SERVER_TOKEN")
+        })),
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
+          APP_SERVER_URL: server.url,
+          APP_SERVER_TOKEN: "the-right-token"
+        })))
+      )
+      expect(fromConfig).toBe(models.data.length)
     }).pipe(Effect.scoped, Effect.provide(environment)))
 
   it.live("nothing listening is Unreachable, for a TCP port and for a unix socket path", () =>

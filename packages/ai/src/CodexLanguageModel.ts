@@ -43,6 +43,7 @@ import type * as Prompt from "effect/ai/Prompt"
 import type * as Response from "effect/ai/Response"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -95,16 +96,14 @@ export class Config extends Context.Service<Config, Settings>()("@effect-codex/a
 export const withConfigOverride: {
   (overrides: Settings): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(effect: Effect.Effect<A, E, R>, overrides: Settings): Effect.Effect<A, E, R>
-} = ((...args: Array<any>) => {
-  const apply = <A, E, R>(effect: Effect.Effect<A, E, R>, overrides: Settings) =>
+} = dual(
+  2,
+  <A, E, R>(effect: Effect.Effect<A, E, R>, overrides: Settings): Effect.Effect<A, E, R> =>
     Effect.flatMap(
       Effect.serviceOption(Config),
       (current) => Effect.provideService(effect, Config, merge(Option.getOrElse(current, () => ({})), overrides))
     )
-  return args.length === 1
-    ? (effect: Effect.Effect<any, any, any>) => apply(effect, args[0])
-    : apply(args[0], args[1])
-}) as any
+)
 
 const merge = (base: Settings, over: Settings): Settings => ({
   ...base,
@@ -270,7 +269,11 @@ const responseMetadata = (result: { readonly threadId: string; readonly id: stri
  * @since 0.2.0
  * @category constructors
  */
-export const make = Effect.fnUntraced(function*(settings: Settings = {}) {
+export const make: (
+  settings?: Settings
+) => Effect.Effect<LanguageModel.LanguageModel, never, Codex.Codex> = Effect.fnUntraced(function*(
+  settings: Settings = {}
+) {
   const codex = yield* Codex.Codex
 
   /** The settings of one request, the checks, and its thread. */

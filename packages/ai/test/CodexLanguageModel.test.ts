@@ -5,6 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as LanguageModel from "effect/ai/LanguageModel"
@@ -119,4 +120,21 @@ describe("CodexLanguageModel", () => {
       expect(withTools.reason).toMatchObject({ _tag: "InvalidRequestError", parameter: "toolkit" })
       expect(yield* mock.responsesRequests).toEqual([])
     }).pipe(Effect.provide(modelLayer)))
+
+  it.effect("withConfigOverride merges over the settings in force, data-first and piped alike", () =>
+    Effect.gen(function*() {
+      const current = Effect.serviceOption(CodexLanguageModel.Config).pipe(Effect.map(Option.getOrUndefined))
+      const outer = { thread: { model: "outer-model", cwd: "/outer" }, turn: { effort: "low" } } as const
+      const piped = yield* current.pipe(
+        CodexLanguageModel.withConfigOverride({ thread: { model: "inner-model" } }),
+        CodexLanguageModel.withConfigOverride(outer)
+      )
+      const dataFirst = yield* CodexLanguageModel.withConfigOverride(
+        CodexLanguageModel.withConfigOverride(current, { thread: { model: "inner-model" } }),
+        outer
+      )
+      // Thread and turn options merge key by key; the innermost override wins.
+      expect(piped).toEqual({ thread: { model: "inner-model", cwd: "/outer" }, turn: { effort: "low" } })
+      expect(dataFirst).toEqual(piped)
+    }))
 })

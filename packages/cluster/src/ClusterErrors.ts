@@ -2,7 +2,7 @@
  * The errors the cluster adds to the SDK's own, and the schemas of what a `CodexThread` message can fail with
  * (the SDK's tagged errors, which cross the wire as they are).
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as Schema from "effect/Schema"
 import { Errors } from "effect-codex"
@@ -13,7 +13,7 @@ import { Errors } from "effect-codex"
  * turn's work (commands it ran, files it wrote) may have happened. Re-run only when the caller says so
  * (`onCut: "rerun"`).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class TurnCutError extends Schema.TaggedError<TurnCutError>("effect-codex/cluster/TurnCutError")("TurnCutError", {
@@ -32,7 +32,7 @@ export class TurnCutError extends Schema.TaggedError<TurnCutError>("effect-codex
 /**
  * The conversation store (SQL) failed.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class StoreError extends Schema.TaggedError<StoreError>("effect-codex/cluster/StoreError")("StoreError", {
@@ -48,7 +48,7 @@ export class StoreError extends Schema.TaggedError<StoreError>("effect-codex/clu
 /**
  * `Steer` reached a conversation that runs no turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class NoTurnRunningError
@@ -65,7 +65,7 @@ export class NoTurnRunningError
  * `Open` could not open the conversation: the conversation to fork from has no thread, or the thread to resume is
  * not in this runner's `CODEX_HOME`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class OpenError extends Schema.TaggedError<OpenError>("effect-codex/cluster/OpenError")("OpenError", {
@@ -119,7 +119,7 @@ export class RolloutMismatchError
 /**
  * Every way one request to the app-server can fail, as a schema (the SDK's `Errors.RequestError`).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const RequestError = Schema.Union([
@@ -139,7 +139,7 @@ export const RequestError = Schema.Union([
 /**
  * What a turn through the cluster can fail with: the SDK's turn errors, the store's, and a cut.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const TurnError = Schema.Union([
@@ -158,7 +158,7 @@ export const TurnError = Schema.Union([
 /**
  * What a turn through the cluster can fail with.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type TurnError = typeof TurnError.Type

@@ -24,7 +24,7 @@
  *   NodeRuntime.runMain
  * )
  * ```
- * @since 0.1.0
+ * @since 0.2.0
  */
 import type * as ClusterError from "effect/cluster/ClusterError"
 import type * as Sharding from "effect/cluster/Sharding"
@@ -45,7 +45,7 @@ import { serialization } from "./internal/serialization.js"
 /**
  * The cluster's own failures to deliver a message (mailbox full, persistence, ...).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type DeliveryError =
@@ -57,7 +57,7 @@ export type DeliveryError =
 /**
  * Options of a turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface TurnOptions {
@@ -70,7 +70,7 @@ export interface TurnOptions {
 /**
  * One conversation's messages.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Conversation {
@@ -97,7 +97,7 @@ export interface Conversation {
 /**
  * The client of the cluster's conversations.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category services
  */
 export class CodexCluster extends Context.Service<CodexCluster, {
@@ -107,7 +107,7 @@ export class CodexCluster extends Context.Service<CodexCluster, {
 /**
  * `CodexCluster` over the `Sharding` in context (a runner's, or a client's from {@link layerClient}).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer: Layer.Layer<CodexCluster, never, Sharding.Sharding> = Layer.effect(CodexCluster)(
@@ -136,7 +136,7 @@ export const layer: Layer.Layer<CodexCluster, never, Sharding.Sharding> = Layer.
  * `CodexCluster` as a client only of the cluster whose storage is the `SqlClient` in context: it finds the runners
  * there and owns no shards.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerClient = (

@@ -13,7 +13,7 @@
  * // EFFECT_CODEX_DATABASE_URL, EFFECT_CODEX_RUNNER_HOST, EFFECT_CODEX_RUNNER_PORT, CODEX_HOME: see `layerConfig`.
  * CodexRunner.layerConfig().pipe(Layer.launch, NodeRuntime.runMain)
  * ```
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
@@ -38,7 +38,7 @@ import { serialization } from "./internal/serialization.js"
 /**
  * Options of {@link layer}.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Options {
@@ -61,7 +61,7 @@ export interface Options {
  * A runner on the `SqlClient` in context (PostgreSQL): the pool, the cluster runner and the `CodexThread` entity.
  * Closing the layer stops the runner (its shards move to the other runners) and the pool's processes.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer = (
@@ -97,7 +97,7 @@ export const layer = (
  * `EFFECT_CODEX_RUNNER_HOST` (default `127.0.0.1`), `EFFECT_CODEX_RUNNER_PORT` (default 34431), `CODEX_HOME`,
  * `EFFECT_CODEX_POOL_SIZE` (default 2). `options` adds to (and wins over) them.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerConfig = (

@@ -11,7 +11,7 @@
  *
  * Runners serve it with `CodexRunner.layer`; callers reach it through `CodexCluster`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import { Thread as ThreadInfo, ThreadStartParams, UserInput } from "@effect-codex/protocol"
 import * as ClusterSchema from "effect/cluster/ClusterSchema"
@@ -24,7 +24,7 @@ import { NoTurnRunningError, OpenError, RequestError, RolloutMismatchError, Stor
 /**
  * A turn's input, as the SDK takes it (`Input.Input`): text, an input item, or a list of both.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const Input = Schema.Union([Schema.String, UserInput, Schema.Array(Schema.Union([Schema.String, UserInput]))])
@@ -32,7 +32,7 @@ export const Input = Schema.Union([Schema.String, UserInput, Schema.Array(Schema
 /**
  * How a conversation gets its thread.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const OpenMode = Schema.Union([
@@ -46,7 +46,7 @@ export const OpenMode = Schema.Union([
 /**
  * How a conversation gets its thread.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type OpenMode = typeof OpenMode.Type
@@ -55,7 +55,7 @@ export type OpenMode = typeof OpenMode.Type
  * What `Open` answers: the conversation's codex thread, and whether this `Open` gave it (false when the conversation
  * already had one, which it keeps).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const Opened = Schema.Struct({ threadId: Schema.String, created: Schema.Boolean })
@@ -64,7 +64,7 @@ export const Opened = Schema.Struct({ threadId: Schema.String, created: Schema.B
  * What to do with a turn cut by a runner's death when its message is delivered again: `"fail"` (default) answers
  * `TurnCutError`, `"rerun"` runs it again on the conversation's new runner.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const OnCut = Schema.Literals(["fail", "rerun"])
@@ -72,7 +72,7 @@ export const OnCut = Schema.Literals(["fail", "rerun"])
 /**
  * One event of a streamed turn: the app-server notification's method and params.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const TurnEvent = Schema.Struct({ method: Schema.String, params: Schema.Unknown })
@@ -80,7 +80,7 @@ export const TurnEvent = Schema.Struct({ method: Schema.String, params: Schema.U
 /**
  * One event of a streamed turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type TurnEvent = typeof TurnEvent.Type
@@ -88,7 +88,7 @@ export type TurnEvent = typeof TurnEvent.Type
 /**
  * Opens the conversation (see {@link OpenMode}).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category messages
  */
 export const Open = Rpc.make("Open", {
@@ -101,7 +101,7 @@ export const Open = Rpc.make("Open", {
  * Runs a turn to its end. Persisted; `turnKey` is its primary key: a message with a turn key already answered gets
  * the stored answer, and no second turn runs.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category messages
  */
 export const RunTurn = Rpc.make("RunTurn", {
@@ -116,7 +116,7 @@ export const RunTurn = Rpc.make("RunTurn", {
  * delivered again after its runner's death. The turn is stored like a `RunTurn`'s; a `turnKey` already completed
  * streams nothing (`RunTurn` with that key answers its result).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category messages
  */
 export const StreamTurn = Rpc.make("StreamTurn", {
@@ -129,7 +129,7 @@ export const StreamTurn = Rpc.make("StreamTurn", {
 /**
  * Adds input to the conversation's running turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category messages
  */
 export const Steer = Rpc.make("Steer", {
@@ -140,7 +140,7 @@ export const Steer = Rpc.make("Steer", {
 /**
  * Stops the conversation's running turn, if any, and waits until it has settled.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category messages
  */
 export const Interrupt = Rpc.make("Interrupt", { error: TurnError })
@@ -148,7 +148,7 @@ export const Interrupt = Rpc.make("Interrupt", { error: TurnError })
 /**
  * Reads the conversation's thread (`thread/read`, with its turns).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category messages
  */
 export const Read = Rpc.make("Read", { success: ThreadInfo, error: TurnError })
@@ -156,7 +156,7 @@ export const Read = Rpc.make("Read", { success: ThreadInfo, error: TurnError })
 /**
  * The conversation entity.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category entities
  */
 export const CodexThread = Entity.make("CodexThread", [Open, RunTurn, StreamTurn, Steer, Interrupt, Read])

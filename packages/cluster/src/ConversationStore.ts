@@ -5,14 +5,14 @@
  * A rollout is stored as pieces of at most {@link pieceBytes} bytes, each at its offset in the file: a turn appends
  * the bytes codex wrote since the stored end, in the transaction that stores the turn's result, so the cost of a turn
  * follows the turn, not the conversation. The conversation's row keeps the rollout's length and the sha256 of all of
- * it, which a restore checks. Small pieces are merged in bounded steps ({@link Service.compact}). Pieces are read
+ * it, which a restore checks. Small pieces are merged in bounded steps ({@link ConversationStore.compact}). Pieces are read
  * back in batches of at most {@link batchBytes}: no message from the database is larger than a piece.
  *
  * The tables are created (and those of 0.1.0, one `bytea` row per conversation, extended) when the layer is built,
  * under an advisory lock so runners starting together do not race; a conversation stored by 0.1.0 is moved into
  * pieces, inside PostgreSQL, the first time it is read.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -41,7 +41,7 @@ export const pieceBytes = 1024 * 1024
 export const batchBytes = 4 * pieceBytes
 
 /**
- * Pieces smaller than this (32 KiB) are merged by {@link Service.compact}. Larger ones stay as they are: their
+ * Pieces smaller than this (32 KiB) are merged by {@link ConversationStore.compact}. Larger ones stay as they are: their
  * row costs little next to their bytes, and rewriting them would double what a turn writes.
  *
  * @since 0.2.0
@@ -64,7 +64,7 @@ export interface StoredRollout {
 /**
  * A conversation's stored state.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Conversation {
@@ -101,7 +101,7 @@ export interface RolloutWrite {
 /**
  * A turn's stored state.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface TurnRecord {
@@ -113,9 +113,9 @@ export interface TurnRecord {
 }
 
 /**
- * What {@link Service.complete} writes in one transaction.
+ * What {@link ConversationStore.complete} writes in one transaction.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Completion {
@@ -130,12 +130,12 @@ export interface Completion {
 }
 
 /**
- * The store's operations.
+ * The store's operations: the shape of the {@link ConversationStore} service.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Service {
+export interface ConversationStore {
   readonly conversation: (key: string) => Effect.Effect<Option.Option<Conversation>, StoreError>
   /** The bytes of a stored rollout, from its first, read in batches of at most {@link batchBytes}. */
   readonly readRollout: (key: string, rollout: StoredRollout) => Stream.Stream<Uint8Array, StoreError>
@@ -166,12 +166,21 @@ export interface Service {
 /**
  * The conversation store.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category services
  */
-export class ConversationStore extends Context.Service<ConversationStore, Service>()(
-  "effect-codex/cluster/ConversationStore"
-) {}
+export const ConversationStore: Context.Service<ConversationStore, ConversationStore> = Context.Service<
+  ConversationStore
+>("effect-codex/cluster/ConversationStore")
+
+/**
+ * The store's operations.
+ *
+ * @deprecated Use {@link ConversationStore} (the interface of the same name as the service).
+ * @since 0.2.0
+ * @category models
+ */
+export type Service = ConversationStore
 
 const ResultJson = Schema.fromJsonString(Turn.Result)
 const encodeResult = Schema.encodeEffect(ResultJson)
@@ -224,10 +233,10 @@ const nextBatch = (pieces: ReadonlyArray<PieceRow>, next: number, end: number) =
 /**
  * Builds the store on the `SqlClient` in context, creating its tables when missing (and extending those of 0.1.0).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
-export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Effect.gen(function*() {
+export const make: Effect.Effect<ConversationStore, StoreError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const legacy = yield* sql.withTransaction(Effect.gen(function*() {
     yield* sql`SELECT pg_advisory_xact_lock(${migrationLock})`
@@ -462,7 +471,7 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
 /**
  * The store on the `SqlClient` in context (PostgreSQL).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer: Layer.Layer<ConversationStore, StoreError, SqlClient.SqlClient> = Layer.effect(ConversationStore)(make)

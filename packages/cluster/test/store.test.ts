@@ -56,7 +56,7 @@ const result = (id: string) => ({
   usage: null
 })
 
-const readAll = (store: ConversationStore.Service, key: string) =>
+const readAll = (store: ConversationStore.ConversationStore, key: string) =>
   Effect.gen(function*() {
     const stored = Option.getOrThrow(yield* store.conversation(key))
     const bytes = yield* Stream.runCollect(store.readRollout(key, stored.rollout!))

@@ -117,7 +117,7 @@ export type ServerRequestHandler = (request: KnownServerRequest) => Effect.Effec
 /**
  * Options of one request.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface RequestOptions extends RpcPeer.RequestOptions {
@@ -139,12 +139,12 @@ export type RequestArgs<M extends ClientRequestMethod> = undefined extends Clien
   : [params: ClientRequestParams<M>, options?: RequestOptions]
 
 /**
- * The connected server.
+ * The connected server: the shape of the {@link AppServer} service.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Service {
+export interface AppServer {
   /** What the server answered to `initialize` (user agent, `codexHome`, platform). */
   readonly metadata: typeof InitializeResponse.Type
   /** The server's process id, when it is a process. */
@@ -162,9 +162,9 @@ export interface Service {
   readonly experimental: Experimental.Api
   /** Sends a client notification. */
   readonly notify: (method: string, params?: unknown) => Effect.Effect<void, AppServerExitedError>
-  /** Subscribes now, in the current scope, to every notification from now on (see `RpcPeer.Peer.subscribe`). */
+  /** Subscribes now, in the current scope, to every notification from now on (see `RpcPeer.RpcPeer.subscribe`). */
   readonly subscribe: Effect.Effect<Stream.Stream<Notification, AppServerExitedError>, never, Scope.Scope>
-  /** Registers a synchronous listener for the life of the current scope (see `RpcPeer.Peer.listen`). */
+  /** Registers a synchronous listener for the life of the current scope (see `RpcPeer.RpcPeer.listen`). */
   readonly listen: (listener: RpcPeer.Listener<Notification>) => Effect.Effect<void, never, Scope.Scope>
   /** Every notification from when the stream starts. */
   readonly notifications: Stream.Stream<Notification, AppServerExitedError>
@@ -182,7 +182,16 @@ export interface Service {
  * @since 0.1.0
  * @category services
  */
-export class AppServer extends Context.Service<AppServer, Service>()("effect-codex/AppServer") {}
+export const AppServer: Context.Service<AppServer, AppServer> = Context.Service<AppServer>("effect-codex/AppServer")
+
+/**
+ * The connected server.
+ *
+ * @deprecated Use {@link AppServer} (the interface of the same name as the service).
+ * @since 0.1.0
+ * @category models
+ */
+export type Service = AppServer
 
 /**
  * Client identity sent in `initialize`.
@@ -203,7 +212,10 @@ export interface ClientInfo {
  * @category models
  */
 export interface HandshakeOptions extends RpcPeer.PeerOptions {
-  /** Sent as `clientInfo`. Default `{ name: "effect-codex", title: "effect-codex", version: "0.1.0" }`. */
+  /**
+   * Sent as `clientInfo`. Default `{ name: "effect-codex", title: "effect-codex", version: SDK_VERSION }` (the
+   * package's version).
+   */
   readonly clientInfo?: ClientInfo | undefined
   /**
    * Default of {@link RequestOptions.allowUnknownKeys} for every request of this connection (for example to send
@@ -240,7 +252,7 @@ export interface Options extends Transport.StdioOptions, HandshakeOptions {}
  * @since 0.1.0
  * @category constants
  */
-export const SDK_VERSION = "0.1.0"
+export const SDK_VERSION = "0.2.0"
 
 interface MethodSchemas {
   readonly params: Schema.Top
@@ -330,8 +342,12 @@ export const decodeNotification = (raw: RpcPeer.IncomingNotification): Notificat
  * @since 0.1.0
  * @category constructors
  */
-export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
-  peer: RpcPeer.Peer<Notification>,
+export const fromPeer: (
+  peer: RpcPeer.RpcPeer<Notification>,
+  pid: number | undefined,
+  options?: HandshakeOptions
+) => Effect.Effect<AppServer, RequestError | UnsupportedVersionError> = Effect.fn("AppServer.fromPeer")(function*(
+  peer: RpcPeer.RpcPeer<Notification>,
   pid: number | undefined,
   options: HandshakeOptions = {}
 ) {
@@ -401,7 +417,7 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
         : { optOutNotificationMethods: [...options.optOutNotificationMethods] })
     }
   } as ClientRequestParams<"initialize">, { timeout: options.initializeTimeout ?? Duration.seconds(30) })
-  yield* CodexVersion.check(metadata.userAgent, options.strictVersion)
+  yield* CodexVersion.check(metadata.userAgent, { strict: options.strictVersion })
   yield* peer.notify("initialized")
 
   const setRequestHandler = (handler: ServerRequestHandler) =>
@@ -433,7 +449,10 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
     metadata,
     pid,
     request,
-    experimental: Experimental.make(peer.request, options.experimentalApi === true, options.allowUnknownKeys === true),
+    experimental: Experimental.make(peer.request, {
+      enabled: options.experimentalApi,
+      allowUnknownKeys: options.allowUnknownKeys
+    }),
     notify: peer.notify,
     subscribe: peer.subscribe,
     listen: peer.listen,
@@ -450,7 +469,11 @@ export const fromPeer = Effect.fn("AppServer.fromPeer")(function*(
  * @since 0.1.0
  * @category constructors
  */
-export const make = Effect.fn("AppServer.make")(function*(options: HandshakeOptions = {}) {
+export const make: (
+  options?: HandshakeOptions
+) => Effect.Effect<AppServer, RequestError | UnsupportedVersionError, Scope.Scope | Transport.Transport> = Effect.fn(
+  "AppServer.make"
+)(function*(options: HandshakeOptions = {}) {
   const connection = yield* Transport.Transport
   // Notifications are decoded once, for every subscriber.
   const peer = yield* RpcPeer.make(connection, options, decodeNotification)

@@ -32,6 +32,7 @@ import * as Layer from "effect/Layer"
 import type { KnownServerRequest } from "./AppServer.js"
 import { ErrorCode, type RpcErrorObject } from "./Errors.js"
 import { type ChatgptTokens, toWire } from "./internal/codex/chatgptTokens.js"
+import { optInFor } from "./internal/codex/optIn.js"
 
 /**
  * A handler for one server-request method: typed params in, the typed answer out.
@@ -53,12 +54,12 @@ export type MethodHandler<M extends ServerRequestMethod> = (
 export type Handlers = { readonly [M in ServerRequestMethod]?: MethodHandler<M> }
 
 /**
- * The approvals service: answers every server request.
+ * Answers every server request: the shape of the {@link Approvals} service.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Service {
+export interface Approvals {
   readonly handle: (request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject>
 }
 
@@ -68,7 +69,16 @@ export interface Service {
  * @since 0.1.0
  * @category services
  */
-export class Approvals extends Context.Service<Approvals, Service>()("effect-codex/Approvals") {}
+export const Approvals: Context.Service<Approvals, Approvals> = Context.Service<Approvals>("effect-codex/Approvals")
+
+/**
+ * The approvals service: answers every server request.
+ *
+ * @deprecated Use {@link Approvals} (the interface of the same name as the service).
+ * @since 0.1.0
+ * @category models
+ */
+export type Service = Approvals
 
 const declined = (message: string): Effect.Effect<never, RpcErrorObject> =>
   Effect.fail({ code: ErrorCode.MethodNotFound, message })
@@ -121,7 +131,7 @@ const acceptAnswer = (request: KnownServerRequest): Effect.Effect<unknown, RpcEr
 export const make = (
   handlers: Handlers,
   fallback: (request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject> = declineWithLog
-): Service => ({
+): Approvals => ({
   handle: (request) => {
     const handler = handlers[request.method] as
       | ((params: unknown, request: KnownServerRequest) => Effect.Effect<unknown, RpcErrorObject>)
@@ -130,11 +140,11 @@ export const make = (
   }
 })
 
-/** Declines, with a log line that says what was declined and how to allow it. */
+/** Declines, with a log line that says what was declined and the opt-in that answers its method. */
 const declineWithLog = (request: KnownServerRequest): Effect.Effect<unknown, RpcErrorObject> =>
-  Effect.logInfo(
-    `effect-codex declined "${request.method}" (default policy). Provide Approvals.acceptAll or Approvals.layer({...}) to decide otherwise.`
-  ).pipe(Effect.andThen(declineAnswer(request)))
+  Effect.logInfo(`effect-codex declined "${request.method}" (default policy). ${optInFor(request.method)}`).pipe(
+    Effect.andThen(declineAnswer(request))
+  )
 
 /**
  * The default policy: decline every approval, answer questions with nothing, log each refusal.

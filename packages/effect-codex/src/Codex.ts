@@ -1,7 +1,7 @@
 /**
  * The entry point: a `Codex` service over one `codex app-server`, with threads, models, account and
- * login. On Node, build it with `NodeCodex.layer` (spawns the pinned binary) or `NodeCodex.layerConfig`
- * (reads the environment); elsewhere, {@link layerStdio} with your platform's `ChildProcessSpawner`.
+ * login. On Node, build it with `NodeCodex.layer` (spawns the pinned binary), `NodeCodex.layerConfig` (options
+ * from `Config`) or `NodeCodex.layerFromEnv` (reads `CODEX_HOME`, `CODEX_MODEL`, ...); elsewhere, {@link layerStdio} with your platform's `ChildProcessSpawner`.
  * Answer approvals with an `Approvals` layer (declined by default).
  *
  * @example
@@ -60,6 +60,7 @@ import type {
 } from "./Errors.js"
 import * as ChatgptTokensInternal from "./internal/codex/chatgptTokens.js"
 import * as Dispatcher from "./internal/codex/dispatcher.js"
+import * as Remote from "./internal/transport/remote.js"
 import * as Stdio from "./internal/transport/stdio.js"
 import * as ThreadHandle from "./internal/codex/thread.js"
 import * as TurnGate from "./internal/codex/turnGate.js"
@@ -122,7 +123,7 @@ export interface LoginHandle {
 
 /**
  * ChatGPT auth tokens your application holds (it manages the ChatGPT login, codex uses the tokens): given to
- * {@link Service.loginChatgptTokens}, and answered to codex's `account/chatgptAuthTokens/refresh` requests by
+ * {@link Codex.loginChatgptTokens}, and answered to codex's `account/chatgptAuthTokens/refresh` requests by
  * `Approvals.chatgptTokenRefresh`. The access token never appears in spans or logs.
  *
  * @since 0.2.0
@@ -131,14 +132,15 @@ export interface LoginHandle {
 export type ChatgptTokens = ChatgptTokensInternal.ChatgptTokens
 
 /**
- * The Codex service.
+ * Threads, models, account and login over one app-server (or a pool of them): the shape of the {@link Codex}
+ * service.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Service {
+export interface Codex {
   /** The underlying server, for requests the service does not wrap. */
-  readonly server: AppServer.Service
+  readonly server: AppServer.AppServer
   /** Starts a new thread. */
   readonly threadStart: (options?: ThreadStartParams) => Effect.Effect<OpenedThread, RequestError>
   /** A handle on an existing thread id (no request is sent). */
@@ -194,7 +196,16 @@ export interface Service {
  * @since 0.1.0
  * @category services
  */
-export class Codex extends Context.Service<Codex, Service>()("effect-codex/Codex") {}
+export const Codex: Context.Service<Codex, Codex> = Context.Service<Codex>("effect-codex/Codex")
+
+/**
+ * The Codex service.
+ *
+ * @deprecated Use {@link Codex} (the interface of the same name as the service).
+ * @since 0.1.0
+ * @category models
+ */
+export type Service = Codex
 
 /**
  * Options of the Codex service itself (the turn watchdog defaults).
@@ -216,7 +227,11 @@ export interface ServiceOptions extends Turn.WatchOptions {
  * @since 0.1.0
  * @category constructors
  */
-export const make = Effect.fn("Codex.make")(function*(options: ServiceOptions = {}) {
+export const make: (
+  options?: ServiceOptions
+) => Effect.Effect<Codex, never, Scope.Scope | AppServer.AppServer> = Effect.fn("Codex.make")(function*(
+  options: ServiceOptions = {}
+) {
   const server = yield* AppServer.AppServer
   // One dispatcher for every thread of this server: notifications and server requests, routed by thread id.
   const dispatcher = yield* Dispatcher.make(
@@ -368,17 +383,43 @@ export const layerStdio = (
   layer(options).pipe(Layer.provide(AppServer.layer(options)))
 
 /**
- * {@link layerStdio} configured from the environment: `CODEX_BIN` (binary), `CODEX_HOME`, `OPENAI_API_KEY`
- * (kept redacted), `CODEX_MODEL` (passed as `-c model=...`), over the given options. On Node, use
- * `NodeCodex.layerConfig`.
+ * {@link layerStdio} with its options read from `Config`: each option a `Config` of its own (those left out keep
+ * their defaults), or one `Config` of the whole options, as Effect's own `layerConfig`s take them. Give a list option
+ * (`config`, `enable`, ...) as one `Config` of the list (`Config.succeed([...])`), not a list of `Config`s. On Node,
+ * use `NodeCodex.layerConfig`.
  *
- * @since 0.1.0
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Config, Duration, Layer } from "effect"
+ * import { Codex } from "effect-codex"
+ *
+ * const CodexLive = Codex.layerConfig({
+ *   codexHome: Config.String("MY_APP_CODEX_HOME"),
+ *   apiKey: Config.Redacted("MY_APP_OPENAI_KEY"),
+ *   requestTimeout: Config.Duration("MY_APP_CODEX_TIMEOUT").pipe(Config.withDefault(Duration.minutes(2)))
+ * }).pipe(Layer.provide(NodeServices.layer))
+ * ```
+ * @since 0.2.0
  * @category layers
  */
 export const layerConfig = (
+  options: Config.Wrap<Options>
+): Layer.Layer<Codex, StartError | Config.ConfigError, ChildProcessSpawner.ChildProcessSpawner> =>
+  Layer.unwrap(Effect.map(Config.unwrap(options), layerStdio))
+
+/**
+ * {@link layerStdio} configured from the environment variables codex itself reads: `CODEX_BIN` (binary),
+ * `CODEX_HOME`, `OPENAI_API_KEY` (kept redacted) and `CODEX_MODEL` (passed as `-c model=...`), over the given options
+ * (which win). This was `layerConfig` before 0.2.0. On Node, use `NodeCodex.layerFromEnv`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerFromEnv = (
   options: Options = {}
 ): Layer.Layer<Codex, StartError | Config.ConfigError, ChildProcessSpawner.ChildProcessSpawner> =>
-  Layer.unwrap(Effect.map(Stdio.fromEnvironment(options), layerStdio))
+  layerConfig(Stdio.environmentConfig(options))
 
 /**
  * Options of {@link layerRemote}: where the running server listens (`url`, `token`, `connectTimeout`), how to greet
@@ -405,22 +446,32 @@ export const layerRemote = (
   layer(options).pipe(Layer.provide(AppServer.layerRemote(options)))
 
 /**
- * {@link layerRemote} configured from the environment: `CODEX_APP_SERVER_URL` (`ws://IP:PORT` or `unix://PATH`;
- * required unless `url` is given) and `CODEX_APP_SERVER_TOKEN` (optional, kept redacted), under the given options.
- * On Node, use `NodeCodex.layerRemoteConfig`.
+ * {@link layerRemote} with its options read from `Config` (each option a `Config`, or one `Config` of them all), as
+ * Effect's own `layerConfig`s take them. On Node, use `NodeCodex.layerRemoteConfig`.
  *
  * @since 0.2.0
  * @category layers
  */
 export const layerRemoteConfig = (
+  options: Config.Wrap<RemoteOptions>
+): Layer.Layer<
+  Codex,
+  AppServerConnectError | RequestError | UnsupportedVersionError | Config.ConfigError,
+  Socket.WebSocketConstructor
+> => Layer.unwrap(Effect.map(Config.unwrap(options), layerRemote))
+
+/**
+ * {@link layerRemote} configured from the environment: `CODEX_APP_SERVER_URL` (`ws://IP:PORT` or `unix://PATH`;
+ * required unless `url` is given) and `CODEX_APP_SERVER_TOKEN` (optional, kept redacted), under the given options.
+ * On Node, use `NodeCodex.layerRemoteFromEnv`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemoteFromEnv = (
   options: Partial<RemoteOptions> = {}
 ): Layer.Layer<
   Codex,
   AppServerConnectError | RequestError | UnsupportedVersionError | Config.ConfigError,
   Socket.WebSocketConstructor
-> =>
-  Layer.unwrap(Effect.gen(function*() {
-    const url = options.url ?? (yield* Config.String("CODEX_APP_SERVER_URL"))
-    const token = options.token ?? Option.getOrUndefined(yield* Config.option(Config.Redacted("CODEX_APP_SERVER_TOKEN")))
-    return layerRemote({ ...options, url, token })
-  }))
+> => layerRemoteConfig(Remote.environmentConfig(options))

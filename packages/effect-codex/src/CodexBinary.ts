@@ -47,7 +47,7 @@ const isExecutable = (file: string): boolean => {
  * // The binary of an `npm install --prefix /tmp/codex-0.171.0 @openai/codex@0.171.0`:
  * const binary = CodexBinary.bundled("/tmp/codex-0.171.0/")
  * ```
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export const bundled = (from: string | URL = import.meta.url): Option.Option<string> => {
@@ -90,7 +90,9 @@ export interface FindOptions {
  * @since 0.1.0
  * @category constructors
  */
-export const find = Effect.fn("CodexBinary.find")(function*(options: FindOptions = {}) {
+export const find: (options?: FindOptions) => Effect.Effect<string, AppServerNotFoundError> = Effect.fn(
+  "CodexBinary.find"
+)(function*(options: FindOptions = {}) {
   const searched: Array<string> = []
   const attempt = (file: string, source: string): Option.Option<string> => {
     searched.push(`${file} (${source})`)

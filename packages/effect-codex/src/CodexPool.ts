@@ -13,7 +13,11 @@
  *   `resumable`; the thread's next operation resumes it on a live process with its history. Re-running the cut
  *   turn is left to the caller: its commands may already have run.
  * - Processes above `minSize` that ran nothing for `idleTimeToLive` stop; new threads start more, up to `size`.
- * - The figures are `Metric`s: {@link processes}, {@link turnsInFlight}, {@link queueLength}, {@link restarts}.
+ * - A thread counts toward its process's load from the moment it is placed there (before `thread/start` has
+ *   answered): a burst of new threads spreads over the pool.
+ * - {@link CodexPool.ownerOf} says which process owns a thread (its number in the pool and its pid).
+ * - The figures are `Metric`s: {@link processes}, {@link turnsInFlight}, {@link queueLength}, {@link restarts}, and
+ *   per process {@link processThreads} and {@link processTurns}.
  * - Closing the layer's scope stops every process.
  *
  * @example
@@ -34,23 +38,25 @@
  * ```
  * @since 0.2.0
  */
-import type { ThreadResumeParams } from "@effect-codex/protocol"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ChildProcessSpawner } from "effect/process"
 import * as AppServer from "./AppServer.js"
 import * as Codex from "./Codex.js"
-import { AppServerExitedError, PoolQueueFullError, type RequestError, type StartError } from "./Errors.js"
+import type { RequestError, StartError } from "./Errors.js"
 import * as TurnGate from "./internal/codex/turnGate.js"
+import * as Admission from "./internal/pool/admission.js"
+import { isRefused, type Member, resumable } from "./internal/pool/member.js"
+import * as Metrics from "./internal/pool/metrics.js"
+import * as Placement from "./internal/pool/placement.js"
+import * as PoolProcess from "./internal/pool/process.js"
+import * as Supervisor from "./internal/pool/supervisor.js"
 import type * as Thread from "./Thread.js"
 
 /**
@@ -59,9 +65,7 @@ import type * as Thread from "./Thread.js"
  * @since 0.2.0
  * @category metrics
  */
-export const processes = Metric.gauge("effect_codex_pool_processes", {
-  description: "codex app-server processes running in a CodexPool"
-})
+export const processes = Metrics.processes
 
 /**
  * Turns that hold a place on a pool process (started and not yet settled).
@@ -69,9 +73,7 @@ export const processes = Metric.gauge("effect_codex_pool_processes", {
  * @since 0.2.0
  * @category metrics
  */
-export const turnsInFlight = Metric.gauge("effect_codex_pool_turns_in_flight", {
-  description: "turns running on CodexPool processes"
-})
+export const turnsInFlight = Metrics.turnsInFlight
 
 /**
  * Callers waiting for a place on a process that runs `maxTurnsPerProcess` turns.
@@ -79,9 +81,7 @@ export const turnsInFlight = Metric.gauge("effect_codex_pool_turns_in_flight", {
  * @since 0.2.0
  * @category metrics
  */
-export const queueLength = Metric.gauge("effect_codex_pool_queue_length", {
-  description: "turns waiting for room on a CodexPool process"
-})
+export const queueLength = Metrics.queueLength
 
 /**
  * Processes replaced after they exited or stopped answering the probe.
@@ -89,9 +89,24 @@ export const queueLength = Metric.gauge("effect_codex_pool_queue_length", {
  * @since 0.2.0
  * @category metrics
  */
-export const restarts = Metric.counter("effect_codex_pool_restarts", {
-  description: "CodexPool processes replaced after a crash or a failed probe"
-})
+export const restarts = Metrics.restarts
+
+/**
+ * Threads placed on each process: one series per live process, with the attributes `process` (its
+ * {@link Process.index}) and `pid`; read when the metrics are taken, removed when the process leaves the pool.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const processThreads = Metrics.processThreads
+
+/**
+ * Turns running on each process, one series per live process (attributes as {@link processThreads}).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const processTurns = Metrics.processTurns
 
 /**
  * The pool's own options.
@@ -126,44 +141,53 @@ export interface PoolOptions {
  */
 export interface Options extends Codex.Options, PoolOptions {}
 
-/** One app-server process of the pool, with the `Codex` built over it. */
-interface Member {
-  readonly scope: Scope.Closeable
-  readonly server: AppServer.Service
-  readonly codex: Codex.Service
-  /** Takes new work (false once withdrawn). */
-  live: boolean
-  /** Its process is being (or has been) stopped. */
-  stopping: boolean
-  /** Turns holding a place on it. */
-  inFlight: number
-  /** Threads placed on it (a tie-break for placement). */
-  threads: number
-  lastActive: number
-  /** Wakes callers waiting for room on it. */
-  readonly waiters: Set<() => void>
-  /** Set once its process has ended (its thread locks are released). */
-  readonly gone: Deferred.Deferred<void>
+/**
+ * A process of the pool, as {@link CodexPool.ownerOf} names it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Process {
+  /** 1, 2, 3, ... in the order the pool started its processes; a replacement gets the next number. */
+  readonly index: number
+  /** Its operating-system process id (`undefined` for a server the pool reaches over a socket). */
+  readonly pid: number | undefined
 }
 
-/** Where a thread lives: on a member, or being resumed on one. */
-type Placement =
-  | { readonly _tag: "Placed"; readonly member: Member }
-  | { readonly _tag: "Placing"; readonly result: Deferred.Deferred<Placed, RequestError> }
-
-interface Placed {
-  readonly member: Member
-  /** The answer of the `thread/resume` that placed it. */
-  readonly opened: Codex.OpenedThread
+/**
+ * The pool: the `Codex` service over all its processes, and where each thread lives. {@link layer} provides it as
+ * both `Codex.Codex` and `CodexPool.CodexPool`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { CodexPool } from "effect-codex"
+ *
+ * const where = Effect.gen(function*() {
+ *   const pool = yield* CodexPool.CodexPool
+ *   const thread = yield* pool.threadStart()
+ *   const owner = yield* pool.ownerOf(thread.id)
+ *   yield* Effect.log(Option.map(owner, (process) => `thread on process ${process.index} (pid ${process.pid})`))
+ * })
+ * ```
+ * @since 0.2.0
+ * @category models
+ */
+export interface CodexPool extends Codex.Codex {
+  /**
+   * The process that owns the thread now; `None` for a thread no live process owns (unknown to the pool, archived,
+   * or its process has ended: its next operation resumes it on a live one).
+   */
+  readonly ownerOf: (threadId: string) => Effect.Effect<Option.Option<Process>>
 }
 
-/** A call refused unsent because its process had ended: safe to make again on another. */
-const isRefused = (error: unknown): error is AppServerExitedError =>
-  error instanceof AppServerExitedError && error.sent === false
-
-/** A turn or call cut by the end of its process: the thread resumes on a live process at its next operation. */
-const resumable = <E>(error: E): E =>
-  error instanceof AppServerExitedError ? new AppServerExitedError({ ...error, resumable: true }) as E : error
+/**
+ * The pool's service tag (the same service is also provided as `Codex.Codex`).
+ *
+ * @since 0.2.0
+ * @category services
+ */
+export const CodexPool: Context.Service<CodexPool, CodexPool> = Context.Service<CodexPool>("effect-codex/CodexPool")
 
 const defaultRestartSchedule: Schedule.Schedule<unknown, StartError> = Schedule.min([
   Schedule.exponential(Duration.millis(200)),
@@ -179,257 +203,60 @@ const defaultRestartSchedule: Schedule.Schedule<unknown, StartError> = Schedule.
 export const make = Effect.fnUntraced(function*<R>(
   options: PoolOptions & Codex.ServiceOptions,
   server: Layer.Layer<AppServer.AppServer, StartError, R>
-): Effect.fn.Return<Codex.Service, StartError, R | Scope.Scope> {
+): Effect.fn.Return<CodexPool, StartError, R | Scope.Scope> {
   const size = Math.max(1, options.size ?? 2)
-  const minSize = Math.min(size, Math.max(0, options.minSize ?? size))
-  const maxTurns = Math.max(1, options.maxTurnsPerProcess ?? 32)
-  const maxQueued = Math.max(0, options.maxQueued ?? 1024)
-  const idleMillis = Duration.toMillis(Duration.fromInputUnsafe(options.idleTimeToLive ?? Duration.minutes(5)))
-  const probeInterval = Duration.fromInputUnsafe(options.probeInterval ?? Duration.seconds(30))
-  const probeTimeout = Duration.fromInputUnsafe(options.probeTimeout ?? Duration.seconds(10))
-  const context = yield* Effect.context<R>()
-  const clock = yield* Clock.Clock
-  const poolScope = yield* Effect.scope
-  const members: Array<Member> = []
-  // Runs last: the members' processes have stopped.
-  yield* Effect.addFinalizer(() =>
-    Effect.sync(() => {
-      for (const member of [...members]) withdraw(member)
-    })
-  )
-  // Members live in a scope of their own, closed after `closing` is set: no replacement starts during shutdown.
-  const membersScope = yield* Scope.fork(poolScope)
-  let closing = false
-  yield* Effect.addFinalizer(() =>
-    Effect.sync(() => {
-      closing = true
-    })
-  )
-  let latest: Member | undefined
-  const owners = new Map<string, Placement>()
+
+  // The scope closes the sections below in the reverse of their order here: the front end holds nothing; placement's
+  // resumes under way are interrupted; then the supervisor stops its fibers, starts no replacement, and stops every
+  // process (their turns fail with `AppServerExitedError`); admission holds nothing (places go with their turns).
+
+  // --- Admission ---
+  //
+  // A turn's place on its process: at most `maxTurnsPerProcess` at once, then a queue of at most `maxQueued` for
+  // the pool. Turns pass the pool's thread locks first: a thread's turns run one at a time across the processes.
+  const admission = yield* Admission.make({
+    maxTurns: Math.max(1, options.maxTurnsPerProcess ?? 32),
+    maxQueued: Math.max(0, options.maxQueued ?? 1024)
+  })
   const locks = TurnGate.threadLocks(options.whenBusy)
-  let queued = 0
-  let spawning = 0
-  const bump = (metric: Metric.Metric<number, any>, delta: number) => metric.modifyUnsafe(delta, context)
 
-  /** A place for a turn on `member`, in the current scope: at once, after waiting in the queue, or refused. */
-  const admit = (member: Member, threadId: string) =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
-        if (member.live && member.inFlight >= maxTurns) {
-          if (queued >= maxQueued) return yield* new PoolQueueFullError({ threadId, maxTurnsPerProcess: maxTurns, maxQueued })
-          queued++
-          bump(queueLength, 1)
-          yield* restore(waitForRoom(member)).pipe(Effect.ensuring(Effect.sync(() => {
-            queued--
-            bump(queueLength, -1)
-          })))
-        }
-        if (!member.live) return yield* refusal(member, "turn/start")
-        member.inFlight++
-        bump(turnsInFlight, 1)
-        yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
-            member.inFlight--
-            bump(turnsInFlight, -1)
-            member.lastActive = clock.currentTimeMillisUnsafe()
-            wakeOne(member)
-          })
-        )
-      })
-    )
-
-  const waitForRoom = (member: Member): Effect.Effect<void> =>
-    Effect.suspend(() =>
-      !member.live || member.inFlight < maxTurns ? Effect.void : Effect.callback<void>((resume) => {
-        const wake = () => resume(Effect.void)
-        member.waiters.add(wake)
-        return Effect.sync(() => member.waiters.delete(wake))
-      }).pipe(Effect.andThen(waitForRoom(member)))
-    )
-
-  const wakeOne = (member: Member) => {
-    for (const wake of member.waiters) {
-      member.waiters.delete(wake)
-      return wake()
-    }
-  }
-
-  const refusal = (member: Member, method: string) =>
-    Effect.map(
-      member.server.closed.pipe(Effect.timeoutOption(Duration.zero)),
-      (closed) =>
-        new AppServerExitedError({
-          ...(closed._tag === "Some"
-            ? closed.value
-            : { exitCode: null, signal: null, stderrTail: [], reason: "its process left the pool" }),
-          method,
-          sent: false,
-          resumable: true
-        })
-    ).pipe(Effect.flip)
-
-  /** Takes the member out of the pool (once): no new work goes to it, and its queued callers go elsewhere. */
-  const withdraw = (member: Member) => {
-    if (!member.live) return false
-    member.live = false
-    members.splice(members.indexOf(member), 1)
-    bump(processes, -1)
-    for (const wake of [...member.waiters]) wake()
-    member.waiters.clear()
-    return true
-  }
-
-  /** Stops a member's process (once); a crashed or silent one is replaced while the pool is below `minSize`. */
-  const retire = (member: Member, crashed: boolean) =>
-    Effect.suspend(() => {
-      if (member.stopping) return Effect.void
-      member.stopping = true
-      withdraw(member)
-      if (crashed) bump(restarts, 1)
-      return Scope.close(member.scope, Exit.void).pipe(
-        Effect.andThen(Deferred.succeed(member.gone, undefined)),
-        Effect.andThen(crashed ? topUp : Effect.void)
-      )
-    })
-
-  /** Starts processes in the background until the pool has `minSize`, each retried on the restart schedule. */
-  const topUp = Effect.suspend(() => {
-    const missing = closing ? 0 : minSize - members.length - spawning
-    return Effect.forEach(Array.from({ length: Math.max(0, missing) }), () => grow, { discard: true })
+  // --- Processes ---
+  //
+  // Each process is a build of `server` with a `Codex` over it, in a scope of its own. The supervisor starts
+  // `minSize` now, probes them, replaces those that exit or stop answering, and stops idle ones above `minSize`.
+  const start = yield* PoolProcess.starter({
+    server,
+    codex: options,
+    gate: (slot, refused) => (threadId, whenBusy) =>
+      Effect.tap(locks(threadId, whenBusy), () => admission.admit(slot, threadId, refused))
+  })
+  const supervisor = yield* Supervisor.make<PoolProcess.PoolProcess>({
+    size,
+    minSize: Math.min(size, Math.max(0, options.minSize ?? size)),
+    idleTimeToLive: Duration.fromInputUnsafe(options.idleTimeToLive ?? Duration.minutes(5)),
+    probeInterval: Duration.fromInputUnsafe(options.probeInterval ?? Duration.seconds(30)),
+    probeTimeout: Duration.fromInputUnsafe(options.probeTimeout ?? Duration.seconds(10)),
+    restartSchedule: options.restartSchedule ?? defaultRestartSchedule,
+    start,
+    onLeave: admission.wakeAll
   })
 
-  /** Starts one more process in the background. */
-  const grow = Effect.suspend(() => {
-    spawning++
-    return spawn.pipe(
-      Effect.retry({ schedule: options.restartSchedule ?? defaultRestartSchedule, while: () => !closing }),
-      Effect.tapError((error) => Effect.logError("CodexPool: could not start a process", error)),
-      Effect.ensuring(Effect.sync(() => spawning--)),
-      Effect.ignore,
-      Effect.forkIn(poolScope),
-      Effect.asVoid
-    )
+  // --- Placement ---
+  //
+  // Which process each thread lives on: the least-loaded for a new thread (counted there at once), its owner
+  // afterwards, a live process once its owner has ended.
+  const placement = yield* Placement.make<PoolProcess.PoolProcess, Codex.OpenedThread>({
+    members: supervisor.members,
+    startNow: supervisor.startNow,
+    growIfRoom: supervisor.growIfRoom,
+    retries: size + 1,
+    resume: (member, threadId, overrides) => member.process.codex.threadResume(threadId, overrides)
   })
 
-  const spawn: Effect.Effect<Member, StartError> = Effect.gen(function*() {
-    const scope = yield* Scope.fork(membersScope)
-    return yield* Effect.gen(function*() {
-      // A memo map of its own: every build is a new process, whatever was built before.
-      const built = yield* Layer.buildWithMemoMap(server, Layer.makeMemoMapUnsafe(), scope)
-      const appServer = Context.get(built, AppServer.AppServer)
-      // The gate is used by turns only, once the member below exists.
-      let self: Member | undefined
-      const gate: TurnGate.Gate = (threadId, whenBusy) =>
-        Effect.tap(locks(threadId, whenBusy), () => admit(self!, threadId))
-      // The end of the connection reaches the member's turns marked resumable (at the source: no wrapper per event).
-      const marked: AppServer.Service = {
-        ...appServer,
-        listen: (listener) => appServer.listen({ ...listener, onClose: (error) => listener.onClose(resumable(error)) })
-      }
-      const codex = yield* Codex.make(options).pipe(
-        Effect.provideService(AppServer.AppServer, marked),
-        Effect.provideService(TurnGate.CurrentGate, gate),
-        Scope.provide(scope)
-      )
-      const member: Member = {
-        scope,
-        server: appServer,
-        codex,
-        live: true,
-        stopping: false,
-        inFlight: 0,
-        threads: 0,
-        lastActive: clock.currentTimeMillisUnsafe(),
-        waiters: new Set(),
-        gone: yield* Deferred.make<void>()
-      }
-      self = member
-      // Exit watch in the pool's scope (the member's own scope ends with the process); probes in the member's.
-      yield* appServer.closed.pipe(Effect.andThen(retire(member, true)), Effect.forkIn(poolScope))
-      yield* appServer.request("thread/loaded/list", {}, { timeout: probeTimeout }).pipe(
-        // Retired from the pool's scope: closing the member's scope interrupts this fiber.
-        Effect.catchTag("RequestTimeoutError", () => Effect.forkIn(retire(member, true), poolScope)),
-        Effect.ignore,
-        Effect.delay(probeInterval),
-        Effect.forever,
-        Effect.forkIn(scope)
-      )
-      members.push(member)
-      latest = member
-      bump(processes, 1)
-      return member
-    }).pipe(Effect.onError(() => Scope.close(scope, Exit.void)))
-  }).pipe(Effect.provideContext(context))
-
-  /** The least-loaded live member (fewest turns, then fewest threads); starts one if there is none. */
-  const pick: Effect.Effect<Member, AppServerExitedError> = Effect.suspend(() => {
-    let best: Member | undefined
-    for (const member of members) {
-      if (
-        best === undefined || member.inFlight < best.inFlight ||
-        (member.inFlight === best.inFlight && member.threads < best.threads)
-      ) best = member
-    }
-    if (best !== undefined) {
-      if (best.inFlight > 0 && members.length + spawning < size && !closing) return Effect.as(grow, best)
-      return Effect.succeed(best)
-    }
-    return spawn.pipe(
-      Effect.mapError((error) =>
-        new AppServerExitedError({
-          exitCode: null,
-          signal: null,
-          stderrTail: [],
-          reason: `no process of the pool is running, and a new one did not start: ${error.message}`
-        })
-      )
-    )
-  })
-
-  const own = (threadId: string, member: Member) => {
-    owners.set(threadId, { _tag: "Placed", member })
-    member.threads++
-    member.lastActive = clock.currentTimeMillisUnsafe()
-  }
-
-  /** Resumes a thread on a live member, once its previous owner's process has ended (it held the writer lock). */
-  const place = (threadId: string, overrides: Omit<ThreadResumeParams, "threadId"> = {}) =>
-    Effect.suspend(() => {
-      const entry = owners.get(threadId)
-      if (entry?._tag === "Placing") return Deferred.await(entry.result)
-      const previous = entry?.member
-      const result = Deferred.makeUnsafe<Placed, RequestError>()
-      owners.set(threadId, { _tag: "Placing", result })
-      const resume = Effect.gen(function*() {
-        if (previous?.live === false) yield* Deferred.await(previous.gone)
-        const member = previous?.live === true ? previous : yield* pick
-        const opened = yield* member.codex.threadResume(threadId, overrides)
-        return { member, opened }
-      })
-      // In the pool's scope: a caller that is interrupted does not cut the resume others wait for.
-      return resume.pipe(
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            if (Exit.isSuccess(exit)) own(threadId, exit.value.member)
-            else owners.delete(threadId)
-          })
-        ),
-        Effect.exit,
-        Effect.flatMap((exit) => Deferred.done(result, exit)),
-        Effect.forkIn(poolScope),
-        Effect.andThen(Deferred.await(result))
-      )
-    })
-
-  /** The live member that owns the thread, resuming the thread on one if needed. */
-  const ownerOf = (threadId: string): Effect.Effect<Member, RequestError> =>
-    Effect.suspend(() => {
-      const entry = owners.get(threadId)
-      return entry?._tag === "Placed" && entry.member.live
-        ? Effect.succeed(entry.member)
-        : Effect.map(place(threadId), (placed) => placed.member)
-    })
+  // --- The Codex front end ---
+  //
+  // A thread's calls go to its owner, the rest to any process; a call refused by a process that had ended is made
+  // again on another.
 
   /**
    * Runs `f` on the thread's handle on its owner; a call refused because the owner had ended is made again on the
@@ -439,9 +266,9 @@ export const make = Effect.fnUntraced(function*<R>(
     threadId: string,
     f: (thread: Thread.Thread) => Effect.Effect<A, E, R2>
   ): Effect.Effect<A, E | RequestError, R2> =>
-    Effect.flatMap(ownerOf(threadId), (member) =>
-      f(member.codex.thread(threadId)).pipe(
-        Effect.tapError((error) => isRefused(error) ? Effect.sync(() => withdraw(member)) : Effect.void)
+    Effect.flatMap(placement.owner(threadId), (member) =>
+      f(member.process.codex.thread(threadId)).pipe(
+        Effect.tapError((error) => isRefused(error) ? Effect.sync(() => supervisor.withdraw(member)) : Effect.void)
       )).pipe(
         Effect.retry({ while: (error) => isRefused(error), times: size + 1 }),
         Effect.mapError(resumable)
@@ -459,109 +286,86 @@ export const make = Effect.fnUntraced(function*<R>(
       // A read needs no writer lock: on the owner while it lives (a thread without a turn exists only there), else
       // on any process, without resuming the thread.
       read: (readOptions) => {
-        const owner = liveOwner(id)
+        const owner = placement.liveOwner(id)
         return owner === undefined
-          ? anywhere((member) => member.codex.thread(id).read(readOptions))
-          : owner.codex.thread(id).read(readOptions)
+          ? placement.anywhere((member) => member.process.codex.thread(id).read(readOptions))
+          : owner.process.codex.thread(id).read(readOptions)
       },
       setName: (name) => onOwner(id, (owned) => owned.setName(name)),
       compact: onOwner(id, (owned) => owned.compact)
     }
   }
 
-  const opened = (member: Member, response: Codex.OpenedThread): Codex.OpenedThread => {
-    own(response.id, member)
-    return { ...thread(response.id), info: response.info, response: response.response }
-  }
-
-  /** A call on the least-loaded live member, made again on another if that one had ended. */
-  const anywhere = <A, E, R2>(f: (member: Member) => Effect.Effect<A, E, R2>) =>
-    Effect.flatMap(pick, f).pipe(Effect.retry({ while: (error) => isRefused(error), times: size + 1 }))
-
-  /** The member that owns a thread now, if it is live (no resume). */
-  const liveOwner = (threadId: string) => {
-    const entry = owners.get(threadId)
-    return entry?._tag === "Placed" && entry.member.live ? entry.member : undefined
-  }
-
-  yield* Effect.forEach(Array.from({ length: Math.max(1, minSize) }), () => spawn, {
-    concurrency: "unbounded",
-    discard: true
+  /** The pool's handle of a thread a process opened. */
+  const opened = ({ opened: response }: Placement.Placed<PoolProcess.PoolProcess, Codex.OpenedThread>): Codex.OpenedThread => ({
+    ...thread(response.id),
+    info: response.info,
+    response: response.response
   })
 
-  // Idle processes above the minimum stop after the time to live; their threads resume elsewhere when used.
-  yield* Effect.suspend(() => {
-    const now = clock.currentTimeMillisUnsafe()
-    // The surplus is taken among those owning the fewest threads (a thread that never ran a turn cannot be
-    // resumed elsewhere), and stops if it is idle.
-    const surplus = [...members].sort((a, b) => a.threads - b.threads).slice(0, Math.max(0, members.length - minSize))
-    const idle = surplus.filter((member) =>
-      member.inFlight === 0 && member.waiters.size === 0 && now - member.lastActive >= idleMillis
-    )
-    return Effect.forEach(idle, (member) => retire(member, false), { discard: true })
-  }).pipe(
-    Effect.delay(Duration.millis(Math.max(10, idleMillis / 2))),
-    Effect.forever,
-    Effect.forkIn(poolScope)
-  )
+  const codexOf = (member: Member<PoolProcess.PoolProcess>) => member.process.codex
 
-  return Codex.Codex.of({
+  return CodexPool.of({
     // One live process's server (another after it is replaced).
     get server() {
-      return (members[0] ?? latest!).server
+      return supervisor.latest().process.server
     },
     thread,
     threadStart: (startOptions) =>
-      anywhere((member) => Effect.map(member.codex.threadStart(startOptions), (response) => opened(member, response))),
+      Effect.map(placement.open((member) => codexOf(member).threadStart(startOptions)), opened),
     threadResume: (id, overrides) => {
-      const owner = liveOwner(id)
-      return owner !== undefined
-        ? Effect.map(owner.codex.threadResume(id, overrides), (response) => opened(owner, response))
-        : Effect.map(place(id, overrides), ({ member, opened: response }) => opened(member, response))
-    },
-    threadFork: (id, forkOptions) => {
-      const run = (member: Member) =>
-        Effect.map(member.codex.threadFork(id, forkOptions), (response) => opened(member, response))
-      const owner = liveOwner(id)
-      return owner !== undefined ? run(owner) : Effect.flatMap(pick, run)
-    },
-    threadList: (params) => anywhere(({ codex }) => codex.threadList(params)),
-    threads: (params) => Stream.unwrap(anywhere(({ codex }) => Effect.succeed(codex.threads(params)))),
-    threadArchive: (id) => {
-      const owner = liveOwner(id)
-      const archive = owner === undefined
-        ? anywhere((member) => member.codex.threadArchive(id))
-        : owner.codex.threadArchive(id)
-      return archive.pipe(
-        Effect.tap(() =>
-          Effect.sync(() => {
-            if (owner !== undefined) owner.threads--
-            owners.delete(id)
-          })
-        )
+      const owner = placement.liveOwner(id)
+      return Effect.map(
+        owner !== undefined
+          ? placement.open((member) => codexOf(member).threadResume(id, overrides), owner)
+          : placement.place(id, overrides),
+        opened
       )
     },
-    threadUnarchive: (id) => anywhere(({ codex }) => codex.threadUnarchive(id)),
+    // On the source's owner while it lives (a thread without a turn exists only there), else the least-loaded.
+    threadFork: (id, forkOptions) =>
+      Effect.map(
+        placement.open((member) => codexOf(member).threadFork(id, forkOptions), placement.liveOwner(id)),
+        opened
+      ),
+    threadList: (params) => placement.anywhere((member) => codexOf(member).threadList(params)),
+    threads: (params) => Stream.unwrap(placement.anywhere((member) => Effect.succeed(codexOf(member).threads(params)))),
+    threadArchive: (id) => {
+      const owner = placement.liveOwner(id)
+      const archive = owner === undefined
+        ? placement.anywhere((member) => codexOf(member).threadArchive(id))
+        : codexOf(owner).threadArchive(id)
+      return Effect.tap(archive, () => Effect.sync(() => placement.forget(id)))
+    },
+    threadUnarchive: (id) => placement.anywhere((member) => codexOf(member).threadUnarchive(id)),
     // Only its owner can have it loaded; the thread keeps its place there and is resumed from its file once unloaded.
     threadUnsubscribe: (id) => {
-      const owner = liveOwner(id)
-      return owner === undefined ? Effect.succeed("notLoaded" as const) : owner.codex.threadUnsubscribe(id)
+      const owner = placement.liveOwner(id)
+      return owner === undefined ? Effect.succeed("notLoaded" as const) : codexOf(owner).threadUnsubscribe(id)
     },
-    models: (params) => anywhere(({ codex }) => codex.models(params)),
-    account: anywhere(({ codex }) => codex.account),
-    loginApiKey: (apiKey) => anywhere(({ codex }) => codex.loginApiKey(apiKey)),
+    models: (params) => placement.anywhere((member) => codexOf(member).models(params)),
+    account: placement.anywhere((member) => codexOf(member).account),
+    loginApiKey: (apiKey) => placement.anywhere((member) => codexOf(member).loginApiKey(apiKey)),
     // External tokens live in each process's memory: every live process signs in (one started later does not).
     loginChatgptTokens: (tokens) =>
-      Effect.forEach([...members], ({ codex }) => codex.loginChatgptTokens(tokens), { discard: true }),
-    loginChatgpt: anywhere(({ codex }) => codex.loginChatgpt),
-    loginDeviceCode: anywhere(({ codex }) => codex.loginDeviceCode),
-    logout: anywhere(({ codex }) => codex.logout)
+      Effect.forEach([...supervisor.members], (member) => codexOf(member).loginChatgptTokens(tokens), {
+        discard: true
+      }),
+    loginChatgpt: placement.anywhere((member) => codexOf(member).loginChatgpt),
+    loginDeviceCode: placement.anywhere((member) => codexOf(member).loginDeviceCode),
+    logout: placement.anywhere((member) => codexOf(member).logout),
+    ownerOf: (threadId) =>
+      Effect.sync(() => {
+        const owner = placement.liveOwner(threadId)
+        return owner === undefined ? Option.none() : Option.some({ index: owner.index, pid: owner.process.pid })
+      })
   })
 })
 
 /**
  * The pool over processes built by `server` (each build is one process): for example the testing kit's
- * `CodexTest.appServerLayer()`, or an `AppServer.layer` with your own spawner.
+ * `CodexTest.appServerLayer()`, or an `AppServer.layer` with your own spawner. Provides the pool as `Codex.Codex`
+ * and as `CodexPool.CodexPool`.
  *
  * @since 0.2.0
  * @category layers
@@ -569,11 +373,14 @@ export const make = Effect.fnUntraced(function*<R>(
 export const layerWith = <R>(
   options: PoolOptions & Codex.ServiceOptions,
   server: Layer.Layer<AppServer.AppServer, StartError, R>
-): Layer.Layer<Codex.Codex, StartError, R> => Layer.effect(Codex.Codex)(make(options, server))
+): Layer.Layer<Codex.Codex | CodexPool, StartError, R> =>
+  Layer.effectContext(
+    Effect.map(make(options, server), (pool) => Context.make(CodexPool, pool).pipe(Context.add(Codex.Codex, pool)))
+  )
 
 /**
  * Spawns the pool's app-server processes with `Codex.layerStdio`'s options (`codexPath`, `codexHome`, `config`,
- * `apiKey`, ...; every process shares the `CODEX_HOME`) and provides `Codex` over them. Needs a
+ * `apiKey`, ...; every process shares the `CODEX_HOME`) and provides `Codex` (and `CodexPool`) over them. Needs a
  * `ChildProcessSpawner`: on Node, use `NodeCodex.layerPool`. Provide an `Approvals` layer to answer approvals.
  *
  * @since 0.2.0
@@ -581,5 +388,5 @@ export const layerWith = <R>(
  */
 export const layer = (
   options: Options = {}
-): Layer.Layer<Codex.Codex, StartError, ChildProcessSpawner.ChildProcessSpawner> =>
+): Layer.Layer<Codex.Codex | CodexPool, StartError, ChildProcessSpawner.ChildProcessSpawner> =>
   layerWith(options, AppServer.layer(options))

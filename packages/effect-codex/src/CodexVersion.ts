@@ -13,7 +13,7 @@
  * CodexVersion.fromUserAgent("effect-codex/0.169.0 (Debian 12.0.0; x86_64) xterm (effect-codex; 0.1.0)") // "0.169.0"
  * CodexVersion.isSupported("0.169.0") // true
  * ```
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
 import { UnsupportedVersionError } from "./Errors.js"
@@ -21,7 +21,7 @@ import { UnsupportedVersionError } from "./Errors.js"
 /**
  * The supported codex versions: from `min` (inclusive) to `below` (exclusive), compared as `major.minor.patch`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const supported = { min: "0.160.0", below: "0.172.0" } as const
@@ -29,7 +29,7 @@ export const supported = { min: "0.160.0", below: "0.172.0" } as const
 /**
  * {@link supported} as a semver range, e.g. `>=0.160.0 <0.172.0`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const supportedRange = `>=${supported.min} <${supported.below}`
@@ -42,7 +42,7 @@ const userAgentPattern = /\/(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)(?=\s|$)/
 /**
  * The codex version in a server's `userAgent`, or `undefined` when it names none.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category parsing
  */
 export const fromUserAgent = (userAgent: string): string | undefined => userAgentPattern.exec(userAgent)?.[1]
@@ -59,7 +59,7 @@ const compare = (a: [number, number, number], b: [number, number, number]): numb
  * True when `version` is within {@link supported}. A pre-release counts as its `major.minor.patch`
  * (`0.172.0-alpha.1` is outside `<0.172.0`); text that is not a version is not supported.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category guards
  */
 export const isSupported = (version: string): boolean => {
@@ -69,19 +69,31 @@ export const isSupported = (version: string): boolean => {
 }
 
 /**
+ * Options of {@link check}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CheckOptions {
+  /** Fail with `UnsupportedVersionError` instead of logging a warning. Default false. */
+  readonly strict?: boolean | undefined
+}
+
+/**
  * Checks the server's `userAgent` against {@link supported}: a supported version passes silently; an
  * unsupported version, or a `userAgent` with no version in it, logs one warning, or fails with
  * `UnsupportedVersionError` when `strict`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category checks
  */
-export const check = Effect.fn("CodexVersion.check")(function*(userAgent: string, strict = false) {
-  const found = fromUserAgent(userAgent)
-  if (found !== undefined && isSupported(found)) return
-  const error = new UnsupportedVersionError({ found: found ?? null, userAgent, supported: supportedRange })
-  if (strict) return yield* error
-  yield* Effect.logWarning(error.message).pipe(
-    Effect.annotateLogs({ userAgent, supported: supportedRange })
-  )
-})
+export const check: (userAgent: string, options?: CheckOptions) => Effect.Effect<void, UnsupportedVersionError> =
+  Effect.fn("CodexVersion.check")(function*(userAgent: string, options: CheckOptions = {}) {
+    const found = fromUserAgent(userAgent)
+    if (found !== undefined && isSupported(found)) return
+    const error = new UnsupportedVersionError({ found: found ?? null, userAgent, supported: supportedRange })
+    if (options.strict === true) return yield* error
+    yield* Effect.logWarning(error.message).pipe(
+      Effect.annotateLogs({ userAgent, supported: supportedRange })
+    )
+  })

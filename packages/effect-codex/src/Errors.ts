@@ -104,7 +104,7 @@ export class ServerBusyError extends Schema.TaggedError<ServerBusyError>("effect
  * (`experimentalApi: true` in the handshake options). Raised before sending by `server.experimental.request`, and
  * for codex's own answer (-32600 "… requires experimentalApi capability").
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class ExperimentalApiNotEnabledError extends Schema.TaggedError<ExperimentalApiNotEnabledError>("effect-codex/Errors/ExperimentalApiNotEnabledError")(
@@ -203,7 +203,7 @@ export class AppServerNotFoundError extends Schema.TaggedError<AppServerNotFound
  * and the handshake was asked to be strict (`strictVersion: true`). Without strict mode this is a
  * warning in the log, not an error.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class UnsupportedVersionError extends Schema.TaggedError<UnsupportedVersionError>("effect-codex/Errors/UnsupportedVersionError")("UnsupportedVersionError", {
@@ -278,7 +278,7 @@ export class RetryLimitExceededError extends Schema.TaggedError<RetryLimitExceed
 /**
  * The turn ended with status `failed`; `result` has the server's `error` and everything that happened.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class TurnFailedError extends Schema.TaggedError<TurnFailedError>("effect-codex/Errors/TurnFailedError")("TurnFailedError", {
@@ -294,7 +294,7 @@ export class TurnFailedError extends Schema.TaggedError<TurnFailedError>("effect
 /**
  * The turn sent nothing for `idleMillis` and `thread/read` says it is still running.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class TurnStalledError extends Schema.TaggedError<TurnStalledError>("effect-codex/Errors/TurnStalledError")("TurnStalledError", {
@@ -344,7 +344,7 @@ export class PoolQueueFullError extends Schema.TaggedError<PoolQueueFullError>("
 /**
  * The final response did not match the requested schema (or was not JSON).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class StructuredOutputError extends Schema.TaggedError<StructuredOutputError>("effect-codex/Errors/StructuredOutputError")("StructuredOutputError", {

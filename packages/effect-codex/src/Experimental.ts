@@ -23,7 +23,7 @@
  *
  * program.pipe(Effect.provide(NodeCodex.layerAppServer({ experimentalApi: true })), NodeRuntime.runMain)
  * ```
- * @since 0.1.0
+ * @since 0.2.0
  */
 import { Experimental as Protocol } from "@effect-codex/protocol"
 import * as Cause from "effect/Cause"
@@ -45,7 +45,7 @@ import type * as RpcPeer from "./RpcPeer.js"
 /**
  * A method of the experimental protocol (every stable method and the experimental ones).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type ClientRequestMethod = Protocol.ClientRequestMethod
@@ -53,7 +53,7 @@ export type ClientRequestMethod = Protocol.ClientRequestMethod
 /**
  * The params of an experimental-protocol method, experimental fields included.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type ClientRequestParams<M extends ClientRequestMethod> = Protocol.ClientRequestParams<M>
@@ -61,7 +61,7 @@ export type ClientRequestParams<M extends ClientRequestMethod> = Protocol.Client
 /**
  * The result of an experimental-protocol method.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type ClientRequestResponse<M extends ClientRequestMethod> = Protocol.ClientRequestResponse<M>
@@ -69,7 +69,7 @@ export type ClientRequestResponse<M extends ClientRequestMethod> = Protocol.Clie
 /**
  * Arguments of {@link Api.request}: params may be left out where the protocol allows no params.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type RequestArgs<M extends ClientRequestMethod> = undefined extends ClientRequestParams<M>
@@ -79,7 +79,7 @@ export type RequestArgs<M extends ClientRequestMethod> = undefined extends Clien
 /**
  * The experimental API of one connection (`server.experimental`).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Api {
@@ -107,7 +107,7 @@ const schemas = Protocol.ClientRequests as unknown as Record<string, MethodSchem
  * Whether `params` fit `method` in the experimental protocol, unknown keys excluded: params that the stable protocol
  * refuses but this accepts use an experimental field (for error messages).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category guards
  */
 export const acceptsParams = (method: string, params: unknown): boolean => {
@@ -116,13 +116,27 @@ export const acceptsParams = (method: string, params: unknown): boolean => {
 }
 
 /**
- * The `experimental` API over a peer's `request`; `enabled` is the handshake's `experimentalApi`, `allowUnknownKeys`
- * the connection's default of the request option.
+ * Options of {@link make}.
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category models
+ */
+export interface MakeOptions {
+  /** Whether the connection opted in (the handshake's `experimentalApi`). Default false: every request is refused. */
+  readonly enabled?: boolean | undefined
+  /** The connection's default of the request option `allowUnknownKeys`. Default false. */
+  readonly allowUnknownKeys?: boolean | undefined
+}
+
+/**
+ * The `experimental` API over a peer's `request`.
+ *
+ * @since 0.2.0
  * @category constructors
  */
-export const make = (send: RpcPeer.Peer<unknown>["request"], enabled: boolean, allowUnknownKeys = false): Api => {
+export const make = (send: RpcPeer.RpcPeer<unknown>["request"], options: MakeOptions = {}): Api => {
+  const enabled = options.enabled === true
+  const allowUnknownKeys = options.allowUnknownKeys === true
   const request = <M extends ClientRequestMethod>(
     method: M,
     ...[params, options]: RequestArgs<M>

@@ -22,7 +22,7 @@
  * ```
  * @since 0.2.0
  */
-import type * as Config from "effect/Config"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as AppServer from "./AppServer.js"
@@ -43,16 +43,40 @@ export const layer = (options: Codex.Options = {}): Layer.Layer<Codex.Codex, Sta
   Codex.layer(options).pipe(Layer.provide(layerAppServer(options)))
 
 /**
- * {@link layer} configured from the environment (`CODEX_BIN`, `CODEX_HOME`, `OPENAI_API_KEY`,
- * `CODEX_MODEL`; as `Codex.layerConfig` reads them). Replaces `Codex.layerConfig` on Node.
+ * {@link layer} with its options read from `Config`: each option a `Config` of its own (those left out keep their
+ * defaults), or one `Config` of the whole options, as Effect's own `layerConfig`s take them (`NodeRedis.layerConfig`,
+ * `PgClient.layerConfig`).
  *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * import { NodeCodex } from "effect-codex"
+ *
+ * const CodexLive = NodeCodex.layerConfig({
+ *   codexHome: Config.String("MY_APP_CODEX_HOME"),
+ *   apiKey: Config.Redacted("MY_APP_OPENAI_KEY"),
+ *   config: Config.succeed(["model=\"gpt-5.4\""])
+ * })
+ * ```
  * @since 0.2.0
  * @category layers
  */
 export const layerConfig = (
-  options: Codex.Options = {}
+  options: Config.Wrap<Codex.Options>
 ): Layer.Layer<Codex.Codex, StartError | Config.ConfigError> =>
-  Layer.unwrap(Effect.map(Stdio.fromEnvironment(options), layer))
+  Layer.unwrap(Effect.map(Config.unwrap(options), layer))
+
+/**
+ * {@link layer} configured from the environment variables codex itself reads (`CODEX_BIN`, `CODEX_HOME`,
+ * `OPENAI_API_KEY`, `CODEX_MODEL`; see `Codex.layerFromEnv`), over the given options (which win). This was
+ * `NodeCodex.layerConfig` before 0.2.0.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerFromEnv = (
+  options: Codex.Options = {}
+): Layer.Layer<Codex.Codex, StartError | Config.ConfigError> => layerConfig(Stdio.environmentConfig(options))
 
 /**
  * `AppServer` alone (no `Codex` service) over a spawned `codex app-server`. Replaces `AppServer.layerNode`.
@@ -101,16 +125,27 @@ export const layerRemote = (
   Codex.layerRemote(options).pipe(Layer.provide(webSocket))
 
 /**
- * {@link layerRemote} configured from the environment: `CODEX_APP_SERVER_URL` and `CODEX_APP_SERVER_TOKEN`
- * (see `Codex.layerRemoteConfig`).
+ * {@link layerRemote} with its options read from `Config` (see `Codex.layerRemoteConfig`).
  *
  * @since 0.2.0
  * @category layers
  */
 export const layerRemoteConfig = (
-  options: Partial<Codex.RemoteOptions> = {}
+  options: Config.Wrap<Codex.RemoteOptions>
 ): Layer.Layer<Codex.Codex, AppServerConnectError | RequestError | UnsupportedVersionError | Config.ConfigError> =>
   Codex.layerRemoteConfig(options).pipe(Layer.provide(webSocket))
+
+/**
+ * {@link layerRemote} configured from the environment: `CODEX_APP_SERVER_URL` and `CODEX_APP_SERVER_TOKEN`
+ * (see `Codex.layerRemoteFromEnv`). This was `NodeCodex.layerRemoteConfig` before 0.2.0.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRemoteFromEnv = (
+  options: Partial<Codex.RemoteOptions> = {}
+): Layer.Layer<Codex.Codex, AppServerConnectError | RequestError | UnsupportedVersionError | Config.ConfigError> =>
+  Codex.layerRemoteFromEnv(options).pipe(Layer.provide(webSocket))
 
 /**
  * `AppServer` alone over an app-server that is already running (see `AppServer.layerRemote`).

@@ -33,7 +33,7 @@ import * as Broadcast from "./internal/rpc/broadcast.js"
 import * as LineFramer from "./internal/transport/lineFramer.js"
 import * as Message from "./internal/rpc/message.js"
 import * as PendingTable from "./internal/rpc/pendingTable.js"
-import { type Connection, type ExitInfo, Transport } from "./Transport.js"
+import { type ExitInfo, Transport } from "./Transport.js"
 
 /**
  * A JSON-RPC request id.
@@ -102,7 +102,7 @@ export interface PeerOptions {
 }
 
 /**
- * Receives notifications synchronously, as each chunk read from the server is routed (see `Peer.listen`).
+ * Receives notifications synchronously, as each chunk read from the server is routed (see `RpcPeer.listen`).
  * Both callbacks run inside the peer's reader: they must not throw, block or wait.
  *
  * @since 0.1.0
@@ -116,12 +116,13 @@ export interface Listener<N> {
 }
 
 /**
- * The peer's interface; `N` is the notification type (raw, or decoded once for every subscriber).
+ * The peer: the shape of the {@link RpcPeer} service; `N` is the notification type (raw, or decoded once for every
+ * subscriber).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Peer<N = IncomingNotification> {
+export interface RpcPeer<N = IncomingNotification> {
   /** Sends a request and waits for its result (`unknown`, not yet decoded). */
   readonly request: (
     method: string,
@@ -158,7 +159,16 @@ export interface Peer<N = IncomingNotification> {
  * @since 0.1.0
  * @category services
  */
-export class RpcPeer extends Context.Service<RpcPeer, Peer>()("effect-codex/RpcPeer") {}
+export const RpcPeer: Context.Service<RpcPeer, RpcPeer> = Context.Service<RpcPeer>("effect-codex/RpcPeer")
+
+/**
+ * The peer's interface.
+ *
+ * @deprecated Use {@link RpcPeer} (the interface of the same name as the service).
+ * @since 0.1.0
+ * @category models
+ */
+export type Peer<N = IncomingNotification> = RpcPeer<N>
 
 /**
  * The handler used until another is set: every server request is answered "method not found".
@@ -230,13 +240,13 @@ const pull = Effect.fnUntraced(function*(
 })
 
 /**
- * Routes each chunk inside the transport's own callback (`Connection.subscribe`): no fiber wakes up per chunk,
+ * Routes each chunk inside the transport's own callback (`Transport.subscribe`): no fiber wakes up per chunk,
  * responses settle and notifications reach the listeners synchronously; only what needs effects (server
  * requests, protocol errors) is forked. Each chunk arrives in a callback of its own, so consumers run between
  * chunks without yielding. Returns an effect that waits until the input has ended.
  */
 const push = Effect.fnUntraced(function*(
-  subscribe: NonNullable<Connection["subscribe"]>,
+  subscribe: NonNullable<Transport["subscribe"]>,
   route: (frames: ReadonlyArray<LineFramer.Frame>) => Effect.Effect<void>,
   framer: LineFramer.LineFramer,
   flush: Effect.Effect<void>
@@ -261,17 +271,17 @@ const push = Effect.fnUntraced(function*(
  * @category constructors
  */
 export const make: {
-  (connection: Connection, options?: PeerOptions): Effect.Effect<Peer, never, Scope.Scope>
+  (connection: Transport, options?: PeerOptions): Effect.Effect<RpcPeer, never, Scope.Scope>
   <N>(
-    connection: Connection,
+    connection: Transport,
     options: PeerOptions,
     decode: (notification: IncomingNotification) => N
-  ): Effect.Effect<Peer<N>, never, Scope.Scope>
+  ): Effect.Effect<RpcPeer<N>, never, Scope.Scope>
 } = Effect.fn("RpcPeer.make")(function*(
-  connection: Connection,
+  connection: Transport,
   options: PeerOptions = {},
   decode: (notification: IncomingNotification) => unknown = (notification) => notification
-): Effect.fn.Return<Peer<any>, never, Scope.Scope> {
+): Effect.fn.Return<RpcPeer<any>, never, Scope.Scope> {
   // Wiring only: framing (internal/LineFramer) → classify (internal/Message) → route, with the pending
   // calls and their deadlines in internal/PendingTable and the listeners in internal/Broadcast.
   type N = unknown
@@ -373,7 +383,7 @@ export const make: {
     close({ exitCode: null, signal: null, stderrTail: [], reason: "the client closed the connection" })
   )
 
-  const request: Peer<N>["request"] = (method, params, requestOptions) =>
+  const request: RpcPeer<N>["request"] = (method, params, requestOptions) =>
     Effect.suspend(() => {
       const closed = broadcast.ended()
       if (closed !== undefined) return Effect.fail(refused(closed, method))
@@ -388,7 +398,7 @@ export const make: {
       )
     })
 
-  const notify: Peer<N>["notify"] = (method, params) =>
+  const notify: RpcPeer<N>["notify"] = (method, params) =>
     Effect.suspend(() => {
       const closed = broadcast.ended()
       return closed !== undefined
@@ -396,7 +406,7 @@ export const make: {
         : send(params === undefined ? { method } : { method, params })
     })
 
-  const peer: Peer<N> = {
+  const peer: RpcPeer<N> = {
     request,
     notify,
     subscribe: broadcast.subscribe,

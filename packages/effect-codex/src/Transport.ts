@@ -46,12 +46,12 @@ export interface ExitInfo {
 }
 
 /**
- * A live connection to an app-server.
+ * A live connection to an app-server: the shape of the {@link Transport} service (one connection per layer).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Connection {
+export interface Transport {
   /** Text from the server, in order, as it arrives (not split into lines). Ends when the server's output closes. */
   readonly incoming: Stream.Stream<string>
   /**
@@ -77,7 +77,16 @@ export interface Connection {
  * @since 0.1.0
  * @category services
  */
-export class Transport extends Context.Service<Transport, Connection>()("effect-codex/Transport") {}
+export const Transport: Context.Service<Transport, Transport> = Context.Service<Transport>("effect-codex/Transport")
+
+/**
+ * A live connection to an app-server.
+ *
+ * @deprecated Use {@link Transport} (the interface of the same name as the service).
+ * @since 0.1.0
+ * @category models
+ */
+export type Connection = Transport
 
 /**
  * The `-c` overrides that keep codex off the network at start-up: no plugin sync (which also fetches a
@@ -85,7 +94,7 @@ export class Transport extends Context.Service<Transport, Connection>()("effect-
  * configured, codex otherwise reaches for the network as it starts (an offline start was measured at
  * 19 s). Passed by `offline: true`; the testing kit's `MockModel.codexConfig` includes them.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const offlineConfig: ReadonlyArray<string> = Args.offlineConfig
@@ -164,7 +173,13 @@ const signalPattern = /signal: '([A-Z0-9]+)'/
  * @since 0.1.0
  * @category constructors
  */
-export const stdio = Effect.fn("Transport.stdio")(function*(options: StdioOptions = {}) {
+export const stdio: (
+  options?: StdioOptions
+) => Effect.Effect<
+  Transport,
+  AppServerSpawnError | AppServerNotFoundError,
+  Scope.Scope | ChildProcessSpawner.ChildProcessSpawner
+> = Effect.fn("Transport.stdio")(function*(options: StdioOptions = {}) {
   const command = yield* Stdio.command(options)
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
   const handle = yield* spawner.spawn(ChildProcess.make(command.binary, command.args, {
@@ -278,7 +293,11 @@ export interface RemoteOptions {
  * @since 0.2.0
  * @category constructors
  */
-export const remote = Effect.fn("Transport.remote")(function*(options: RemoteOptions) {
+export const remote: (
+  options: RemoteOptions
+) => Effect.Effect<Transport, AppServerConnectError, Scope.Scope | Socket.WebSocketConstructor> = Effect.fn(
+  "Transport.remote"
+)(function*(options: RemoteOptions) {
   const target = Remote.target(options.url)
   if (target instanceof AppServerConnectError) return yield* target
   yield* Effect.annotateCurrentSpan("address", target.address)

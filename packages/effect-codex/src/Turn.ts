@@ -30,7 +30,7 @@ import * as ResultSchema from "./internal/codex/turnResult.js"
 /**
  * The outcome of a finished turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const Result = ResultSchema.TurnResult
@@ -38,7 +38,7 @@ export const Result = ResultSchema.TurnResult
 /**
  * The outcome of a finished turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type Result = ResultSchema.TurnResult
@@ -86,7 +86,7 @@ export type StreamError = AppServerExitedError | TurnStalledError | RequestError
 /**
  * A notification that belongs to this turn (or to its thread, such as `thread/status/changed`).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type Event = AppServer.Notification
@@ -121,7 +121,7 @@ export const textDeltas = <E, R>(events: Stream.Stream<Event, E, R>): Stream.Str
 /**
  * A running turn.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Handle {
@@ -148,7 +148,7 @@ export interface Handle {
  * The id of an item: of a known item, or of one of a type this protocol version does not know (`type: "@unknown"`,
  * the item as received in `raw`) when it has one.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export const itemId: (item: ThreadItem) => string | undefined = Tracker.itemId
@@ -169,7 +169,7 @@ export const resultOf: (
 /**
  * Options of one turn, besides the `turn/start` params: the watchdog times and per-turn approvals.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface StartOptions extends WatchOptions {

@@ -111,7 +111,7 @@ describe("Codex on a fake app-server", () => {
 })
 
 describe("turn lifecycle edge cases on a fake app-server", () => {
-  const askApproval = (fake: FakeAppServer.FakeAppServerService, threadId: string, turnId: string) =>
+  const askApproval = (fake: FakeAppServer.FakeAppServer, threadId: string, turnId: string) =>
     fake.request("item/commandExecution/requestApproval", {
       threadId,
       turnId,

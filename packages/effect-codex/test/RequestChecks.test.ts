@@ -20,7 +20,7 @@ describe("params with keys the protocol does not declare", () => {
     Effect.gen(function*() {
       const codex = yield* Codex.Codex
       // a runtime-built or cast object: the type checker cannot see the typo
-      const options = JSON.parse(`{ "sandox": "read-only" }`) as Parameters<Codex.Service["threadStart"]>[0]
+      const options = JSON.parse(`{ "sandox": "read-only" }`) as Parameters<Codex.Codex["threadStart"]>[0]
       const error = yield* codex.threadStart(options).pipe(Effect.flip)
       expect(error).toMatchObject({ _tag: "InvalidParamsError", code: -32602, method: "thread/start" })
       expect(error.message).toContain(`["sandox"]`)

@@ -20,7 +20,7 @@ type Mode = "pull" | "push"
 let mode: Mode = "pull"
 
 /** `connection` with the push form of its input. */
-const pushed = (connection: Transport.Connection): Transport.Connection => ({
+const pushed = (connection: Transport.Transport): Transport.Transport => ({
   ...connection,
   subscribe: (onChunk, onEnd) =>
     connection.incoming.pipe(

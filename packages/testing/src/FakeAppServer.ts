@@ -9,11 +9,15 @@
  * `turn/steer` and `model/list`. Every other method is answered -32601 unless scripted.
  *
  * On top of that a test scripts faults through the {@link FakeAppServer} handle: canned replies
- * and JSON-RPC errors per method ({@link FakeAppServerService.script}), per-method handlers,
+ * and JSON-RPC errors per method ({@link FakeAppServer.script}), per-method handlers,
  * delayed or withheld replies answered later in any order, garbage and raw text, notifications of
  * known and unknown methods, server→client requests (with the client's answer), a crash with an
  * exit code, signal and stderr tail at a chosen moment (also in the middle of a turn), and a record
  * of every line the client wrote.
+ *
+ * Its timestamps come from Effect's `Clock` and its ids from Effect's `Random`, read from the fiber that builds it:
+ * under `TestClock` the threads, turns, items and `emittedAtMs` it reports follow `TestClock.adjust`, and under
+ * `Random.withSeed` its thread, turn and item ids are the same from run to run.
  *
  * @example
  * ```ts
@@ -37,14 +41,16 @@
  * ```
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { AppServer, Codex, type Errors, Transport } from "effect-codex"
-import { randomUUID } from "node:crypto"
 import * as InMemoryTransport from "./InMemoryTransport.js"
 
 // ---------------------------------------------------------------------------
@@ -155,7 +161,7 @@ export const delayed = (duration: Duration.Input, reply: Reply = fallthrough): R
 })
 
 /**
- * Crashes the server instead of answering (see {@link FakeAppServerService.crash}).
+ * Crashes the server instead of answering (see {@link FakeAppServer.crash}).
  *
  * @since 0.1.0
  * @category utils
@@ -171,7 +177,7 @@ export const crash = (info: Partial<Transport.ExitInfo> = {}): Reply => ({ _tag:
 export const fallthrough: Reply = { _tag: "Default" }
 
 /**
- * `reply` repeated `n` times, to spread into {@link FakeAppServerService.script}.
+ * `reply` repeated `n` times, to spread into {@link FakeAppServer.script}.
  *
  * @since 0.1.0
  * @category utils
@@ -238,7 +244,7 @@ export interface TurnScript {
   readonly error?: { readonly message: string; readonly codexErrorInfo?: unknown } | undefined
   /**
    * Stop after the user message (the turn stays `inProgress`) until `turn/interrupt` (ends it
-   * `interrupted`) or {@link FakeAppServerService.releaseTurn} (plays the rest).
+   * `interrupted`) or {@link FakeAppServer.releaseTurn} (plays the rest).
    */
   readonly hold?: boolean | undefined
   /** Crash after this many notifications of the turn were sent (see {@link crash}). */
@@ -302,14 +308,14 @@ export type ClientAnswer =
 // ---------------------------------------------------------------------------
 
 /**
- * The test's handle on the fake server.
+ * The test's handle on the fake server: the shape of the {@link FakeAppServer} service.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface FakeAppServerService {
+export interface FakeAppServer {
   /** The client end: what the `Transport.Transport` layer provides. */
-  readonly connection: Transport.Connection
+  readonly connection: Transport.Transport
   /** Queues canned replies for `method`, used FIFO before the handler or the default. */
   readonly script: (method: string, ...replies: ReadonlyArray<Reply>) => Effect.Effect<void>
   /** Sets the handler of `method` (used when no canned reply is queued); replaces the default. */
@@ -359,9 +365,18 @@ export interface FakeAppServerService {
  * @since 0.1.0
  * @category services
  */
-export class FakeAppServer extends Context.Service<FakeAppServer, FakeAppServerService>()(
+export const FakeAppServer: Context.Service<FakeAppServer, FakeAppServer> = Context.Service<FakeAppServer>(
   "@effect-codex/testing/FakeAppServer"
-) {}
+)
+
+/**
+ * The test's handle on the fake server.
+ *
+ * @deprecated Use {@link FakeAppServer} (the interface of the same name as the service).
+ * @since 0.1.0
+ * @category models
+ */
+export type FakeAppServerService = FakeAppServer
 
 /**
  * Options of the fake.
@@ -370,7 +385,7 @@ export class FakeAppServer extends Context.Service<FakeAppServer, FakeAppServerS
  * @category models
  */
 export interface Options {
-  /** The turn played when no script is queued (see {@link FakeAppServerService.enqueueTurn}). */
+  /** The turn played when no script is queued (see {@link FakeAppServer.enqueueTurn}). */
   readonly turn?: TurnScript | undefined
   /** `codexHome` in the `initialize` answer. Default `/tmp/fake-codex-home`. */
   readonly codexHome?: string | undefined
@@ -417,7 +432,14 @@ interface TurnState {
   error: unknown
 }
 
-const seconds = () => Math.floor(Date.now() / 1000)
+/** A version 4 UUID drawn from `random` (Effect's `Random`, so `Random.withSeed` makes the fake's ids repeatable). */
+const uuidFrom = (random: Random.Random): string => {
+  const bytes = Array.from({ length: 16 }, () => Math.floor(random.nextDoubleUnsafe() * 256))
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80
+  const hex = bytes.map((byte) => byte.toString(16).padStart(2, "0")).join("")
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
 
 /** The captured HTTP 500 error of a failed turn. */
 const defaultTurnError = {
@@ -461,10 +483,18 @@ const modelEntry = (id: string) => ({
  * @since 0.1.0
  * @category constructors
  */
-export const make = Effect.fnUntraced(function*(options: Options = {}) {
+export const make: (
+  options?: Options
+) => Effect.Effect<FakeAppServer, never, Scope.Scope> = Effect.fnUntraced(function*(options: Options = {}) {
   const { client, server } = yield* InMemoryTransport.make
   const scope = yield* Effect.scope
-  const startedAt = Date.now()
+  // Time and ids come from Effect's Clock and Random of the fiber that builds the fake: under `TestClock` its
+  // timestamps follow `TestClock.adjust`, and under `Random.withSeed` its ids repeat from run to run.
+  const clock = yield* Clock.Clock
+  const random = yield* Random.Random
+  const now = () => clock.currentTimeMillisUnsafe()
+  const uuid = () => uuidFrom(random)
+  const startedAt = now()
   const model = options.model ?? "mock-model"
   const codexHome = options.codexHome ?? "/tmp/fake-codex-home"
   const requireInitialize = options.requireInitialize ?? true
@@ -498,7 +528,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const sendRaw = (text: string) => server.send(text)
   const send = (message: unknown) => server.send(`${JSON.stringify(message)}\n`)
   const notify = (method: string, params?: unknown) =>
-    send(params === undefined ? { method, emittedAtMs: Date.now() } : { method, params, emittedAtMs: Date.now() })
+    send(params === undefined ? { method, emittedAtMs: now() } : { method, params, emittedAtMs: now() })
 
   const crashWith = (info: Partial<Transport.ExitInfo> = {}) =>
     Effect.suspend(() => {
@@ -577,8 +607,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
   const newThread = (params: Record<string, unknown>): ThreadState => {
     const thread: ThreadState = {
-      id: randomUUID(),
-      createdAt: seconds(),
+      id: uuid(),
+      createdAt: Math.floor(now() / 1000),
       cwd: typeof params.cwd === "string" ? params.cwd : "/tmp/fake-codex-cwd",
       model: typeof params.model === "string" ? params.model : model,
       name: null,
@@ -641,7 +671,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       const finish = (status: "completed" | "failed" | "interrupted") =>
         Effect.gen(function*() {
           turn.status = status
-          turn.completedAt = Date.now()
+          turn.completedAt = now()
           if (status === "failed") {
             turn.error = { ...defaultTurnError, ...script.error }
             yield* emit("thread/status/changed", { threadId, status: { type: "systemError" } })
@@ -655,19 +685,19 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
       yield* emit("thread/status/changed", { threadId, status: { type: "active", activeFlags: [] } })
       yield* emit("turn/started", { threadId, turn: startedTurnInfo(turn) })
-      const now = Date.now()
+      const userAt = now()
       const userItem = {
         type: "userMessage",
-        id: randomUUID(),
+        id: uuid(),
         clientId: null,
         content: [{ type: "text", text: turn.input, text_elements: [] }],
-        startedAtMs: now,
+        startedAtMs: userAt,
         completedAtMs: null
       }
-      yield* emit("item/started", { item: userItem, threadId, turnId, startedAtMs: now })
-      const userDone = { ...userItem, completedAtMs: now }
+      yield* emit("item/started", { item: userItem, threadId, turnId, startedAtMs: userAt })
+      const userDone = { ...userItem, completedAtMs: userAt }
       turn.items.push(userDone)
-      yield* emit("item/completed", { item: userDone, threadId, turnId, contentTokenCount: null, completedAtMs: now })
+      yield* emit("item/completed", { item: userDone, threadId, turnId, contentTokenCount: null, completedAtMs: userAt })
       if (script.hold === true && !stopped()) yield* Deferred.await(turn.release)
       if (crashed) return
       if (turn.interrupted) return yield* finish("interrupted")
@@ -684,7 +714,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         memoryCitation: null,
         delivery: null,
         questions: null,
-        startedAtMs: Date.now(),
+        startedAtMs: now(),
         completedAtMs: null
       }
       yield* emit("item/started", { item: agentItem, threadId, turnId, startedAtMs: agentItem.startedAtMs })
@@ -694,7 +724,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       }
       if (crashed) return
       if (turn.interrupted) return yield* finish("interrupted")
-      const agentDone = { ...agentItem, text: deltas.join(""), completedAtMs: Date.now() }
+      const agentDone = { ...agentItem, text: deltas.join(""), completedAtMs: now() }
       turn.items.push(agentDone)
       yield* emit("item/completed", {
         item: agentDone,
@@ -785,14 +815,14 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           if (thread === undefined) return Effect.succeed(threadNotFound(params.threadId))
           const script = turnScripts.shift() ?? options.turn ?? {}
           const turn: TurnState = {
-            id: randomUUID(),
+            id: uuid(),
             threadId: thread.id,
             input: inputText(params),
             status: "inProgress",
             interrupted: false,
             release: Deferred.makeUnsafe<void>(),
             items: [],
-            startedAt: Date.now(),
+            startedAt: now(),
             completedAt: null,
             error: null
           }
@@ -882,7 +912,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         : isRequestId(object.id) && ("result" in object || "error" in object)
         ? "response"
         : "invalid"
-      received.push({ index: received.length, at: Date.now() - startedAt, line, kind, message: object })
+      received.push({ index: received.length, at: now() - startedAt, line, kind, message: object })
       const effect = kind === "request"
         ? onRequest({ id: object!.id as RequestId, method: object!.method as string, params: object!.params })
         : kind === "response"
@@ -899,7 +929,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   yield* Effect.addFinalizer(() =>
     Deferred.succeed(closed, { exitCode: 0, signal: null, stderrTail: [], reason: "scope closed" })
   )
-  const connection: Transport.Connection = client
+  const connection: Transport.Transport = client
 
   yield* server.received.pipe(
     Stream.splitLines,
@@ -907,7 +937,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     Effect.forkScoped
   )
 
-  const service: FakeAppServerService = {
+  const service: FakeAppServer = {
     connection,
     script: (method, ...replies) =>
       Effect.sync(() => {

@@ -1,5 +1,5 @@
 /**
- * An in-memory connection for tests: the client end is a `Transport.Connection` (what the
+ * An in-memory connection for tests: the client end is a `Transport.Transport` (what the
  * `Transport.Transport` service provides), the server end is driven by the test. `FakeAppServer` is built
  * on it; use it directly to script the wire byte by byte (partial lines, garbage, an exit mid-message).
  *
@@ -19,7 +19,7 @@
  *   })
  * )
  * ```
- * @since 0.1.0
+ * @since 0.2.0
  */
 import type * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
@@ -32,7 +32,7 @@ import type { Transport } from "effect-codex"
 /**
  * The server end of an in-memory connection, driven by a test.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Server {
@@ -48,11 +48,11 @@ export interface Server {
  * An in-memory connection: the client end (a `Transport` service value) and the server end for a test
  * to script. Closing the scope closes the connection.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make: Effect.Effect<
-  { readonly client: Transport.Connection; readonly server: Server },
+  { readonly client: Transport.Transport; readonly server: Server },
   never,
   Scope.Scope
 > = Effect.gen(function*() {

@@ -4,7 +4,7 @@
  * `MockModel` starts a Node `http` server on `127.0.0.1` (random port) and
  * answers every `POST /v1/responses` with the next scripted {@link Reply}
  * (FIFO, one reply per model request). Point codex at it with
- * {@link MockModelService.codexConfig} (the `-c key=value` overrides) and a
+ * {@link MockModel.codexConfig} (the `-c key=value` overrides) and a
  * fresh, empty `CODEX_HOME`.
  *
  * Measured with codex-cli 0.169.0: a whole offline text turn takes about
@@ -499,12 +499,12 @@ export interface RecordedRequest {
 // ---------------------------------------------------------------------------
 
 /**
- * The running mock server.
+ * The running mock server: the shape of the {@link MockModel} service.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface MockModelService {
+export interface MockModel {
   /** `http://127.0.0.1:<port>/v1` */
   readonly baseUrl: string
   readonly port: number
@@ -547,7 +547,18 @@ export interface MockModelService {
  * @since 0.1.0
  * @category services
  */
-export class MockModel extends Context.Service<MockModel, MockModelService>()("@effect-codex/testing/MockModel") {}
+export const MockModel: Context.Service<MockModel, MockModel> = Context.Service<MockModel>(
+  "@effect-codex/testing/MockModel"
+)
+
+/**
+ * The running mock server.
+ *
+ * @deprecated Use {@link MockModel} (the interface of the same name as the service).
+ * @since 0.1.0
+ * @category models
+ */
+export type MockModelService = MockModel
 
 /**
  * Options of {@link make} / {@link layerWith}.
@@ -771,7 +782,7 @@ export const make = Effect.fnUntraced(function*(options: LayerOptions = {}) {
 
   const responsesOnly = () => recorded.filter((r) => r.method === "POST" && r.path === "/v1/responses")
 
-  const service: MockModelService = {
+  const service: MockModel = {
     baseUrl,
     port,
     model,

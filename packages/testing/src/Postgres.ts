@@ -64,12 +64,12 @@ export class PostgresStartError extends Schema.TaggedError<PostgresStartError>(
 }) {}
 
 /**
- * A running throwaway server.
+ * A running throwaway server: the shape of the {@link Postgres} service.
  *
  * @since 0.2.0
  * @category models
  */
-export interface Server {
+export interface Postgres {
   /** `postgres://postgres@127.0.0.1:PORT/postgres` (trust auth: no password). */
   readonly url: string
   readonly host: string
@@ -86,7 +86,16 @@ export interface Server {
  * @since 0.2.0
  * @category services
  */
-export class Postgres extends Context.Service<Postgres, Server>()("@effect-codex/testing/Postgres") {}
+export const Postgres: Context.Service<Postgres, Postgres> = Context.Service<Postgres>("@effect-codex/testing/Postgres")
+
+/**
+ * A running throwaway server.
+ *
+ * @deprecated Use {@link Postgres} (the interface of the same name as the service).
+ * @since 0.2.0
+ * @category models
+ */
+export type Server = Postgres
 
 /**
  * Options of {@link make}.
@@ -218,7 +227,7 @@ const ready = "database system is ready to accept connections"
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<Server, PostgresNotFoundError | PostgresStartError, Scope.Scope> =>
+): Effect.Effect<Postgres, PostgresNotFoundError | PostgresStartError, Scope.Scope> =>
   Effect.gen(function*() {
     const bin = yield* (options.bin === undefined ? findBinaries : binariesIn([options.bin]))
     const root = yield* Effect.acquireRelease(
@@ -282,7 +291,7 @@ export const make = (
       database: "postgres",
       username: "postgres",
       pid: handle.pid
-    } satisfies Server
+    } satisfies Postgres
   }).pipe(Effect.provide(NodeServices.layer))
 
 /**

@@ -30,10 +30,10 @@ export * as CodexTest from "./CodexTest.js"
 export * as FakeAppServer from "./FakeAppServer.js"
 
 /**
- * An in-memory connection for tests: the client end is a `Transport.Connection`, the server end is
+ * An in-memory connection for tests: the client end is a `Transport.Transport`, the server end is
  * scripted by the test (`send`, `received`, `close`): `InMemoryTransport.make`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 export * as InMemoryTransport from "./InMemoryTransport.js"
 

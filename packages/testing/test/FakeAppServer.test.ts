@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/testing/TestClock"
 import { AppServer, Codex, Retry, RpcPeer, Transport } from "effect-codex"
 import { FakeAppServer } from "../src/index.js"
 
@@ -211,4 +213,46 @@ describe("FakeAppServer", () => {
       const missing = yield* peer.request("turn/start", { threadId: "nope", input: [] }).pipe(Effect.flip)
       expect(missing).toMatchObject({ message: "thread not found: nope" })
     }).pipe(Effect.scoped, Effect.provide(FakeAppServer.layer())))
+
+  it.effect("takes its time from Effect's Clock: timestamps follow TestClock.adjust", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeAppServer.FakeAppServer
+      const codex = yield* Codex.Codex
+      // The test clock starts at 0: the thread is created then.
+      const thread = yield* codex.threadStart()
+      expect(thread.info.createdAt).toBe(0)
+      yield* TestClock.adjust("1 hour")
+      yield* fake.enqueueTurn({ hold: true })
+      const turn = yield* thread.turn("Say hello")
+      // Two minutes pass while the turn is held.
+      yield* TestClock.adjust("2 minutes")
+      yield* fake.releaseTurn(turn.id)
+      const all = yield* Stream.runCollect(turn.stream)
+      const emitted = all.map((event) => event.emittedAtMs)
+      expect(emitted[0]).toBe(3_600_000)
+      expect(emitted[emitted.length - 1]).toBe(3_720_000)
+      const completed = all.find((event) => event.method === "turn/completed")
+      expect(completed?._tag === "Notification" && completed.method === "turn/completed" && completed.params.turn)
+        .toMatchObject({ startedAt: 3_600, completedAt: 3_720, durationMs: 120_000 })
+      // What the client wrote is stamped with the same clock.
+      const received = yield* fake.received
+      expect(received.find((entry) => entry.message?.method === "turn/start")?.at).toBe(3_600_000)
+    }).pipe(Effect.scoped, Effect.provide(FakeAppServer.layerCodex())))
+
+  it.effect("draws its ids from Effect's Random: the same seed gives the same ids", () =>
+    Effect.gen(function*() {
+      const ids = Effect.gen(function*() {
+        const codex = yield* Codex.Codex
+        const thread = yield* codex.threadStart()
+        const result = yield* thread.run("hi")
+        return { thread: thread.id, turn: result.id }
+      }).pipe(Effect.provide(FakeAppServer.layerCodex()))
+      const first = yield* ids.pipe(Random.withSeed("fake"))
+      const again = yield* ids.pipe(Random.withSeed("fake"))
+      const other = yield* ids.pipe(Random.withSeed("another"))
+      expect(again).toEqual(first)
+      expect(other.thread).not.toBe(first.thread)
+      expect(first.thread).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      expect(first.turn).not.toBe(first.thread)
+    }))
 })

@@ -4,7 +4,7 @@
  * and `Interrupt`); and the turn bookkeeping (running → completed with the rollout, in one transaction; a turn found
  * running when its message arrives again was cut by a runner's death).
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -26,7 +26,7 @@ import * as Rollout from "./rollout.js"
 /**
  * The runner these handlers run on: its name (its address) and its `CODEX_HOME`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category services
  */
 export class Runner extends Context.Service<Runner, { readonly name: string; readonly codexHome: string }>()(
@@ -61,7 +61,7 @@ const outcome = (result: Turn.Result) =>
 /**
  * The entity's handlers, built once per conversation on the runner that owns it.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
 export const handlers = Effect.gen(function*() {

@@ -9,7 +9,7 @@
  * stored one, it is no shorter than the stored length, and the last bytes stored are still there; otherwise it is
  * stored whole.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @internal
  */
 import * as Effect from "effect/Effect"
@@ -150,7 +150,7 @@ export const since = Effect.fnUntraced(function*(
  * length and sha256 must be `stored`'s). Returns the position at its end; none when its path would lie outside
  * `home` (nothing is written).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export const restore = Effect.fnUntraced(function*(

@@ -3,12 +3,12 @@
  * encoding: `SchemaBinary` cannot lay out the protocol's large unions (`Turn.Result`'s items: "Binary layout
  * sentinel collision" in effect 4.1), so messages go as newline-delimited JSON.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 /**
  * The serialization of `NodeClusterSocket.layer`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const serialization = "ndjson" as const

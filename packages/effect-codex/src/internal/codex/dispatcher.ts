@@ -20,7 +20,7 @@ import * as Deadlines from "../rpc/deadlines.js"
 /**
  * What follows a thread for a while (a turn): its notifications, the end of the connection, its approvals.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Route {
@@ -39,12 +39,12 @@ export interface Route {
 /**
  * The dispatcher of one server.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Dispatcher {
   /** The server it routes. */
-  readonly server: AppServer.Service
+  readonly server: AppServer.AppServer
   /**
    * Routes thread `threadId`'s notifications and server requests to `route` until the scope closes. Routes of one
    * thread all receive its notifications; its server requests go to the approvals of the route registered last
@@ -66,7 +66,7 @@ export interface Dispatcher {
 /**
  * The thread a notification or a server request belongs to: `threadId`, or `conversationId` in legacy requests.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export const threadOf = (params: unknown): string | undefined => {
@@ -79,7 +79,7 @@ export const threadOf = (params: unknown): string | undefined => {
 interface Entry {
   readonly route: Route
   /** The route's approvals over the base ones, running with the context of whoever registered the route. */
-  readonly approvals: Approvals.Service | undefined
+  readonly approvals: Approvals.Approvals | undefined
 }
 
 /** The routes of one thread (copied on change: a snapshot can be iterated while routes come and go). */
@@ -95,7 +95,7 @@ interface ThreadRoutes {
  * @since 0.1.0
  * @category constructors
  */
-export const make = Effect.fnUntraced(function*(server: AppServer.Service, approvals: Approvals.Service) {
+export const make = Effect.fnUntraced(function*(server: AppServer.AppServer, approvals: Approvals.Approvals) {
   const threads = new Map<string, ThreadRoutes>()
   let closedWith: AppServerExitedError | undefined
   // The threads touched by the chunk being routed (reused: routing is synchronous and does not nest).
@@ -188,6 +188,6 @@ export const make = Effect.fnUntraced(function*(server: AppServer.Service, appro
 })
 
 /** The service with its handlers running in `context` (the Console, Logger, span, ... of who set them). */
-const contextual = (service: Approvals.Service, context: Context.Context<never>): Approvals.Service => ({
+const contextual = (service: Approvals.Approvals, context: Context.Context<never>): Approvals.Approvals => ({
   handle: (request) => Effect.provideContext(service.handle(request), context)
 })

@@ -14,7 +14,7 @@ import * as Tracer from "effect/Tracer"
 /**
  * Runs `self` in a span named `name` when a tracer other than the native one is installed, else as it is.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category tracing
  */
 export const traced = (name: string, options?: Tracer.SpanOptions) =>

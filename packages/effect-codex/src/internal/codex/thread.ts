@@ -25,11 +25,11 @@ import type * as TurnGate from "./turnGate.js"
  * What a thread handle needs from its `Codex`: the server, its dispatcher (routes by thread), the watchdog defaults
  * and the gate its turns pass (the `Codex`'s thread locks).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Dependencies {
-  readonly server: AppServer.Service
+  readonly server: AppServer.AppServer
   readonly dispatcher: Dispatcher.Dispatcher
   readonly watch: Turn.WatchOptions
   readonly gate: TurnGate.Gate

@@ -18,7 +18,7 @@ import type { TurnResult } from "./turnResult.js"
 /**
  * How a turn ended, as its own events tell: `turn/completed`, or a `turn/completed` that did not decode.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type End =
@@ -37,7 +37,7 @@ const finalResponseOf = (items: ReadonlyArray<ThreadItem>): string | null => {
 /**
  * The id of an item, known or of a type this protocol version does not know (`type: "@unknown"`).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export const itemId = (item: ThreadItem): string | undefined =>
@@ -88,7 +88,7 @@ const none: ReadonlyArray<TurnEvent> = []
  * thread's that name no turn, such as `thread/status/changed`), up to and including the one that ended it;
  * {@link Tracker.end} then says how.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export class Tracker {

@@ -174,12 +174,21 @@ export const start = Effect.fnUntraced(function*(
       Effect.catch((error) => Effect.sync(() => outlet.abort(error)))
     )
 
-  /** Asks the server to stop the turn, waits up to `interruptGrace` for it, then reconciles. */
+  /**
+   * The turn has settled, or its server has gone (the turn then fails with the server's exit): a server that has
+   * ended is not waited for, even when this turn no longer hears from it (its `Codex` closed first).
+   */
+  const settledOrGone = Effect.raceFirst(
+    Effect.exit(outlet.result),
+    Effect.map(server.closed, outlet.abort)
+  )
+
+  /** Asks the server to stop the turn, waits up to `interruptGrace` for it while the server lives, then reconciles. */
   const stop = Effect.suspend(() =>
     server.request("turn/interrupt", { threadId, turnId: tracker.turnId ?? "" }, { timeout: interruptGrace })
   ).pipe(
     Effect.ignore,
-    Effect.andThen(Effect.timeoutOption(outlet.result, interruptGrace)),
+    Effect.andThen(Effect.timeoutOption(settledOrGone, interruptGrace)),
     Effect.flatMap((outcome) => Option.isSome(outcome) ? Effect.void : reconcile(interruptGrace)),
     Effect.ignore
   )
@@ -218,7 +227,7 @@ export const start = Effect.fnUntraced(function*(
 
 /** The handle of a started turn. */
 const handleOf = (
-  server: AppServer.Service,
+  server: AppServer.AppServer,
   threadId: string,
   started: TurnInfo,
   stream: Handle["stream"],

@@ -18,7 +18,7 @@ import type { Listener } from "../../RpcPeer.js"
 /**
  * A broadcast of notifications of type `N`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Broadcast<N> {

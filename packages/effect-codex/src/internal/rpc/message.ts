@@ -13,7 +13,7 @@ import type { IncomingNotification, IncomingRequest, RequestId } from "../../Rpc
 /**
  * One line from the server, classified.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type Message =
@@ -43,7 +43,7 @@ const isRpcErrorObject = (value: unknown): value is RpcErrorObject =>
  * otherwise; one with an id and a `result` or an `error` is a response (`error` wins when both are there);
  * anything else is `Invalid`, with the reason.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export const classify = (line: string): Message => {

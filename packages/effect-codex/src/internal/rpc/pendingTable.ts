@@ -19,7 +19,7 @@ import * as Deadlines from "./deadlines.js"
 /**
  * How a call can fail.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type CallError = RpcError | AppServerExitedError | RequestTimeoutError
@@ -27,7 +27,7 @@ export type CallError = RpcError | AppServerExitedError | RequestTimeoutError
 /**
  * A call waiting for its answer.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Call {
@@ -39,7 +39,7 @@ export interface Call {
 /**
  * The pending calls of one peer.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface PendingTable {
@@ -62,7 +62,7 @@ export interface PendingTable {
 /**
  * How many given-up ids are remembered; beyond that a late answer is reported as unknown.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const abandonedLimit = 10_000

@@ -11,7 +11,7 @@ import type * as Schema from "effect/Schema"
 /**
  * The schema error of `cause` as one line.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category utils
  */
 export const schemaIssue = (cause: Cause.Cause<Schema.SchemaError>): string =>

@@ -8,7 +8,7 @@
 import type { StdioOptions } from "../../Transport.js"
 
 /**
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  * @internal
  */

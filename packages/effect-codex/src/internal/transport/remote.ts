@@ -8,8 +8,26 @@
  *
  * @internal
  */
+import * as Config from "effect/Config"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import type * as Socket from "effect/socket/Socket"
 import { AppServerConnectError } from "../../Errors.js"
+
+/**
+ * `options` completed from the environment, as a `Config`: `CODEX_APP_SERVER_URL` (required unless `url` is given)
+ * and `CODEX_APP_SERVER_TOKEN` (optional, kept redacted; `token` wins).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const environmentConfig = <
+  O extends { readonly url?: string | undefined; readonly token?: Redacted.Redacted<string> | undefined }
+>(options: O): Config.Config<O & { readonly url: string }> =>
+  Config.all({
+    url: options.url === undefined ? Config.String("CODEX_APP_SERVER_URL") : Config.succeed(options.url),
+    token: Config.option(Config.Redacted("CODEX_APP_SERVER_TOKEN"))
+  }).pipe(Config.map(({ token, url }) => ({ ...options, url, token: options.token ?? Option.getOrUndefined(token) })))
 
 /**
  * Where to dial: `url` for the WebSocket client (`ws+unix://PATH` for a unix socket, as the `ws` package spells

@@ -122,17 +122,18 @@ export const endAndWait = (
   )
 
 /**
- * `options` with what the environment sets and they do not: `CODEX_HOME`, `OPENAI_API_KEY` (kept redacted), and
- * `CODEX_MODEL` (passed first as `-c model=...`).
+ * `options` with what the environment sets and they do not, as a `Config`: `CODEX_HOME`, `OPENAI_API_KEY` (kept
+ * redacted), and `CODEX_MODEL` (passed first as `-c model=...`). `CODEX_BIN` is read where the binary is found.
  *
  * @since 0.2.0
  * @category utils
  */
-export const fromEnvironment = <O extends StdioOptions>(options: O): Effect.Effect<O, Config.ConfigError> =>
-  Effect.gen(function*() {
-    const codexHome = yield* Config.option(Config.String("CODEX_HOME"))
-    const apiKey = yield* Config.option(Config.Redacted("OPENAI_API_KEY"))
-    const model = yield* Config.option(Config.String("CODEX_MODEL"))
+export const environmentConfig = <O extends StdioOptions>(options: O): Config.Config<O> =>
+  Config.all({
+    codexHome: Config.option(Config.String("CODEX_HOME")),
+    apiKey: Config.option(Config.Redacted("OPENAI_API_KEY")),
+    model: Config.option(Config.String("CODEX_MODEL"))
+  }).pipe(Config.map(({ apiKey, codexHome, model }) => {
     const config = configEntries(options.config)
     return {
       ...options,
@@ -140,4 +141,4 @@ export const fromEnvironment = <O extends StdioOptions>(options: O): Effect.Effe
       ...(Option.isSome(apiKey) && options.apiKey === undefined ? { apiKey: apiKey.value } : {}),
       config: Option.isSome(model) ? [`model=${JSON.stringify(model.value)}`, ...config] : config
     }
-  })
+  }))
