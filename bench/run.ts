@@ -42,8 +42,8 @@ const makeDriver = drivers[driverName]
 if (makeDriver === undefined) throw new Error(`unknown driver ${driverName}; known: ${Object.keys(drivers).join(", ")}`)
 
 const N = quick
-  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1, tools: 3, poolTurns: 12, poolThreads: 4, poolRounds: 1, clusterTurns: 3, clusterRounds: 1, asksRequests: 3, loadSeconds: 5, chaosKills: 1 }
-  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3, tools: 20, poolTurns: 60, poolThreads: 20, poolRounds: 3, clusterTurns: 20, clusterRounds: 3, asksRequests: 30, loadSeconds: 30, chaosKills: 6 }
+  ? { handshake: 2, roundtrip: 20, decode: 10_000, decodeRepeats: 1, turns: 3, turnRounds: 1, concurrent: 5, stream: 2_000, replayTurns: 100, replayWarmup: 20, replayRounds: 1, tools: 3, poolTurns: 12, poolThreads: 4, poolRounds: 1, clusterTurns: 3, clusterRounds: 1, asksRequests: 3, loadSeconds: 5, chaosKills: 1, clusterLongTurns: 12, clusterBigMB: 2 }
+  : { handshake: 10, roundtrip: 1_000, decode: 100_000, decodeRepeats: 3, turns: 20, turnRounds: 3, concurrent: 50, stream: 100_000, replayTurns: 300, replayWarmup: 100, replayRounds: 3, tools: 20, poolTurns: 60, poolThreads: 20, poolRounds: 3, clusterTurns: 20, clusterRounds: 3, asksRequests: 30, loadSeconds: 30, chaosKills: 6, clusterLongTurns: 400, clusterBigMB: 100 }
 /** Pool sizes of case 8; the first is the reference of the speed-up. */
 const POOL_SIZES = [1, 2, 4]
 /** Concurrent turns (one per thread) at which case 6 measures client CPU per turn; the first is the reference. */
@@ -107,7 +107,7 @@ const replay = await step("replay", () =>
 const tools = await step("tools", () => Tools.run(N.tools))
 const pool = await step("pool", () =>
   Pool.run({ turns: N.poolTurns, threads: N.poolThreads, sizes: POOL_SIZES, rounds: N.poolRounds }))
-const cluster = await step("cluster", () => Cluster.run({ turns: N.clusterTurns, rounds: N.clusterRounds, runners: 3 }))
+const cluster = await step("cluster", () => Cluster.run({ turns: N.clusterTurns, rounds: N.clusterRounds, runners: 3, longTurns: N.clusterLongTurns, answerBytes: 20_000, bigMB: N.clusterBigMB }))
 const ask = await step("ask", () => Ask.run(quick ? 3 : 30))
 const asks = await step("asks", () => Asks.run({ requests: N.asksRequests, runners: 2 }))
 const chaos = await step("chaos", () => Chaos.run({ loadSeconds: N.loadSeconds, kills: N.chaosKills }))
@@ -219,6 +219,16 @@ if (pool) {
 if (cluster) {
   rows.push([`9 cluster of ${cluster.runners} runners: RunTurn vs the same turn on a plain Codex (median of ${cluster.turns} sequential turns, ${cluster.rounds} rounds)`, `${fmt(cluster.clusterTurnMs)} ms`, `${fmt(cluster.plainTurnMs)} ms (plain Codex)`, `${fmt(cluster.ratio, 3)}×`, ""])
   rows.push([`9 failover: runner SIGKILLed mid-turn → caller gets TurnCutError / next turn answered elsewhere`, `${fmt(cluster.cutMs, 0)} ms / ${fmt(cluster.failoverMs, 0)} ms`, "", "", ""])
+  const long = cluster.long
+  rows.push([`9 long conversation (${long.turns} turns, ~${fmt(long.answerBytes / 1000, 0)} KB answers, rollout ${fmt(long.rolloutMB, 1)} MB): cluster/plain at turn 10 → at the end`, `${fmt(long.clusterMsEarly)} / ${fmt(long.plainMsEarly)} ms → ${fmt(long.clusterMsLate)} / ${fmt(long.plainMsLate)} ms`, `${fmt(long.ratioEarly, 3)}× → ${fmt(long.ratioLate, 3)}×`, `${fmt(long.ratioDrift, 3)}×`, `${status(Math.abs(long.ratioDrift - 1) <= 0.2)} (±20%)`])
+  rows.push([`9 store step per turn at turn 10 → at the end`, `${fmt(long.storeStepMsEarly)} ms → ${fmt(long.storeStepMsLate)} ms`, "", `${fmt(long.storeStepGrowth, 3)}×`, `${status(long.storeStepGrowth <= 1.2)} (≤ 1.2×)`])
+  rows.push([`9 WAL per rollout byte a turn adds: store step / whole cluster turn`, `${fmt(long.storeStepWalPerNewByte, 3)} / ${fmt(long.clusterTurnWalPerNewByte, 3)}`, "", "", `${status(long.storeStepWalPerNewByte <= 2)} (store step ≤ 2)`])
+  const big = cluster.big
+  if ("error" in big) rows.push([`9 large rollout failover: FAILED ${big.error.slice(0, 200)}`, "", "", "", ""])
+  else rows.push([`9 ${fmt(big.rolloutMB, 1)} MB rollout: SIGKILL of its runner → next turn answered elsewhere (first model request ${fmt(big.requestMB, 1)} MB, whole history; ${big.requests} requests); restore alone`, `${fmt(big.failoverTurnMs, 0)} ms; ${fmt(big.restoreMs, 0)} ms`, `${fmt(big.restoreMsPerMB)} ms/MB`, "", ""])
+  target("cluster long: store step growth", "store step at the end ≤ 1.2 × at turn 10", long.storeStepGrowth, (v) => v <= 1.2)
+  target("cluster long: ratio drift", "cluster/plain at the end within ±20% of turn 10", long.ratioDrift, (v) => Math.abs(v - 1) <= 0.2)
+  target("cluster long: WAL", "store step WAL ≤ 2 × the turn's new rollout bytes", long.storeStepWalPerNewByte, (v) => v <= 2)
   target("9 failover with the shipped settings: SIGKILL → next turn answered elsewhere", "≤ 5,000 ms", cluster.failoverMs, (v) => v <= 5_000)
 }
 

@@ -179,6 +179,48 @@ export const RequestError = Schema.Union([
 ])
 
 /**
+ * A turn key already used in this conversation came again with another input: the turn is not run, and the first
+ * turn's result is not returned (it answers another question). Use a new key for a new turn.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class TurnKeyConflictError
+  extends Schema.TaggedError<TurnKeyConflictError>("effect-codex/cluster/TurnKeyConflictError")("TurnKeyConflictError", {
+    conversation: Schema.String,
+    turnKey: Schema.String
+  })
+{
+  override get message(): string {
+    return `Turn key ${this.turnKey} of conversation ${this.conversation} was used before with another input`
+  }
+}
+
+/**
+ * A restored rollout is not what codex wrote: its length or its sha256 differs from those stored with it (a piece
+ * lost or altered in the database). The conversation is not resumed from it.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class RolloutMismatchError
+  extends Schema.TaggedError<RolloutMismatchError>("effect-codex/cluster/RolloutMismatchError")("RolloutMismatchError", {
+    conversation: Schema.String,
+    path: Schema.String,
+    expectedLength: Schema.Number,
+    expectedSha256: Schema.String,
+    actualLength: Schema.Number,
+    actualSha256: Schema.String
+  })
+{
+  override get message(): string {
+    return `The stored rollout of conversation ${this.conversation} (${this.path}) does not check: ` +
+      `${this.actualLength} bytes with sha256 ${this.actualSha256}, stored as ${this.expectedLength} bytes with sha256 ` +
+      this.expectedSha256
+  }
+}
+
+/**
  * What a turn through the cluster can fail with: the SDK's turn errors, the store's, and a cut.
  *
  * @since 0.2.0
@@ -191,7 +233,9 @@ export const TurnError = Schema.Union([
   Errors.ThreadBusyError,
   Errors.PoolQueueFullError,
   TurnCutError,
+  TurnKeyConflictError,
   StoreError,
+  RolloutMismatchError,
   OpenError
 ])
 

@@ -54,6 +54,7 @@ import {
   type OpenError,
   type PendingRequestNotFoundError,
   type RequestError,
+  type RolloutMismatchError,
   type StoreError,
   type TurnError
 } from "./ClusterErrors.js"
@@ -131,7 +132,7 @@ export interface Conversation {
   /** Gives the conversation its thread (default: a new one); a conversation that has one keeps it. */
   readonly open: (
     mode?: OpenMode
-  ) => Effect.Effect<{ readonly threadId: string; readonly created: boolean }, typeof RequestError.Type | StoreError | OpenError | DeliveryError>
+  ) => Effect.Effect<{ readonly threadId: string; readonly created: boolean }, typeof RequestError.Type | StoreError | OpenError | RolloutMismatchError | DeliveryError>
   /** Runs a turn to its end (a `failed` turn is `TurnFailedError`). */
   readonly runTurn: (input: Input.Input, options?: TurnOptions) => Effect.Effect<Turn.Result, TurnError | DeliveryError>
   /** Runs a turn and streams its events. */

@@ -18,6 +18,7 @@
  * ```
  * @since 0.2.0
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import type * as ShardingConfig from "effect/cluster/ShardingConfig"
@@ -103,7 +104,8 @@ export const layer = (
     })),
     Layer.provide(Layer.succeed(Runner)({ name, codexHome: options.codexHome })),
     Layer.provide(StoreMetrics.layer),
-    Layer.provide(ConversationStore.layer)
+    Layer.provide(ConversationStore.layer),
+    Layer.provide(NodeFileSystem.layer)
   )
   return Layer.mergeAll(entity, CodexCluster.layer(options), Layer.effectDiscard(Monitor.logMembership(name))).pipe(
     Layer.provide(cluster),

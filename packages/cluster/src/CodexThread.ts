@@ -20,7 +20,7 @@ import * as Entity from "effect/cluster/Entity"
 import * as Rpc from "effect/rpc/Rpc"
 import * as Schema from "effect/Schema"
 import { Turn } from "effect-codex"
-import { NoTurnRunningError, OpenError, RequestError, StoreError, TurnError } from "./ClusterErrors.js"
+import { NoTurnRunningError, OpenError, RequestError, RolloutMismatchError, StoreError, TurnError } from "./ClusterErrors.js"
 import { AskPolicy, PendingRequest } from "./PendingRequests.js"
 
 /**
@@ -134,7 +134,7 @@ export type TurnEvent = typeof TurnEvent.Type
 export const Open = Rpc.make("Open", {
   payload: { mode: OpenMode },
   success: Opened,
-  error: Schema.Union([RequestError, StoreError, OpenError])
+  error: Schema.Union([RequestError, StoreError, OpenError, RolloutMismatchError])
 })
 
 /**

@@ -12,13 +12,15 @@ import * as Entity from "effect/cluster/Entity"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import { Codex, Errors, type Input, type Thread, Turn } from "effect-codex"
-import { NoTurnRunningError, OpenError, TurnCutError } from "../ClusterErrors.js"
+import { createHash } from "node:crypto"
+import { NoTurnRunningError, OpenError, TurnCutError, TurnKeyConflictError } from "../ClusterErrors.js"
 import * as ClusterMetrics from "../ClusterMetrics.js"
 import { CodexThread, type OpenMode, requestEventMethod, type TurnEvent } from "../CodexThread.js"
-import { ConversationStore } from "../ConversationStore.js"
+import { ConversationStore, type StoredRollout } from "../ConversationStore.js"
 import type { AskPolicy } from "../PendingRequests.js"
 import * as Asks from "./asks.js"
 import * as Rollout from "./rollout.js"
@@ -32,6 +34,27 @@ import * as Rollout from "./rollout.js"
 export class Runner extends Context.Service<Runner, { readonly name: string; readonly codexHome: string }>()(
   "effect-codex/cluster/Runner"
 ) {}
+
+/** JSON with object keys in order, so equal inputs give equal text. */
+const canonical = (value: unknown): string =>
+  Array.isArray(value)
+    ? `[${value.map(canonical).join(",")}]`
+    : typeof value === "object" && value !== null
+    ? `{${
+      Object.keys(value).sort().flatMap((key) => {
+        const field = (value as Record<string, unknown>)[key]
+        return field === undefined ? [] : [`${JSON.stringify(key)}:${canonical(field)}`]
+      }).join(",")
+    }}`
+    : JSON.stringify(value)
+
+/**
+ * The sha256 of a turn's input, stored with the turn: a turn key that comes again with another input is refused.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const inputDigest = (input: Input.Input): string => createHash("sha256").update(canonical(input)).digest("hex")
 
 /** A finished turn as its caller gets it: a `failed` one is `TurnFailedError`, as with `Thread.run`. */
 const outcome = (result: Turn.Result) =>
@@ -48,7 +71,9 @@ export const handlers = Effect.gen(function*() {
   const codex = yield* Codex.Codex
   const store = yield* ConversationStore
   const runner = yield* Runner
+  const scope = yield* Scope.Scope
   const opening = yield* Semaphore.make(1)
+  const compacting = yield* Semaphore.make(1)
   let thread: Thread.Thread | undefined
   let running: Turn.Handle | undefined
   /** The conversation's logs carry the runner's address and the conversation's key. */
@@ -59,16 +84,31 @@ export const handlers = Effect.gen(function*() {
 
   yield* Asks.cutLeftovers(key)
 
-  const rolloutOf = (opened: Thread.Thread) =>
-    Effect.flatMap(opened.read({ includeTurns: false }), (info) => Rollout.read(runner.codexHome, info.path))
+  /** Where the stored rollout ends (undefined: nothing stored, or not known here: the next write stores it whole). */
+  let position: Rollout.Position | undefined
+
+  /** What `opened` wrote to its rollout since `position`, as a write for the store. */
+  const updateOf = (opened: Thread.Thread, after: Rollout.Position | undefined) =>
+    Effect.flatMap(opened.read({ includeTurns: false }), (info) => Rollout.since(runner.codexHome, info.path, after))
 
   /** Records `opened` as the conversation's thread, with its rollout when it has one. */
   const adopt = Effect.fnUntraced(function*(opened: Thread.Thread) {
-    const rollout = yield* rolloutOf(opened)
-    yield* store.saveThread(key, opened.id, runner.name, rollout ?? null)
+    const update = yield* updateOf(opened, undefined)
+    yield* store.saveThread(key, opened.id, runner.name, Option.isSome(update) ? update.value.write : null)
+    position = Option.isSome(update) ? yield* update.value.after : undefined
     thread = opened
     return opened
   })
+
+  /** Writes the stored rollout of conversation `from` under this runner's `CODEX_HOME`, checked. */
+  const restoreRollout = (from: string, rollout: StoredRollout) =>
+    Effect.flatMap(
+      Rollout.restore(runner.codexHome, from, rollout, store.readRollout(from, rollout)),
+      Option.match({
+        onNone: () => new OpenError({ conversation: key, reason: `stored rollout path ${rollout.path} is not relative` }),
+        onSome: Effect.succeed
+      })
+    )
 
   /**
    * Unloads the thread from this runner's codex, if loaded: unsubscribed, it closes at once (with
@@ -95,6 +135,7 @@ export const handlers = Effect.gen(function*() {
     if (rollout === null) {
       // No turn yet, so no rollout: on the runner that started it the thread is still there; elsewhere it is a new
       // thread with no history to lose.
+      position = undefined
       return yield* codex.threadResume(threadId).pipe(
         Effect.catch(() => codex.threadStart()),
         Effect.flatMap((opened) => opened.id === threadId ? Effect.succeed(opened) : adopt(opened))
@@ -104,15 +145,12 @@ export const handlers = Effect.gen(function*() {
     // the stored rollout when turns ran elsewhere since; a resume would rejoin that copy. Unsubscribed, it is unloaded
     // at once (`CodexRunner` runs codex with `thread_unload_delay_secs=0`), and the resume reads the stored rollout.
     yield* unload(threadId)
-    const written = yield* Rollout.restore(runner.codexHome, rollout)
-    if (!written) {
-      return yield* new OpenError({ conversation: key, reason: `stored rollout path ${rollout.path} is not relative` })
-    }
+    position = yield* restoreRollout(key, rollout)
     const resumed = yield* codex.threadResume(threadId)
     yield* Metric.update(ClusterMetrics.threadsRestored, 1)
-    yield* Metric.update(ClusterMetrics.restoredBytes, rollout.bytes.byteLength)
+    yield* Metric.update(ClusterMetrics.restoredBytes, rollout.length)
     yield* Effect.logInfo("a conversation was restored from its stored rollout").pipe(
-      Effect.annotateLogs({ threadId, bytes: rollout.bytes.byteLength, ranOn: stored.value.runner ?? "unknown" }),
+      Effect.annotateLogs({ threadId, bytes: rollout.length, ranOn: stored.value.runner ?? "unknown" }),
       annotate
     )
     return resumed
@@ -139,7 +177,7 @@ export const handlers = Effect.gen(function*() {
           if (Option.isNone(source)) {
             return yield* new OpenError({ conversation: key, reason: `conversation ${mode.from} has no thread` })
           }
-          if (source.value.rollout !== null) yield* Rollout.restore(runner.codexHome, source.value.rollout)
+          if (source.value.rollout !== null) yield* restoreRollout(mode.from, source.value.rollout)
           return yield* codex.threadFork(source.value.threadId)
         }
       }
@@ -149,10 +187,13 @@ export const handlers = Effect.gen(function*() {
    * Before a turn: the stored outcome of a turn key already completed; a cut turn (found running: its runner died)
    * fails with `TurnCutError` unless `onCut` is `"rerun"`; otherwise the turn is marked running.
    */
-  const begin = Effect.fnUntraced(function*(turnKey: string, onCut: "fail" | "rerun" | undefined) {
+  const begin = Effect.fnUntraced(function*(turnKey: string, digest: string, onCut: "fail" | "rerun" | undefined) {
     const previous = yield* store.turn(key, turnKey)
     if (Option.isSome(previous)) {
-      const { result, runner: ranOn, status } = previous.value
+      const { inputDigest: storedDigest, result, runner: ranOn, status } = previous.value
+      if (storedDigest !== null && storedDigest !== digest) {
+        return yield* new TurnKeyConflictError({ conversation: key, turnKey })
+      }
       if (status === "completed" && result !== null) return Option.some(result)
       if (onCut !== "rerun") {
         yield* Effect.logWarning("a turn was cut by its runner's end").pipe(
@@ -164,16 +205,45 @@ export const handlers = Effect.gen(function*() {
         return yield* new TurnCutError({ conversation: key, turnKey, runner: ranOn })
       }
     }
-    yield* store.markRunning(key, turnKey, runner.name)
+    yield* store.markRunning(key, turnKey, runner.name, digest)
     return Option.none<Turn.Result>()
   })
 
-  /** After a turn: its result and the thread's rollout, in one transaction. */
-  const finish = Effect.fnUntraced(function*(opened: Thread.Thread, turnKey: string, result: Turn.Result) {
-    const rollout = yield* rolloutOf(opened)
-    yield* store.complete({ key, turnKey, threadId: opened.id, rollout: rollout ?? null, runner: runner.name, result })
+  /** One bounded compaction step of the stored rollout, off the turn's path; one at a time. */
+  const compactStep = compacting.withPermitsIfAvailable(1)(
+    store.compact(key).pipe(
+      Effect.catch((cause) =>
+        Effect.logWarning("a compaction step of a stored rollout failed").pipe(
+          Effect.annotateLogs({ conversation: key, cause: String(cause) })
+        )
+      )
+    )
+  )
+
+  /**
+   * After a turn: its result and the rollout bytes it wrote, in one transaction. When that fails, what is stored is
+   * no longer known here: the next turn stores the rollout whole.
+   */
+  const finish = Effect.fnUntraced(function*(
+    opened: Thread.Thread,
+    turnKey: string,
+    digest: string,
+    result: Turn.Result
+  ) {
+    const update = yield* updateOf(opened, position)
+    yield* store.complete({
+      key,
+      turnKey,
+      threadId: opened.id,
+      rollout: Option.isSome(update) ? update.value.write : null,
+      runner: runner.name,
+      result,
+      inputDigest: digest
+    }).pipe(Effect.tapError(() => Effect.sync(() => position = undefined)))
+    if (Option.isSome(update)) position = yield* update.value.after
     yield* Metric.update(ClusterMetrics.turnsCompleted, 1)
-    if (rollout !== undefined) yield* Metric.update(ClusterMetrics.rolloutBytes, rollout.bytes.byteLength)
+    if (position !== undefined) yield* Metric.update(ClusterMetrics.rolloutBytes, position.length)
+    yield* Effect.forkIn(compactStep, scope)
   })
 
   /**
@@ -181,7 +251,12 @@ export const handlers = Effect.gen(function*() {
    * result, stored with the rollout after it; a turn that ends otherwise (its process died, it was interrupted) is
    * marked cut. With `ask`, its requests wait for a client's answer; `requests` are they as they come and end.
    */
-  const start = Effect.fnUntraced(function*(turnKey: string, input: Input.Input, ask: AskPolicy | undefined) {
+  const start = Effect.fnUntraced(function*(
+    turnKey: string,
+    digest: string,
+    input: Input.Input,
+    ask: AskPolicy | undefined
+  ) {
     const cut = <A, E, R>(self: Effect.Effect<A, E, R>) =>
       Effect.onError(self, () => Effect.ignore(store.markCut(key, turnKey)))
     const opened = yield* cut(current)
@@ -198,7 +273,7 @@ export const handlers = Effect.gen(function*() {
     return {
       handle,
       requests: asks?.requests ?? Stream.empty,
-      result: handle.result.pipe(cut, Effect.tap((result) => finish(opened, turnKey, result)))
+      result: handle.result.pipe(cut, Effect.tap((result) => finish(opened, turnKey, digest, result)))
     }
   })
 
@@ -213,17 +288,19 @@ export const handlers = Effect.gen(function*() {
 
     RunTurn: ({ payload: { ask, input, onCut, turnKey } }) =>
       Effect.gen(function*() {
-        const stored = yield* begin(turnKey, onCut)
+        const digest = inputDigest(input)
+        const stored = yield* begin(turnKey, digest, onCut)
         if (Option.isSome(stored)) return yield* outcome(stored.value)
-        const { result } = yield* start(turnKey, input, ask)
+        const { result } = yield* start(turnKey, digest, input, ask)
         return yield* outcome(yield* result)
       }).pipe(Effect.scoped),
 
     StreamTurn: ({ payload: { ask, input, turnKey } }) =>
       Stream.unwrap(Effect.gen(function*() {
-        const stored = yield* begin(turnKey, "fail")
+        const digest = inputDigest(input)
+        const stored = yield* begin(turnKey, digest, "fail")
         if (Option.isSome(stored)) return Stream.empty
-        const { handle, requests, result } = yield* start(turnKey, input, ask)
+        const { handle, requests, result } = yield* start(turnKey, digest, input, ask)
         return handle.stream.pipe(
           Stream.filter(Turn.isNotification),
           Stream.map((event): TurnEvent =>
