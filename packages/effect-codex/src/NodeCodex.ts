@@ -166,5 +166,5 @@ export const layerAppServerRemote = (
  * @since 0.2.0
  * @category layers
  */
-export const layerPool = (options: CodexPool.Options = {}): Layer.Layer<Codex.Codex, StartError> =>
+export const layerPool = (options: CodexPool.Options = {}): Layer.Layer<Codex.Codex | CodexPool.CodexPool, StartError> =>
   CodexPool.layerWith(options, layerAppServer(options))

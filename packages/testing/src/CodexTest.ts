@@ -291,7 +291,7 @@ export interface PoolOptions extends Options, CodexPool.PoolOptions {}
  */
 export const layerPool = (
   options: PoolOptions = {}
-): Layer.Layer<Codex.Codex | MockModel.MockModel | CodexHome, Errors.StartError> => {
+): Layer.Layer<Codex.Codex | CodexPool.CodexPool | MockModel.MockModel | CodexHome, Errors.StartError> => {
   const { mock, ...codexOptions } = options
   return CodexPool.layerWith(codexOptions, appServerLayer(codexOptions)).pipe(
     Layer.provideMerge(Layer.merge(MockModel.layerWith(mock ?? {}), codexHomeLayer))
