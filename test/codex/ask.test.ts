@@ -9,11 +9,12 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { Approvals, Codex, type PendingRequest, type Turn } from "effect-codex"
+import { Approvals, Codex, CodexPool, type PendingRequest, type Turn } from "effect-codex"
 import { CodexTest, MockModel } from "@effect-codex/testing"
 
 const workspace = Effect.acquireRelease(
@@ -220,4 +221,32 @@ describe("Approvals handlers with services", () => {
       }).pipe(Effect.scoped, Effect.provide(CodexTest.layer()))
       expect(viaTurn).toBe(false)
     }), 90_000)
+})
+
+describe("Approvals.askAll on a pool", () => {
+  it.live("each process of a pool asks: requests listed by their threads, answered by id, the commands run after", () =>
+    Effect.gen(function*() {
+      const pool = yield* CodexPool.CodexPool
+      const owners: Array<number> = []
+      for (const name of ["first", "second"]) {
+        const { thread, made } = yield* touchThread
+        owners.push(Option.getOrThrow(yield* pool.ownerOf(thread.id)).index)
+        const handle = yield* thread.turn(`make the ${name} file`)
+        const { asked } = yield* follow(handle)
+        const request = yield* asked
+        expect(request.method).toBe("item/commandExecution/requestApproval")
+        expect(made()).toBe(false)
+        const [pending] = yield* thread.pending
+        expect(pending?.requestId).toBe(request.requestId)
+        yield* thread.respond(request.requestId, { decision: "accept" }, { by: name })
+        expect((yield* handle.run).status).toBe("completed")
+        expect(made()).toBe(true)
+        expect(yield* thread.pending).toEqual([])
+      }
+      // The second thread was placed on the other process: both processes asked.
+      expect(new Set(owners).size).toBe(2)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(CodexTest.layerPool({ size: 2 }).pipe(Layer.provide(Approvals.askAll({ askTimeout: "1 minute" }))))
+    ), 90_000)
 })
