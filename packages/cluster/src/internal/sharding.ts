@@ -1,8 +1,9 @@
 /**
  * The Effect Cluster of runners and clients, as `@effect/platform-node`'s `NodeClusterSocket.layer` builds it (SQL
  * message and runner storage, ping health checks, newline-delimited JSON on TCP sockets), with three differences:
- * the runner socket admits only connections that hold the cluster's secret (./auth.ts); the settings are the
- * package's defaults under the caller's, not read from the environment; and the whole is built with a memo map of
+ * the runner socket admits only connections that hold the cluster's secret (./auth.ts); every runner checks its
+ * peers' health (./peerHealth.ts), not only the one holding Effect Cluster's health-check singleton; the settings are
+ * the package's defaults under the caller's, not read from the environment; and the whole is built with a memo map of
  * its own (`Layer.fresh`), so a runner and a client in one process get a `Sharding` each (Effect Cluster's layers
  * are module constants: merged, the client's and the runner's would be one `Sharding`, built for whichever came
  * first, and a client's turn reached no runner).
@@ -29,6 +30,7 @@ import * as RpcSerialization from "effect/rpc/RpcSerialization"
 import * as SocketServer from "effect/socket/SocketServer"
 import type * as SqlClient from "effect/sql/SqlClient"
 import * as Auth from "./auth.js"
+import * as PeerHealth from "./peerHealth.js"
 
 /**
  * What the cluster layers provide: Effect Cluster's `Sharding`, and the `Runners` and `RunnerStorage` under it (to
@@ -85,7 +87,7 @@ export const layerRunner = (
 ): Layer.Layer<Services | ShardingConfig.ShardingConfig, SocketServer.SocketServerError, SqlClient.SqlClient> => {
   const protocol = clientProtocol(options.secret)
   const health = RunnerHealth.layerPing.pipe(Layer.provide(Runners.layerRpc), Layer.provide(protocol))
-  return SocketRunner.layer.pipe(
+  return Layer.merge(SocketRunner.layer, PeerHealth.layer).pipe(
     Layer.provide([socketServer(options.secret), protocol, health]),
     Layer.provideMerge(storage(options.sharding)),
     Layer.fresh
