@@ -11,6 +11,7 @@ import * as Entity from "effect/cluster/Entity"
 import * as ShardingConfig from "effect/cluster/ShardingConfig"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -19,7 +20,7 @@ import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { ClusterMetrics, CodexThread, ConversationStore, PendingRequests } from "@effect-codex/cluster"
 import { readFileSync } from "node:fs"
-import { Codex } from "effect-codex"
+import { AppServer, Codex } from "effect-codex"
 import { CodexTest, MockModel, Postgres } from "@effect-codex/testing"
 import * as Local from "../../../examples/cluster/local.js"
 import { handlers, Runner } from "../src/internal/conversation.js"
@@ -102,6 +103,54 @@ describe("a conversation back on a runner", () => {
         (client) => client.RunTurn({ turnKey: "back-again/three", input: "ask:other" })
       )))
       expect(conflict).toMatchObject({ _tag: "TurnKeyConflictError", conversation: "back-again", turnKey: "back-again/three" })
+    }).pipe(
+      Effect.provide(Layer.mergeAll(store, MockModel.layerWith({ defaultReply: Local.echo }), ShardingConfig.layerDefaults))
+    ), 120_000)
+
+  it.live("a runner whose codex ran a turn the store never got lists, once the conversation is back, the stored turns only", () =>
+    Effect.gen(function*() {
+      const context = yield* Effect.context<
+        ConversationStore.ConversationStore | PendingRequests.PendingRequests | MockModel.MockModel
+      >()
+      const codexOn = (home: Layer.Layer<CodexTest.CodexHome>) =>
+        Layer.build(Codex.layer().pipe(
+          Layer.provideMerge(CodexTest.appServerLayer({ config: ["thread_unload_delay_secs=0"] })),
+          Layer.provideMerge(home),
+          Layer.provide(Layer.succeedContext(context))
+        ))
+      const a = yield* codexOn(CodexTest.codexHomeLayer)
+      const b = yield* codexOn(CodexTest.codexHomeLayer)
+      const turnOn = (runner: typeof a, name: string, token: string) =>
+        Effect.scoped(Effect.flatMap(
+          entityOn(runner, context, "cut-here", name),
+          (client) => client.RunTurn({ turnKey: `cut-here/${token}`, input: `ask:${token}` })
+        ))
+
+      const one = yield* turnOn(a, "a", "one")
+      // A turn runs on a until a's codex is killed: a's rollout (and codex's projection of it) has its start, the
+      // store does not.
+      const cut = yield* Effect.forkChild(Effect.flip(turnOn(a, "a", "stall-two")))
+      const mock = Context.get(context, MockModel.MockModel)
+      yield* mock.awaitResponsesRequests(2)
+      yield* Effect.sleep("1 second")
+      process.kill(Context.get(a, AppServer.AppServer).pid!, "SIGKILL")
+      expect((yield* Fiber.join(cut))._tag).toBe("AppServerExitedError")
+
+      const three = yield* turnOn(b, "b", "three")
+      // a again, its codex started again on the same home.
+      const again = yield* codexOn(Layer.succeed(CodexTest.CodexHome)(Context.get(a, CodexTest.CodexHome)))
+      const four = yield* turnOn(again, "a", "four")
+      expect(four.finalResponse).toBe(Local.expected(["one", "three", "four"]))
+
+      const read = yield* Effect.scoped(Effect.flatMap(entityOn(again, context, "cut-here", "a"), (client) => client.Read()))
+      const acknowledged = [one, three, four]
+      expect(read.turns.map((turn) => turn.id)).toEqual(acknowledged.map((turn) => turn.id))
+      for (const [index, turn] of read.turns.entries()) {
+        expect(turn.status, turn.id).toBe("completed")
+        const items = JSON.stringify(turn.items)
+        expect(items, turn.id).toContain(`ask:${["one", "three", "four"][index]}`)
+        expect(items, turn.id).toContain(acknowledged[index]!.finalResponse)
+      }
     }).pipe(
       Effect.provide(Layer.mergeAll(store, MockModel.layerWith({ defaultReply: Local.echo }), ShardingConfig.layerDefaults))
     ), 120_000)

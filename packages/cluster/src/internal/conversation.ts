@@ -100,10 +100,13 @@ export const handlers = Effect.gen(function*() {
     return opened
   })
 
-  /** Writes the stored rollout of conversation `from` under this runner's `CODEX_HOME`, checked. */
-  const restoreRollout = (from: string, rollout: StoredRollout) =>
+  /**
+   * Writes the stored rollout of conversation `from` under this runner's `CODEX_HOME`, checked; `diverged` runs first
+   * when the rollout found there holds bytes the store does not.
+   */
+  const restoreRollout = (from: string, rollout: StoredRollout, diverged?: Effect.Effect<void>) =>
     Effect.flatMap(
-      Rollout.restore(runner.codexHome, from, rollout, store.readRollout(from, rollout)),
+      Rollout.restore(runner.codexHome, from, rollout, store.readRollout(from, rollout), diverged),
       Option.match({
         onNone: () => new OpenError({ conversation: key, reason: `stored rollout path ${rollout.path} is not relative` }),
         onSome: Effect.succeed
@@ -128,6 +131,23 @@ export const handlers = Effect.gen(function*() {
       Effect.asVoid
     )
 
+  /**
+   * Drops this runner's codex copy of an unloaded thread (`thread/delete`: its rollout and the projection codex lists
+   * turns from), when that copy holds what the store does not (a turn cut by this runner's end). Codex continues its
+   * projection from the byte offset it reached, so on the stored rollout it would list the cut turn and lose or empty
+   * the turns at those offsets. A failure is logged: the stored rollout is written all the same.
+   */
+  const forget = (threadId: string) =>
+    codex.server.request("thread/delete", { threadId }).pipe(
+      Effect.catch((cause) =>
+        Effect.logWarning("codex could not drop its copy of a thread").pipe(
+          Effect.annotateLogs({ threadId, cause: String(cause) }),
+          annotate
+        )
+      ),
+      Effect.asVoid
+    )
+
   const restoreOrStart = Effect.gen(function*() {
     const stored = yield* store.conversation(key)
     if (Option.isNone(stored)) return yield* adopt(yield* codex.threadStart())
@@ -145,7 +165,7 @@ export const handlers = Effect.gen(function*() {
     // the stored rollout when turns ran elsewhere since; a resume would rejoin that copy. Unsubscribed, it is unloaded
     // at once (`CodexRunner` runs codex with `thread_unload_delay_secs=0`), and the resume reads the stored rollout.
     yield* unload(threadId)
-    position = yield* restoreRollout(key, rollout)
+    position = yield* restoreRollout(key, rollout, forget(threadId))
     const resumed = yield* codex.threadResume(threadId)
     yield* Metric.update(ClusterMetrics.threadsRestored, 1)
     yield* Metric.update(ClusterMetrics.restoredBytes, rollout.length)

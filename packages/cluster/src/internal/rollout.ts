@@ -98,6 +98,23 @@ const tailKept = Effect.fnUntraced(function*(file: FileSystem.File, position: Po
   return Option.isSome(bytes) && Buffer.compare(bytes.value, position.tail) === 0
 })
 
+/** The file at `file`, if any, to compare with the stored bytes as they are written (in the current scope). */
+const localCopy = (fs: FileSystem.FileSystem, file: string) =>
+  Effect.gen(function*() {
+    if (!(yield* fs.exists(file).pipe(Effect.orElseSucceed(() => false)))) return undefined
+    const handle = yield* fs.open(file, { flag: "r" })
+    const size = Number((yield* handle.stat).size)
+    /** Whether the file's bytes from `offset` are not the first bytes of `piece` (as far as the file goes). */
+    const differsAt = (offset: number, piece: Uint8Array) => {
+      const length = Math.min(piece.byteLength, size - offset)
+      return length <= 0 ? Effect.succeed(false) : handle.readAlloc(length, { position: BigInt(offset) }).pipe(
+        Effect.map((bytes) => Buffer.compare(Option.getOrElse(bytes, () => new Uint8Array(0)), piece.subarray(0, length)) !== 0),
+        Effect.mapError(ioError(`read ${file}`))
+      )
+    }
+    return { size, differsAt }
+  }).pipe(Effect.mapError(ioError(`read ${file}`)))
+
 /**
  * What to store of the rollout at `absolutePath` (codex's `thread.path`) after `position` (undefined when nothing is
  * stored): the complete lines written since, or the whole file when codex rewrote it. None when the file does not
@@ -150,6 +167,11 @@ export const since = Effect.fnUntraced(function*(
  * length and sha256 must be `stored`'s). Returns the position at its end; none when its path would lie outside
  * `home` (nothing is written).
  *
+ * When the file already there holds bytes the stored rollout does not (longer, or other bytes where both have some:
+ * a turn this runner's codex wrote and the store never got, e.g. cut by the runner's end), `diverged` runs before the
+ * rename: codex (0.169.0) keeps a projection of each rollout it has read (`thread_history_*.sqlite` under its home,
+ * what `thread/read` lists turns from), continued from the byte offset it reached, so that copy must be dropped.
+ *
  * @since 0.2.0
  * @category utils
  */
@@ -157,7 +179,8 @@ export const restore = Effect.fnUntraced(function*(
   home: string,
   conversation: string,
   stored: StoredRollout,
-  bytes: Stream.Stream<Uint8Array, StoreError>
+  bytes: Stream.Stream<Uint8Array, StoreError>,
+  diverged: Effect.Effect<void> = Effect.void
 ) {
   const relative = inside(home, stored.path)
   if (relative === undefined) return Option.none<Position>()
@@ -166,13 +189,17 @@ export const restore = Effect.fnUntraced(function*(
   const partial = `${file}.restoring-${crypto.randomUUID()}`
   yield* fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(Effect.mapError(ioError(`create ${file}`)))
   const follow = follower(createHash("sha256"), 0, new Uint8Array(0))
-  yield* Effect.scoped(Effect.gen(function*() {
+  const differs = yield* Effect.scoped(Effect.gen(function*() {
     const handle = yield* fs.open(partial, { flag: "w" }).pipe(Effect.mapError(ioError(`write ${partial}`)))
+    const local = yield* localCopy(fs, file)
+    let differs = false
     yield* Stream.runForEach(bytes, (piece) =>
-      Effect.andThen(
-        Effect.sync(() => follow.see(piece)),
-        handle.writeAll(piece).pipe(Effect.mapError(ioError(`write ${partial}`)))
-      ))
+      Effect.gen(function*() {
+        if (local !== undefined && !differs) differs = yield* local.differsAt(follow.length(), piece)
+        follow.see(piece)
+        yield* handle.writeAll(piece).pipe(Effect.mapError(ioError(`write ${partial}`)))
+      }))
+    return local !== undefined && (differs || local.size > follow.length())
   })).pipe(Effect.onError(() => Effect.ignore(fs.remove(partial, { force: true }))))
   const actual = { length: follow.length(), sha256: follow.sha256() }
   if (actual.length !== stored.length || actual.sha256 !== stored.sha256) {
@@ -185,6 +212,12 @@ export const restore = Effect.fnUntraced(function*(
       actualLength: actual.length,
       actualSha256: actual.sha256
     })
+  }
+  if (differs) {
+    yield* Effect.logInfo("the rollout here holds bytes the store does not: codex's copy is dropped").pipe(
+      Effect.annotateLogs({ conversation, path: relative, storedLength: stored.length })
+    )
+    yield* diverged
   }
   yield* fs.rename(partial, file).pipe(Effect.mapError(ioError(`rename ${partial} to ${file}`)))
   return Option.some(follow.position(relative))
